@@ -1,0 +1,33 @@
+"""Cryptom Pay kiosk checkout: a Flask app a shop runs fullscreen on a tablet."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from . import config
+from .paths import STATIC_DIR, TEMPLATES_DIR
+
+__version__ = "0.1.0"
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Settings from KIOSK_* (then `test_config`), extensions, blueprints; nothing else."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(TEMPLATES_DIR),
+        static_folder=str(STATIC_DIR),
+    )
+    app.config.from_mapping(config.DEFAULTS)
+    app.config.from_prefixed_env("KIOSK")
+    if test_config:
+        app.config.from_mapping(test_config)
+    settings = config.load(app.config, app.instance_path)
+
+    from .web import extensions, screens
+
+    extensions.init_app(app, settings)
+    app.register_blueprint(screens.bp)
+    return app

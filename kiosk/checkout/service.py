@@ -1,0 +1,253 @@
+"""One checkout from start to result: plain Python over the Cryptom client and the local store."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from ..cryptom import CryptomClient, NotFound, Rejected, Status, Transaction, Unavailable
+from .outcome import ENDED, Outcome, decide
+from .store import LocalStore
+
+log = logging.getLogger(__name__)
+
+RECORD_TTL = 15 * 24 * 3600  # upstream reserves the wallet for two weeks
+GUARD_TTL = 24 * 3600
+
+
+class CheckoutError(Exception):
+    """A checkout could not start; the message is safe to show."""
+
+
+class StartUnavailable(CheckoutError):
+    """Upstream did not answer; nothing was created, or nothing we could find."""
+
+
+class StartRejected(CheckoutError):
+    """Upstream refused the payment request."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """What the kiosk itself knows of a checkout it started."""
+
+    tx_id: str
+    amount: Decimal
+    coin: str
+    network: str
+    created: float
+    deadline: float
+
+    def dumps(self) -> str:
+        return json.dumps({
+            "tx_id": self.tx_id, "amount": str(self.amount), "coin": self.coin,
+            "network": self.network, "created": self.created, "deadline": self.deadline,
+        })
+
+    @classmethod
+    def loads(cls, text: str) -> Record:
+        data = json.loads(text)
+        return cls(data["tx_id"], Decimal(data["amount"]), data["coin"], data["network"],
+                   float(data["created"]), float(data["deadline"]))
+
+
+@dataclass(frozen=True)
+class View:
+    """What a screen needs: the outcome, the transaction (None while upstream is unreachable
+    and nothing was seen yet) and whether upstream is answering right now."""
+
+    record: Record
+    outcome: Outcome
+    tx: Transaction | None
+    reconnecting: bool = False
+    notice: str | None = None
+
+    def remaining(self, now: float) -> int:
+        return max(0, int(self.record.deadline - now + 0.999))
+
+
+class Checkout:
+    def __init__(
+        self,
+        client: CryptomClient,
+        store: LocalStore,
+        *,
+        payment_timeout: int,
+        currency: str = "TRY",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.payment_timeout = payment_timeout
+        self.currency = currency
+        self.clock = clock
+        self._last_seen: dict[str, Transaction] = {}  # for display while upstream is away
+
+    # -- start ------------------------------------------------------------------------------
+
+    def start(
+        self,
+        nonce: str,
+        amount: Decimal,
+        coin: str,
+        network: str,
+        user_mobile: str | None = None,
+        status_note: str | None = None,
+    ) -> str:
+        """Create the one upstream transaction of this checkout; a repeat of the same nonce
+        (double tap, resubmitted form, back button) returns the same transaction."""
+        key = f"nonce:{nonce}"
+        if not self.store.add(key, "pending", ttl=GUARD_TTL):
+            return self._await_start(key)
+        started = self.clock()
+        try:
+            tx = self.client.create_transaction(
+                self.currency, amount, coin, network, user_mobile, status_note
+            )
+        except Unavailable:
+            tx = self._recover(amount, coin, network, started)
+            if tx is None:
+                self.store.delete(key)  # nothing was created: the same form may try again
+                raise StartUnavailable("Cryptom Pay is not answering") from None
+        except Rejected as exc:
+            self.store.delete(key)
+            raise StartRejected(exc.message) from None
+        record = Record(tx.id, amount, coin, network, started, started + self.payment_timeout)
+        self.store.set(f"tx:{tx.id}", record.dumps(), ttl=RECORD_TTL)
+        self.store.set(key, tx.id, ttl=GUARD_TTL)
+        self._last_seen[tx.id] = tx
+        log.info("payment created tx=%s amount=%s %s coin=%s/%s", tx.id, amount, self.currency,
+                 coin, network)
+        return tx.id
+
+    def _await_start(self, key: str) -> str:
+        for _ in range(150):  # the first request is creating it: wait for its answer
+            value = self.store.get(key)
+            if value is None:
+                raise StartUnavailable("the payment could not be started")
+            if value != "pending":
+                return value
+            time.sleep(0.1)
+        raise StartUnavailable("the payment is still being started")
+
+    def _recover(self, amount: Decimal, coin: str, network: str, since: float) -> Transaction | None:
+        """After a create that got no answer, find the transaction if upstream made it, so a
+        retry never reserves a second one. Adopt only an unambiguous match."""
+        try:
+            page = self.client.history(
+                {"currencyAmount": amount, "coin": coin, "network": network, "status": "PENDING"},
+                page=1, limit=20,
+            )
+        except Exception:  # noqa: BLE001 - still unreachable: report the create as failed
+            return None
+        floor = datetime.fromtimestamp(since, UTC) - timedelta(seconds=5)
+        fresh = [
+            tx for tx in page.results
+            if tx.created_at and tx.created_at >= floor and self.store.get(f"tx:{tx.id}") is None
+        ]
+        return fresh[0] if len(fresh) == 1 else None
+
+    # -- look -------------------------------------------------------------------------------
+
+    def record(self, tx_id: str) -> Record | None:
+        text = self.store.get(f"tx:{tx_id}")
+        return Record.loads(text) if text else None
+
+    def view(self, record: Record) -> View:
+        """The state of a checkout now; cancels upstream once the kiosk's deadline has passed."""
+        try:
+            tx = self.client.transaction(record.tx_id)
+        except NotFound:
+            return self._final(record, Outcome.SEE_CASHIER, None)
+        except Unavailable:
+            return self._away(record)
+        outcome = decide(tx, record.deadline, self.clock(), self._reason(record.tx_id))
+        if outcome is Outcome.DUE:
+            return self._expire(record, tx)
+        return self._final(record, outcome, tx) if outcome.is_final else self._seen(record, outcome, tx)
+
+    def _seen(self, record: Record, outcome: Outcome, tx: Transaction) -> View:
+        self._last_seen[record.tx_id] = tx
+        return View(record, outcome, tx)
+
+    def _away(self, record: Record, notice: str | None = None) -> View:
+        last = self._last_seen.get(record.tx_id)
+        outcome = Outcome.PARTLY_PAID if last and last.is_partial else Outcome.WAITING
+        return View(record, outcome, last, reconnecting=True, notice=notice)
+
+    def _reason(self, tx_id: str) -> str | None:
+        return self.store.get(f"cancel:{tx_id}")
+
+    def _final(self, record: Record, outcome: Outcome, tx: Transaction | None) -> View:
+        self._last_seen.pop(record.tx_id, None)
+        if self.store.add(f"final:{record.tx_id}", outcome.value, ttl=RECORD_TTL):
+            self._note_final(record, outcome, tx)
+        return View(record, outcome, tx)
+
+    def _note_final(self, record: Record, outcome: Outcome, tx: Transaction | None) -> None:
+        log.info("payment %s tx=%s amount=%s %s", outcome.value, record.tx_id, record.amount,
+                 self.currency)
+        # Completed after the kiosk had ended it: money arrived on a cancelled transaction.
+        late = outcome is Outcome.PAID and tx is not None and tx.status in ENDED
+        if outcome in (Outcome.PARTIAL_KEPT, Outcome.SEE_CASHIER) or late:
+            item = {"kind": "paid_late" if late else outcome.value, "at": self.clock(),
+                    "amount": str(record.amount), "coin": record.coin}
+            if tx is not None:
+                item.update(received=str(tx.total_transfer_amount), expected=str(tx.coin_amount))
+            self.store.set(f"attention:{record.tx_id}", json.dumps(item), ttl=RECORD_TTL)
+
+    def is_closed(self, tx_id: str) -> bool:
+        """Known to have reached a result already (no upstream call)."""
+        return self.store.get(f"final:{tx_id}") is not None
+
+    # -- end --------------------------------------------------------------------------------
+
+    def cancel(self, record: Record) -> View:
+        """The customer's cancel: one DELETE however many taps, then a fresh look upstream."""
+        return self._cancel(record, "customer")
+
+    def _expire(self, record: Record, tx: Transaction) -> View:
+        return self._cancel(record, "deadline", tx)
+
+    def _cancel(self, record: Record, reason: str, tx: Transaction | None = None) -> View:
+        key = f"cancel:{record.tx_id}"
+        if not self.store.add(key, reason, ttl=RECORD_TTL):
+            return self._look_again(record)  # another tap or tab is cancelling already
+        try:
+            self.client.cancel(record.tx_id)
+        except Unavailable:
+            # Not confirmed upstream: never claim it is cancelled. Try again on the next poll.
+            self.store.delete(key)
+            return self._away(record, notice="cancel_failed" if reason == "customer" else None)
+        except NotFound:
+            return self._final(record, Outcome.SEE_CASHIER, tx)
+        except Rejected:
+            pass  # most likely it completed meanwhile: the next read tells
+        return self._look_again(record)
+
+    def _look_again(self, record: Record) -> View:
+        try:
+            tx = self.client.transaction(record.tx_id)
+        except NotFound:
+            return self._final(record, Outcome.SEE_CASHIER, None)
+        except Unavailable:
+            return self._away(record)
+        outcome = decide(tx, record.deadline, self.clock(), self._reason(record.tx_id))
+        if outcome is Outcome.DUE:
+            if tx.status in (Status.PENDING, Status.TRANSFERRED):
+                # Our DELETE was not applied (yet), or another request is applying it.
+                return self._seen(record, Outcome.PARTLY_PAID if tx.is_partial else Outcome.WAITING, tx)
+            # Upstream will not cancel it and it is not paid: a person has to look.
+            outcome = Outcome.PARTIAL_KEPT if tx.total_transfer_amount > 0 else Outcome.SEE_CASHIER
+        if outcome.is_final:
+            return self._final(record, outcome, tx)
+        return self._seen(record, outcome, tx)
+
+    def attention(self) -> list[tuple[str, dict[str, Any]]]:
+        return [(k.split(":", 1)[1], json.loads(v)) for k, v in self.store.items("attention:")]

@@ -1,0 +1,124 @@
+"""The `kiosk` command: sandbox, demo, serve."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import threading
+from typing import Any
+
+from werkzeug.serving import make_server
+
+from .config import SANDBOX_URL
+
+
+def _serve_threads(servers: list[tuple[str, Any]]) -> None:
+    threads = []
+    for _, server in servers:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        threads.append(thread)
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.5)
+    except KeyboardInterrupt:
+        print("\nStopping…", flush=True)
+    finally:
+        for _, server in servers:
+            server.shutdown()
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from .sandbox import DEFAULT_EMAIL, create_sandbox_app
+
+    server = make_server(args.host, args.port, create_sandbox_app(), threaded=True)
+    print(f"Cryptom Pay sandbox on http://{args.host}:{server.server_port}  "
+          f"(merchant {DEFAULT_EMAIL}; controls at /sandbox)", flush=True)
+    _serve_threads([("sandbox", server)])
+    return 0
+
+
+def cmd_pay(args: argparse.Namespace) -> int:
+    import requests
+
+    body = {"amount": args.amount} if args.amount else {"share": "full"}
+    try:
+        r = requests.post(f"{args.url.rstrip('/')}/sandbox/transactions/{args.id}/pay",
+                          json=body, timeout=5)
+    except requests.RequestException:
+        print(f"kiosk: the sandbox at {args.url} is not running", file=sys.stderr)
+        return 1
+    if r.status_code != 200:
+        print(f"kiosk: {r.json().get('message', r.text)}", file=sys.stderr)
+        return 1
+    tx = r.json()["data"]
+    print(f"{tx['_id']}: received {tx['totalTransferAmount']} of {tx['coinAmount']} {tx['coin']}, "
+          f"status {tx['status']}, complete {str(tx['isTransferComplete']).lower()}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from . import create_app
+    from .sandbox import create_sandbox_app
+
+    # The demo kiosk always talks to its own sandbox, whatever the environment says.
+    for name in ("KIOSK_API_URL", "KIOSK_API_EMAIL", "KIOSK_API_PASSWORD"):
+        os.environ.pop(name, None)
+    sandbox = make_server("127.0.0.1", args.sandbox_port, create_sandbox_app(), threaded=True)
+    app = create_app({"API_URL": f"http://127.0.0.1:{sandbox.server_port}"} if args.sandbox_port
+                     != 8001 else None)
+    kiosk = make_server(args.host, args.port, app, threaded=True)
+    print(f"Kiosk:   http://{args.host}:{kiosk.server_port}/", flush=True)
+    print(f"Sandbox: http://127.0.0.1:{sandbox.server_port}/sandbox  (pay demo payments here)")
+    print("Press Ctrl-C to stop both.", flush=True)
+    _serve_threads([("sandbox", sandbox), ("kiosk", kiosk)])
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .serve import run
+
+    return run()
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    parser = argparse.ArgumentParser(prog="kiosk", description="Cryptom Pay kiosk checkout")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sb = sub.add_parser("sandbox", help="run the local Cryptom Pay sandbox")
+    sb.add_argument("--host", default="127.0.0.1")
+    sb.add_argument("--port", type=int, default=8001)
+    sb.set_defaults(func=cmd_sandbox)
+    sbsub = sb.add_subparsers(dest="action")
+    pay = sbsub.add_parser("pay", help="pay into a sandbox transaction (in full by default)")
+    pay.add_argument("id")
+    pay.add_argument("--amount", help="coin amount to pay (default: what is still due)")
+    pay.add_argument("--url", default=SANDBOX_URL)
+    pay.set_defaults(func=cmd_pay)
+
+    demo = sub.add_parser("demo", help="run the kiosk and the sandbox together")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--sandbox-port", type=int, default=8001)
+    demo.set_defaults(func=cmd_demo)
+
+    serve = sub.add_parser("serve", help="run the kiosk under gunicorn (production)")
+    serve.set_defaults(func=cmd_serve)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except OSError as exc:
+        if exc.errno == 98:
+            print(f"kiosk: the port is already in use ({exc.strerror})", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

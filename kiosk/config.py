@@ -1,0 +1,202 @@
+"""The KIOSK_* settings: defaults, and validation that stops the start with one clear line."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from .sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD
+
+SANDBOX_URL = "http://127.0.0.1:8001"
+
+# Every setting, read from KIOSK_<NAME>; the README's configuration table mirrors this.
+DEFAULTS: dict[str, Any] = {
+    "API_URL": None,  # unset: the local sandbox at SANDBOX_URL
+    "API_EMAIL": None,
+    "API_PASSWORD": None,
+    "SECRET_KEY": None,
+    "STATE_DIR": None,  # default: the Flask instance folder
+    "COINS": "TRX:TRX,USDT:TRX",
+    "MIN_AMOUNT": "1",
+    "MAX_AMOUNT": "100000",
+    "PAYMENT_TIMEOUT": 600,
+    "POLL_INTERVAL": 2,
+    "RESULT_SECONDS": 10,
+    "IDLE_SECONDS": 60,
+    "ASK_MOBILE": False,
+    "ASK_NOTE": False,
+    "DEFAULT_LOCALE": "tr",
+    "SHOP_NAME": "Cryptom Pay",
+}
+
+
+class ConfigError(SystemExit):
+    """A bad setting. A SystemExit, so every entry point prints one line, never a traceback."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"kiosk: configuration error: {message}")
+
+
+@dataclass(frozen=True)
+class Coin:
+    coin: str
+    network: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.coin}-{self.network}"
+
+    @property
+    def label(self) -> str:
+        return self.coin if self.coin == self.network else f"{self.coin} ({self.network})"
+
+
+@dataclass(frozen=True)
+class Settings:
+    api_url: str
+    api_email: str
+    api_password: str
+    uses_sandbox: bool
+    state_dir: Path
+    coins: tuple[Coin, ...]
+    min_amount: Decimal
+    max_amount: Decimal
+    payment_timeout: int
+    poll_interval: int
+    result_seconds: int
+    idle_seconds: int
+    ask_mobile: bool
+    ask_note: bool
+    default_locale: str
+    shop_name: str
+    currency: str = "TRY"
+
+    def coin(self, key: str) -> Coin | None:
+        return next((c for c in self.coins if c.key == key), None)
+
+
+def _amount(config: dict[str, Any], name: str) -> Decimal:
+    raw = config.get(name)
+    try:
+        value = Decimal(str(raw).strip())
+    except (InvalidOperation, ValueError):
+        raise ConfigError(f"KIOSK_{name} must be an amount in lira, got {raw!r}") from None
+    if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
+        raise ConfigError(f"KIOSK_{name} must be a positive amount with at most 2 decimals, got {raw!r}")
+    return value
+
+
+def _seconds(config: dict[str, Any], name: str, low: int, high: int) -> int:
+    raw = config.get(name)
+    try:
+        if isinstance(raw, bool):
+            raise ValueError
+        value = int(str(raw).strip())
+    except ValueError:
+        raise ConfigError(f"KIOSK_{name} must be a whole number of seconds, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"KIOSK_{name} must be between {low} and {high} seconds, got {value}")
+    return value
+
+
+def _flag(config: dict[str, Any], name: str) -> bool:
+    raw = config.get(name)
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", "", "none"}:
+        return False
+    raise ConfigError(f"KIOSK_{name} must be true or false, got {raw!r}")
+
+
+def _coins(raw: Any) -> tuple[Coin, ...]:
+    coins: list[Coin] = []
+    for item in str(raw or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        coin, _, network = item.partition(":")
+        if not re.fullmatch(r"[A-Za-z0-9]{2,10}", coin) or not re.fullmatch(
+            r"[A-Za-z0-9]{2,10}", network or coin
+        ):
+            raise ConfigError(f"KIOSK_COINS must list COIN:NETWORK pairs like TRX:TRX, got {item!r}")
+        pair = Coin(coin.upper(), (network or coin).upper())
+        if pair not in coins:
+            coins.append(pair)
+    if not coins:
+        raise ConfigError("KIOSK_COINS must name at least one COIN:NETWORK pair, e.g. TRX:TRX")
+    return tuple(coins)
+
+
+def load(config: dict[str, Any], instance_path: str) -> Settings:
+    """Validate the Flask config (already filled from KIOSK_*) and return typed settings.
+
+    Also fills SECRET_KEY: required against real upstream, generated and kept in the state
+    folder when running against the sandbox.
+    """
+    state_dir = Path(config.get("STATE_DIR") or instance_path)
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"KIOSK_STATE_DIR cannot be created: {state_dir} ({exc.strerror})") from None
+
+    api_url = config.get("API_URL")
+    uses_sandbox = not api_url
+    if uses_sandbox:
+        api_url = SANDBOX_URL
+    elif not re.fullmatch(r"https?://[^\s/]+(/\S*)?", str(api_url)):
+        raise ConfigError(f"KIOSK_API_URL must be an http(s) URL, got {api_url!r}")
+    email = config.get("API_EMAIL") or (DEFAULT_EMAIL if uses_sandbox else None)
+    password = config.get("API_PASSWORD") or (DEFAULT_PASSWORD if uses_sandbox else None)
+    if not email:
+        raise ConfigError("KIOSK_API_EMAIL is required when KIOSK_API_URL is set")
+    if not password:
+        raise ConfigError("KIOSK_API_PASSWORD is required when KIOSK_API_URL is set")
+
+    if not config.get("SECRET_KEY"):
+        if not uses_sandbox:
+            raise ConfigError("KIOSK_SECRET_KEY is required: a long random string, e.g. "
+                              "from `python -c 'import secrets; print(secrets.token_hex(32))'`")
+        config["SECRET_KEY"] = _sandbox_secret(state_dir)
+    elif len(str(config["SECRET_KEY"])) < 16:
+        raise ConfigError("KIOSK_SECRET_KEY is too short: use at least 16 random characters")
+
+    settings = Settings(
+        api_url=str(api_url).rstrip("/"),
+        api_email=str(email),
+        api_password=str(password),
+        uses_sandbox=uses_sandbox,
+        state_dir=state_dir,
+        coins=_coins(config.get("COINS")),
+        min_amount=_amount(config, "MIN_AMOUNT"),
+        max_amount=_amount(config, "MAX_AMOUNT"),
+        payment_timeout=_seconds(config, "PAYMENT_TIMEOUT", 5, 86400),
+        poll_interval=_seconds(config, "POLL_INTERVAL", 1, 60),
+        result_seconds=_seconds(config, "RESULT_SECONDS", 1, 600),
+        idle_seconds=_seconds(config, "IDLE_SECONDS", 5, 3600),
+        ask_mobile=_flag(config, "ASK_MOBILE"),
+        ask_note=_flag(config, "ASK_NOTE"),
+        default_locale=str(config.get("DEFAULT_LOCALE") or "tr"),
+        shop_name=str(config.get("SHOP_NAME") or "Cryptom Pay"),
+    )
+    if settings.min_amount > settings.max_amount:
+        raise ConfigError("KIOSK_MIN_AMOUNT must not be above KIOSK_MAX_AMOUNT")
+    if settings.default_locale not in {"tr", "en"}:
+        raise ConfigError(f"KIOSK_DEFAULT_LOCALE must be tr or en, got {settings.default_locale!r}")
+    return settings
+
+
+def _sandbox_secret(state_dir: Path) -> str:
+    path = state_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key

@@ -1,0 +1,283 @@
+"""The Cryptom Pay POS API over HTTP. Knows nothing of Flask.
+
+Rules from the API document that shape this file:
+- tokens come from `POST /auth`; their lifetime is read from `expires`/`expiresIn` (milliseconds),
+  never from the JWT's own `exp`, which upstream sets 1000x too long;
+- no refresh endpoint is documented, so renewing means logging in again, once for all workers;
+- create is never retried blindly: a second attempt could reserve a second wallet address.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import requests
+
+from .errors import AuthError, CryptomError, NotFound, Rejected, Unavailable
+from .models import Page, Token, Transaction
+from .tokens import MemoryTokenStore, TokenStore
+
+log = logging.getLogger(__name__)
+
+# Renew this long before upstream says the token expires, so a request never carries a token
+# that dies on the way.
+RENEW_MARGIN_SECONDS = 60.0
+DEFAULT_TOKEN_SECONDS = 300.0
+_TITLE = re.compile(r"<title>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+def _dump_json(body: dict[str, Any]) -> str:
+    """JSON with Decimal written as an exact number literal (json.dumps knows no Decimal)."""
+    marks: dict[str, str] = {}
+
+    def default(value: Any) -> str:
+        if isinstance(value, Decimal):
+            mark = f"__decimal_{uuid.uuid4().hex}__"
+            marks[f'"{mark}"'] = format(value, "f")
+            return mark
+        raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+    text = json.dumps(body, default=default)
+    for mark, literal in marks.items():
+        text = text.replace(mark, literal)
+    return text
+
+
+def token_from_auth(data: Mapping[str, Any], now: float) -> Token:
+    access = data.get("accessToken")
+    if not isinstance(access, str) or not access:
+        raise Unavailable("upstream login answered without an access token")
+    lifetimes: list[float] = []
+    expires = data.get("expires")
+    if isinstance(expires, Mapping) and isinstance(expires.get("accessToken"), int | Decimal):
+        lifetimes.append(float(expires["accessToken"]) / 1000.0)
+    expires_in = data.get("expiresIn")
+    if isinstance(expires_in, Mapping) and isinstance(expires_in.get("accessToken"), int | Decimal):
+        lifetimes.append(float(expires_in["accessToken"]) / 1000.0 - now)
+    lifetime = min(lifetimes) if lifetimes else DEFAULT_TOKEN_SECONDS
+    margin = min(RENEW_MARGIN_SECONDS, max(lifetime, 0) / 10.0)
+    return Token(access_token=access, expires_at=now + lifetime - margin)
+
+
+class CryptomClient:
+    """One client per upstream account; safe to share between threads."""
+
+    def __init__(
+        self,
+        base_url: str,
+        email: str,
+        password: str,
+        *,
+        token_store: TokenStore | None = None,
+        connect_timeout: float = 3.05,
+        read_timeout: float = 5.0,
+        get_retries: int = 1,
+        clock: Any = time.time,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._email = email
+        self._password = password
+        self.tokens = token_store or MemoryTokenStore()
+        self.timeout = (connect_timeout, read_timeout)
+        self.get_retries = get_retries
+        self._clock = clock
+        self._local = threading.local()
+
+    def __repr__(self) -> str:  # never show the credentials
+        return f"CryptomClient({self.base_url!r})"
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def authenticate(self) -> Token:
+        """Log in and store the new token for every worker."""
+        try:
+            data = self._call("POST", "/auth", body={"email": self._email, "password": self._password})
+        except Rejected as exc:  # 400/403 from /auth is a refusal of the credentials too
+            raise AuthError(f"Cryptom Pay refused the login: {exc.message}", status=exc.status) from None
+        except AuthError as exc:
+            raise AuthError(f"Cryptom Pay refused the login: {exc.message}", status=exc.status) from None
+        token = token_from_auth(data, self._clock())
+        self.tokens.save(token)
+        log.info("cryptom: logged in; token valid for %.0f s", token.expires_at - self._clock())
+        return token
+
+    def create_transaction(
+        self,
+        currency: str,
+        amount: Decimal,
+        coin: str,
+        network: str,
+        user_mobile: str | None = None,
+        status_note: str | None = None,
+    ) -> Transaction:
+        body: dict[str, Any] = {
+            "currency": currency,
+            "currencyAmount": Decimal(amount),
+            "coin": coin,
+            "network": network,
+        }
+        if user_mobile:
+            body["userMobile"] = user_mobile
+        if status_note:
+            body["statusNote"] = status_note
+        data = self._authed("POST", "/api/transaction/create", body=body)
+        return Transaction.from_json(self._data(data))
+
+    def transaction(self, tx_id: str) -> Transaction:
+        data = self._authed("GET", f"/api/transaction/detail/{_safe_id(tx_id)}")
+        return Transaction.from_json(self._data(data))
+
+    def cancel(self, tx_id: str) -> None:
+        """Ask upstream to cancel. Read the transaction again afterwards: it may have completed."""
+        self._authed("DELETE", f"/api/transaction/cancel/{_safe_id(tx_id)}")
+
+    def qr_png(self, tx_id: str) -> bytes:
+        content = self._authed("GET", f"/qr/{_safe_id(tx_id)}", raw=True)
+        if not content.startswith(b"\x89PNG\r\n\x1a\n"):
+            raise Unavailable("upstream QR code is not a PNG image")
+        return content
+
+    def history(
+        self, filters: Mapping[str, Any] | None = None, page: int = 1, limit: int = 10
+    ) -> Page:
+        params = {k: str(v) for k, v in (filters or {}).items() if v not in (None, "")}
+        params.update(page=str(int(page)), limit=str(int(limit)))
+        data = self._authed("GET", "/api/transaction", params=params)
+        return Page.from_json(self._data(data))
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    @property
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers["User-Agent"] = "cryptom-kiosk"
+            self._local.session = session
+        return session
+
+    def _valid_token(self) -> Token:
+        token = self.tokens.load()
+        if token and token.expires_at > self._clock():
+            return token
+        with self.tokens.lock():
+            token = self.tokens.load()  # another worker may have logged in while we waited
+            if token and token.expires_at > self._clock():
+                return token
+            return self.authenticate()
+
+    def _renew_after_401(self, rejected: Token) -> Token:
+        with self.tokens.lock():
+            token = self.tokens.load()
+            if token and token.access_token != rejected.access_token and token.expires_at > self._clock():
+                return token
+            return self.authenticate()
+
+    def _authed(self, method: str, path: str, **kwargs: Any) -> Any:
+        token = self._valid_token()
+        try:
+            return self._call(method, path, token=token.access_token, **kwargs)
+        except AuthError:
+            pass
+        # One fresh login and one retry on any 401: upstream may revoke tokens at will.
+        token = self._renew_after_401(token)
+        return self._call(method, path, token=token.access_token, **kwargs)
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        body: dict[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+        raw: bool = False,
+    ) -> Any:
+        headers = {"Accept": "application/json"}
+        data = None
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            data = _dump_json(body).encode()
+        attempts = 1 + (self.get_retries if method == "GET" else 0)
+        for attempt in range(attempts):
+            started = time.monotonic()
+            try:
+                response = self._session.request(
+                    method, self.base_url + path, headers=headers, data=data, params=params,
+                    timeout=self.timeout,
+                )
+            except requests.ConnectionError as exc:
+                # Refused or reset before an answer: safe to try a GET again, never a POST.
+                if isinstance(exc, requests.ConnectTimeout) or attempt + 1 >= attempts:
+                    raise Unavailable(f"cannot reach Cryptom Pay ({type(exc).__name__})") from None
+                continue
+            except requests.Timeout:
+                raise Unavailable("Cryptom Pay did not answer in time") from None
+            except requests.RequestException as exc:
+                raise Unavailable(f"request to Cryptom Pay failed ({type(exc).__name__})") from None
+            elapsed = (time.monotonic() - started) * 1000
+            log.debug("cryptom: %s %s -> %s in %.0f ms", method, path, response.status_code, elapsed)
+            if response.status_code >= 500 and attempt + 1 < attempts:
+                continue
+            return self._parse(response, raw=raw)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _parse(response: requests.Response, *, raw: bool) -> Any:
+        status = response.status_code
+        payload: Any = None
+        try:
+            payload = json.loads(response.content, parse_float=Decimal)
+        except ValueError:
+            payload = None
+        if status < 400:
+            if raw:
+                return response.content
+            if not isinstance(payload, dict):
+                raise Unavailable("Cryptom Pay answered with a body that is not JSON", status=status)
+            if payload.get("status") is False:
+                raise Rejected(_message(payload, response), status=status)
+            return payload
+        message = _message(payload, response)
+        if status == 401:
+            raise AuthError(message, status=status)
+        if status == 404:
+            raise NotFound(message, status=status)
+        if status >= 500:
+            raise Unavailable(message, status=status)
+        raise Rejected(message, status=status)
+
+    @staticmethod
+    def _data(payload: dict[str, Any]) -> dict[str, Any]:
+        data = payload.get("data")
+        if not isinstance(data, dict):
+            raise Unavailable("Cryptom Pay answered without data")
+        return data
+
+
+def _message(payload: Any, response: requests.Response) -> str:
+    if isinstance(payload, dict) and isinstance(payload.get("message"), str):
+        return payload["message"]
+    match = _TITLE.search(response.text[:4096]) if response.content else None
+    detail = f": {match.group(1).strip()[:120]}" if match else ""
+    return f"Cryptom Pay answered HTTP {response.status_code}{detail}"
+
+
+def _safe_id(tx_id: str) -> str:
+    """Ids go into URL paths: refuse anything that could change the path."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", tx_id or ""):
+        raise NotFound("not a transaction id")
+    return tx_id
+
+
+__all__ = ["CryptomClient", "CryptomError", "AuthError", "Unavailable", "Rejected", "NotFound"]

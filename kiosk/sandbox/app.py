@@ -1,0 +1,368 @@
+"""A local Cryptom Pay: every endpoint of the POS API document, plus controls under /sandbox.
+
+It plays upstream for the demo and the tests, as stripe-mock does for Stripe: same paths, same
+JSON shapes and types, real HS256 tokens that really expire, and switches to inject faults.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import time
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import segno
+from flask import Flask, Response, abort, jsonify, redirect, render_template, request, url_for
+
+from ..paths import STATIC_DIR, TEMPLATES_DIR
+from . import jwt
+from .store import Faults, SandboxState
+
+DEFAULT_EMAIL = "merchant@sandbox.test"
+DEFAULT_PASSWORD = "sandbox-password"  # noqa: S105 - the sandbox's documented demo account
+DEFAULT_RATES = "TRX:TRX=12.50,USDT:TRX=42.10"
+FILTERS = (
+    "id", "sequenceID", "currency", "currencyAmount", "clientType", "coin", "network",
+    "coinAmount", "status", "userEmail", "userMobile", "reservedFrom", "reservedUntil",
+    "walletAddress",
+)
+
+
+def parse_rates(text: str) -> dict[tuple[str, str], Decimal]:
+    rates: dict[tuple[str, str], Decimal] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        pair, _, rate = item.partition("=")
+        coin, _, network = pair.partition(":")
+        rates[(coin.strip().upper(), (network or coin).strip().upper())] = Decimal(rate)
+    return rates
+
+
+def fail(status: int, message: str) -> Response:
+    response = jsonify(status=False, message=message)
+    response.status_code = status
+    return response
+
+
+def create_sandbox_app(config: dict[str, Any] | None = None) -> Flask:
+    app = Flask("kiosk.sandbox", template_folder=str(TEMPLATES_DIR), static_folder=str(STATIC_DIR))
+    app.config.from_mapping(
+        SANDBOX_EMAIL=DEFAULT_EMAIL,
+        SANDBOX_PASSWORD=DEFAULT_PASSWORD,
+        SANDBOX_TOKEN_TTL_MS=3_600_000,
+        SANDBOX_RATES=DEFAULT_RATES,
+    )
+    app.config.from_prefixed_env("KIOSK")
+    app.config.from_mapping(config or {})
+    app.json.sort_keys = False  # keep the document's field order
+    state = SandboxState(
+        email=str(app.config["SANDBOX_EMAIL"]),
+        password=str(app.config["SANDBOX_PASSWORD"]),
+        token_ttl_ms=int(app.config["SANDBOX_TOKEN_TTL_MS"]),
+        rates=parse_rates(str(app.config["SANDBOX_RATES"])),
+    )
+    app.extensions["sandbox"] = state
+
+    def api_path() -> bool:
+        return not request.path.startswith(("/sandbox", "/static"))
+
+    @app.before_request
+    def faults() -> Response | None:
+        if not api_path():
+            return None
+        name = request.endpoint or "unknown"
+        with state.lock:
+            state.calls[name] += 1
+            f = state.faults
+            latency = f.latency_ms
+            failing = f.fail_next > 0 and f.only in ("", name)
+            if failing:
+                f.fail_next -= 1
+        if latency:
+            time.sleep(latency / 1000)
+        if failing:
+            if f.fail_body == "html":
+                return Response(
+                    "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>",
+                    status=f.fail_status, mimetype="text/html",
+                )
+            if f.fail_body == "garbage":
+                return Response("<<not json>>", status=200, mimetype="application/json")
+            return fail(f.fail_status, "Internal server error")
+        return None
+
+    def authorised() -> bool:
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            return False
+        claims = jwt.decode(header[7:], state.key)
+        if not claims:
+            return False
+        with state.lock:
+            expiry = state.tokens.get(str(claims.get("jti")))
+        return expiry is not None and time.time() < expiry
+
+    def body() -> dict[str, Any]:
+        try:
+            data = json.loads(request.get_data() or b"{}", parse_float=Decimal)
+        except ValueError:
+            abort(fail(400, "Invalid JSON body"))
+        if not isinstance(data, dict):
+            abort(fail(400, "Invalid JSON body"))
+        return data
+
+    def guarded() -> None:
+        if not authorised():
+            abort(fail(401, "Unauthorized"))
+
+    def find(tx_id: str) -> dict[str, Any]:
+        tx = state.transactions.get(tx_id)
+        if tx is None:
+            abort(fail(404, "Transaction not found"))
+        return tx
+
+    # -- the Cryptom Pay POS API ------------------------------------------------------------
+
+    @app.post("/auth")
+    def auth() -> Response:
+        data = body()
+        if data.get("email") != state.email or data.get("password") != state.password:
+            return fail(401, "Invalid email or password")
+        now = time.time()
+        ttl = state.token_ttl_ms
+        iat = int(now)
+        jti = uuid.uuid4().hex
+        claims = {"user_id": state.user_id, "email": state.email, "role": "user", "iat": iat, "jti": jti}
+        # Upstream's own quirk, kept on purpose: `exp` is the millisecond lifetime read as
+        # seconds, 1000x too long. Clients must trust `expires`/`expiresIn`, as the sandbox does.
+        access = jwt.encode({**claims, "exp": iat + ttl}, state.key)
+        refresh = jwt.encode({**claims, "jti": uuid.uuid4().hex, "exp": iat + ttl * 24}, state.key)
+        with state.lock:
+            state.tokens[jti] = now + ttl / 1000
+        now_ms = int(now * 1000)
+        return jsonify(
+            status=True,
+            accessToken=access,
+            refreshToken=refresh,
+            expires={"accessToken": ttl, "refreshToken": ttl * 24},
+            expiresIn={"accessToken": now_ms + ttl, "refreshToken": now_ms + ttl * 24},
+        )
+
+    @app.post("/api/transaction/create")
+    def create() -> Response:
+        guarded()
+        data = body()
+        coin = str(data.get("coin") or "").upper()
+        network = str(data.get("network") or "").upper()
+        if (coin, network) not in state.rates:
+            return fail(400, f"Unsupported coin/network pair: {coin}/{network}")
+        if str(data.get("currency") or "").upper() != "TRY":
+            return fail(400, "Unsupported currency")
+        raw_amount = data.get("currencyAmount")
+        try:
+            if isinstance(raw_amount, bool):
+                raise InvalidOperation
+            amount = Decimal(str(raw_amount))
+        except (InvalidOperation, ValueError):
+            return fail(400, "currencyAmount must be a number")
+        if not amount.is_finite() or amount <= 0:
+            return fail(400, "currencyAmount must be greater than 0")
+        mobile = data.get("userMobile")
+        note = data.get("statusNote")
+        tx = state.create(
+            amount, coin, network,
+            str(mobile) if mobile else None, str(note) if note else None,
+        )
+        return jsonify(status=True, data=tx)
+
+    @app.get("/api/transaction/detail/<tx_id>")
+    def detail(tx_id: str) -> Response:
+        guarded()
+        return jsonify(status=True, data=dict(find(tx_id)))
+
+    @app.delete("/api/transaction/cancel/<tx_id>")
+    def cancel(tx_id: str) -> Response:
+        guarded()
+        find(tx_id)
+        done, tx = state.cancel(tx_id)
+        if not done:
+            return fail(400, f"Transaction cannot be cancelled in status {tx['status']}")
+        return jsonify(status=True, data=tx)
+
+    @app.get("/qr/<tx_id>")
+    def qr(tx_id: str) -> Response:
+        guarded()
+        tx = find(tx_id)
+        out = io.BytesIO()
+        segno.make(tx["wallet"]["address"], error="m").save(out, kind="png", scale=8, border=4)
+        return Response(out.getvalue(), mimetype="image/png")
+
+    @app.get("/api/transaction")
+    def history() -> Response:
+        guarded()
+        args = request.args
+        try:
+            page = max(int(args.get("page", 1)), 1)
+            limit = min(max(int(args.get("limit", 10)), 1), 100)
+        except ValueError:
+            return fail(400, "page and limit must be numbers")
+        with state.lock:
+            rows = [dict(tx) for tx in state.transactions.values()]
+        rows = [tx for tx in rows if matches(tx, args)]
+        rows.sort(key=lambda tx: tx["sequenceID"], reverse=True)
+        total = len(rows)
+        pages = max(1, math.ceil(total / limit))
+        chunk = rows[(page - 1) * limit : page * limit]
+        return jsonify(
+            status=True,
+            data={
+                "results": [state.populated(tx) for tx in chunk],
+                "totalDocs": total,
+                "limit": limit,
+                "page": page,
+                "totalPages": pages,
+                "pagingCounter": (page - 1) * limit + 1,
+                "hasPrevPage": page > 1,
+                "hasNextPage": page < pages,
+                "prevPage": page - 1 if page > 1 else None,
+                "nextPage": page + 1 if page < pages else None,
+            },
+        )
+
+    def matches(tx: dict[str, Any], args: Any) -> bool:
+        for name in FILTERS:
+            wanted = args.get(name)
+            if wanted in (None, ""):
+                continue
+            if name == "id":
+                if wanted != tx["_id"]:
+                    return False
+            elif name == "walletAddress":
+                if wanted != tx["wallet"]["address"]:
+                    return False
+            elif name == "userEmail":
+                if wanted.lower() != state.email.lower():
+                    return False
+            elif name == "reservedFrom":
+                if not _after(tx["reservedFrom"], wanted):
+                    return False
+            elif name == "reservedUntil":
+                if not _after(wanted, tx["reservedFrom"]):
+                    return False
+            elif name in ("currencyAmount", "coinAmount"):
+                try:
+                    if Decimal(wanted) != Decimal(tx[name]):
+                        return False
+                except InvalidOperation:
+                    return False
+            elif str(tx.get(name, "")).upper() != wanted.upper():
+                return False
+        return True
+
+    # -- controls for demos and tests -------------------------------------------------------
+
+    @app.get("/sandbox")
+    def index() -> str:
+        with state.lock:
+            rows = sorted(state.transactions.values(), key=lambda tx: -tx["sequenceID"])[:50]
+        return render_template("sandbox/index.html", rows=rows, email=state.email)
+
+    @app.get("/sandbox/transactions")
+    def transactions() -> Response:
+        with state.lock:
+            return jsonify([dict(tx) for tx in state.transactions.values()])
+
+    def control_amount(tx: dict[str, Any]) -> Decimal:
+        values = request.get_json(silent=True) or request.form
+        due = Decimal(tx["coinAmount"]) - Decimal(tx["totalTransferAmount"])
+        share = values.get("share")
+        if share == "half":
+            return (Decimal(tx["coinAmount"]) / 2).quantize(Decimal("0.000001"))
+        if share == "full" or values.get("amount") in (None, ""):
+            return max(due, Decimal(0))
+        try:
+            amount = Decimal(str(values["amount"]))
+        except InvalidOperation:
+            abort(fail(400, "amount must be a number"))
+        if not amount.is_finite() or amount <= 0:
+            abort(fail(400, "amount must be greater than 0"))
+        return amount
+
+    def done(tx: dict[str, Any]) -> Response:
+        if request.is_json or request.accept_mimetypes.best == "application/json":
+            return jsonify(status=True, data=tx)
+        return redirect(url_for("index"))
+
+    @app.post("/sandbox/transactions/<tx_id>/pay")
+    def pay(tx_id: str) -> Response:
+        tx = find(tx_id)
+        return done(state.pay(tx_id, control_amount(tx)))
+
+    @app.post("/sandbox/transactions/<tx_id>/expire")
+    def expire(tx_id: str) -> Response:
+        find(tx_id)
+        return done(state.expire(tx_id))
+
+    @app.post("/sandbox/transactions/<tx_id>/cancel")
+    def cancel_control(tx_id: str) -> Response:
+        find(tx_id)
+        return done(state.cancel(tx_id)[1])
+
+    @app.post("/sandbox/transactions/<tx_id>/vanish")
+    def vanish(tx_id: str) -> Response:
+        with state.lock:
+            tx = state.transactions.pop(tx_id, None)
+        if tx is None:
+            return fail(404, "Transaction not found")
+        return jsonify(status=True)
+
+    @app.post("/sandbox/faults")
+    def set_faults() -> Response:
+        values = request.get_json(silent=True) or {}
+        with state.lock:
+            f = state.faults
+            f.fail_next = int(values.get("fail_next", f.fail_next))
+            f.fail_status = int(values.get("fail_status", f.fail_status))
+            f.fail_body = str(values.get("fail_body", f.fail_body))
+            f.latency_ms = int(values.get("latency_ms", f.latency_ms))
+            f.only = str(values.get("only", f.only))
+            if values.get("revoke_tokens"):
+                state.tokens.clear()
+            return jsonify(status=True, faults=vars(f))
+
+    @app.delete("/sandbox/faults")
+    def clear_faults() -> Response:
+        with state.lock:
+            state.faults = Faults()
+        return jsonify(status=True)
+
+    @app.get("/sandbox/stats")
+    def stats() -> Response:
+        with state.lock:
+            return jsonify(calls=dict(state.calls), transactions=len(state.transactions))
+
+    @app.post("/sandbox/reset")
+    def reset() -> Response:
+        with state.lock:
+            state.transactions.clear()
+            state.calls.clear()
+            state.faults = Faults()
+        return jsonify(status=True)
+
+    return app
+
+
+def _moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _after(a: str, b: str) -> bool:
+    """True when time `a` is at or after time `b` (ISO strings; a bad filter matches nothing)."""
+    try:
+        return _moment(a) >= _moment(b)
+    except ValueError:
+        return False

@@ -1,0 +1,79 @@
+"""Everything the app is wired to, set up in one place."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from cachelib.file import FileSystemCache
+from flask import Flask, current_app
+from flask_session import Session
+from flask_wtf.csrf import CSRFProtect
+
+from .. import __version__
+from ..checkout import Checkout, LocalStore
+from ..config import Settings
+from ..cryptom import CryptomClient, FileTokenStore
+from ..paths import STATIC_DIR
+from . import format as fmt
+
+csrf = CSRFProtect()
+
+
+class Kiosk:
+    """The app's services, reachable from views as `kiosk()`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.client = CryptomClient(
+            settings.api_url,
+            settings.api_email,
+            settings.api_password,
+            token_store=FileTokenStore(settings.state_dir / "cryptom-token.json"),
+        )
+        self.store = LocalStore(settings.state_dir / "kiosk.sqlite3")
+        self.checkout = Checkout(
+            self.client, self.store, payment_timeout=settings.payment_timeout,
+            currency=settings.currency,
+        )
+
+
+def kiosk() -> Kiosk:
+    return current_app.extensions["kiosk"]
+
+
+def _asset_version() -> str:
+    digest = hashlib.sha256(__version__.encode())
+    for name in ("kiosk.css", "kiosk.js"):
+        path = STATIC_DIR / name
+        if path.exists():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    app.extensions["kiosk"] = Kiosk(settings)
+    sessions = settings.state_dir / "sessions"
+    app.config.update(
+        SESSION_TYPE="cachelib",
+        SESSION_CACHELIB=FileSystemCache(str(sessions), threshold=5000, default_timeout=86400,
+                                         mode=0o600),
+        SESSION_PERMANENT=False,
+        SESSION_REFRESH_EACH_REQUEST=False,
+        SESSION_COOKIE_NAME="kiosk_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        # A kiosk screen waits for customers all day: the CSRF token lives as long as the session.
+        WTF_CSRF_TIME_LIMIT=None,
+        SEND_FILE_MAX_AGE_DEFAULT=31536000,  # static URLs carry a version: cache them for good
+    )
+    Session(app)
+    csrf.init_app(app)
+    version = _asset_version()
+    app.jinja_env.globals.update(
+        _=lambda text, **kw: text % kw if kw else text,  # gettext placeholder until catalogs
+        asset_version=version,
+        settings=settings,
+    )
+    app.jinja_env.filters.update(fiat=fmt.fiat, coin=fmt.coin, grouped=fmt.grouped)
+    logging.getLogger("kiosk").setLevel(logging.INFO)

@@ -1,0 +1,286 @@
+"""The customer's screens. Read top to bottom, the routes are the journey:
+
+    /                  amount        enter the lira amount (and, if asked, mobile and note)
+    /coin              coin          pick the coin when more than one is offered
+    /pay/<id>          pay           QR, address, countdown; includes the status fragment
+    /pay/<id>/status   _status       polled by htmx; the server decides the next screen
+    /pay/<id>/qr.png                 the QR image, served by the kiosk itself
+    /pay/<id>/cancel   (POST)        the customer gives up
+    /result/<id>       result        paid, cancelled, expired, partial: then back to amount
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from decimal import Decimal
+from typing import Any
+
+import segno
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_wtf.csrf import CSRFError
+
+from ..checkout import Outcome, Record, StartRejected, StartUnavailable, View
+from ..checkout.inputs import InputError, parse_amount, parse_mobile, parse_note
+from ..cryptom import CryptomError
+from . import format as fmt
+from .extensions import kiosk
+
+bp = Blueprint("kiosk", __name__)
+
+_NONCE_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def locale() -> str:
+    return kiosk().settings.default_locale
+
+
+def new_nonce() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def valid_nonce(value: str | None) -> str | None:
+    if value and 16 <= len(value) <= 64 and set(value) <= _NONCE_CHARS:
+        return value
+    return None
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def message(err: InputError) -> str:
+    return err.message.format(amount=fmt.fiat(err.amount, locale())) if err.amount else err.message
+
+
+# -- amount -------------------------------------------------------------------------------
+
+
+@bp.get("/")
+def amount() -> Any:
+    open_tx = session.get("tx")
+    if open_tx and kiosk().checkout.record(open_tx) and not kiosk().checkout.is_closed(open_tx):
+        return redirect(url_for(".pay", tx_id=open_tx))
+    return render_amount()
+
+
+def render_amount(error: str | None = None, status: int = 200, **values: Any) -> Any:
+    s = kiosk().settings
+    html = render_template(
+        "kiosk/amount.html", error=error, nonce=new_nonce(), values=values,
+        decimal_separator=fmt.decimal_separator(locale()), locale=locale(),
+        min_amount=s.min_amount, max_amount=s.max_amount,
+    )
+    return html, status
+
+
+@bp.post("/")
+def amount_submit() -> Any:
+    s = kiosk().settings
+    form = request.form
+    try:
+        value = parse_amount(form.get("amount"), s.min_amount, s.max_amount)
+        mobile = parse_mobile(form.get("mobile")) if s.ask_mobile else None
+        note = parse_note(form.get("note")) if s.ask_note else None
+    except InputError as err:
+        return render_amount(message(err), 422, mobile=form.get("mobile", ""),
+                             note=form.get("note", ""))
+    session["amount"] = str(value)
+    session["mobile"] = mobile
+    session["note"] = note
+    if len(s.coins) > 1:
+        return redirect(url_for(".coin"))
+    return start(form.get("nonce"), s.coins[0].key, retry=".amount")
+
+
+# -- coin ---------------------------------------------------------------------------------
+
+
+@bp.get("/coin")
+def coin() -> Any:
+    if not session.get("amount"):
+        return redirect(url_for(".amount"))
+    return render_coin()
+
+
+def render_coin(error: str | None = None, status: int = 200) -> Any:
+    return render_template(
+        "kiosk/coin.html", coins=kiosk().settings.coins, amount=Decimal(session["amount"]),
+        nonce=new_nonce(), error=error, locale=locale(),
+    ), status
+
+
+@bp.post("/coin")
+def coin_submit() -> Any:
+    if not session.get("amount"):
+        return redirect(url_for(".amount"))
+    return start(request.form.get("nonce"), request.form.get("coin", ""), retry=".coin")
+
+
+@bp.post("/reset")
+def reset() -> Any:
+    for key in ("amount", "mobile", "note"):
+        session.pop(key, None)
+    return redirect(url_for(".amount"))
+
+
+def start(nonce: str | None, coin_key: str, retry: str) -> Any:
+    settings = kiosk().settings
+    pair = settings.coin(coin_key)
+    nonce = valid_nonce(nonce)
+    render = render_coin if retry == ".coin" else render_amount
+    if pair is None:
+        return render("Choose one of the coins shown.", 422)
+    if nonce is None:
+        return render("This form has expired. Please try again.", 422)
+    try:
+        tx_id = kiosk().checkout.start(
+            nonce, Decimal(session["amount"]), pair.coin, pair.network,
+            session.get("mobile"), session.get("note"),
+        )
+    except StartUnavailable:
+        return render("Cryptom Pay is not answering right now. Please try again in a moment.", 503)
+    except StartRejected as err:
+        return render(f"The payment could not be started: {err}", 422)
+    for key in ("amount", "mobile", "note"):
+        session.pop(key, None)
+    session["tx"] = tx_id
+    return redirect(url_for(".pay", tx_id=tx_id), 303)
+
+
+# -- pay ----------------------------------------------------------------------------------
+
+
+def record_or_404(tx_id: str) -> Record:
+    record = kiosk().checkout.record(tx_id) if len(tx_id) <= 64 else None
+    if record is None:
+        abort(404)
+    return record
+
+
+@bp.get("/pay/<tx_id>")
+def pay(tx_id: str) -> Any:
+    record = record_or_404(tx_id)
+    view = kiosk().checkout.view(record)
+    if view.outcome.is_final:
+        return redirect(url_for(".result", tx_id=tx_id))
+    return render_template("kiosk/pay.html", **screen(view))
+
+
+@bp.get("/pay/<tx_id>/status")
+def status(tx_id: str) -> Any:
+    record = record_or_404(tx_id)
+    if not is_htmx():  # every URL is a page too: a reload lands on the right screen
+        return redirect(url_for(".pay", tx_id=tx_id))
+    view = kiosk().checkout.view(record)
+    response = make_response(render_template("kiosk/_status.html", **screen(view)))
+    if view.outcome.is_final:
+        # The fragment above has no polling attributes, so polling stops even if this is lost.
+        response.headers["HX-Redirect"] = url_for(".result", tx_id=tx_id)
+    elif request.args.get("bare") and view.tx is not None:
+        # The page was drawn while upstream was away, without QR and address: draw it again.
+        response.headers["HX-Refresh"] = "true"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/pay/<tx_id>/cancel")
+def cancel(tx_id: str) -> Any:
+    record = record_or_404(tx_id)
+    view = kiosk().checkout.cancel(record)
+    if view.outcome.is_final:
+        return redirect(url_for(".result", tx_id=tx_id), 303)
+    return render_template("kiosk/pay.html", **screen(view))
+
+
+_qr_cache: OrderedDict[str, bytes] = OrderedDict()
+_qr_lock = threading.Lock()
+
+
+@bp.get("/pay/<tx_id>/qr.png")
+def qr(tx_id: str) -> Response:
+    record = record_or_404(tx_id)
+    with _qr_lock:
+        png = _qr_cache.get(tx_id)
+    if png is None:
+        try:
+            png = kiosk().client.qr_png(tx_id)
+            with _qr_lock:
+                _qr_cache[tx_id] = png
+                while len(_qr_cache) > 256:
+                    _qr_cache.popitem(last=False)
+        except CryptomError:
+            png = fallback_qr(record)
+    response = Response(png, mimetype="image/png")
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def fallback_qr(record: Record) -> bytes:
+    """Upstream's QR failed: draw our own of the wallet address, so the customer is never stuck."""
+    try:
+        tx = kiosk().client.transaction(record.tx_id)
+    except CryptomError:
+        abort(503)
+    out = io.BytesIO()
+    segno.make(tx.address, error="m").save(out, kind="png", scale=8, border=4)
+    return out.getvalue()
+
+
+# -- result -------------------------------------------------------------------------------
+
+
+@bp.get("/result/<tx_id>")
+def result(tx_id: str) -> Any:
+    record = record_or_404(tx_id)
+    view = kiosk().checkout.view(record)
+    if not view.outcome.is_final:
+        return redirect(url_for(".pay", tx_id=tx_id))
+    return render_template("kiosk/result.html", **screen(view))
+
+
+@bp.post("/done")
+def done() -> Any:
+    session.pop("tx", None)
+    return redirect(url_for(".amount"), 303)
+
+
+# -- shared -------------------------------------------------------------------------------
+
+
+def screen(view: View) -> dict[str, Any]:
+    tx = view.tx
+    return {
+        "view": view,
+        "record": view.record,
+        "tx": tx,
+        "outcome": view.outcome.value,
+        "Outcome": Outcome,
+        "remaining": view.remaining(time.time()),
+        "reference": (f"#{tx.sequence_id}" if tx and tx.sequence_id else view.record.tx_id[-8:]),
+        "locale": locale(),
+    }
+
+
+@bp.app_errorhandler(CSRFError)
+def csrf_failed(err: CSRFError) -> Any:
+    # A stale page (server restarted, session gone): start the screen afresh, never a bare 400.
+    return redirect(url_for(".amount"), 303)
+
+
+@bp.app_errorhandler(404)
+def not_found(err: Exception) -> Any:
+    return render_template("kiosk/missing.html", locale=locale()), 404

@@ -1,0 +1,139 @@
+// Kiosk behaviour that HTML alone cannot give: cash-register keypad, countdown, auto-return,
+// idle reset, screen wake lock and a notice when the till server is out of reach.
+// No framework, no inline script: it runs under a strict Content-Security-Policy.
+(function () {
+  "use strict";
+
+  // -- cash-register amount entry: digits shift in from the right, two decimals -------------
+  function keypad(form) {
+    var display = form.querySelector("[data-amount-display]");
+    var input = form.querySelector("[data-amount-input]");
+    var submit = form.querySelector("[data-submit]");
+    var maxDigits = parseInt(form.dataset.maxDigits || "9", 10);
+    var fmt = new Intl.NumberFormat(form.dataset.locale || "tr-TR",
+      { style: "currency", currency: "TRY", minimumFractionDigits: 2 });
+    var digits = "";
+
+    function asText() { // "12345" -> "123.45", built from the digits: no floating point
+      var padded = digits.padStart(3, "0");
+      return padded.slice(0, -2).replace(/^0+(?=\d)/, "") + "." + padded.slice(-2);
+    }
+    function render() {
+      var text = asText();
+      input.value = digits ? text : "";
+      display.textContent = fmt.format(Number(text));
+      submit.disabled = !digits;
+    }
+    function press(key) {
+      if (key === "clear") digits = "";
+      else if (key === "back") digits = digits.slice(0, -1);
+      else if (/^\d+$/.test(key)) {
+        var next = (digits + key).replace(/^0+/, "");
+        if (next.length <= maxDigits) digits = next;
+      }
+      render();
+    }
+    form.addEventListener("click", function (e) {
+      var btn = e.target.closest("[data-key]");
+      if (btn) { e.preventDefault(); press(btn.dataset.key); }
+    });
+    document.addEventListener("keydown", function (e) {
+      if (e.target.matches("input[type=text], input[type=tel]")) return;
+      if (/^\d$/.test(e.key)) press(e.key);
+      else if (e.key === "Backspace") press("back");
+      else if (e.key === "Escape" || e.key === "Delete") press("clear");
+      else if (e.key === "Enter" && digits) { form.requestSubmit(); }
+      else return;
+      e.preventDefault();
+    });
+    form.addEventListener("kiosk:idle", function () { digits = ""; render(); });
+    render();
+  }
+
+  // -- a form is sent once: a second tap while the first is on its way does nothing --------
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (form.dataset.sent) { e.preventDefault(); return; }
+    form.dataset.sent = "1";
+    setTimeout(function () {
+      form.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
+    }, 0);
+  });
+  // A page restored by the back button must accept input again.
+  window.addEventListener("pageshow", function (e) {
+    if (!e.persisted) return;
+    document.querySelectorAll("form[data-sent]").forEach(function (f) {
+      delete f.dataset.sent;
+      f.querySelectorAll("button").forEach(function (b) { b.disabled = false; });
+    });
+  });
+
+  // -- countdown to the kiosk's deadline; the server sends the seconds left with each poll --
+  function tick() {
+    document.querySelectorAll("[data-countdown]").forEach(function (el) {
+      if (!el.dataset.end) el.dataset.end = String(Date.now() + 1000 * Number(el.dataset.remaining || 0));
+      var left = Math.max(0, Math.round((Number(el.dataset.end) - Date.now()) / 1000));
+      el.textContent = Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
+    });
+  }
+
+  // -- results go back to the amount screen by themselves, or on a tap ----------------------
+  function autoReturn(form) {
+    var seconds = Number(form.dataset.seconds || 10);
+    setTimeout(function () { form.requestSubmit(); }, seconds * 1000);
+    document.body.addEventListener("click", function (e) {
+      if (!e.target.closest("button")) form.requestSubmit();
+    });
+  }
+
+  // -- idle reset on the amount and coin screens (never while a payment is open) -----------
+  function idleReset(seconds) {
+    var timer;
+    function reset() {
+      var back = document.querySelector("[data-idle-reset]");
+      if (back) back.requestSubmit();
+      document.querySelectorAll("[data-keypad]").forEach(function (f) {
+        f.dispatchEvent(new CustomEvent("kiosk:idle"));
+      });
+    }
+    function arm() { clearTimeout(timer); timer = setTimeout(reset, seconds * 1000); }
+    ["pointerdown", "keydown"].forEach(function (t) { document.addEventListener(t, arm, true); });
+    arm();
+  }
+
+  // -- keep the screen on -------------------------------------------------------------------
+  var lock = null;
+  function wake() {
+    if (!("wakeLock" in navigator) || document.visibilityState !== "visible" || lock) return;
+    navigator.wakeLock.request("screen").then(function (l) {
+      lock = l;
+      l.addEventListener("release", function () { lock = null; });
+    }).catch(function () { /* refused (no user gesture yet, or policy): try on next tap */ });
+  }
+
+  // -- tell the customer when the till server is out of reach ------------------------------
+  function offline(show) {
+    var el = document.getElementById("offline");
+    if (el) el.hidden = !show;
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-keypad]").forEach(keypad);
+    document.querySelectorAll("[data-auto-submit]").forEach(autoReturn);
+    var idle = Number(document.body.dataset.idleSeconds || 0);
+    if (idle > 0) idleReset(idle);
+    tick();
+    setInterval(tick, 1000);
+    wake();
+    document.addEventListener("visibilitychange", wake);
+    document.addEventListener("pointerdown", wake);
+    document.addEventListener("contextmenu", function (e) { e.preventDefault(); });
+    document.body.addEventListener("htmx:sendError", function () { offline(true); });
+    document.body.addEventListener("htmx:timeout", function () { offline(true); });
+    document.body.addEventListener("htmx:afterRequest", function (e) {
+      if (e.detail.successful) offline(false);
+    });
+    window.addEventListener("offline", function () { offline(true); });
+    window.addEventListener("online", function () { offline(false); });
+  });
+})();

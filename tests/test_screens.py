@@ -1,0 +1,350 @@
+"""Every screen and transition of the checkout, through Flask's test client, against the sandbox."""
+
+from __future__ import annotations
+
+import re
+import time
+from decimal import Decimal
+
+import pytest
+
+from kiosk.sandbox import DEFAULT_PASSWORD
+
+from .support import Sandbox
+
+
+def field(html: str, name: str) -> str:
+    match = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert match, f"no {name} in the page"
+    return match.group(1)
+
+
+class Till:
+    """A customer at the kiosk, driven through the test client."""
+
+    def __init__(self, web, sandbox: Sandbox) -> None:
+        self.web = web
+        self.sandbox = sandbox
+
+    def amount_page(self) -> str:
+        return self.web.get("/").get_data(as_text=True)
+
+    def enter(self, amount: str, **extra):
+        html = self.amount_page()
+        data = {"csrf_token": field(html, "csrf_token"), "nonce": field(html, "nonce"),
+                "amount": amount, **extra}
+        return self.web.post("/", data=data)
+
+    def choose(self, coin: str = "TRX-TRX", nonce: str | None = None):
+        html = self.web.get("/coin").get_data(as_text=True)
+        data = {"csrf_token": field(html, "csrf_token"), "nonce": nonce or field(html, "nonce"),
+                "coin": coin}
+        return self.web.post("/coin", data=data)
+
+    def start(self, amount: str = "300", coin: str = "TRX-TRX") -> str:
+        assert self.enter(amount).status_code == 302
+        response = self.choose(coin)
+        assert response.status_code == 303, response.get_data(as_text=True)
+        return response.headers["Location"].rsplit("/", 1)[1]
+
+    def status(self, tx_id: str):
+        return self.web.get(f"/pay/{tx_id}/status", headers={"HX-Request": "true"})
+
+    def cancel(self, tx_id: str, token: str | None = None):
+        if token is None:
+            token = field(self.web.get(f"/pay/{tx_id}").get_data(as_text=True), "csrf_token")
+        return self.web.post(f"/pay/{tx_id}/cancel", data={"csrf_token": token})
+
+
+@pytest.fixture
+def till(web, sandbox) -> Till:
+    return Till(web, sandbox)
+
+
+def test_amount_screen_has_keypad_and_no_secrets(till):
+    html = till.amount_page()
+    for key in [*"0123456789", "00", "back", "clear"]:
+        assert f'data-testid="key-{key}"' in html
+    assert 'data-testid="amount-display"' in html and "₺0,00" in html
+    assert DEFAULT_PASSWORD not in html and "Bearer" not in html
+
+
+@pytest.mark.parametrize("bad", ["abc", "-5", "1e9", "12.345", "", "0", "0.00", "0.5", "100000.01",
+                                 " 12 3", "NaN", "Infinity", "1_000", "٣٣"])
+def test_bad_amount_gets_a_message_and_no_upstream_call(till, sandbox, bad):
+    response = till.enter(bad)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert 'data-testid="error"' in html
+    assert sandbox.calls("create") == 0 and sandbox.calls("auth") == 0
+
+
+def test_limit_messages_name_the_limit(till):
+    html = till.enter("0.5").get_data(as_text=True)
+    assert "The smallest amount is ₺1,00." in html
+    html = till.enter("250000").get_data(as_text=True)
+    assert "The largest amount is ₺100.000,00." in html
+
+
+def test_amount_then_coin_then_pay_screen(till, sandbox):
+    response = till.enter("1234.50")
+    assert response.status_code == 302 and response.headers["Location"] == "/coin"
+    coin_page = till.web.get("/coin").get_data(as_text=True)
+    assert 'data-testid="coin-TRX-TRX"' in coin_page and 'data-testid="coin-USDT-TRX"' in coin_page
+    assert "₺1.234,50" in coin_page
+    response = till.choose("USDT-TRX")
+    tx_id = response.headers["Location"].rsplit("/", 1)[1]
+    [tx] = sandbox.transactions()
+    assert tx["_id"] == tx_id and Decimal(tx["currencyAmount"]) == Decimal("1234.5")
+    assert (tx["coin"], tx["network"]) == ("USDT", "TRX")
+    html = till.web.get(f"/pay/{tx_id}").get_data(as_text=True)
+    assert "₺1.234,50" in html
+    assert 'data-testid="coin-amount">29,323040<' in html.replace("\n", "") or "29,32304" in html
+    address = tx["wallet"]["address"]
+    shown = re.search(r'data-testid="wallet-address">(.*?)</p>', html).group(1)
+    assert re.sub(r"<[^>]+>", "", shown) == address
+    assert f'/pay/{tx_id}/qr.png' in html and 'data-testid="countdown">10:00' in html
+    assert f'hx-get="/pay/{tx_id}/status"' in html and 'hx-trigger="every 2s"' in html
+
+
+def test_single_coin_skips_the_coin_screen(make_app, sandbox):
+    web = make_app(COINS="TRX:TRX").test_client()
+    till = Till(web, sandbox)
+    response = till.enter("50")
+    assert response.status_code == 303 and response.headers["Location"].startswith("/pay/")
+    assert len(sandbox.transactions()) == 1
+
+
+def test_optional_mobile_and_note_reach_upstream(make_app, sandbox):
+    web = make_app(COINS="TRX:TRX", ASK_MOBILE=True, ASK_NOTE=True).test_client()
+    till = Till(web, sandbox)
+    bad = till.enter("50", mobile="12ab", note="x")
+    assert bad.status_code == 422 and sandbox.calls("create") == 0
+    assert till.enter("50", mobile="+90 555 123 45 67", note="Table 4").status_code == 303
+    [tx] = sandbox.transactions()
+    assert tx["userMobile"] == "+905551234567" and tx["statusNote"] == "Table 4"
+
+
+def test_same_form_sent_twice_creates_one_transaction(till, sandbox):
+    till.enter("300")
+    html = till.web.get("/coin").get_data(as_text=True)
+    data = {"csrf_token": field(html, "csrf_token"), "nonce": field(html, "nonce"), "coin": "TRX-TRX"}
+    first = till.web.post("/coin", data=data)
+    second = till.web.post("/coin", data=data)  # the back button, then the same form again
+    assert second.headers["Location"] == "/"
+    assert till.web.get("/").headers["Location"] == first.headers["Location"]
+    assert sandbox.calls("create") == 1
+
+
+def test_missing_csrf_token_changes_nothing(till, sandbox):
+    till.enter("300")
+    html = till.web.get("/coin").get_data(as_text=True)
+    response = till.web.post("/coin", data={"nonce": field(html, "nonce"), "coin": "TRX-TRX"})
+    assert response.status_code == 303 and response.headers["Location"] == "/"
+    assert sandbox.calls("create") == 0
+
+
+def test_unknown_coin_and_bad_nonce_are_refused(till, sandbox):
+    till.enter("300")
+    assert till.choose("DOGE-TRX").status_code == 422
+    assert till.choose("TRX-TRX", nonce="../x").status_code == 422
+    assert sandbox.calls("create") == 0
+
+
+def test_partial_then_full_payment(till, sandbox):
+    tx_id = till.start()
+    waiting = till.status(tx_id).get_data(as_text=True)
+    assert 'data-outcome="waiting"' in waiting and "hx-get" in waiting
+    sandbox.pay(tx_id, share="half")
+    partial = till.status(tx_id)
+    html = partial.get_data(as_text=True)
+    assert 'data-outcome="partly_paid"' in html and "hx-get" in html
+    assert 'data-testid="received">12' in html and 'data-testid="due">12' in html
+    sandbox.pay(tx_id, share="full")
+    paid = till.status(tx_id)
+    assert paid.headers["HX-Redirect"] == f"/result/{tx_id}"
+    assert "hx-get" not in paid.get_data(as_text=True)  # polling stops without HTTP 286
+    result = till.web.get(f"/result/{tx_id}").get_data(as_text=True)
+    assert 'data-testid="result-paid"' in result and "₺300,00" in result
+    assert re.search(r'data-testid="reference">#\d+<', result)
+    # the pay URL now lands on the result
+    assert till.web.get(f"/pay/{tx_id}").headers["Location"] == f"/result/{tx_id}"
+
+
+def test_result_returns_to_amount_screen(till, sandbox):
+    tx_id = till.start()
+    assert till.web.get("/").headers["Location"] == f"/pay/{tx_id}"  # reload resumes
+    sandbox.pay(tx_id, share="full")
+    html = till.web.get(f"/result/{tx_id}").get_data(as_text=True)
+    assert 'data-auto-submit data-seconds="10"' in html
+    response = till.web.post("/done", data={"csrf_token": field(html, "csrf_token")})
+    assert response.headers["Location"] == "/"
+    assert 'data-testid="amount-display"' in till.amount_page()
+
+
+def test_cancel_sends_one_delete_however_many_taps(till, sandbox):
+    tx_id = till.start()
+    token = field(till.web.get(f"/pay/{tx_id}").get_data(as_text=True), "csrf_token")
+    first = till.cancel(tx_id, token)
+    second = till.cancel(tx_id, token)
+    assert first.headers["Location"] == second.headers["Location"] == f"/result/{tx_id}"
+    assert sandbox.calls("cancel") == 1
+    html = till.web.get(f"/result/{tx_id}").get_data(as_text=True)
+    assert 'data-testid="result-cancelled"' in html and "No money was taken." in html
+
+
+def test_cancel_after_payment_completed_shows_paid(till, sandbox):
+    tx_id = till.start()
+    html = till.web.get(f"/pay/{tx_id}").get_data(as_text=True)
+    sandbox.pay(tx_id, share="full")  # completes between the last poll and the tap
+    response = till.web.post(f"/pay/{tx_id}/cancel", data={"csrf_token": field(html, "csrf_token")})
+    assert response.headers["Location"] == f"/result/{tx_id}"
+    assert 'data-testid="result-paid"' in till.web.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def test_cancel_with_partial_payment_is_never_a_plain_cancellation(till, sandbox):
+    tx_id = till.start()
+    sandbox.pay(tx_id, share="half")
+    response = till.cancel(tx_id)
+    html = till.web.get(response.headers["Location"]).get_data(as_text=True)
+    assert 'data-testid="result-partial"' in html and "Please see the cashier." in html
+    assert "cancelled" not in html.lower().split("<main>")[1]
+
+
+def test_cancelled_upstream_by_someone_else(till, sandbox):
+    tx_id = till.start()
+    import requests
+
+    requests.post(f"{sandbox.url}/sandbox/transactions/{tx_id}/cancel", timeout=5)
+    response = till.status(tx_id)
+    assert response.headers["HX-Redirect"] == f"/result/{tx_id}"
+    assert 'data-testid="result-cancelled"' in till.web.get(f"/result/{tx_id}").get_data(as_text=True)
+
+
+def later(app, seconds: float) -> None:
+    checkout = app.extensions["kiosk"].checkout
+    checkout.clock = lambda: time.time() + seconds
+
+
+def test_deadline_cancels_upstream_and_shows_expired(app, web, sandbox):
+    till = Till(web, sandbox)
+    tx_id = till.start()
+    later(app, 601)
+    response = till.status(tx_id)
+    assert response.headers["HX-Redirect"] == f"/result/{tx_id}"
+    assert sandbox.calls("cancel") == 1
+    assert sandbox.transactions()[0]["status"] == "CANCELLED"
+    html = web.get(f"/result/{tx_id}").get_data(as_text=True)
+    assert 'data-testid="result-expired"' in html
+    till.status(tx_id)
+    assert sandbox.calls("cancel") == 1
+
+
+def test_deadline_after_partial_payment_keeps_it_for_the_operator(app, web, sandbox):
+    till = Till(web, sandbox)
+    tx_id = till.start()
+    sandbox.pay(tx_id, share="half")
+    later(app, 601)
+    till.status(tx_id)
+    html = web.get(f"/result/{tx_id}").get_data(as_text=True)
+    assert 'data-testid="result-partial"' in html and 'data-testid="due"' in html
+    [(item_id, item)] = app.extensions["kiosk"].checkout.attention()
+    assert item_id == tx_id and item["kind"] == "partial" and Decimal(item["received"]) > 0
+
+
+def test_deadline_cancel_failing_is_retried_and_never_shown_as_cancelled(app, web, sandbox):
+    till = Till(web, sandbox)
+    tx_id = till.start()
+    later(app, 601)
+    sandbox.faults(fail_next=1, only="cancel")  # the DELETE fails
+    html = till.status(tx_id).get_data(as_text=True)
+    assert 'data-outcome="waiting"' in html and 'data-testid="reconnecting"' in html
+    assert sandbox.transactions()[0]["status"] == "PENDING"
+    response = till.status(tx_id)
+    assert response.headers["HX-Redirect"] == f"/result/{tx_id}"
+    assert sandbox.calls("cancel") == 2
+
+
+def test_upstream_fault_while_waiting_keeps_the_pay_screen(till, sandbox):
+    tx_id = till.start()
+    sandbox.pay(tx_id, share="half")
+    till.status(tx_id)
+    sandbox.faults(fail_next=10)
+    response = till.status(tx_id)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 'data-testid="reconnecting"' in html and "hx-get" in html
+    assert 'data-outcome="partly_paid"' in html  # the last known amounts stay on screen
+    sandbox.clear_faults()
+    sandbox.pay(tx_id, share="full")
+    assert till.status(tx_id).headers["HX-Redirect"] == f"/result/{tx_id}"
+
+
+def test_pay_page_after_restart_while_upstream_is_down_then_recovers(till, sandbox, make_app):
+    tx_id = till.start()
+    till.web.application = make_app()  # the kiosk server restarts: nothing in memory
+    sandbox.faults(fail_next=2)
+    html = till.web.get(f"/pay/{tx_id}").get_data(as_text=True)
+    assert 'data-testid="qr-wait"' in html and "bare=1" in html
+    sandbox.clear_faults()
+    response = till.web.get(f"/pay/{tx_id}/status?bare=1", headers={"HX-Request": "true"})
+    assert response.headers["HX-Refresh"] == "true"
+
+
+def test_cancel_during_outage_says_so_and_keeps_waiting(till, sandbox):
+    tx_id = till.start()
+    html = till.web.get(f"/pay/{tx_id}").get_data(as_text=True)
+    sandbox.faults(fail_next=1, only="cancel")
+    response = till.web.post(f"/pay/{tx_id}/cancel", data={"csrf_token": field(html, "csrf_token")})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "could not be cancelled just now" in page
+    assert sandbox.transactions()[0]["status"] == "PENDING"
+    assert till.cancel(tx_id).headers["Location"] == f"/result/{tx_id}"
+
+
+def test_vanished_transaction_asks_for_the_cashier(till, sandbox):
+    import requests
+
+    tx_id = till.start()
+    requests.post(f"{sandbox.url}/sandbox/transactions/{tx_id}/vanish", timeout=5)
+    assert till.status(tx_id).headers["HX-Redirect"] == f"/result/{tx_id}"
+    html = till.web.get(f"/result/{tx_id}").get_data(as_text=True)
+    assert 'data-testid="result-attention"' in html and "Please see the cashier" in html
+
+
+def test_status_url_is_also_a_page(till):
+    tx_id = till.start()
+    assert till.web.get(f"/pay/{tx_id}/status").headers["Location"] == f"/pay/{tx_id}"
+
+
+def test_unknown_payment_is_a_clear_404(web, sandbox):
+    response = web.get("/pay/6338cb9cd4cb3327e706ddb1")
+    assert response.status_code == 404 and 'data-testid="missing"' in response.get_data(as_text=True)
+    assert sandbox.calls("detail") == 0
+
+
+def test_polls_never_write_the_session(till, app):
+    tx_id = till.start()
+    sessions = app.extensions["kiosk"].settings.state_dir / "sessions"
+    before = {p.name: p.stat().st_mtime_ns for p in sessions.iterdir()}
+    for _ in range(3):
+        response = till.status(tx_id)
+        assert "Set-Cookie" not in response.headers
+    assert {p.name: p.stat().st_mtime_ns for p in sessions.iterdir()} == before
+
+
+def test_tokens_never_reach_the_browser(till, app, sandbox):
+    tx_id = till.start()
+    sandbox.pay(tx_id, share="half")
+    token = app.extensions["kiosk"].client.tokens.load().access_token
+    pages = [till.web.get(u) for u in ("/", f"/pay/{tx_id}", f"/result/{tx_id}")]
+    pages.append(till.status(tx_id))
+    for response in pages:
+        assert token not in response.get_data(as_text=True)
+        assert token not in str(response.headers)
+
+
+def test_session_cookie_is_httponly_and_strict(web):
+    web.get("/")
+    cookie = web.get_cookie("kiosk_session")
+    assert cookie is not None and cookie.http_only and cookie.same_site == "Strict"
