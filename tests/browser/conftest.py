@@ -1,0 +1,84 @@
+"""End-to-end fixtures: the kiosk and the sandbox on loopback, driven in Debian's Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ..support import LiveServer
+
+CHROMIUM = os.environ.get("KIOSK_TEST_CHROMIUM", "/usr/bin/chromium")
+OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+LANDSCAPE = {"width": 1280, "height": 800}
+PORTRAIT = {"width": 800, "height": 1280}
+
+
+def _need(tool: str, path: str | None) -> None:
+    if path and Path(path).exists():
+        return
+    message = f"{tool} is not installed: run `make test` as root, or `sudo apt-get install {tool}`"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    _need("chromium", CHROMIUM)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run", "--disable-sync"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def zbarimg() -> str:
+    path = shutil.which("zbarimg")
+    _need("zbar-tools", path)
+    return path
+
+
+@pytest.fixture
+def kiosk_server(make_app):
+    """Start a kiosk server with the given settings (fast polling for tests)."""
+    servers: list[LiveServer] = []
+
+    def start(**settings) -> LiveServer:
+        base = {"POLL_INTERVAL": 1, "RESULT_SECONDS": 3}
+        server = LiveServer(make_app(**{**base, **settings}))
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport=LANDSCAPE, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
+    page.errors = errors
+    yield page
+    context.close()
+
+
+def shot(page, name: str) -> Path:
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    path = OUTPUT / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path

@@ -1,0 +1,204 @@
+"""The checkout as a customer lives it, in a real Chromium against the kiosk and the sandbox."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import requests
+from playwright.sync_api import expect
+
+from ..support import LiveServer
+from .conftest import OUTPUT, PORTRAIT, shot
+
+
+def enter_amount(page, digits: str) -> None:
+    for d in digits:
+        page.get_by_test_id(f"key-{d}").click()
+
+
+def start_payment(page, url: str, digits: str = "12345", coin: str = "TRX-TRX") -> str:
+    page.goto(url + "/")
+    enter_amount(page, digits)
+    page.get_by_test_id("amount-submit").click()
+    page.get_by_test_id(f"coin-{coin}").click()
+    expect(page.get_by_test_id("qr")).to_be_visible()
+    return page.url.rsplit("/", 1)[1]
+
+
+def test_pay_in_full(page, kiosk_server, sandbox, zbarimg):
+    kiosk = kiosk_server()
+    page.goto(kiosk.url + "/")
+    for d in "123":
+        page.get_by_test_id(f"key-{d}").click()
+    expect(page.get_by_test_id("amount-display")).to_have_text("₺1,23")
+    page.get_by_test_id("key-00").click()
+    expect(page.get_by_test_id("amount-display")).to_have_text("₺123,00")
+    page.get_by_test_id("key-back").click()
+    expect(page.get_by_test_id("amount-display")).to_have_text("₺12,30")
+    page.get_by_test_id("key-clear").click()
+    expect(page.get_by_test_id("amount-display")).to_have_text("₺0,00")
+    expect(page.get_by_test_id("amount-submit")).to_be_disabled()
+    enter_amount(page, "1234550")
+    expect(page.get_by_test_id("amount-display")).to_have_text("₺12.345,50")
+    shot(page, "01-amount")
+    page.get_by_test_id("amount-submit").click()
+    expect(page.get_by_test_id("coin-TRX-TRX")).to_be_visible()
+    shot(page, "02-coin")
+    page.get_by_test_id("coin-TRX-TRX").click()
+    expect(page.get_by_test_id("payment-status")).to_have_attribute("data-outcome", "waiting")
+    [tx] = sandbox.transactions()
+    address = tx["wallet"]["address"]
+    expect(page.get_by_test_id("wallet-address")).to_have_text(address)
+    expect(page.get_by_test_id("fiat-amount")).to_have_text("₺12.345,50")
+    expect(page.get_by_test_id("coin-amount")).to_have_text("987,64")
+    expect(page.get_by_test_id("countdown")).to_have_text(re.compile(r"^(10:00|9:5\d)$"))
+    shot(page, "03-pay")
+    # The QR on screen decodes to the wallet address.
+    qr = OUTPUT / "qr.png"
+    page.get_by_test_id("qr").screenshot(path=str(qr))
+    decoded = subprocess.run([zbarimg, "--raw", "-q", str(qr)], capture_output=True, text=True, check=True)
+    assert decoded.stdout.strip() == address
+    sandbox.pay(tx["_id"], share="full")
+    expect(page.get_by_test_id("result-paid")).to_be_visible()
+    expect(page.get_by_test_id("fiat-amount")).to_have_text("₺12.345,50")
+    expect(page.get_by_test_id("reference")).to_have_text(f"#{tx['sequenceID']}")
+    shot(page, "04-paid")
+    # Back to a fresh amount screen by itself.
+    expect(page.get_by_test_id("amount-display")).to_have_text("₺0,00", timeout=8000)
+    assert page.url == kiosk.url + "/"
+    assert page.errors == []
+
+
+def test_keyboard_entry(page, kiosk_server, sandbox):
+    kiosk = kiosk_server()
+    page.goto(kiosk.url + "/")
+    page.keyboard.type("4550")
+    expect(page.get_by_test_id("amount-display")).to_have_text("₺45,50")
+    page.keyboard.press("Backspace")
+    expect(page.get_by_test_id("amount-display")).to_have_text("₺4,55")
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("coin-USDT-TRX")).to_be_visible()
+
+
+def test_half_then_the_rest(page, kiosk_server, sandbox):
+    kiosk = kiosk_server()
+    tx_id = start_payment(page, kiosk.url)
+    sandbox.pay(tx_id, share="half")
+    expect(page.get_by_test_id("payment-status")).to_have_attribute("data-outcome", "partly_paid")
+    expect(page.get_by_test_id("received")).to_have_text("4,938 TRX")
+    expect(page.get_by_test_id("due")).to_have_text("4,938 TRX")
+    expect(page.get_by_test_id("qr")).to_be_visible()
+    shot(page, "05-partly-paid")
+    sandbox.pay(tx_id, share="full")
+    expect(page.get_by_test_id("result-paid")).to_be_visible()
+
+
+def test_cancel(page, kiosk_server, sandbox):
+    kiosk = kiosk_server()
+    start_payment(page, kiosk.url)
+    page.get_by_test_id("cancel").dblclick()
+    expect(page.get_by_test_id("result-cancelled")).to_be_visible()
+    shot(page, "06-cancelled")
+    assert sandbox.calls("cancel") == 1
+    assert sandbox.transactions()[0]["status"] == "CANCELLED"
+
+
+def test_deadline_passes(page, kiosk_server, sandbox):
+    kiosk = kiosk_server(PAYMENT_TIMEOUT=5)
+    start_payment(page, kiosk.url)
+    expect(page.get_by_test_id("result-expired")).to_be_visible(timeout=12000)
+    shot(page, "07-expired")
+    assert sandbox.transactions()[0]["status"] == "CANCELLED"
+
+
+def test_deadline_after_partial_payment(page, kiosk_server, sandbox):
+    kiosk = kiosk_server(PAYMENT_TIMEOUT=6)
+    tx_id = start_payment(page, kiosk.url)
+    sandbox.pay(tx_id, share="half")
+    expect(page.get_by_test_id("result-partial")).to_be_visible(timeout=12000)
+    expect(page.get_by_test_id("due")).to_have_text("4,938 TRX")
+    shot(page, "08-expired-partial")
+
+
+def test_upstream_outage_then_recovery_then_paid(page, kiosk_server, sandbox):
+    kiosk = kiosk_server()
+    tx_id = start_payment(page, kiosk.url)
+    sandbox.faults(fail_next=1000)
+    expect(page.get_by_test_id("reconnecting")).to_be_visible()
+    expect(page.get_by_test_id("qr")).to_be_visible()
+    shot(page, "09-reconnecting")
+    sandbox.clear_faults()
+    expect(page.get_by_test_id("reconnecting")).to_be_hidden()
+    sandbox.pay(tx_id, share="full")
+    expect(page.get_by_test_id("result-paid")).to_be_visible()
+
+
+def test_reload_resumes_the_same_transaction(page, kiosk_server, sandbox):
+    kiosk = kiosk_server()
+    tx_id = start_payment(page, kiosk.url)
+    address = page.get_by_test_id("wallet-address").text_content()
+    page.reload()
+    expect(page.get_by_test_id("wallet-address")).to_have_text(address)
+    page.goto(kiosk.url + "/")  # the amount screen sends an open payment back to it
+    assert page.url.endswith(f"/pay/{tx_id}")
+    page.go_back()
+    assert len(sandbox.transactions()) == 1
+
+
+def test_kiosk_server_restart_while_waiting(page, kiosk_server, sandbox, make_app):
+    kiosk = kiosk_server()
+    tx_id = start_payment(page, kiosk.url)
+    port = kiosk.port
+    kiosk.stop()
+    expect(page.get_by_test_id("offline")).to_be_visible()
+    shot(page, "10-offline")
+    again = LiveServer(make_app(POLL_INTERVAL=1), port=port)
+    try:
+        expect(page.get_by_test_id("offline")).to_be_hidden()
+        sandbox.pay(tx_id, share="full")
+        expect(page.get_by_test_id("result-paid")).to_be_visible()
+    finally:
+        again.stop()
+    assert len(sandbox.transactions()) == 1
+
+
+def test_double_tap_on_pay_creates_one_transaction(page, kiosk_server, sandbox):
+    kiosk = kiosk_server()
+    page.goto(kiosk.url + "/")
+    enter_amount(page, "5000")
+    page.get_by_test_id("amount-submit").click()
+    page.get_by_test_id("coin-TRX-TRX").dblclick()
+    expect(page.get_by_test_id("qr")).to_be_visible()
+    page.go_back()
+    page.go_back()
+    page.goto(kiosk.url + "/coin")
+    assert sandbox.calls("create") == 1
+
+
+def test_pay_screen_fits_portrait_and_landscape(page, kiosk_server, sandbox):
+    kiosk = kiosk_server()
+    start_payment(page, kiosk.url)
+    for name, size in (("landscape", None), ("portrait", PORTRAIT)):
+        if size:
+            page.set_viewport_size(size)
+        sizes = page.evaluate(
+            "() => [document.documentElement.scrollHeight, innerHeight,"
+            " document.documentElement.scrollWidth, innerWidth]"
+        )
+        assert sizes[0] <= sizes[1] and sizes[2] <= sizes[3], sizes
+        shot(page, f"11-pay-{name}")
+    for target in ("cancel",):
+        box = page.get_by_test_id(target).bounding_box()
+        assert box["height"] >= 48 and box["width"] >= 48
+
+
+def test_sandbox_page_pays_a_demo_payment(page, kiosk_server, sandbox):
+    kiosk = kiosk_server()
+    start_payment(page, kiosk.url)
+    other = page.context.new_page()
+    other.goto(sandbox.url + "/sandbox")
+    shot(other, "12-sandbox")
+    other.get_by_role("button", name="Pay in full").click()
+    expect(page.get_by_test_id("result-paid")).to_be_visible()
+    assert requests.get(sandbox.url + "/sandbox/transactions", timeout=5).json()[0]["isTransferComplete"]
