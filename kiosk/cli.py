@@ -67,9 +67,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # The demo kiosk always talks to its own sandbox, whatever the environment says.
     for name in ("KIOSK_API_URL", "KIOSK_API_EMAIL", "KIOSK_API_PASSWORD"):
         os.environ.pop(name, None)
-    sandbox = make_server("127.0.0.1", args.sandbox_port, create_sandbox_app(), threaded=True)
-    app = create_app({"API_URL": f"http://127.0.0.1:{sandbox.server_port}"} if args.sandbox_port
-                     != 8001 else None)
+    sandbox_app = create_sandbox_app()
+    sandbox = make_server("127.0.0.1", args.sandbox_port, sandbox_app, threaded=True)
+    app = create_app({
+        "API_URL": f"http://127.0.0.1:{sandbox.server_port}",
+        "API_EMAIL": sandbox_app.config["SANDBOX_EMAIL"],
+        "API_PASSWORD": sandbox_app.config["SANDBOX_PASSWORD"],
+    })
     kiosk = make_server(args.host, args.port, app, threaded=True)
     print(f"Kiosk:   http://{args.host}:{kiosk.server_port}/", flush=True)
     print(f"Sandbox: http://127.0.0.1:{sandbox.server_port}/sandbox  (pay demo payments here)")

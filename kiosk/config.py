@@ -137,8 +137,8 @@ def _coins(raw: Any) -> tuple[Coin, ...]:
 def load(config: dict[str, Any], instance_path: str) -> Settings:
     """Validate the Flask config (already filled from KIOSK_*) and return typed settings.
 
-    Also fills SECRET_KEY: required against real upstream, generated and kept in the state
-    folder when running against the sandbox.
+    Also fills SECRET_KEY: required against a real upstream, generated and kept in the state
+    folder when upstream is the sandbox on this machine.
     """
     state_dir = Path(config.get("STATE_DIR") or instance_path)
     try:
@@ -159,8 +159,9 @@ def load(config: dict[str, Any], instance_path: str) -> Settings:
     if not password:
         raise ConfigError("KIOSK_API_PASSWORD is required when KIOSK_API_URL is set")
 
+    local = re.match(r"https?://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(/|$)", str(api_url))
     if not config.get("SECRET_KEY"):
-        if not uses_sandbox:
+        if not local:
             raise ConfigError("KIOSK_SECRET_KEY is required: a long random string, e.g. "
                               "from `python -c 'import secrets; print(secrets.token_hex(32))'`")
         config["SECRET_KEY"] = _sandbox_secret(state_dir)
