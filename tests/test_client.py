@@ -255,3 +255,26 @@ def test_unknown_status_and_string_booleans_are_tolerated():
 
 def test_credentials_never_in_repr(client):
     assert DEFAULT_PASSWORD not in repr(client) and DEFAULT_EMAIL not in repr(client)
+
+
+def test_four_worker_processes_log_in_once(sandbox, tmp_path):
+    """Four processes, as four gunicorn workers would be, share one login through the file."""
+    import subprocess
+    import sys
+
+    store = tmp_path / "token.json"
+    tx = CryptomClient(sandbox.url, DEFAULT_EMAIL, DEFAULT_PASSWORD,
+                       token_store=FileTokenStore(tmp_path / "other.json")).create_transaction(
+        "TRY", Decimal(10), "TRX", "TRX")
+    assert sandbox.calls("auth") == 1
+    script = (
+        "import sys; from kiosk.cryptom import CryptomClient, FileTokenStore;"
+        f"c = CryptomClient({sandbox.url!r}, {DEFAULT_EMAIL!r}, {DEFAULT_PASSWORD!r},"
+        f" token_store=FileTokenStore({str(store)!r}));"
+        f"print(c.transaction({tx.id!r}).id)"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+             for _ in range(4)]
+    outputs = [p.communicate(timeout=60)[0].strip() for p in procs]
+    assert outputs == [tx.id] * 4
+    assert sandbox.calls("auth") == 2  # the first client's login, then one for all four workers

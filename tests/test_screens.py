@@ -348,3 +348,41 @@ def test_session_cookie_is_httponly_and_strict(web):
     web.get("/")
     cookie = web.get_cookie("kiosk_session")
     assert cookie is not None and cookie.http_only and cookie.same_site == "Strict"
+
+
+def test_qr_is_served_by_the_kiosk_and_cached(till, sandbox):
+    tx_id = till.start()
+    first = till.web.get(f"/pay/{tx_id}/qr.png")
+    second = till.web.get(f"/pay/{tx_id}/qr.png")
+    assert first.mimetype == "image/png" and first.data.startswith(b"\x89PNG")
+    assert first.data == second.data and sandbox.calls("qr") == 1
+
+
+def test_qr_falls_back_to_our_own_when_upstream_fails(till, sandbox):
+    import io
+
+    import segno
+
+    tx_id = till.start()
+    sandbox.faults(fail_next=2, only="qr")  # the call and its one retry
+    response = till.web.get(f"/pay/{tx_id}/qr.png")
+    assert response.status_code == 200 and response.mimetype == "image/png"
+    address = sandbox.transactions()[0]["wallet"]["address"]
+    expected = io.BytesIO()
+    segno.make(address, error="m").save(expected, kind="png", scale=8, border=4)
+    assert response.data == expected.getvalue()
+
+
+def test_logs_hold_no_token_or_password(till, sandbox, app, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    tx_id = till.start()
+    sandbox.faults(revoke_tokens=True)
+    sandbox.pay(tx_id, share="half")
+    till.status(tx_id)
+    till.cancel(tx_id)
+    token = app.extensions["kiosk"].client.tokens.load().access_token
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "payment created" in text and "logged in" in text
+    assert token not in text and DEFAULT_PASSWORD not in text and "Bearer" not in text

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from ..cryptom import CryptomClient, NotFound, Rejected, Status, Transaction, Unavailable
+import segno
+
+from ..cryptom import CryptomClient, CryptomError, NotFound, Rejected, Status, Transaction, Unavailable
 from .outcome import ENDED, Outcome, decide
 from .store import LocalStore
 
@@ -19,6 +24,33 @@ log = logging.getLogger(__name__)
 
 RECORD_TTL = 15 * 24 * 3600  # upstream reserves the wallet for two weeks
 GUARD_TTL = 24 * 3600
+MEMORY_ITEMS = 512  # per process: last-seen transactions and QR images
+
+
+class _Recent(OrderedDict[str, Any]):
+    """A small least-recently-used map, safe between threads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+
+    def get_item(self, key: str) -> Any:
+        with self.lock:
+            if key in self:
+                self.move_to_end(key)
+                return self[key]
+            return None
+
+    def put(self, key: str, value: Any) -> None:
+        with self.lock:
+            self[key] = value
+            self.move_to_end(key)
+            while len(self) > MEMORY_ITEMS:
+                self.popitem(last=False)
+
+    def drop(self, key: str) -> None:
+        with self.lock:
+            self.pop(key, None)
 
 
 class CheckoutError(Exception):
@@ -87,7 +119,8 @@ class Checkout:
         self.payment_timeout = payment_timeout
         self.currency = currency
         self.clock = clock
-        self._last_seen: dict[str, Transaction] = {}  # for display while upstream is away
+        self._last_seen = _Recent()  # transactions, for display while upstream is away
+        self._qr = _Recent()  # QR images: the same for the whole life of a transaction
 
     # -- start ------------------------------------------------------------------------------
 
@@ -121,7 +154,7 @@ class Checkout:
         record = Record(tx.id, amount, coin, network, started, started + self.payment_timeout)
         self.store.set(f"tx:{tx.id}", record.dumps(), ttl=RECORD_TTL)
         self.store.set(key, tx.id, ttl=GUARD_TTL)
-        self._last_seen[tx.id] = tx
+        self._last_seen.put(tx.id, tx)
         log.info("payment created tx=%s amount=%s %s coin=%s/%s", tx.id, amount, self.currency,
                  coin, network)
         return tx.id
@@ -173,11 +206,11 @@ class Checkout:
         return self._final(record, outcome, tx) if outcome.is_final else self._seen(record, outcome, tx)
 
     def _seen(self, record: Record, outcome: Outcome, tx: Transaction) -> View:
-        self._last_seen[record.tx_id] = tx
+        self._last_seen.put(record.tx_id, tx)
         return View(record, outcome, tx)
 
     def _away(self, record: Record, notice: str | None = None) -> View:
-        last = self._last_seen.get(record.tx_id)
+        last = self._last_seen.get_item(record.tx_id)
         outcome = Outcome.PARTLY_PAID if last and last.is_partial else Outcome.WAITING
         return View(record, outcome, last, reconnecting=True, notice=notice)
 
@@ -185,7 +218,7 @@ class Checkout:
         return self.store.get(f"cancel:{tx_id}")
 
     def _final(self, record: Record, outcome: Outcome, tx: Transaction | None) -> View:
-        self._last_seen.pop(record.tx_id, None)
+        self._last_seen.drop(record.tx_id)
         if self.store.add(f"final:{record.tx_id}", outcome.value, ttl=RECORD_TTL):
             self._note_final(record, outcome, tx)
         return View(record, outcome, tx)
@@ -201,6 +234,27 @@ class Checkout:
             if tx is not None:
                 item.update(received=str(tx.total_transfer_amount), expected=str(tx.coin_amount))
             self.store.set(f"attention:{record.tx_id}", json.dumps(item), ttl=RECORD_TTL)
+
+    def qr_png(self, record: Record) -> bytes | None:
+        """Upstream's QR image; when upstream cannot give it, our own QR of the wallet address,
+        so the customer is never stuck. None only when the address is unknown too."""
+        png = self._qr.get_item(record.tx_id)
+        if png is not None:
+            return png
+        try:
+            png = self.client.qr_png(record.tx_id)
+        except CryptomError:
+            tx = self._last_seen.get_item(record.tx_id)
+            if tx is None:
+                try:
+                    tx = self.client.transaction(record.tx_id)
+                except CryptomError:
+                    return None
+            out = io.BytesIO()
+            segno.make(tx.address, error="m").save(out, kind="png", scale=8, border=4)
+            return out.getvalue()  # not cached: upstream's own image next time
+        self._qr.put(record.tx_id, png)
+        return png
 
     def is_closed(self, tx_id: str) -> bool:
         """Known to have reached a result already (no upstream call)."""

@@ -11,15 +11,11 @@
 
 from __future__ import annotations
 
-import io
 import secrets
-import threading
 import time
-from collections import OrderedDict
 from decimal import Decimal
 from typing import Any
 
-import segno
 from flask import (
     Blueprint,
     Response,
@@ -35,7 +31,6 @@ from flask_wtf.csrf import CSRFError
 
 from ..checkout import Outcome, Record, StartRejected, StartUnavailable, View
 from ..checkout.inputs import InputError, parse_amount, parse_mobile, parse_note
-from ..cryptom import CryptomError
 from . import format as fmt
 from .extensions import kiosk
 
@@ -206,38 +201,14 @@ def cancel(tx_id: str) -> Any:
     return render_template("kiosk/pay.html", **screen(view))
 
 
-_qr_cache: OrderedDict[str, bytes] = OrderedDict()
-_qr_lock = threading.Lock()
-
-
 @bp.get("/pay/<tx_id>/qr.png")
 def qr(tx_id: str) -> Response:
-    record = record_or_404(tx_id)
-    with _qr_lock:
-        png = _qr_cache.get(tx_id)
+    png = kiosk().checkout.qr_png(record_or_404(tx_id))
     if png is None:
-        try:
-            png = kiosk().client.qr_png(tx_id)
-            with _qr_lock:
-                _qr_cache[tx_id] = png
-                while len(_qr_cache) > 256:
-                    _qr_cache.popitem(last=False)
-        except CryptomError:
-            png = fallback_qr(record)
+        abort(503)
     response = Response(png, mimetype="image/png")
     response.headers["Cache-Control"] = "private, max-age=3600"
     return response
-
-
-def fallback_qr(record: Record) -> bytes:
-    """Upstream's QR failed: draw our own of the wallet address, so the customer is never stuck."""
-    try:
-        tx = kiosk().client.transaction(record.tx_id)
-    except CryptomError:
-        abort(503)
-    out = io.BytesIO()
-    segno.make(tx.address, error="m").save(out, kind="png", scale=8, border=4)
-    return out.getvalue()
 
 
 # -- result -------------------------------------------------------------------------------

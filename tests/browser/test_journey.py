@@ -202,3 +202,40 @@ def test_sandbox_page_pays_a_demo_payment(page, kiosk_server, sandbox):
     other.get_by_role("button", name="Pay in full").click()
     expect(page.get_by_test_id("result-paid")).to_be_visible()
     assert requests.get(sandbox.url + "/sandbox/transactions", timeout=5).json()[0]["isTransferComplete"]
+
+
+def test_idle_coin_screen_returns_to_a_clear_amount_screen(page, kiosk_server, sandbox):
+    kiosk = kiosk_server(IDLE_SECONDS=5)
+    page.goto(kiosk.url + "/")
+    enter_amount(page, "999")
+    page.get_by_test_id("amount-submit").click()
+    expect(page.get_by_test_id("coin-TRX-TRX")).to_be_visible()
+    expect(page.get_by_test_id("amount-display")).to_have_text("₺0,00", timeout=9000)
+    enter_amount(page, "42")
+    expect(page.get_by_test_id("amount-display")).to_have_text("₺0,42")
+    expect(page.get_by_test_id("amount-display")).to_have_text("₺0,00", timeout=9000)
+    assert sandbox.calls("create") == 0
+
+
+def test_touch_targets_are_large_enough(page, kiosk_server, sandbox):
+    kiosk = kiosk_server()
+    for size in ({"width": 1280, "height": 800}, PORTRAIT, {"width": 1024, "height": 600}):
+        page.set_viewport_size(size)
+        page.goto(kiosk.url + "/")
+        for test_id in [f"key-{k}" for k in [*"0123456789", "00", "back", "clear"]] + ["amount-submit"]:
+            box = page.get_by_test_id(test_id).bounding_box()
+            assert box["width"] >= 48 and box["height"] >= 48, (size, test_id, box)
+        sizes = page.evaluate("() => [document.documentElement.scrollHeight, innerHeight]")
+        assert sizes[0] <= sizes[1], (size, sizes)
+    shot(page, "13-amount-small-landscape")
+
+
+def test_qr_drawn_by_the_kiosk_when_upstream_qr_fails(page, kiosk_server, sandbox, zbarimg):
+    kiosk = kiosk_server()
+    sandbox.faults(fail_next=2, only="qr")
+    tx_id = start_payment(page, kiosk.url)
+    qr = OUTPUT / "qr-fallback.png"
+    page.get_by_test_id("qr").screenshot(path=str(qr))
+    decoded = subprocess.run([zbarimg, "--raw", "-q", str(qr)], capture_output=True, text=True, check=True)
+    assert decoded.stdout.strip() == sandbox.transactions()[0]["wallet"]["address"]
+    assert sandbox.transactions()[0]["_id"] == tx_id
