@@ -194,16 +194,7 @@ class Checkout:
 
     def view(self, record: Record) -> View:
         """The state of a checkout now; cancels upstream once the kiosk's deadline has passed."""
-        try:
-            tx = self.client.transaction(record.tx_id)
-        except NotFound:
-            return self._final(record, Outcome.SEE_CASHIER, None)
-        except Unavailable:
-            return self._away(record)
-        outcome = decide(tx, record.deadline, self.clock(), self._reason(record.tx_id))
-        if outcome is Outcome.DUE:
-            return self._expire(record, tx)
-        return self._final(record, outcome, tx) if outcome.is_final else self._seen(record, outcome, tx)
+        return self._look(record, expire=True)
 
     def _seen(self, record: Record, outcome: Outcome, tx: Transaction) -> View:
         self._last_seen.put(record.tx_id, tx)
@@ -266,13 +257,10 @@ class Checkout:
         """The customer's cancel: one DELETE however many taps, then a fresh look upstream."""
         return self._cancel(record, "customer")
 
-    def _expire(self, record: Record, tx: Transaction) -> View:
-        return self._cancel(record, "deadline", tx)
-
-    def _cancel(self, record: Record, reason: str, tx: Transaction | None = None) -> View:
+    def _cancel(self, record: Record, reason: str) -> View:
         key = f"cancel:{record.tx_id}"
         if not self.store.add(key, reason, ttl=RECORD_TTL):
-            return self._look_again(record)  # another tap or tab is cancelling already
+            return self._look(record, expire=False)  # another tap or tab is cancelling already
         try:
             self.client.cancel(record.tx_id)
         except Unavailable:
@@ -280,12 +268,14 @@ class Checkout:
             self.store.delete(key)
             return self._away(record, notice="cancel_failed" if reason == "customer" else None)
         except NotFound:
-            return self._final(record, Outcome.SEE_CASHIER, tx)
+            return self._final(record, Outcome.SEE_CASHIER, None)
         except Rejected:
             pass  # most likely it completed meanwhile: the next read tells
-        return self._look_again(record)
+        return self._look(record, expire=False)
 
-    def _look_again(self, record: Record) -> View:
+    def _look(self, record: Record, *, expire: bool) -> View:
+        """Read the transaction and decide. `expire`: cancel it if the deadline has passed;
+        without it (right after a cancel) a transaction past its deadline is waited on."""
         try:
             tx = self.client.transaction(record.tx_id)
         except NotFound:
@@ -293,6 +283,8 @@ class Checkout:
         except Unavailable:
             return self._away(record)
         outcome = decide(tx, record.deadline, self.clock(), self._reason(record.tx_id))
+        if outcome is Outcome.DUE and expire:
+            return self._cancel(record, "deadline")
         if outcome is Outcome.DUE:
             if tx.status in (Status.PENDING, Status.TRANSFERRED):
                 # Our DELETE was not applied (yet), or another request is applying it.

@@ -1,0 +1,75 @@
+"""The checkout rules, without HTTP: what each upstream state means on screen."""
+
+from __future__ import annotations
+
+import pytest
+
+from kiosk.checkout import LocalStore, Outcome, decide
+from kiosk.cryptom import Transaction
+
+NOW = 1_000_000.0
+
+
+def tx(status="PENDING", complete=False, received="0", coin_amount="10"):
+    return Transaction.from_json({
+        "_id": "6338cb9cd4cb3327e706ddb1", "status": status, "isTransferComplete": complete,
+        "totalTransferAmount": received, "coinAmount": coin_amount, "currencyAmount": "100",
+    })
+
+
+@pytest.mark.parametrize(
+    ("t", "deadline", "reason", "expected"),
+    [
+        (tx(), NOW + 10, None, Outcome.WAITING),
+        (tx("TRANSFERRED", received="4"), NOW + 10, None, Outcome.PARTLY_PAID),
+        (tx("TRANSFERRED", complete=True, received="10"), NOW + 10, None, Outcome.PAID),
+        # isTransferComplete alone decides paid, whatever the status says
+        (tx("CANCELLED", complete=True, received="10"), NOW - 10, "deadline", Outcome.PAID),
+        (tx("SOMETHING_NEW", complete=True), NOW + 10, None, Outcome.PAID),
+        (tx("DONE"), NOW + 10, None, Outcome.WAITING),
+        (tx("SOMETHING_NEW"), NOW + 10, None, Outcome.WAITING),
+        (tx("CANCELLED"), NOW + 10, None, Outcome.CANCELLED),
+        (tx("CANCELLED"), NOW + 10, "customer", Outcome.CANCELLED),
+        (tx("CANCELLED"), NOW - 10, "deadline", Outcome.EXPIRED),
+        (tx("TIMEOUT"), NOW + 10, None, Outcome.EXPIRED),
+        # money received is never a plain cancellation
+        (tx("CANCELLED", received="4"), NOW + 10, "customer", Outcome.PARTIAL_KEPT),
+        (tx("CANCELLED", received="4"), NOW - 10, "deadline", Outcome.PARTIAL_KEPT),
+        (tx("TIMEOUT", received="0.000001"), NOW + 10, None, Outcome.PARTIAL_KEPT),
+        (tx(), NOW, None, Outcome.DUE),
+        (tx("TRANSFERRED", received="4"), NOW - 1, None, Outcome.DUE),
+    ],
+)
+def test_decide(t, deadline, reason, expected):
+    assert decide(t, deadline, NOW, reason) is expected
+
+
+def test_final_outcomes():
+    assert {o for o in Outcome if not o.is_final} == {Outcome.WAITING, Outcome.PARTLY_PAID, Outcome.DUE}
+
+
+def test_store_add_is_a_guard_across_processes(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "store.sqlite3"
+    LocalStore(path)
+    script = (f"from kiosk.checkout import LocalStore; s = LocalStore({str(path)!r});"
+              "print(sum(s.add(f'k{i}', 'x') for i in range(200)))")
+    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+             for _ in range(4)]
+    wins = [int(p.communicate(timeout=60)[0]) for p in procs]
+    assert sum(wins) == 200  # each key won exactly once
+
+
+def test_store_expiry(tmp_path):
+    store = LocalStore(tmp_path / "s.sqlite3")
+    assert store.add("a", "1", ttl=0.05) and not store.add("a", "2", ttl=0.05)
+    import time
+
+    time.sleep(0.1)
+    assert store.get("a") is None and store.add("a", "3")
+    store.set("attention:x", "1")
+    store.set("attention:y", "2")
+    store.set("other", "3")
+    assert [k for k, _ in store.items("attention:")] == ["attention:x", "attention:y"]
