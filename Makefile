@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint system-deps clean
+.PHONY: demo test system-deps catalog clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "kiosk needs Python 3.11 or newer")'
@@ -30,3 +30,8 @@ test: $(VENV)/.test-installed system-deps
 
 clean:
 	rm -rf $(VENV) instance test-output dist build
+
+# After changing user-visible text: refresh the Turkish catalog, then translate the new entries.
+catalog: $(VENV)/.test-installed
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location -o $(VENV)/messages.pot .
+	$(BIN)/pybabel update -i $(VENV)/messages.pot -d kiosk/translations --no-location --width 100 --ignore-obsolete

@@ -10,8 +10,9 @@
     var input = form.querySelector("[data-amount-input]");
     var submit = form.querySelector("[data-submit]");
     var maxDigits = parseInt(form.dataset.maxDigits || "9", 10);
+    // Lira sign + the locale's digits, as the server formats it (₺1.234,50 / ₺1,234.50).
     var fmt = new Intl.NumberFormat(form.dataset.locale || "tr-TR",
-      { style: "currency", currency: "TRY", minimumFractionDigits: 2 });
+      { minimumFractionDigits: 2, maximumFractionDigits: 2 });
     var digits = "";
 
     function asText() { // "12345" -> "123.45", built from the digits: no floating point
@@ -21,7 +22,7 @@
     function render() {
       var text = asText();
       input.value = digits ? text : "";
-      display.textContent = fmt.format(Number(text));
+      display.textContent = "\u20ba" + fmt.format(Number(text));
       submit.disabled = !digits;
     }
     function press(key) {

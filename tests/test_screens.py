@@ -81,9 +81,9 @@ def test_bad_amount_gets_a_message_and_no_upstream_call(till, sandbox, bad):
 
 def test_limit_messages_name_the_limit(till):
     html = till.enter("0.5").get_data(as_text=True)
-    assert "The smallest amount is ₺1,00." in html
+    assert "En küçük tutar ₺1,00." in html
     html = till.enter("250000").get_data(as_text=True)
-    assert "The largest amount is ₺100.000,00." in html
+    assert "En büyük tutar ₺100.000,00." in html
 
 
 def test_amount_then_coin_then_pay_screen(till, sandbox):
@@ -190,7 +190,7 @@ def test_cancel_sends_one_delete_however_many_taps(till, sandbox):
     assert first.headers["Location"] == second.headers["Location"] == f"/result/{tx_id}"
     assert sandbox.calls("cancel") == 1
     html = till.web.get(f"/result/{tx_id}").get_data(as_text=True)
-    assert 'data-testid="result-cancelled"' in html and "No money was taken." in html
+    assert 'data-testid="result-cancelled"' in html and "Hiçbir ücret alınmadı." in html
 
 
 def test_cancel_after_payment_completed_shows_paid(till, sandbox):
@@ -207,8 +207,8 @@ def test_cancel_with_partial_payment_is_never_a_plain_cancellation(till, sandbox
     sandbox.pay(tx_id, share="half")
     response = till.cancel(tx_id)
     html = till.web.get(response.headers["Location"]).get_data(as_text=True)
-    assert 'data-testid="result-partial"' in html and "Please see the cashier." in html
-    assert "cancelled" not in html.lower().split("<main>")[1]
+    assert 'data-testid="result-partial"' in html and "Lütfen kasaya başvurun." in html
+    assert "iptal" not in html.lower().split("<main>")[1]
 
 
 def test_cancelled_upstream_by_someone_else(till, sandbox):
@@ -297,7 +297,7 @@ def test_cancel_during_outage_says_so_and_keeps_waiting(till, sandbox):
     sandbox.faults(fail_next=1, only="cancel")
     response = till.web.post(f"/pay/{tx_id}/cancel", data={"csrf_token": field(html, "csrf_token")})
     page = response.get_data(as_text=True)
-    assert response.status_code == 200 and "could not be cancelled just now" in page
+    assert response.status_code == 200 and "şu anda iptal edilemedi" in page
     assert sandbox.transactions()[0]["status"] == "PENDING"
     assert till.cancel(tx_id).headers["Location"] == f"/result/{tx_id}"
 
@@ -309,7 +309,7 @@ def test_vanished_transaction_asks_for_the_cashier(till, sandbox):
     requests.post(f"{sandbox.url}/sandbox/transactions/{tx_id}/vanish", timeout=5)
     assert till.status(tx_id).headers["HX-Redirect"] == f"/result/{tx_id}"
     html = till.web.get(f"/result/{tx_id}").get_data(as_text=True)
-    assert 'data-testid="result-attention"' in html and "Please see the cashier" in html
+    assert 'data-testid="result-attention"' in html and "Lütfen kasaya başvurun" in html
 
 
 def test_status_url_is_also_a_page(till):

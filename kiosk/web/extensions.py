@@ -6,7 +6,8 @@ import hashlib
 import logging
 
 from cachelib.file import FileSystemCache
-from flask import Flask, current_app
+from flask import Flask, current_app, session
+from flask_babel import Babel
 from flask_session import Session
 from flask_wtf.csrf import CSRFProtect
 
@@ -14,10 +15,12 @@ from .. import __version__
 from ..checkout import Checkout, LocalStore
 from ..config import Settings
 from ..cryptom import CryptomClient, FileTokenStore
+from ..i18n import LANGUAGE_NAMES, LOCALES, TRANSLATIONS_DIR, compile_catalogs
 from ..paths import STATIC_DIR
 from . import format as fmt
 
 csrf = CSRFProtect()
+babel = Babel()
 
 
 class Kiosk:
@@ -40,6 +43,12 @@ class Kiosk:
 
 def kiosk() -> Kiosk:
     return current_app.extensions["kiosk"]
+
+
+def current_locale() -> str:
+    """The customer's choice on this kiosk, until the next customer; else the shop's default."""
+    chosen = session.get("locale")
+    return chosen if chosen in LOCALES else kiosk().settings.default_locale
 
 
 def _asset_version() -> str:
@@ -69,11 +78,16 @@ def init_app(app: Flask, settings: Settings) -> None:
     )
     Session(app)
     csrf.init_app(app)
+    compile_catalogs()
+    babel.init_app(app, default_locale=settings.default_locale,
+                   default_translation_directories=str(TRANSLATIONS_DIR),
+                   locale_selector=current_locale)
     version = _asset_version()
-    app.jinja_env.globals.update(
-        _=lambda text, **kw: text % kw if kw else text,  # gettext placeholder until catalogs
-        asset_version=version,
-        settings=settings,
-    )
+    app.jinja_env.globals.update(asset_version=version, settings=settings,
+                                 language_names=LANGUAGE_NAMES)
     app.jinja_env.filters.update(fiat=fmt.fiat, coin=fmt.coin, grouped=fmt.grouped)
+
+    @app.context_processor
+    def locale_context() -> dict[str, str]:
+        return {"locale": current_locale()}
     logging.getLogger("kiosk").setLevel(logging.INFO)

@@ -27,12 +27,14 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
 from ..checkout import Outcome, Record, StartRejected, StartUnavailable, View
 from ..checkout.inputs import InputError, parse_amount, parse_mobile, parse_note
+from ..i18n import LOCALES
 from . import format as fmt
-from .extensions import kiosk
+from .extensions import current_locale, kiosk
 
 bp = Blueprint("kiosk", __name__)
 
@@ -40,7 +42,7 @@ _NONCE_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234567
 
 
 def locale() -> str:
-    return kiosk().settings.default_locale
+    return current_locale()
 
 
 def new_nonce() -> str:
@@ -58,7 +60,10 @@ def is_htmx() -> bool:
 
 
 def message(err: InputError) -> str:
-    return err.message.format(amount=fmt.fiat(err.amount, locale())) if err.amount else err.message
+    params = dict(err.params)
+    if err.amount is not None:
+        params["amount"] = fmt.fiat(err.amount, locale())
+    return _(err.message, **params)
 
 
 # -- amount -------------------------------------------------------------------------------
@@ -76,7 +81,7 @@ def render_amount(error: str | None = None, status: int = 200, **values: Any) ->
     s = kiosk().settings
     html = render_template(
         "kiosk/amount.html", error=error, nonce=new_nonce(), values=values,
-        decimal_separator=fmt.decimal_separator(locale()), locale=locale(),
+        decimal_separator=fmt.decimal_separator(locale()),
         min_amount=s.min_amount, max_amount=s.max_amount,
     )
     return html, status
@@ -114,7 +119,7 @@ def coin() -> Any:
 def render_coin(error: str | None = None, status: int = 200) -> Any:
     return render_template(
         "kiosk/coin.html", coins=kiosk().settings.coins, amount=Decimal(session["amount"]),
-        nonce=new_nonce(), error=error, locale=locale(),
+        nonce=new_nonce(), error=error,
     ), status
 
 
@@ -127,9 +132,21 @@ def coin_submit() -> Any:
 
 @bp.post("/reset")
 def reset() -> Any:
+    """Back to a fresh amount screen: the Back button, or the idle timer (which also gives the
+    next customer the shop's language again)."""
     for key in ("amount", "mobile", "note"):
         session.pop(key, None)
+    if request.form.get("idle"):
+        session.pop("locale", None)
     return redirect(url_for(".amount"))
+
+
+@bp.post("/language")
+def language() -> Any:
+    chosen = request.form.get("locale")
+    if chosen in LOCALES:
+        session["locale"] = chosen
+    return redirect(url_for(".amount"), 303)
 
 
 def start(nonce: str | None, coin_key: str, retry: str) -> Any:
@@ -138,18 +155,18 @@ def start(nonce: str | None, coin_key: str, retry: str) -> Any:
     nonce = valid_nonce(nonce)
     render = render_coin if retry == ".coin" else render_amount
     if pair is None:
-        return render("Choose one of the coins shown.", 422)
+        return render(_("Choose one of the coins shown."), 422)
     if nonce is None:
-        return render("This form has expired. Please try again.", 422)
+        return render(_("This form has expired. Please try again."), 422)
     try:
         tx_id = kiosk().checkout.start(
             nonce, Decimal(session["amount"]), pair.coin, pair.network,
             session.get("mobile"), session.get("note"),
         )
     except StartUnavailable:
-        return render("Cryptom Pay is not answering right now. Please try again in a moment.", 503)
+        return render(_("Cryptom Pay is not answering right now. Please try again in a moment."), 503)
     except StartRejected as err:
-        return render(f"The payment could not be started: {err}", 422)
+        return render(_("The payment could not be started: %(reason)s", reason=str(err)), 422)
     for key in ("amount", "mobile", "note"):
         session.pop(key, None)
     session["tx"] = tx_id
@@ -225,7 +242,9 @@ def result(tx_id: str) -> Any:
 
 @bp.post("/done")
 def done() -> Any:
+    """The next customer: the language goes back to the shop's default too."""
     session.pop("tx", None)
+    session.pop("locale", None)
     return redirect(url_for(".amount"), 303)
 
 
@@ -242,7 +261,6 @@ def screen(view: View) -> dict[str, Any]:
         "Outcome": Outcome,
         "remaining": view.remaining(time.time()),
         "reference": (f"#{tx.sequence_id}" if tx and tx.sequence_id else view.record.tx_id[-8:]),
-        "locale": locale(),
     }
 
 
@@ -254,4 +272,4 @@ def csrf_failed(err: CSRFError) -> Any:
 
 @bp.app_errorhandler(404)
 def not_found(err: Exception) -> Any:
-    return render_template("kiosk/missing.html", locale=locale()), 404
+    return render_template("kiosk/missing.html"), 404

@@ -239,3 +239,19 @@ def test_qr_drawn_by_the_kiosk_when_upstream_qr_fails(page, kiosk_server, sandbo
     decoded = subprocess.run([zbarimg, "--raw", "-q", str(qr)], capture_output=True, text=True, check=True)
     assert decoded.stdout.strip() == sandbox.transactions()[0]["wallet"]["address"]
     assert sandbox.transactions()[0]["_id"] == tx_id
+
+
+def test_switch_language_on_the_amount_screen(page, kiosk_server, sandbox):
+    kiosk = kiosk_server()
+    page.goto(kiosk.url + "/")
+    expect(page.locator("h1")).to_have_text("Ödenecek tutar")
+    page.get_by_test_id("language").click()
+    expect(page.locator("h1")).to_have_text("Amount to pay")
+    assert page.evaluate("document.documentElement.lang") == "en"
+    enter_amount(page, "123456")
+    expect(page.get_by_test_id("amount-display")).to_have_text("₺1,234.56")
+    shot(page, "14-amount-english")
+    page.get_by_test_id("language").click()
+    expect(page.locator("h1")).to_have_text("Ödenecek tutar")
+    enter_amount(page, "123456")
+    expect(page.get_by_test_id("amount-display")).to_have_text("₺1.234,56")
