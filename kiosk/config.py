@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD
 
@@ -31,6 +32,9 @@ DEFAULTS: dict[str, Any] = {
     "ASK_NOTE": False,
     "DEFAULT_LOCALE": "tr",
     "SHOP_NAME": "Cryptom Pay",
+    "OPERATOR_PIN": None,  # default 1234 against the local sandbox; unset elsewhere: area off
+    "RECEIPTS": False,
+    "TIMEZONE": "Europe/Istanbul",
 }
 
 
@@ -73,6 +77,9 @@ class Settings:
     ask_note: bool
     default_locale: str
     shop_name: str
+    operator_pin: str | None
+    receipts: bool
+    timezone: ZoneInfo
     currency: str = "TRY"
 
     def coin(self, key: str) -> Coin | None:
@@ -113,6 +120,22 @@ def _flag(config: dict[str, Any], name: str) -> bool:
     if text in {"0", "false", "no", "off", "", "none"}:
         return False
     raise ConfigError(f"KIOSK_{name} must be true or false, got {raw!r}")
+
+
+def _pin(raw: Any, local: bool) -> str | None:
+    if raw in (None, ""):
+        return "1234" if local else None  # the demo's PIN; a real shop sets its own
+    text = str(raw).strip()
+    if not re.fullmatch(r"[0-9]{4,12}", text):
+        raise ConfigError("KIOSK_OPERATOR_PIN must be 4 to 12 digits")
+    return text
+
+
+def _zone(raw: Any) -> ZoneInfo:
+    try:
+        return ZoneInfo(str(raw or "Europe/Istanbul"))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"KIOSK_TIMEZONE must be a zone name like Europe/Istanbul, got {raw!r}") from None
 
 
 def _coins(raw: Any) -> tuple[Coin, ...]:
@@ -185,6 +208,9 @@ def load(config: dict[str, Any], instance_path: str) -> Settings:
         ask_note=_flag(config, "ASK_NOTE"),
         default_locale=str(config.get("DEFAULT_LOCALE") or "tr"),
         shop_name=str(config.get("SHOP_NAME") or "Cryptom Pay"),
+        operator_pin=_pin(config.get("OPERATOR_PIN"), local is not None),
+        receipts=_flag(config, "RECEIPTS"),
+        timezone=_zone(config.get("TIMEZONE")),
     )
     if settings.min_amount > settings.max_amount:
         raise ConfigError("KIOSK_MIN_AMOUNT must not be above KIOSK_MAX_AMOUNT")

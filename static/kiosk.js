@@ -83,7 +83,7 @@
     var seconds = Number(form.dataset.seconds || 10);
     setTimeout(function () { form.requestSubmit(); }, seconds * 1000);
     document.body.addEventListener("click", function (e) {
-      if (!e.target.closest("button")) form.requestSubmit();
+      if (!e.target.closest("button, a")) form.requestSubmit();
     });
   }
 
@@ -118,7 +118,22 @@
     if (el) el.hidden = !show;
   }
 
+  // -- staff reach the operator area by holding the shop name for two seconds --------------
+  function longPress(el) {
+    var timer;
+    function cancel() { clearTimeout(timer); }
+    el.addEventListener("pointerdown", function () {
+      cancel();
+      timer = setTimeout(function () { window.location.assign(el.dataset.longPress); }, 2000);
+    });
+    ["pointerup", "pointerleave", "pointercancel"].forEach(function (t) { el.addEventListener(t, cancel); });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-long-press]").forEach(longPress);
+    document.querySelectorAll("[data-print]").forEach(function (b) {
+      b.addEventListener("click", function () { window.print(); });
+    });
     document.querySelectorAll("[data-keypad]").forEach(keypad);
     document.querySelectorAll("[data-auto-submit]").forEach(autoReturn);
     var idle = Number(document.body.dataset.idleSeconds || 0);

@@ -210,21 +210,60 @@ class Checkout:
 
     def _final(self, record: Record, outcome: Outcome, tx: Transaction | None) -> View:
         self._last_seen.drop(record.tx_id)
-        if self.store.add(f"final:{record.tx_id}", outcome.value, ttl=RECORD_TTL):
-            self._note_final(record, outcome, tx)
+        key = f"final:{record.tx_id}"
+        if self.store.add(key, outcome.value, ttl=RECORD_TTL):
+            # Completed although upstream had ended it: money arrived on a cancelled transaction.
+            late = outcome is Outcome.PAID and tx is not None and tx.status in ENDED
+            self._note_final(record, outcome, tx, late=late)
+        elif outcome is Outcome.PAID and self.store.get(key) != Outcome.PAID.value:
+            # The kiosk had closed it unpaid; the money arrived afterwards.
+            self.store.set(key, outcome.value, ttl=RECORD_TTL)
+            self._note_final(record, outcome, tx, late=True)
         return View(record, outcome, tx)
 
-    def _note_final(self, record: Record, outcome: Outcome, tx: Transaction | None) -> None:
-        log.info("payment %s tx=%s amount=%s %s", outcome.value, record.tx_id, record.amount,
-                 self.currency)
-        # Completed after the kiosk had ended it: money arrived on a cancelled transaction.
-        late = outcome is Outcome.PAID and tx is not None and tx.status in ENDED
+    def _note_final(
+        self, record: Record, outcome: Outcome, tx: Transaction | None, *, late: bool = False
+    ) -> None:
+        event = "paid late" if late else outcome.value
+        log.info("payment %s tx=%s amount=%s %s", event, record.tx_id, record.amount, self.currency)
         if outcome in (Outcome.PARTIAL_KEPT, Outcome.SEE_CASHIER) or late:
             item = {"kind": "paid_late" if late else outcome.value, "at": self.clock(),
                     "amount": str(record.amount), "coin": record.coin}
             if tx is not None:
                 item.update(received=str(tx.total_transfer_amount), expected=str(tx.coin_amount))
             self.store.set(f"attention:{record.tx_id}", json.dumps(item), ttl=RECORD_TTL)
+
+    def observe(self, transactions: list[Transaction]) -> None:
+        """Note what history shows of this kiosk's transactions: a payment that completed after
+        the kiosk gave up on it becomes an attention item, whoever looks first."""
+        for tx in transactions:
+            if tx.is_paid:
+                record = self.record(tx.id)
+                if record is not None and self.store.get(f"final:{tx.id}") != Outcome.PAID.value:
+                    self._final(record, Outcome.PAID, tx)
+
+    def lookup(self, tx_id: str) -> Transaction:
+        """One transaction for the operator, whoever created it."""
+        tx = self.client.transaction(tx_id)
+        self.observe([tx])
+        return tx
+
+    def cancel_by_operator(self, tx_id: str) -> None:
+        """Staff cancel a pending transaction: this kiosk's with its guard, another's directly."""
+        record = self.record(tx_id)
+        if record is not None:
+            self._cancel(record, "operator")
+            return
+        try:
+            self.client.cancel(tx_id)
+        except (Unavailable, Rejected) as exc:
+            if isinstance(exc, NotFound):
+                raise
+            # not cancelled: the detail screen shows what upstream says now
+
+    def dismiss(self, tx_id: str) -> None:
+        """The operator has dealt with an attention item."""
+        self.store.delete(f"attention:{tx_id}")
 
     def qr_png(self, record: Record) -> bytes | None:
         """Upstream's QR image; when upstream cannot give it, our own QR of the wallet address,

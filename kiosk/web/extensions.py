@@ -81,11 +81,14 @@ def init_app(app: Flask, settings: Settings) -> None:
     compile_catalogs()
     babel.init_app(app, default_locale=settings.default_locale,
                    default_translation_directories=str(TRANSLATIONS_DIR),
-                   locale_selector=current_locale)
+                   default_timezone=settings.timezone.key, locale_selector=current_locale)
     version = _asset_version()
     app.jinja_env.globals.update(asset_version=version, settings=settings,
                                  language_names=LANGUAGE_NAMES)
-    app.jinja_env.filters.update(fiat=fmt.fiat, coin=fmt.coin, grouped=fmt.grouped)
+    app.jinja_env.filters.update(
+        fiat=fmt.fiat, coin=fmt.coin, grouped=fmt.grouped, tx_state=fmt.tx_state,
+        tx_state_label=fmt.tx_state_label, local_time=fmt.local_time, epoch_time=fmt.epoch_time,
+    )
 
     @app.context_processor
     def locale_context() -> dict[str, str]:

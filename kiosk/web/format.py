@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from babel.numbers import format_decimal, get_decimal_symbol
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+
+from ..cryptom import Status, Transaction
 
 LOCALES = {"tr": "tr_TR", "en": "en_GB"}
 LIRA = "\u20ba"
@@ -30,3 +35,34 @@ def decimal_separator(locale: str = "tr") -> str:
 def grouped(address: str, size: int = 4) -> list[str]:
     """A wallet address in groups of four, easier to compare character by character."""
     return [address[i : i + size] for i in range(0, len(address), size)]
+
+
+def tx_state(tx: Transaction) -> str:
+    """A transaction in one word for the operator's tables; isTransferComplete decides paid."""
+    if tx.is_paid:
+        return "paid"
+    if tx.status in (Status.CANCELLED, Status.TIMEOUT):
+        return "attention" if tx.total_transfer_amount > 0 else tx.status.value.lower()
+    if tx.status in (Status.PENDING, Status.TRANSFERRED):
+        return "partial" if tx.is_partial else "waiting"
+    return "other"
+
+
+def tx_state_label(tx: Transaction) -> str:
+    return {
+        "paid": _("Paid"),
+        "partial": _("Partly paid"),
+        "waiting": _("Waiting"),
+        "cancelled": _("Cancelled"),
+        "timeout": _("Timed out"),
+        "attention": _("Partial, ended"),
+        "other": tx.status_raw or _("Unknown"),
+    }[tx_state(tx)]
+
+
+def local_time(moment: datetime | None) -> str:
+    return format_datetime(moment, "short") if moment else "–"
+
+
+def epoch_time(seconds: float | None) -> str:
+    return local_time(datetime.fromtimestamp(float(seconds), UTC)) if seconds else "–"

@@ -11,11 +11,13 @@
 
 from __future__ import annotations
 
+import io
 import secrets
 import time
 from decimal import Decimal
 from typing import Any
 
+import segno
 from flask import (
     Blueprint,
     Response,
@@ -238,6 +240,33 @@ def result(tx_id: str) -> Any:
     if not view.outcome.is_final:
         return redirect(url_for(".pay", tx_id=tx_id))
     return render_template("kiosk/result.html", **screen(view))
+
+
+@bp.get("/receipt/<tx_id>")
+def receipt(tx_id: str) -> Any:
+    """A printable receipt of a completed payment: 58 mm thermal paper or A4."""
+    settings = kiosk().settings
+    record = record_or_404(tx_id)
+    if not settings.receipts:
+        abort(404)
+    view = kiosk().checkout.view(record)
+    if view.outcome is not Outcome.PAID or view.tx is None:
+        return redirect(url_for(".pay", tx_id=tx_id))
+    tx = view.tx
+    paper = "58mm" if request.args.get("paper") == "58mm" else "a4"
+    rate = (tx.currency_amount / tx.coin_amount).quantize(Decimal("0.01")) if tx.coin_amount else None
+    return render_template("kiosk/receipt.html", **screen(view), paper=paper, rate=rate,
+                           paid_at=tx.updated_at or tx.created_at)
+
+
+@bp.get("/receipt/<tx_id>/qr.svg")
+def receipt_qr(tx_id: str) -> Response:
+    record = record_or_404(tx_id)
+    out = io.BytesIO()
+    segno.make(record.tx_id, error="m").save(out, kind="svg", scale=4, border=4, xmldecl=False)
+    response = Response(out.getvalue(), mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
 
 
 @bp.post("/done")

@@ -1,0 +1,169 @@
+"""The shop staff's corner, behind the operator PIN:
+
+    /operator                 PIN keypad (or straight on to today when unlocked)
+    /operator/today           today's completed payments and what needs attention
+    /operator/history         upstream history with filters and upstream's own pages
+    /operator/tx/<id>         one transaction; cancel it while it is still pending
+    /operator/settings        read-only settings and upstream health
+    /operator/lock  (POST)    back to the customer screen
+"""
+
+from __future__ import annotations
+
+import time
+from functools import wraps
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+
+from .. import __version__
+from ..checkout import ledger
+from ..checkout.pin import PinGuard
+from ..cryptom import CryptomError, NotFound, Rejected, Status
+from .extensions import kiosk
+
+bp = Blueprint("operator", __name__, url_prefix="/operator")
+
+IDLE_SECONDS = 300
+
+
+def guard() -> PinGuard:
+    return PinGuard(kiosk().store, kiosk().settings.operator_pin)
+
+
+def who() -> list[str]:
+    """Wrong PINs count against this kiosk session and against the client's address."""
+    keys = [f"addr:{request.remote_addr or '-'}"]
+    sid = getattr(session, "sid", None)
+    if sid:
+        keys.append(f"session:{sid}")
+    return keys
+
+
+def unlocked() -> bool:
+    until = session.get("operator_until")
+    return isinstance(until, int | float) and until > time.time()
+
+
+def operator_only(view: Any) -> Any:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if kiosk().settings.operator_pin is None:
+            abort(404)
+        if not unlocked():
+            session.pop("operator_until", None)
+            return redirect(url_for(".pin"))
+        session["operator_until"] = time.time() + IDLE_SECONDS  # five idle minutes end it
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+@bp.get("")
+def pin() -> Any:
+    if kiosk().settings.operator_pin is None:
+        return render_template("operator/off.html"), 404
+    if unlocked():
+        return redirect(url_for(".today"))
+    return render_template("operator/pin.html", locked_for=guard().locked_for(who()), error=None)
+
+
+@bp.post("")
+def pin_submit() -> Any:
+    if kiosk().settings.operator_pin is None:
+        abort(404)
+    result = guard().check(str(request.form.get("pin", ""))[:32], who())
+    if result.ok:
+        session["operator_until"] = time.time() + IDLE_SECONDS
+        return redirect(url_for(".today"), 303)
+    if result.locked_for:
+        error = _("Too many wrong PINs. Try again in %(minutes)d minutes.",
+                  minutes=max(1, (result.locked_for + 59) // 60))
+    else:
+        error = _("Wrong PIN. %(left)d tries left.", left=result.tries_left)
+    return render_template("operator/pin.html", locked_for=result.locked_for, error=error), 403
+
+
+@bp.post("/lock")
+def lock() -> Any:
+    session.pop("operator_until", None)
+    return redirect(url_for("kiosk.amount"), 303)
+
+
+@bp.get("/today")
+@operator_only
+def today() -> Any:
+    settings = kiosk().settings
+    summary = error = None
+    try:
+        summary, rows = ledger.today(kiosk().client, settings.timezone)
+        kiosk().checkout.observe(rows)
+    except CryptomError:
+        error = _("Cryptom Pay is not answering right now.")
+    return render_template("operator/today.html", summary=summary, error=error,
+                           attention=kiosk().checkout.attention())
+
+
+@bp.post("/attention/<tx_id>/dismiss")
+@operator_only
+def dismiss(tx_id: str) -> Any:
+    kiosk().checkout.dismiss(tx_id)
+    return redirect(url_for(".today"), 303)
+
+
+@bp.get("/history")
+@operator_only
+def history() -> Any:
+    query = ledger.HistoryQuery.parse(request.args)
+    page = error = None
+    if not query.errors:
+        try:
+            page = ledger.history(kiosk().client, query, kiosk().settings.timezone)
+            kiosk().checkout.observe(page.results)
+        except Rejected as exc:
+            error = _("Cryptom Pay refused the search: %(reason)s", reason=exc.message)
+        except CryptomError:
+            error = _("Cryptom Pay is not answering right now.")
+    return render_template("operator/history.html", query=query, page=page, error=error,
+                           statuses=ledger.STATUSES, coins=kiosk().settings.coins)
+
+
+@bp.get("/tx/<tx_id>")
+@operator_only
+def detail(tx_id: str) -> Any:
+    try:
+        tx = kiosk().checkout.lookup(tx_id)
+    except NotFound:
+        abort(404)
+    except CryptomError:
+        return render_template("operator/detail.html", tx=None,
+                               error=_("Cryptom Pay is not answering right now.")), 503
+    return render_template("operator/detail.html", tx=tx, error=None,
+                           cancellable=not tx.is_paid and tx.status in (Status.PENDING, Status.TRANSFERRED),
+                           record=kiosk().checkout.record(tx_id))
+
+
+@bp.post("/tx/<tx_id>/cancel")
+@operator_only
+def cancel(tx_id: str) -> Any:
+    try:
+        kiosk().checkout.cancel_by_operator(tx_id)
+    except NotFound:
+        abort(404)
+    return redirect(url_for(".detail", tx_id=tx_id), 303)
+
+
+@bp.get("/settings")
+@operator_only
+def settings() -> Any:
+    return render_template("operator/settings.html", health=ledger.health(kiosk().client),
+                           version=__version__)
