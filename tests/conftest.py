@@ -5,7 +5,7 @@ import pytest
 from kiosk.cryptom import CryptomClient
 from kiosk.sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD, create_sandbox_app
 
-from .support import Sandbox
+from .support import Sandbox, Till
 
 
 @pytest.fixture(scope="session")
@@ -61,3 +61,9 @@ def app(make_app):
 @pytest.fixture
 def web(app):
     return app.test_client()
+
+
+@pytest.fixture
+def till(web, sandbox) -> Till:
+    """A customer at the kiosk, through Flask's test client."""
+    return Till(web, sandbox)

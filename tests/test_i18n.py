@@ -11,7 +11,7 @@ from babel.messages.pofile import read_po
 
 from kiosk.web import format as fmt
 
-from .test_screens import Till, field
+from .support import Till, field
 
 ROOT = Path(__file__).resolve().parents[1]
 PO = ROOT / "kiosk" / "translations" / "tr" / "LC_MESSAGES" / "messages.po"

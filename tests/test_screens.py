@@ -10,55 +10,7 @@ import pytest
 
 from kiosk.sandbox import DEFAULT_PASSWORD
 
-from .support import Sandbox
-
-
-def field(html: str, name: str) -> str:
-    match = re.search(rf'name="{name}" value="([^"]*)"', html)
-    assert match, f"no {name} in the page"
-    return match.group(1)
-
-
-class Till:
-    """A customer at the kiosk, driven through the test client."""
-
-    def __init__(self, web, sandbox: Sandbox) -> None:
-        self.web = web
-        self.sandbox = sandbox
-
-    def amount_page(self) -> str:
-        return self.web.get("/").get_data(as_text=True)
-
-    def enter(self, amount: str, **extra):
-        html = self.amount_page()
-        data = {"csrf_token": field(html, "csrf_token"), "nonce": field(html, "nonce"),
-                "amount": amount, **extra}
-        return self.web.post("/", data=data)
-
-    def choose(self, coin: str = "TRX-TRX", nonce: str | None = None):
-        html = self.web.get("/coin").get_data(as_text=True)
-        data = {"csrf_token": field(html, "csrf_token"), "nonce": nonce or field(html, "nonce"),
-                "coin": coin}
-        return self.web.post("/coin", data=data)
-
-    def start(self, amount: str = "300", coin: str = "TRX-TRX") -> str:
-        assert self.enter(amount).status_code == 302
-        response = self.choose(coin)
-        assert response.status_code == 303, response.get_data(as_text=True)
-        return response.headers["Location"].rsplit("/", 1)[1]
-
-    def status(self, tx_id: str):
-        return self.web.get(f"/pay/{tx_id}/status", headers={"HX-Request": "true"})
-
-    def cancel(self, tx_id: str, token: str | None = None):
-        if token is None:
-            token = field(self.web.get(f"/pay/{tx_id}").get_data(as_text=True), "csrf_token")
-        return self.web.post(f"/pay/{tx_id}/cancel", data={"csrf_token": token})
-
-
-@pytest.fixture
-def till(web, sandbox) -> Till:
-    return Till(web, sandbox)
+from .support import Till, field
 
 
 def test_amount_screen_has_keypad_and_no_secrets(till):

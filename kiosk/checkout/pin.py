@@ -34,7 +34,7 @@ class PinGuard:
 
     def locked_for(self, whos: list[str]) -> int:
         now = self.clock()
-        return max((int(self._state(w)["until"] - now + 0.999) for w in whos), default=0) if whos else 0
+        return max([0, *(int(self._state(w)["until"] - now + 0.999) for w in whos)])
 
     def check(self, attempt: str, whos: list[str]) -> PinResult:
         if self.pin is None:

@@ -1,0 +1,80 @@
+"""The operator area and receipts in Chromium, with screenshots of each screen."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from .conftest import OUTPUT, shot
+from .test_journey import start_payment
+
+
+def test_long_press_on_the_shop_name_opens_the_pin_screen(page, kiosk_server, sandbox):
+    kiosk = kiosk_server()
+    page.goto(kiosk.url + "/")
+    brand = page.get_by_test_id("brand")
+    box = brand.bounding_box()
+    page.mouse.move(box["x"] + 10, box["y"] + 10)
+    page.mouse.down()
+    page.wait_for_url(re.compile(r"/operator$"), timeout=5000)
+    page.mouse.up()
+    shot(page, "20-operator-pin")
+    page.get_by_test_id("pin").fill("1111")
+    page.get_by_test_id("unlock").click()
+    expect(page.get_by_test_id("error")).to_contain_text("4 deneme")
+    page.get_by_test_id("pin").fill("1234")
+    page.get_by_test_id("unlock").click()
+    expect(page.get_by_test_id("paid-count")).to_be_visible()
+
+
+def test_operator_screens(page, kiosk_server, sandbox):
+    kiosk = kiosk_server()
+    tx_id = start_payment(page, kiosk.url, digits="30000")
+    sandbox.pay(tx_id, share="full")
+    expect(page.get_by_test_id("result-paid")).to_be_visible()
+    page.goto(kiosk.url + "/operator")
+    page.get_by_test_id("pin").fill("1234")
+    page.get_by_test_id("unlock").click()
+    expect(page.get_by_test_id("paid-total")).to_have_text("₺300,00")
+    shot(page, "21-operator-today")
+    page.get_by_test_id("nav-history").click()
+    expect(page.get_by_test_id("history-row")).to_have_count(1)
+    shot(page, "22-operator-history")
+    page.get_by_test_id("history-row").get_by_role("link").click()
+    expect(page.get_by_test_id("status")).to_have_text("TRANSFERRED")
+    shot(page, "23-operator-detail")
+    page.get_by_test_id("nav-settings").click()
+    expect(page.get_by_test_id("health")).to_contain_text("çalışıyor")
+    shot(page, "24-operator-settings")
+    page.get_by_test_id("lock").click()
+    expect(page.get_by_test_id("amount-display")).to_be_visible()
+
+
+def test_receipt_print_layouts(page, kiosk_server, sandbox):
+    kiosk = kiosk_server(RECEIPTS=True, SHOP_NAME="Kadıköy Kahve", RESULT_SECONDS=30)
+    tx_id = start_payment(page, kiosk.url, digits="30000")
+    sandbox.pay(tx_id, share="full")
+    page.get_by_test_id("receipt").click()
+    expect(page.get_by_test_id("receipt-page")).to_be_visible()
+    expect(page.get_by_test_id("rate")).to_have_text("1 TRX = ₺12,50")
+    shot(page, "25-receipt-screen")
+    page.emulate_media(media="print")
+    shot(page, "26-receipt-print-a4")
+    a4 = page.pdf(prefer_css_page_size=True)
+    page.emulate_media(media="screen")
+    page.get_by_test_id("paper-58mm").click()
+    expect(page.get_by_test_id("receipt-page")).to_be_visible()
+    page.emulate_media(media="print")
+    page.set_viewport_size({"width": 240, "height": 800})
+    shot(page, "27-receipt-print-58mm")
+    thermal = page.pdf(prefer_css_page_size=True)
+    (OUTPUT / "receipt-58mm.pdf").write_bytes(thermal)
+
+    def media_box(pdf: bytes) -> tuple[float, float]:
+        match = re.search(rb"/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]", pdf)
+        return float(match.group(1)), float(match.group(2))
+
+    assert media_box(a4) == (595.92, 842.88) or abs(media_box(a4)[0] - 595.3) < 2  # A4 in points
+    width, height = media_box(thermal)
+    assert abs(width - 58 / 25.4 * 72) < 2 and abs(height - 200 / 25.4 * 72) < 2  # 58 mm roll

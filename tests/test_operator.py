@@ -1,0 +1,209 @@
+"""The operator area: PIN, lock-out, idle end, history, today's totals, attention items, receipts."""
+
+from __future__ import annotations
+
+import json
+import time
+from decimal import Decimal
+
+import pytest
+import requests
+
+from kiosk.sandbox import DEFAULT_PASSWORD
+
+from .support import Till, field
+
+
+def unlock(web, pin: str = "1234"):
+    html = web.get("/operator").get_data(as_text=True)
+    return web.post("/operator", data={"csrf_token": field(html, "csrf_token"), "pin": pin})
+
+
+@pytest.fixture
+def staff(web):
+    assert unlock(web).headers["Location"] == "/operator/today"
+    return web
+
+
+def test_operator_pages_need_the_pin(web):
+    for url in ("/operator/today", "/operator/history", "/operator/settings",
+                "/operator/tx/6338cb9cd4cb3327e706ddb1"):
+        assert web.get(url).headers["Location"] == "/operator"
+
+
+def test_five_wrong_pins_lock_for_five_minutes(web, app):
+    for left in (4, 3, 2, 1):
+        response = unlock(web, "0000")
+        assert response.status_code == 403
+        assert f"{left} deneme hakkı kaldı" in response.get_data(as_text=True)
+    response = unlock(web, "0000")
+    assert "5 dakika sonra" in response.get_data(as_text=True)
+    assert unlock(web, "1234").status_code == 403  # even the right PIN, while locked
+    # Another session from the same address is locked too.
+    other = app.test_client()
+    assert unlock(other, "1234").status_code == 403
+    # Five minutes later (the lock's end moved into the past), the right PIN works.
+    store = app.extensions["kiosk"].store
+    for key, value in store.items("pin:"):
+        store.set(key, json.dumps({**json.loads(value), "until": time.time() - 1}))
+    assert unlock(web, "1234").headers["Location"] == "/operator/today"
+
+
+def test_operator_session_ends_after_five_idle_minutes_and_on_lock(staff):
+    assert staff.get("/operator/settings").status_code == 200
+    with staff.session_transaction() as s:
+        s["operator_until"] = time.time() - 1
+    assert staff.get("/operator/settings").headers["Location"] == "/operator"
+    unlock(staff)
+    html = staff.get("/operator/settings").get_data(as_text=True)
+    response = staff.post("/operator/lock", data={"csrf_token": field(html, "csrf_token")})
+    assert response.headers["Location"] == "/"
+    assert staff.get("/operator/today").headers["Location"] == "/operator"
+
+
+def test_settings_show_health_and_no_secret(staff, app, sandbox):
+    html = staff.get("/operator/settings").get_data(as_text=True)
+    assert sandbox.url in html and "çalışıyor" in html and "0.1.0" in html
+    token = app.extensions["kiosk"].client.tokens.load().access_token
+    for secret in (DEFAULT_PASSWORD, token, app.config["SECRET_KEY"]):
+        assert secret not in html
+
+
+def test_settings_when_upstream_refuses_the_login(make_app, sandbox):
+    web = make_app(API_PASSWORD="wrong").test_client()
+    unlock(web)
+    html = web.get("/operator/settings").get_data(as_text=True)
+    assert "hatalı" in html and "AuthError" in html and "wrong" not in html
+
+
+def make_transactions(sandbox, count: int, coin: str = "TRX") -> list[dict]:
+    from kiosk.cryptom import CryptomClient
+    from kiosk.sandbox import DEFAULT_EMAIL
+
+    client = CryptomClient(sandbox.url, DEFAULT_EMAIL, DEFAULT_PASSWORD)
+    return [client.create_transaction("TRY", Decimal(10 + i), coin, "TRX").raw for i in range(count)]
+
+
+def rows(html: str) -> int:
+    return html.count('data-testid="history-row"')
+
+
+def test_history_pages_follow_upstream(staff, sandbox):
+    made = make_transactions(sandbox, 23)
+    first = staff.get("/operator/history").get_data(as_text=True)
+    assert rows(first) == 20 and "Sayfa 1 / 2" in first and "toplam 23" in first
+    assert f"#{made[-1]['sequenceID']}" in first.split('data-testid="history-row"')[1]  # newest first
+    assert 'data-testid="next"' in first and 'data-testid="prev"' not in first
+    last = staff.get("/operator/history?page=2").get_data(as_text=True)
+    assert rows(last) == 3 and "Sayfa 2 / 2" in last and 'data-testid="next"' not in last
+    beyond = staff.get("/operator/history?page=9").get_data(as_text=True)
+    assert rows(beyond) == 0 and "Eşleşen işlem yok." in beyond
+
+
+def test_history_filters(staff, sandbox):
+    trx = make_transactions(sandbox, 3)
+    usdt = make_transactions(sandbox, 2, coin="USDT")
+    requests.post(f"{sandbox.url}/sandbox/transactions/{trx[0]['_id']}/cancel", timeout=5)
+    assert rows(staff.get("/operator/history?coin=USDT").get_data(as_text=True)) == 2
+    assert rows(staff.get("/operator/history?status=CANCELLED").get_data(as_text=True)) == 1
+    assert rows(staff.get(f"/operator/history?ref={trx[1]['sequenceID']}").get_data(as_text=True)) == 1
+    assert rows(staff.get(f"/operator/history?ref={usdt[0]['_id']}").get_data(as_text=True)) == 1
+    wallet = usdt[1]["wallet"]["address"]
+    assert rows(staff.get(f"/operator/history?wallet={wallet}").get_data(as_text=True)) == 1
+    today = time.strftime("%Y-%m-%d")
+    assert rows(staff.get(f"/operator/history?from={today}&to={today}").get_data(as_text=True)) == 5
+    assert rows(staff.get("/operator/history?from=2020-01-01&to=2020-01-31").get_data(as_text=True)) == 0
+    empty = staff.get("/operator/history?status=DONE").get_data(as_text=True)
+    assert "Eşleşen işlem yok." in empty and "Sayfa 1 / 1" in empty
+
+
+@pytest.mark.parametrize("query", ["from=2026-13-01", "status=NOPE", "ref=abc", "page=0",
+                                   "from=2026-02-02&to=2026-01-01", "wallet=%3Cscript%3E"])
+def test_bad_history_filters_get_a_message_and_no_upstream_call(staff, sandbox, query):
+    before = sandbox.calls("history")
+    response = staff.get(f"/operator/history?{query}")
+    assert response.status_code == 200 and 'data-testid="error"' in response.get_data(as_text=True)
+    assert sandbox.calls("history") == before
+
+
+def test_today_totals_and_attention_items(app, web, sandbox):
+    till = Till(web, sandbox)
+    paid = till.start("300")
+    sandbox.pay(paid, share="full")
+    till.status(paid)
+    till.web.post("/done", data={"csrf_token": field(till.amount_page(), "csrf_token")})
+    partial = till.start("50")
+    sandbox.pay(partial, share="half")
+    checkout = app.extensions["kiosk"].checkout
+    checkout.clock = lambda: time.time() + 601
+    till.status(partial)  # the deadline passes after a partial payment
+    checkout.clock = time.time
+    till.web.post("/done", data={"csrf_token": field(till.amount_page(), "csrf_token")})
+    late = till.start("20")
+    checkout.clock = lambda: time.time() + 601
+    till.status(late)  # expires unpaid...
+    checkout.clock = time.time
+    sandbox.pay(late, share="full")  # ...and the money arrives afterwards
+    unlock(web)
+    html = web.get("/operator/today").get_data(as_text=True)
+    assert 'data-testid="paid-count">2<' in html  # the late one completed too
+    assert 'data-testid="paid-total">₺320,00<' in html
+    assert 'data-testid="attention-partial"' in html and 'data-testid="attention-paid_late"' in html
+    # Attention items survive a restart of the kiosk server.
+    from kiosk import create_app
+
+    again = create_app({**app.config, "STATE_DIR": str(app.extensions["kiosk"].settings.state_dir)})
+    kinds = {item["kind"] for _, item in again.extensions["kiosk"].checkout.attention()}
+    assert kinds == {"partial", "paid_late"}
+    # Dealt with: gone from the list.
+    token = field(html, "csrf_token")
+    response = web.post(f"/operator/attention/{partial}/dismiss", data={"csrf_token": token})
+    assert response.headers["Location"] == "/operator/today"
+    assert 'data-testid="attention-partial"' not in web.get("/operator/today").get_data(as_text=True)
+
+
+def test_detail_and_cancel_a_pending_payment(staff, sandbox):
+    [tx] = make_transactions(sandbox, 1)
+    html = staff.get(f"/operator/tx/{tx['_id']}").get_data(as_text=True)
+    assert tx["wallet"]["address"] in html and 'data-testid="cancel"' in html
+    response = staff.post(f"/operator/tx/{tx['_id']}/cancel", data={"csrf_token": field(html, "csrf_token")})
+    assert response.headers["Location"] == f"/operator/tx/{tx['_id']}"
+    html = staff.get(f"/operator/tx/{tx['_id']}").get_data(as_text=True)
+    assert ">CANCELLED<" in html and 'data-testid="cancel"' not in html
+    assert staff.get("/operator/tx/6338cb9cd4cb3327e706ddb1").status_code == 404
+
+
+def test_operator_area_is_off_without_a_pin_against_real_upstream(make_app):
+    web = make_app(API_URL="https://pay.example.invalid", OPERATOR_PIN=None).test_client()
+    response = web.get("/operator")
+    assert response.status_code == 404 and 'data-testid="operator-off"' in response.get_data(as_text=True)
+
+
+def test_customer_screens_never_link_to_the_operator(web):
+    html = web.get("/").get_data(as_text=True)
+    assert 'href="/operator' not in html
+
+
+# -- receipts -------------------------------------------------------------------------------
+
+
+def test_receipt_of_a_paid_payment(make_app, sandbox):
+    web = make_app(RECEIPTS=True, SHOP_NAME="Kadıköy Kahve").test_client()
+    till = Till(web, sandbox)
+    tx_id = till.start("300")
+    assert web.get(f"/receipt/{tx_id}").headers["Location"] == f"/pay/{tx_id}"  # not paid yet
+    sandbox.pay(tx_id, share="full")
+    result = web.get(f"/result/{tx_id}").get_data(as_text=True)
+    assert f'href="/receipt/{tx_id}"' in result
+    html = web.get(f"/receipt/{tx_id}").get_data(as_text=True)
+    assert "Kadıköy Kahve" in html and "₺300,00" in html and "24 TRX" in html
+    assert "1 TRX = ₺12,50" in html and f"/receipt/{tx_id}/qr.svg" in html
+    svg = web.get(f"/receipt/{tx_id}/qr.svg")
+    assert svg.mimetype == "image/svg+xml" and b"<svg" in svg.data
+
+
+def test_receipts_off_by_default(till, sandbox):
+    tx_id = till.start()
+    sandbox.pay(tx_id, share="full")
+    assert "/receipt/" not in till.web.get(f"/result/{tx_id}").get_data(as_text=True)
+    assert till.web.get(f"/receipt/{tx_id}").status_code == 404
