@@ -35,6 +35,11 @@ DEFAULTS: dict[str, Any] = {
     "OPERATOR_PIN": None,  # default 1234 against the local sandbox; unset elsewhere: area off
     "RECEIPTS": False,
     "TIMEZONE": "Europe/Istanbul",
+    "SECURE_COOKIES": False,  # on when the kiosk is served over HTTPS
+    "BEHIND_PROXY": False,  # trust one proxy's X-Forwarded-* headers
+    "REDIS_URL": None,  # a fleet: sessions, tokens, guards and deadlines shared in Redis
+    "CREATE_LIMIT": "10/60",  # new payments per kiosk session and per client address: N/seconds
+    "LOG_FORMAT": "json",  # json lines, or text
 }
 
 
@@ -80,6 +85,11 @@ class Settings:
     operator_pin: str | None
     receipts: bool
     timezone: ZoneInfo
+    secure_cookies: bool = False
+    behind_proxy: bool = False
+    redis_url: str | None = None
+    create_limit: tuple[int, int] = (10, 60)
+    log_format: str = "json"
     currency: str = "TRY"
 
     def coin(self, key: str) -> Coin | None:
@@ -136,6 +146,28 @@ def _zone(raw: Any) -> ZoneInfo:
         return ZoneInfo(str(raw or "Europe/Istanbul"))
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"KIOSK_TIMEZONE must be a zone name like Europe/Istanbul, got {raw!r}") from None
+
+
+def _redis(raw: Any) -> str | None:
+    if raw in (None, ""):
+        return None
+    if not re.fullmatch(r"rediss?://\S+|unix://\S+", str(raw)):
+        raise ConfigError("KIOSK_REDIS_URL must be a redis:// or rediss:// URL")
+    return str(raw)
+
+
+def _limit(raw: Any) -> tuple[int, int]:
+    match = re.fullmatch(r"\s*([0-9]{1,5})\s*/\s*([0-9]{1,6})\s*", str(raw or ""))
+    if not match or int(match.group(1)) < 1 or int(match.group(2)) < 1:
+        raise ConfigError(f"KIOSK_CREATE_LIMIT must read COUNT/SECONDS like 10/60, got {raw!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def _choice(config: dict[str, Any], name: str, allowed: tuple[str, ...]) -> str:
+    value = str(config.get(name) or allowed[0]).strip().lower()
+    if value not in allowed:
+        raise ConfigError(f"KIOSK_{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
 
 
 def _coins(raw: Any) -> tuple[Coin, ...]:
@@ -211,6 +243,11 @@ def load(config: dict[str, Any], instance_path: str) -> Settings:
         operator_pin=_pin(config.get("OPERATOR_PIN"), local is not None),
         receipts=_flag(config, "RECEIPTS"),
         timezone=_zone(config.get("TIMEZONE")),
+        secure_cookies=_flag(config, "SECURE_COOKIES"),
+        behind_proxy=_flag(config, "BEHIND_PROXY"),
+        redis_url=_redis(config.get("REDIS_URL")),
+        create_limit=_limit(config.get("CREATE_LIMIT")),
+        log_format=_choice(config, "LOG_FORMAT", ("json", "text")),
     )
     if settings.min_amount > settings.max_amount:
         raise ConfigError("KIOSK_MIN_AMOUNT must not be above KIOSK_MAX_AMOUNT")

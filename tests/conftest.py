@@ -1,5 +1,11 @@
 from __future__ import annotations
 
+import os
+import shutil
+import socket
+import subprocess
+import time
+
 import pytest
 
 from kiosk.cryptom import CryptomClient
@@ -67,3 +73,48 @@ def web(app):
 def till(web, sandbox) -> Till:
     """A customer at the kiosk, through Flask's test client."""
     return Till(web, sandbox)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A real Redis on a free loopback port, without persistence, stopped after the run."""
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    if not os.path.exists(binary):
+        message = "redis-server is not installed: run `make test` as root, or apt-get install redis-server"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    import redis
+
+    client = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    """The session's Redis, emptied for each test."""
+    import redis
+
+    redis.Redis.from_url(redis_server).flushall()
+    return redis_server

@@ -75,6 +75,13 @@ class Till:
         self.web = web
         self.sandbox = sandbox
 
+    def token(self) -> str:
+        """This session's CSRF token, from whatever screen the kiosk shows now."""
+        return field(self.web.get("/", follow_redirects=True).get_data(as_text=True), "csrf_token")
+
+    def next_customer(self) -> None:
+        self.web.post("/done", data={"csrf_token": self.token()})
+
     def amount_page(self) -> str:
         return self.web.get("/").get_data(as_text=True)
 

@@ -1,10 +1,28 @@
 """The rules of one checkout. Plain Python: no Flask, no HTTP of its own."""
 
 from .outcome import Outcome, decide
-from .service import Checkout, CheckoutError, Record, StartRejected, StartUnavailable, View
-from .store import LocalStore
+from .service import (
+    Checkout,
+    CheckoutError,
+    Record,
+    StartLimited,
+    StartRejected,
+    StartUnavailable,
+    View,
+)
+from .store import LocalStore, RedisStore, Store
 
 __all__ = [
-    "Checkout", "CheckoutError", "LocalStore", "Outcome", "Record", "StartRejected",
-    "StartUnavailable", "View", "decide",
+    "Checkout",
+    "CheckoutError",
+    "LocalStore",
+    "Outcome",
+    "Record",
+    "RedisStore",
+    "StartLimited",
+    "StartRejected",
+    "StartUnavailable",
+    "Store",
+    "View",
+    "decide",
 ]

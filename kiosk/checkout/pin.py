@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .store import LocalStore
+from .store import Store
 
 MAX_TRIES = 5
 LOCK_SECONDS = 300
@@ -23,7 +23,7 @@ class PinResult:
 
 
 class PinGuard:
-    def __init__(self, store: LocalStore, pin: str | None, clock: Callable[[], float] = time.time):
+    def __init__(self, store: Store, pin: str | None, clock: Callable[[], float] = time.time):
         self.store = store
         self.pin = pin
         self.clock = clock

@@ -18,12 +18,19 @@ import segno
 
 from ..cryptom import CryptomClient, CryptomError, NotFound, Rejected, Status, Transaction, Unavailable
 from .outcome import ENDED, Outcome, decide
-from .store import LocalStore
+from .store import Store
 
 log = logging.getLogger(__name__)
 
 RECORD_TTL = 15 * 24 * 3600  # upstream reserves the wallet for two weeks
 GUARD_TTL = 24 * 3600
+EVENTS = {
+    Outcome.PAID: "paid",
+    Outcome.CANCELLED: "cancelled",
+    Outcome.EXPIRED: "expired",
+    Outcome.PARTIAL_KEPT: "ended with partial payment",
+    Outcome.SEE_CASHIER: "needs a check",
+}
 MEMORY_ITEMS = 512  # per process: last-seen transactions and QR images
 
 
@@ -63,6 +70,11 @@ class StartUnavailable(CheckoutError):
 
 class StartRejected(CheckoutError):
     """Upstream refused the payment request."""
+
+
+class StartLimited(CheckoutError):
+    """Too many new payments from this kiosk or address: each one reserves a wallet address
+    upstream for two weeks, so a playful customer must not drain the merchant's pool."""
 
 
 @dataclass(frozen=True)
@@ -108,16 +120,18 @@ class Checkout:
     def __init__(
         self,
         client: CryptomClient,
-        store: LocalStore,
+        store: Store,
         *,
         payment_timeout: int,
         currency: str = "TRY",
+        create_limit: tuple[int, int] = (10, 60),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.client = client
         self.store = store
         self.payment_timeout = payment_timeout
         self.currency = currency
+        self.create_limit = create_limit
         self.clock = clock
         self._last_seen = _Recent()  # transactions, for display while upstream is away
         self._qr = _Recent()  # QR images: the same for the whole life of a transaction
@@ -132,13 +146,22 @@ class Checkout:
         network: str,
         user_mobile: str | None = None,
         status_note: str | None = None,
+        limit_keys: tuple[str, ...] = (),
     ) -> str:
         """Create the one upstream transaction of this checkout; a repeat of the same nonce
-        (double tap, resubmitted form, back button) returns the same transaction."""
+        (double tap, resubmitted form, back button) returns the same transaction.
+        `limit_keys` (the kiosk session, the client address) each get `create_limit`."""
         key = f"nonce:{nonce}"
         if not self.store.add(key, "pending", ttl=GUARD_TTL):
             return self._await_start(key)
         started = self.clock()
+        count, window = self.create_limit
+        slot = int(started // window)
+        over = [k for k in limit_keys if self.store.incr(f"rate:{k}:{slot}", ttl=window) > count]
+        if over:
+            self.store.delete(key)
+            log.warning("payment refused: more than %d new payments in %d s", count, window)
+            raise StartLimited("too many new payments")
         try:
             tx = self.client.create_transaction(
                 self.currency, amount, coin, network, user_mobile, status_note
@@ -155,8 +178,7 @@ class Checkout:
         self.store.set(f"tx:{tx.id}", record.dumps(), ttl=RECORD_TTL)
         self.store.set(key, tx.id, ttl=GUARD_TTL)
         self._last_seen.put(tx.id, tx)
-        log.info("payment created tx=%s amount=%s %s coin=%s/%s", tx.id, amount, self.currency,
-                 coin, network)
+        self._event("created", record, coin_amount=str(tx.coin_amount))
         return tx.id
 
     def _await_start(self, key: str) -> str:
@@ -198,7 +220,19 @@ class Checkout:
 
     def _seen(self, record: Record, outcome: Outcome, tx: Transaction) -> View:
         self._last_seen.put(record.tx_id, tx)
+        if outcome is Outcome.PARTLY_PAID and self.store.add(f"partly:{record.tx_id}", "1", ttl=RECORD_TTL):
+            self._event("partly paid", record, received=str(tx.total_transfer_amount),
+                        coin_amount=str(tx.coin_amount))
         return View(record, outcome, tx)
+
+    def _event(self, event: str, record: Record, **facts: str | None) -> None:
+        """One log line per lifecycle event, for people and for machines (JSON fields)."""
+        extra = {"event": event, "tx": record.tx_id, "amount": str(record.amount),
+                 "currency": self.currency, "coin": f"{record.coin}/{record.network}",
+                 **{k: v for k, v in facts.items() if v is not None}}
+        details = " ".join(f"{k}={v}" for k, v in facts.items() if v is not None)
+        log.info("payment %s tx=%s amount=%s %s %s %s", event, record.tx_id, record.amount,
+                 self.currency, extra["coin"], details, extra=extra)
 
     def _away(self, record: Record, notice: str | None = None) -> View:
         last = self._last_seen.get_item(record.tx_id)
@@ -224,8 +258,8 @@ class Checkout:
     def _note_final(
         self, record: Record, outcome: Outcome, tx: Transaction | None, *, late: bool = False
     ) -> None:
-        event = "paid late" if late else outcome.value
-        log.info("payment %s tx=%s amount=%s %s", event, record.tx_id, record.amount, self.currency)
+        event = "paid late" if late else EVENTS[outcome]
+        self._event(event, record, received=str(tx.total_transfer_amount) if tx else None)
         if outcome in (Outcome.PARTIAL_KEPT, Outcome.SEE_CASHIER) or late:
             item = {"kind": "paid_late" if late else outcome.value, "at": self.clock(),
                     "amount": str(record.amount), "coin": record.coin}

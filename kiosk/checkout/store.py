@@ -1,7 +1,9 @@
-"""A small key-value store shared by the worker processes of one host (SQLite in the state folder).
+"""A small key-value store shared by the workers: SQLite in the state folder on one host, or
+Redis for a fleet of hosts behind a load balancer.
 
 It holds the kiosk's own facts about a checkout: the one-transaction guard, the deadline, why a
-transaction was cancelled, and items for the operator. Upstream stays the truth about money.
+transaction was cancelled, rate-limit counters and items for the operator. Upstream stays the
+truth about money.
 """
 
 from __future__ import annotations
@@ -10,6 +12,16 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any, Protocol
+
+
+class Store(Protocol):
+    def get(self, key: str) -> str | None: ...
+    def set(self, key: str, value: str, ttl: float | None = None) -> None: ...
+    def add(self, key: str, value: str, ttl: float | None = None) -> bool: ...
+    def delete(self, key: str) -> None: ...
+    def items(self, prefix: str) -> list[tuple[str, str]]: ...
+    def incr(self, key: str, ttl: float) -> int: ...
 
 
 class LocalStore:
@@ -72,3 +84,59 @@ class LocalStore:
             (prefix, prefix + "\uffff", time.time()),
         ).fetchall()
         return [(k, v) for k, v in rows]
+
+    def incr(self, key: str, ttl: float) -> int:
+        """Count up (from 1) a counter that lives `ttl` seconds from its first count."""
+        now = time.time()
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("DELETE FROM kv WHERE key=? AND expires IS NOT NULL AND expires<=?", (key, now))
+            row = db.execute("SELECT value FROM kv WHERE key=?", (key,)).fetchone()
+            count = int(row[0]) + 1 if row else 1
+            if row:
+                db.execute("UPDATE kv SET value=? WHERE key=?", (str(count), key))
+            else:
+                db.execute("INSERT INTO kv(key, value, expires) VALUES(?,?,?)", (key, "1", now + ttl))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return count
+
+
+class RedisStore:
+    """The same store in Redis, shared by every instance of a fleet."""
+
+    def __init__(self, client: Any, prefix: str = "kiosk:") -> None:
+        self.redis = client
+        self.prefix = prefix
+
+    def _k(self, key: str) -> str:
+        return self.prefix + key
+
+    def get(self, key: str) -> str | None:
+        value = self.redis.get(self._k(key))
+        return value.decode() if isinstance(value, bytes) else value
+
+    def set(self, key: str, value: str, ttl: float | None = None) -> None:
+        self.redis.set(self._k(key), value, px=int(ttl * 1000) if ttl else None)
+
+    def add(self, key: str, value: str, ttl: float | None = None) -> bool:
+        return bool(self.redis.set(self._k(key), value, nx=True, px=int(ttl * 1000) if ttl else None))
+
+    def delete(self, key: str) -> None:
+        self.redis.delete(self._k(key))
+
+    def items(self, prefix: str) -> list[tuple[str, str]]:
+        keys = sorted(self.redis.scan_iter(match=self._k(prefix) + "*", count=500))
+        values = self.redis.mget(keys) if keys else []
+        cut = len(self.prefix)
+        return [(k.decode()[cut:], v.decode()) for k, v in zip(keys, values, strict=True) if v is not None]
+
+    def incr(self, key: str, ttl: float) -> int:
+        pipe = self.redis.pipeline()
+        pipe.incr(self._k(key))
+        pipe.pexpire(self._k(key), int(ttl * 1000), nx=True)
+        count, _ = pipe.execute()
+        return int(count)

@@ -3,9 +3,22 @@
 from .client import CryptomClient
 from .errors import AuthError, CryptomError, NotFound, Rejected, Unavailable
 from .models import Page, Status, Token, Transaction, Wallet
-from .tokens import FileTokenStore, MemoryTokenStore, TokenStore
+from .tokens import FileTokenStore, MemoryTokenStore, RedisTokenStore, TokenStore
 
 __all__ = [
-    "AuthError", "CryptomClient", "CryptomError", "FileTokenStore", "MemoryTokenStore", "NotFound",
-    "Page", "Rejected", "Status", "Token", "TokenStore", "Transaction", "Unavailable", "Wallet",
+    "AuthError",
+    "CryptomClient",
+    "CryptomError",
+    "FileTokenStore",
+    "MemoryTokenStore",
+    "NotFound",
+    "Page",
+    "RedisTokenStore",
+    "Rejected",
+    "Status",
+    "Token",
+    "TokenStore",
+    "Transaction",
+    "Unavailable",
+    "Wallet",
 ]

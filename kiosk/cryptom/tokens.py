@@ -11,9 +11,10 @@ import fcntl
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from .models import Token
 
@@ -80,3 +81,34 @@ class FileTokenStore:
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
                 os.close(fd)
+
+
+class RedisTokenStore:
+    """One token for a whole fleet: every instance reads it from Redis; a Redis lock lets one
+    of them log in while the others wait and reuse it."""
+
+    def __init__(self, client: Any, key: str = "kiosk:cryptom-token") -> None:
+        self.redis = client
+        self.key = key
+
+    def load(self) -> Token | None:
+        raw = self.redis.get(self.key)
+        if not raw:
+            return None
+        try:
+            data = json.loads(raw)
+            return Token(access_token=str(data["access_token"]), expires_at=float(data["expires_at"]))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def save(self, token: Token | None) -> None:
+        if token is None:
+            self.redis.delete(self.key)
+            return
+        ttl = max(1, int(token.expires_at - time.time()) + 60)
+        self.redis.set(self.key, json.dumps({"access_token": token.access_token,
+                                             "expires_at": token.expires_at}), ex=ttl)
+
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        # Longer than a login can take (connect + read timeouts), so a crashed holder frees it.
+        return self.redis.lock(self.key + ":lock", timeout=15, blocking_timeout=20)

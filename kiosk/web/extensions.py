@@ -4,40 +4,49 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 
+import redis
 from cachelib.file import FileSystemCache
-from flask import Flask, current_app, session
+from flask import Flask, current_app, request, session
 from flask_babel import Babel
 from flask_session import Session
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .. import __version__
-from ..checkout import Checkout, LocalStore
+from .. import __version__, logs
+from ..checkout import Checkout, LocalStore, RedisStore, Store
 from ..config import Settings
-from ..cryptom import CryptomClient, FileTokenStore
+from ..cryptom import CryptomClient, FileTokenStore, RedisTokenStore, TokenStore
 from ..i18n import LANGUAGE_NAMES, LOCALES, TRANSLATIONS_DIR, compile_catalogs
 from ..paths import STATIC_DIR
 from . import format as fmt
+from . import security
 
 csrf = CSRFProtect()
 babel = Babel()
 
 
 class Kiosk:
-    """The app's services, reachable from views as `kiosk()`."""
+    """The app's services, reachable from views as `kiosk()`. With KIOSK_REDIS_URL everything
+    shared lives in Redis (a fleet of instances); without it, in files on this host."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.redis = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+        tokens: TokenStore
+        if self.redis is not None:
+            tokens = RedisTokenStore(self.redis)
+            self.store: Store = RedisStore(self.redis)
+        else:
+            tokens = FileTokenStore(settings.state_dir / "cryptom-token.json")
+            self.store = LocalStore(settings.state_dir / "kiosk.sqlite3")
         self.client = CryptomClient(
-            settings.api_url,
-            settings.api_email,
-            settings.api_password,
-            token_store=FileTokenStore(settings.state_dir / "cryptom-token.json"),
+            settings.api_url, settings.api_email, settings.api_password, token_store=tokens,
         )
-        self.store = LocalStore(settings.state_dir / "kiosk.sqlite3")
         self.checkout = Checkout(
             self.client, self.store, payment_timeout=settings.payment_timeout,
-            currency=settings.currency,
+            currency=settings.currency, create_limit=settings.create_limit,
         )
 
 
@@ -61,13 +70,23 @@ def _asset_version() -> str:
 
 
 def init_app(app: Flask, settings: Settings) -> None:
-    app.extensions["kiosk"] = Kiosk(settings)
-    sessions = settings.state_dir / "sessions"
+    kiosk_services = Kiosk(settings)
+    app.extensions["kiosk"] = kiosk_services
+    if kiosk_services.redis is not None:
+        app.config.update(SESSION_TYPE="redis", SESSION_REDIS=kiosk_services.redis,
+                          SESSION_KEY_PREFIX="kiosk:session:")
+    else:
+        sessions = settings.state_dir / "sessions"
+        app.config.update(
+            SESSION_TYPE="cachelib",
+            SESSION_CACHELIB=FileSystemCache(str(sessions), threshold=5000, default_timeout=86400,
+                                             mode=0o600),
+        )
+    if settings.behind_proxy:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     app.config.update(
-        SESSION_TYPE="cachelib",
-        SESSION_CACHELIB=FileSystemCache(str(sessions), threshold=5000, default_timeout=86400,
-                                         mode=0o600),
         SESSION_PERMANENT=False,
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
         SESSION_REFRESH_EACH_REQUEST=False,
         SESSION_COOKIE_NAME="kiosk_session",
         SESSION_COOKIE_HTTPONLY=True,
@@ -94,3 +113,14 @@ def init_app(app: Flask, settings: Settings) -> None:
     def locale_context() -> dict[str, str]:
         return {"locale": current_locale()}
     logging.getLogger("kiosk").setLevel(logging.INFO)
+    security.init_app(app)
+
+    @app.before_request
+    def tag_request() -> None:
+        # One id per request in every log line; a proxy's X-Request-Id is kept when sane.
+        given = request.headers.get("X-Request-Id", "")
+        logs.request_id.set(given if given.isalnum() and len(given) <= 64 else secrets.token_hex(8))
+
+    @app.teardown_request
+    def untag_request(exc: BaseException | None) -> None:
+        logs.request_id.set("-")

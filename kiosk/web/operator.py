@@ -30,6 +30,7 @@ from ..checkout import ledger
 from ..checkout.pin import PinGuard
 from ..cryptom import CryptomError, NotFound, Rejected, Status
 from .extensions import kiosk
+from .screens import client_keys
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
 
@@ -42,11 +43,7 @@ def guard() -> PinGuard:
 
 def who() -> list[str]:
     """Wrong PINs count against this kiosk session and against the client's address."""
-    keys = [f"addr:{request.remote_addr or '-'}"]
-    sid = getattr(session, "sid", None)
-    if sid:
-        keys.append(f"session:{sid}")
-    return keys
+    return list(client_keys())
 
 
 def unlocked() -> bool:

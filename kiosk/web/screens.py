@@ -32,7 +32,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
-from ..checkout import Outcome, Record, StartRejected, StartUnavailable, View
+from ..checkout import Outcome, Record, StartLimited, StartRejected, StartUnavailable, View
 from ..checkout.inputs import InputError, parse_amount, parse_mobile, parse_note
 from ..i18n import LOCALES
 from . import format as fmt
@@ -151,6 +151,14 @@ def language() -> Any:
     return redirect(url_for(".amount"), 303)
 
 
+def client_keys() -> tuple[str, ...]:
+    """Who a limit counts against: this kiosk session and the client's address."""
+    keys = [f"addr:{request.remote_addr or '-'}"]
+    if getattr(session, "sid", None):
+        keys.append(f"session:{session.sid}")
+    return tuple(keys)
+
+
 def start(nonce: str | None, coin_key: str, retry: str) -> Any:
     settings = kiosk().settings
     pair = settings.coin(coin_key)
@@ -163,8 +171,10 @@ def start(nonce: str | None, coin_key: str, retry: str) -> Any:
     try:
         tx_id = kiosk().checkout.start(
             nonce, Decimal(session["amount"]), pair.coin, pair.network,
-            session.get("mobile"), session.get("note"),
+            session.get("mobile"), session.get("note"), limit_keys=client_keys(),
         )
+    except StartLimited:
+        return render(_("Too many new payments from this kiosk. Please wait a minute and try again."), 429)
     except StartUnavailable:
         return render(_("Cryptom Pay is not answering right now. Please try again in a moment."), 503)
     except StartRejected as err:

@@ -1,0 +1,16 @@
+#!/bin/sh
+# Fullscreen Chromium for the checkout tablet or kiosk: no error dialogs, no pinch zoom, no
+# swipe-back, no "restore pages?" bubble, a profile of its own. Started by kiosk-browser.service.
+URL="${KIOSK_URL:-http://127.0.0.1:8000/}"
+PROFILE="${KIOSK_BROWSER_PROFILE:-/var/lib/kiosk-browser}"
+exec chromium \
+  --kiosk "$URL" \
+  --noerrdialogs \
+  --disable-pinch \
+  --overscroll-history-navigation=0 \
+  --hide-crash-restore-bubble \
+  --no-first-run \
+  --disable-translate \
+  --disable-features=TranslateUI \
+  --check-for-update-interval=31536000 \
+  --user-data-dir="$PROFILE"

@@ -1,0 +1,30 @@
+"""gunicorn settings for `kiosk serve` (or `gunicorn -c python:kiosk.gunicorn_config 'kiosk:create_app()'`).
+
+Timeouts are ordered so each layer gives up before the one above it:
+upstream read (5 s) < htmx request timeout (8 s) < gunicorn worker timeout (30 s).
+"""
+
+from __future__ import annotations
+
+import os
+
+from kiosk import logs
+
+bind = os.environ.get("KIOSK_BIND", "127.0.0.1:8000")
+worker_class = "gthread"
+# Two cores: two processes, each with threads for the many kiosks that wait on upstream.
+workers = int(os.environ.get("KIOSK_WORKERS", "2"))
+threads = int(os.environ.get("KIOSK_THREADS", "8"))
+timeout = 30
+graceful_timeout = 20  # on SIGTERM, requests in flight finish; polls simply resume afterwards
+keepalive = 5
+accesslog = None  # our own JSON logs say what matters, without query strings or cookies
+errorlog = "-"
+
+
+def post_worker_init(worker: object) -> None:
+    logs.configure(os.environ.get("KIOSK_LOG_FORMAT", "json"))
+
+
+def on_starting(server: object) -> None:
+    logs.configure(os.environ.get("KIOSK_LOG_FORMAT", "json"))

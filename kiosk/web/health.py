@@ -1,0 +1,41 @@
+"""Probes for load balancers and supervisors: /healthz (the process answers) and /readyz
+(upstream reachable and the login works; cached a few seconds so probes do not hammer it)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from flask import Blueprint, jsonify
+
+from .. import __version__
+from ..checkout import ledger
+from .extensions import kiosk
+
+bp = Blueprint("health", __name__)
+
+READY_CACHE_SECONDS = 5.0
+_cache: dict[str, Any] = {"at": 0.0, "health": None}
+_lock = threading.Lock()
+
+
+@bp.get("/healthz")
+def healthz() -> Any:
+    return jsonify(status="ok", version=__version__)
+
+
+@bp.get("/readyz")
+def readyz() -> Any:
+    with _lock:
+        fresh = time.monotonic() - _cache["at"] < READY_CACHE_SECONDS and _cache["health"]
+        health = _cache["health"] if fresh else None
+    if health is None:
+        health = ledger.health(kiosk().client)
+        with _lock:
+            _cache.update(at=time.monotonic(), health=health)
+    body = {"status": "ready" if health.ok else "not ready", "upstream_ms": health.latency_ms,
+            "version": __version__}
+    if not health.ok:
+        body["reason"] = health.message
+    return jsonify(body), 200 if health.ok else 503

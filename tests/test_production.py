@@ -1,0 +1,268 @@
+"""Production concerns: security headers, probes, rate limits, logs, Redis for a fleet, gunicorn."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from kiosk import logs
+from kiosk.sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD
+
+from .conftest import SECRET, free_port
+from .support import LiveServer, Till, field
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# -- headers ----------------------------------------------------------------------------------
+
+
+def test_security_headers_on_every_route(till, sandbox):
+    tx_id = till.start()
+    urls = ["/", "/coin", f"/pay/{tx_id}", f"/pay/{tx_id}/qr.png", f"/result/{tx_id}", "/operator",
+            "/operator/today", "/healthz", "/readyz", "/static/kiosk.css", "/nope", "/pay/x" * 3]
+    for url in urls:
+        response = till.web.get(url)
+        headers = response.headers
+        csp = headers["Content-Security-Policy"]
+        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp, url
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "no-referrer"
+        assert "camera=()" in headers["Permissions-Policy"]
+    status = till.status(tx_id)
+    assert "Content-Security-Policy" in status.headers
+
+
+def test_secure_cookies_when_asked(make_app):
+    web = make_app(SECURE_COOKIES=True).test_client()
+    response = web.get("/")
+    cookie = response.headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+
+
+def test_static_assets_are_versioned_and_cached_for_long(web):
+    html = web.get("/").get_data(as_text=True)
+    css = re.search(r'href="(/static/kiosk\.css\?v=[0-9a-f]+)"', html).group(1)
+    response = web.get(css)
+    assert "max-age=31536000" in response.headers["Cache-Control"]
+
+
+# -- probes -----------------------------------------------------------------------------------
+
+
+def test_healthz_and_readyz(make_app, sandbox):
+    from kiosk.web import health
+
+    health._cache.update(at=0.0, health=None)
+    web = make_app().test_client()
+    assert web.get("/healthz").get_json()["status"] == "ok"
+    ready = web.get("/readyz")
+    assert ready.status_code == 200 and ready.get_json()["status"] == "ready"
+    calls = sandbox.calls("history")
+    for _ in range(5):
+        web.get("/readyz")
+    assert sandbox.calls("history") == calls  # cached: probes do not hammer upstream
+    health._cache.update(at=0.0, health=None)
+    sandbox.faults(fail_next=10)
+    down = web.get("/readyz")
+    assert down.status_code == 503 and down.get_json()["status"] == "not ready"
+    assert web.get("/healthz").status_code == 200
+    health._cache.update(at=0.0, health=None)
+
+
+# -- limits -----------------------------------------------------------------------------------
+
+
+def test_creating_payments_is_limited_per_session_and_address(make_app, sandbox):
+    app = make_app(CREATE_LIMIT="2/60", COINS="TRX:TRX")
+    till = Till(app.test_client(), sandbox)
+    for _ in range(2):
+        assert till.enter("10").status_code == 303
+        till.next_customer()
+    refused = till.enter("10")
+    assert refused.status_code == 429 and "çok fazla yeni ödeme" in refused.get_data(as_text=True)
+    # A new session from the same address is refused too; another address is not.
+    other = Till(app.test_client(), sandbox)
+    assert other.enter("10").status_code == 429
+    elsewhere = app.test_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "127.0.0.2"
+    assert Till(elsewhere, sandbox).enter("10").status_code == 303
+    assert sandbox.calls("create") == 3
+
+
+def test_behind_a_proxy_the_forwarded_address_counts(make_app, sandbox):
+    app = make_app(CREATE_LIMIT="1/60", COINS="TRX:TRX", BEHIND_PROXY=True)
+    for n in range(3):
+        web = app.test_client()
+        web.environ_base["HTTP_X_FORWARDED_FOR"] = f"10.0.0.{n}"
+        assert Till(web, sandbox).enter("10").status_code == 303
+    assert sandbox.calls("create") == 3
+
+
+# -- logs -------------------------------------------------------------------------------------
+
+
+def test_json_log_lines_mask_secrets():
+    record = logging.LogRecord("kiosk", logging.INFO, __file__, 1,
+                               "login Bearer abc.def.ghi for +905551234567 password=\"hunter2\"", (), None)
+    logs.request_id.set("-")
+    logs.Masking().filter(record)
+    line = json.loads(logs.JsonLines().format(record))
+    assert line["msg"] == 'login Bearer *** for +90*******67 password="***"'
+    assert line["level"] == "info" and line["request_id"] == "-"
+
+
+def test_lifecycle_logged_once_per_event_without_secrets(make_app, sandbox, caplog):
+    caplog.set_level(logging.INFO, logger="kiosk")
+    app = make_app(ASK_MOBILE=True, COINS="TRX:TRX")
+    till = Till(app.test_client(), sandbox)
+    response = till.enter("300", mobile="+905551234567")
+    tx_id = response.headers["Location"].rsplit("/", 1)[1]
+    sandbox.pay(tx_id, share="half")
+    for _ in range(3):
+        till.status(tx_id)
+    app.extensions["kiosk"].checkout.clock = lambda: time.time() + 601
+    for _ in range(3):
+        till.status(tx_id)
+    events = [r.event for r in caplog.records if hasattr(r, "event")]
+    assert events == ["created", "partly paid", "ended with partial payment"]
+    assert all(r.tx == tx_id and r.amount == "300.00" for r in caplog.records if hasattr(r, "event"))
+    token = app.extensions["kiosk"].client.tokens.load().access_token
+    text = "\n".join(logs.mask(r.getMessage()) for r in caplog.records)
+    for secret in (token, DEFAULT_PASSWORD, "+905551234567", "5551234567"):
+        assert secret not in text
+
+
+# -- Redis and the fleet -------------------------------------------------------------------------
+
+
+def test_redis_store_semantics(redis_url):
+    import redis
+
+    from kiosk.checkout import RedisStore
+
+    store = RedisStore(redis.Redis.from_url(redis_url))
+    assert store.add("g", "1", ttl=5) and not store.add("g", "2", ttl=5)
+    assert store.get("g") == "1"
+    store.set("attention:b", "2")
+    store.set("attention:a", "1")
+    assert store.items("attention:") == [("attention:a", "1"), ("attention:b", "2")]
+    assert [store.incr("r", 60) for _ in range(3)] == [1, 2, 3]
+    store.delete("g")
+    assert store.get("g") is None
+
+
+def test_fleet_moves_a_checkout_between_instances(make_app, sandbox, redis_url):
+    """Two instances on two ports, one Redis, one sandbox: start on one, poll, cancel and
+    resume on the other, with one upstream login for both."""
+    one = LiveServer(make_app(REDIS_URL=redis_url))
+    two = LiveServer(make_app(REDIS_URL=redis_url))
+    try:
+        browser = requests.Session()
+
+        def on(server: LiveServer, path: str, **kw):
+            return browser.request(kw.pop("method", "GET"), server.url + path, allow_redirects=False,
+                                   timeout=10, **kw)
+
+        html = on(one, "/").text
+        form = {"csrf_token": field(html, "csrf_token"), "nonce": field(html, "nonce"), "amount": "300"}
+        assert on(one, "/", method="POST", data=form).status_code == 302
+        html = on(two, "/coin").text  # the session lives in Redis: instance two knows the amount
+        response = on(two, "/coin", method="POST", data={"csrf_token": field(html, "csrf_token"),
+                                                          "nonce": field(html, "nonce"), "coin": "TRX-TRX"})
+        tx_id = response.headers["Location"].rsplit("/", 1)[1]
+        # The same form sent again through instance one creates nothing new.
+        again = on(one, "/coin", method="POST", data={"csrf_token": field(html, "csrf_token"),
+                                                       "nonce": field(html, "nonce"), "coin": "TRX-TRX"})
+        assert again.status_code in (302, 303)
+        assert on(one, "/").headers["Location"] == f"/pay/{tx_id}"
+        sandbox.pay(tx_id, share="half")
+        status = on(one, f"/pay/{tx_id}/status", headers={"HX-Request": "true"}).text
+        assert 'data-outcome="partly_paid"' in status
+        page = on(two, f"/pay/{tx_id}").text
+        token = {"csrf_token": field(page, "csrf_token")}
+        first = on(one, f"/pay/{tx_id}/cancel", method="POST", data=token)
+        second = on(two, f"/pay/{tx_id}/cancel", method="POST", data=token)
+        assert first.headers["Location"] == second.headers["Location"] == f"/result/{tx_id}"
+        for server in (one, two):
+            assert 'data-testid="result-partial"' in on(server, f"/result/{tx_id}").text
+        assert sandbox.calls("create") == 1 and sandbox.calls("cancel") == 1
+        assert sandbox.calls("auth") == 1
+    finally:
+        one.stop()
+        two.stop()
+
+
+# -- gunicorn ---------------------------------------------------------------------------------
+
+
+def test_timeouts_are_ordered():
+    from kiosk import gunicorn_config
+    from kiosk.cryptom import CryptomClient
+
+    upstream_read = CryptomClient("http://x", "a", "b").timeout[1]
+    htmx = json.loads(re.search(r"content='(\{.*?\})'", (ROOT / "templates" / "base.html").read_text())
+                      .group(1))["timeout"] / 1000
+    assert upstream_read < htmx < gunicorn_config.timeout
+    assert gunicorn_config.worker_class == "gthread" and gunicorn_config.workers == 2
+
+
+def wait_for(url: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url, timeout=2)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not come up")
+
+
+def test_checkout_through_gunicorn_with_a_reload_in_the_middle(sandbox, tmp_path):
+    port = free_port()
+    env = {**os.environ, "KIOSK_BIND": f"127.0.0.1:{port}", "KIOSK_WORKERS": "2",
+           "KIOSK_API_URL": sandbox.url, "KIOSK_API_EMAIL": DEFAULT_EMAIL,
+           "KIOSK_API_PASSWORD": DEFAULT_PASSWORD, "KIOSK_SECRET_KEY": SECRET,
+           "KIOSK_STATE_DIR": str(tmp_path), "KIOSK_COINS": "TRX:TRX"}
+    log = open(tmp_path / "gunicorn.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "serve"], env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(base + "/healthz")
+        browser = requests.Session()
+        html = browser.get(base + "/", timeout=10).text
+        response = browser.post(base + "/", data={"csrf_token": field(html, "csrf_token"),
+                                                  "nonce": field(html, "nonce"), "amount": "250"},
+                                allow_redirects=False, timeout=10)
+        tx_id = response.headers["Location"].rsplit("/", 1)[1]
+        for _ in range(6):  # polls spread over both workers
+            assert "waiting" in browser.get(f"{base}/pay/{tx_id}/status", headers={"HX-Request": "true"},
+                                            timeout=10).text
+        proc.send_signal(signal.SIGHUP)  # a reload in the middle of the payment
+        time.sleep(1.5)
+        sandbox.pay(tx_id, share="full")
+        status = browser.get(f"{base}/pay/{tx_id}/status", headers={"HX-Request": "true"}, timeout=10)
+        assert status.headers["HX-Redirect"] == f"/result/{tx_id}"
+        assert 'data-testid="result-paid"' in browser.get(f"{base}/result/{tx_id}", timeout=10).text
+        assert sandbox.calls("create") == 1 and sandbox.calls("auth") == 1  # one login, two workers
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+        log.close()
+    text = (tmp_path / "gunicorn.log").read_text()
+    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    events = [line.get("event") for line in lines if line.get("event")]
+    assert events == ["created", "paid"]
+    assert all(line["request_id"] != "-" for line in lines if line.get("event"))
+    assert "Traceback" not in text and DEFAULT_PASSWORD not in text
