@@ -53,8 +53,12 @@ def make_app(sandbox: Sandbox, tmp_path):
     """Build a kiosk app against the live sandbox; keyword arguments override settings."""
     from kiosk import create_app
 
-    def build(**extra):
-        return create_app(kiosk_config(sandbox, tmp_path / "state", **extra))
+    def build(share: bool = False, **extra):
+        app = create_app(kiosk_config(sandbox, tmp_path / "state", **extra))
+        if not share:
+            # Tests pay and look again within the same second; a customer's screen does not.
+            app.extensions["kiosk"].checkout.share_seconds = 0
+        return app
 
     return build
 

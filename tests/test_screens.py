@@ -338,3 +338,19 @@ def test_logs_hold_no_token_or_password(till, sandbox, app, caplog):
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "payment created" in text and "logged in" in text
     assert token not in text and DEFAULT_PASSWORD not in text and "Bearer" not in text
+
+
+def test_two_tabs_and_a_reload_share_one_upstream_answer(make_app, sandbox):
+    web = make_app(share=True).test_client()
+    till = Till(web, sandbox)
+    tx_id = till.start()
+    before = sandbox.calls("detail")
+    till.status(tx_id)
+    till.status(tx_id)  # a second tab within the same interval
+    web.get(f"/pay/{tx_id}")  # a reload
+    assert sandbox.calls("detail") == before + 1
+    time.sleep(1.05)  # half the poll interval later, the next poll asks upstream again
+    sandbox.pay(tx_id, share="full")
+    assert till.status(tx_id).headers["HX-Redirect"] == f"/result/{tx_id}"
+    assert 'data-testid="result-paid"' in web.get(f"/result/{tx_id}").get_data(as_text=True)
+    assert sandbox.calls("detail") == before + 2

@@ -125,6 +125,7 @@ class Checkout:
         payment_timeout: int,
         currency: str = "TRY",
         create_limit: tuple[int, int] = (10, 60),
+        share_seconds: float = 0.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.client = client
@@ -132,6 +133,7 @@ class Checkout:
         self.payment_timeout = payment_timeout
         self.currency = currency
         self.create_limit = create_limit
+        self.share_seconds = share_seconds
         self.clock = clock
         self._last_seen = _Recent()  # transactions, for display while upstream is away
         self._qr = _Recent()  # QR images: the same for the whole life of a transaction
@@ -215,8 +217,20 @@ class Checkout:
         return Record.loads(text) if text else None
 
     def view(self, record: Record) -> View:
-        """The state of a checkout now; cancels upstream once the kiosk's deadline has passed."""
-        return self._look(record, expire=True)
+        """The state of a checkout now; cancels upstream once the kiosk's deadline has passed.
+        Two tabs, a reload or the result screen right after a poll share one upstream answer."""
+        return self._look(record, expire=True, shared=True)
+
+    def _detail(self, tx_id: str, shared: bool) -> Transaction:
+        key = f"detail:{tx_id}"
+        if shared and self.share_seconds > 0:
+            cached = self.store.get(key)
+            if cached is not None:
+                return Transaction.from_json(json.loads(cached, parse_float=Decimal))
+        tx = self.client.transaction(tx_id)
+        if self.share_seconds > 0:
+            self.store.set(key, json.dumps(tx.raw, default=str), ttl=self.share_seconds)
+        return tx
 
     def _seen(self, record: Record, outcome: Outcome, tx: Transaction) -> View:
         self._last_seen.put(record.tx_id, tx)
@@ -346,11 +360,12 @@ class Checkout:
             pass  # most likely it completed meanwhile: the next read tells
         return self._look(record, expire=False)
 
-    def _look(self, record: Record, *, expire: bool) -> View:
+    def _look(self, record: Record, *, expire: bool, shared: bool = False) -> View:
         """Read the transaction and decide. `expire`: cancel it if the deadline has passed;
-        without it (right after a cancel) a transaction past its deadline is waited on."""
+        without it (right after a cancel) a transaction past its deadline is waited on.
+        `shared`: an answer another request got a moment ago will do."""
         try:
-            tx = self.client.transaction(record.tx_id)
+            tx = self._detail(record.tx_id, shared)
         except NotFound:
             return self._final(record, Outcome.SEE_CASHIER, None)
         except Unavailable:

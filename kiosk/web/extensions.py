@@ -47,6 +47,8 @@ class Kiosk:
         self.checkout = Checkout(
             self.client, self.store, payment_timeout=settings.payment_timeout,
             currency=settings.currency, create_limit=settings.create_limit,
+            # Half a poll interval: one tab never sees a stale answer, a second tab shares it.
+            share_seconds=settings.poll_interval / 2,
         )
 
 

@@ -55,7 +55,7 @@ def kiosk_server(make_app):
 
     def start(**settings) -> LiveServer:
         base = {"POLL_INTERVAL": 1, "RESULT_SECONDS": 3}
-        server = LiveServer(make_app(**{**base, **settings}))
+        server = LiveServer(make_app(share=True, **{**base, **settings}))
         servers.append(server)
         return server
 
