@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -110,3 +111,44 @@ class Till:
         if token is None:
             token = field(self.web.get(f"/pay/{tx_id}").get_data(as_text=True), "csrf_token")
         return self.web.post(f"/pay/{tx_id}/cancel", data={"csrf_token": token})
+
+
+class Gunicorn:
+    """`kiosk serve` for real: gunicorn with its workers, on a free port, logging to a file."""
+
+    def __init__(self, sandbox_url: str, state_dir, port: int, **settings: str) -> None:
+        import os
+        import subprocess
+        import sys
+
+        from kiosk.sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD
+
+        self.url = f"http://127.0.0.1:{port}"
+        self.log_path = state_dir / "gunicorn.log"
+        env = {**os.environ, "KIOSK_BIND": f"127.0.0.1:{port}", "KIOSK_WORKERS": "2",
+               "KIOSK_API_URL": sandbox_url, "KIOSK_API_EMAIL": DEFAULT_EMAIL,
+               "KIOSK_API_PASSWORD": DEFAULT_PASSWORD, "KIOSK_SECRET_KEY": "test-secret-key-0123456789",
+               "KIOSK_STATE_DIR": str(state_dir), "KIOSK_COINS": "TRX:TRX",
+               **{f"KIOSK_{k}": v for k, v in settings.items()}}
+        self._log = open(self.log_path, "w")  # noqa: SIM115
+        self.proc = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "serve"], env=env,
+                                     stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(self.url + "/healthz", timeout=2)
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    self.stop()
+                    raise AssertionError("gunicorn did not start:\n" + self.log_path.read_text()) from None
+                time.sleep(0.2)
+
+    def stop(self) -> str:
+        import signal
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(30)
+        self._log.close()
+        return self.log_path.read_text()

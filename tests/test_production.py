@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import requests
 
 from kiosk import logs
-from kiosk.sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD
+from kiosk.sandbox import DEFAULT_PASSWORD
 
-from .conftest import SECRET, free_port
-from .support import LiveServer, Till, field
+from .conftest import free_port
+from .support import Gunicorn, LiveServer, Till, field
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -217,29 +214,10 @@ def test_timeouts_are_ordered():
     assert gunicorn_config.worker_class == "gthread" and gunicorn_config.workers == 2
 
 
-def wait_for(url: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            requests.get(url, timeout=2)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    raise AssertionError(f"{url} did not come up")
-
-
 def test_checkout_through_gunicorn_with_a_reload_in_the_middle(sandbox, tmp_path):
-    port = free_port()
-    env = {**os.environ, "KIOSK_BIND": f"127.0.0.1:{port}", "KIOSK_WORKERS": "2",
-           "KIOSK_API_URL": sandbox.url, "KIOSK_API_EMAIL": DEFAULT_EMAIL,
-           "KIOSK_API_PASSWORD": DEFAULT_PASSWORD, "KIOSK_SECRET_KEY": SECRET,
-           "KIOSK_STATE_DIR": str(tmp_path), "KIOSK_COINS": "TRX:TRX"}
-    log = open(tmp_path / "gunicorn.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "serve"], env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    server = Gunicorn(sandbox.url, tmp_path, free_port())
+    base = server.url
     try:
-        wait_for(base + "/healthz")
         browser = requests.Session()
         html = browser.get(base + "/", timeout=10).text
         response = browser.post(base + "/", data={"csrf_token": field(html, "csrf_token"),
@@ -249,7 +227,7 @@ def test_checkout_through_gunicorn_with_a_reload_in_the_middle(sandbox, tmp_path
         for _ in range(6):  # polls spread over both workers
             assert "waiting" in browser.get(f"{base}/pay/{tx_id}/status", headers={"HX-Request": "true"},
                                             timeout=10).text
-        proc.send_signal(signal.SIGHUP)  # a reload in the middle of the payment
+        server.proc.send_signal(signal.SIGHUP)  # a reload in the middle of the payment
         time.sleep(1.5)
         sandbox.pay(tx_id, share="full")
         status = browser.get(f"{base}/pay/{tx_id}/status", headers={"HX-Request": "true"}, timeout=10)
@@ -257,10 +235,7 @@ def test_checkout_through_gunicorn_with_a_reload_in_the_middle(sandbox, tmp_path
         assert 'data-testid="result-paid"' in browser.get(f"{base}/result/{tx_id}", timeout=10).text
         assert sandbox.calls("create") == 1 and sandbox.calls("auth") == 1  # one login, two workers
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
-        log.close()
-    text = (tmp_path / "gunicorn.log").read_text()
+        text = server.stop()
     lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
     events = [line.get("event") for line in lines if line.get("event")]
     assert events == ["created", "paid"]

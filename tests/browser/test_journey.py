@@ -255,3 +255,29 @@ def test_switch_language_on_the_amount_screen(page, kiosk_server, sandbox):
     expect(page.locator("h1")).to_have_text("Ödenecek tutar")
     enter_amount(page, "123456")
     expect(page.get_by_test_id("amount-display")).to_have_text("₺1.234,56")
+
+
+def test_browser_offline_for_twenty_seconds_then_back(page, kiosk_server, sandbox):
+    kiosk = kiosk_server()
+    tx_id = start_payment(page, kiosk.url)
+    page.context.set_offline(True)
+    expect(page.get_by_test_id("offline")).to_be_visible(timeout=10000)
+    page.wait_for_timeout(20000)
+    sandbox.pay(tx_id, share="full")  # the payment lands while the screen is offline
+    page.context.set_offline(False)
+    expect(page.get_by_test_id("result-paid")).to_be_visible(timeout=15000)
+    assert len(sandbox.transactions()) == 1
+
+
+def test_two_tabs_on_the_same_checkout(page, kiosk_server, sandbox):
+    kiosk = kiosk_server()
+    tx_id = start_payment(page, kiosk.url)
+    other = page.context.new_page()
+    other.goto(f"{kiosk.url}/pay/{tx_id}")
+    sandbox.pay(tx_id, share="half")
+    for tab in (page, other):
+        expect(tab.get_by_test_id("payment-status")).to_have_attribute("data-outcome", "partly_paid")
+    sandbox.pay(tx_id, share="full")
+    for tab in (page, other):
+        expect(tab.get_by_test_id("result-paid")).to_be_visible()
+    assert sandbox.calls("create") == 1
