@@ -18,13 +18,19 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $@ $(VENV)/.demo-installed
 
+# axe-core, for the accessibility tests: the browser loads it into each page under test.
+AXE_VERSION := 4.14.1
+AXE := $(VENV)/axe-core-$(AXE_VERSION)/axe.min.js
+$(AXE): | $(BIN)/python
+	@scripts/fetch-axe $(AXE_VERSION) $(AXE)
+
 demo: $(VENV)/.demo-installed
 	$(BIN)/kiosk demo
 
 system-deps:
 	@scripts/system-deps
 
-test: $(VENV)/.test-installed system-deps
+test: $(VENV)/.test-installed system-deps $(AXE)
 	$(BIN)/ruff check kiosk tests
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
