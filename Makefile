@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test system-deps catalog clean
+.PHONY: demo test system-deps catalog bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "kiosk needs Python 3.11 or newer")'
@@ -41,3 +41,8 @@ clean:
 catalog: $(VENV)/.test-installed
 	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location -o $(VENV)/messages.pot .
 	$(BIN)/pybabel update -i $(VENV)/messages.pot -d kiosk/translations --no-location --width 100 --ignore-obsolete
+
+# Benchmarks (not part of the tests): prints a table and writes bench/RESULTS.md.
+# ARGS=--quick for a smoke run, ARGS=--soak for the long soak as well.
+bench: $(VENV)/.test-installed system-deps
+	$(BIN)/python bench/run.py $(ARGS)
