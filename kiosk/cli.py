@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 import threading
@@ -11,6 +10,7 @@ from typing import Any
 
 from werkzeug.serving import make_server
 
+from . import logs
 from .config import SANDBOX_URL
 
 
@@ -89,8 +89,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # The demo and the sandbox talk to a person at a terminal; `kiosk serve` logs JSON lines
+    # (KIOSK_LOG_FORMAT) through its gunicorn hooks.
+    logs.configure("text")
     parser = argparse.ArgumentParser(prog="kiosk", description="Cryptom Pay kiosk checkout")
     sub = parser.add_subparsers(dest="command", required=True)
 

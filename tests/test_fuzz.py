@@ -43,6 +43,7 @@ def fuzz_app(sandbox_server, tmp_path_factory):
 
 @pytest.fixture
 def web(fuzz_app, sandbox_server):
+    sandbox_server.clear_faults()  # whatever an earlier test left switched on
     client = fuzz_app.test_client()
     html = client.get("/").get_data(as_text=True)
     client.token = field(html, "csrf_token")

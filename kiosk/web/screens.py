@@ -195,13 +195,16 @@ def record_or_404(tx_id: str) -> Record:
     return record
 
 
+def pay_screen(view: View, code: int = 302) -> Any:
+    """The pay screen while the payment is open; its result once it has one."""
+    if view.outcome.is_final:
+        return redirect(url_for(".result", tx_id=view.record.tx_id), code)
+    return render_template("kiosk/pay.html", **screen(view))
+
+
 @bp.get("/pay/<tx_id>")
 def pay(tx_id: str) -> Any:
-    record = record_or_404(tx_id)
-    view = kiosk().checkout.view(record)
-    if view.outcome.is_final:
-        return redirect(url_for(".result", tx_id=tx_id))
-    return render_template("kiosk/pay.html", **screen(view))
+    return pay_screen(kiosk().checkout.view(record_or_404(tx_id)))
 
 
 @bp.get("/pay/<tx_id>/status")
@@ -223,11 +226,7 @@ def status(tx_id: str) -> Any:
 
 @bp.post("/pay/<tx_id>/cancel")
 def cancel(tx_id: str) -> Any:
-    record = record_or_404(tx_id)
-    view = kiosk().checkout.cancel(record)
-    if view.outcome.is_final:
-        return redirect(url_for(".result", tx_id=tx_id), 303)
-    return render_template("kiosk/pay.html", **screen(view))
+    return pay_screen(kiosk().checkout.cancel(record_or_404(tx_id)), 303)
 
 
 @bp.get("/pay/<tx_id>/qr.png")
