@@ -344,6 +344,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer runs, for a smoke test")
     parser.add_argument("--soak", action="store_true", help="also run the long soak")
     parser.add_argument("--soak-minutes", type=float, default=30)
+    parser.add_argument("--soak-kiosks", type=int, default=200)
     args = parser.parse_args()
     q = args.quick
     rows: list[tuple[str, str, str, bool]] = []
@@ -356,7 +357,7 @@ def main() -> int:
         ("memory", lambda: memory(rows, 2000 if q else 10000)),
     ]
     if args.soak:
-        steps.append(("soak", lambda: soak(rows, 200, args.soak_minutes)))
+        steps.append(("soak", lambda: soak(rows, args.soak_kiosks, args.soak_minutes)))
     for name, step in steps:
         print(f"… {name}", flush=True)
         step()
