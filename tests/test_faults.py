@@ -261,3 +261,21 @@ def test_double_submit_at_the_same_moment_creates_one(kiosk, sandbox, crashes):
     sandbox.clear_faults()
     assert len(set(answers)) == 1 and answers[0].startswith("/pay/")
     assert sandbox.calls("create") == 1 and crashes() == []
+
+
+def test_create_without_an_answer_is_adopted_not_made_twice(kiosk, sandbox, crashes):
+    """Upstream makes the transaction but answers after the kiosk's read timeout: the kiosk says
+    it could not start, and the customer's next try adopts that transaction."""
+    screen = Screen(kiosk())
+    html = screen.get("/").text
+    sandbox.faults(latency_ms=5800, only="create")
+    response = screen.post("/", {"csrf_token": field(html, "csrf_token"), "nonce": field(html, "nonce"),
+                                 "amount": "300"})
+    assert response.status_code == 503 and "yanıt vermiyor" in response.text
+    time.sleep(1.5)  # upstream finishes the create it was given
+    sandbox.clear_faults()
+    assert len(sandbox.transactions()) == 1
+    tx_id = screen.start("300")  # the customer tries again
+    assert tx_id == sandbox.transactions()[0]["_id"]
+    assert sandbox.calls("create") == 1 and len(sandbox.transactions()) == 1
+    assert crashes() == []

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 RECORD_TTL = 15 * 24 * 3600  # upstream reserves the wallet for two weeks
 GUARD_TTL = 24 * 3600
+UNANSWERED_TTL = 600  # how long a create that got no answer is looked for before a new one
 EVENTS = {
     Outcome.PAID: "paid",
     Outcome.CANCELLED: "cancelled",
@@ -149,13 +150,19 @@ class Checkout:
         user_mobile: str | None = None,
         status_note: str | None = None,
         limit_keys: tuple[str, ...] = (),
+        owner: str | None = None,
     ) -> str:
         """Create the one upstream transaction of this checkout; a repeat of the same nonce
         (double tap, resubmitted form, back button) returns the same transaction.
-        `limit_keys` (the kiosk session, the client address) each get `create_limit`."""
+        `limit_keys` (the kiosk session, the client address) each get `create_limit`.
+        `owner` (the kiosk session): after a create that got no answer, this owner's next try
+        first looks upstream for that transaction, so it is adopted, not made twice."""
         key = f"nonce:{nonce}"
         if not self.store.add(key, "pending", ttl=GUARD_TTL):
             return self._await_start(key)
+        adopted = self._adopt_unanswered(owner, amount, coin, network)
+        if adopted is not None:
+            return self._begin(key, adopted, amount, coin, network, self.clock())
         started = self.clock()
         count, window = self.create_limit
         slot = int(started // window)
@@ -171,17 +178,40 @@ class Checkout:
         except Unavailable:
             tx = self._recover(amount, coin, network, started)
             if tx is None:
-                self.store.delete(key)  # nothing was created: the same form may try again
+                # Upstream may still make it: remember, so the next try looks before creating.
+                if owner:
+                    self.store.set(f"unanswered:{owner}", json.dumps(
+                        {"amount": str(amount), "coin": coin, "network": network, "at": started}),
+                        ttl=UNANSWERED_TTL)
+                self.store.delete(key)
                 raise StartUnavailable("Cryptom Pay is not answering") from None
         except Rejected as exc:
             self.store.delete(key)
             raise StartRejected(exc.message) from None
+        return self._begin(key, tx, amount, coin, network, started)
+
+    def _begin(self, key: str, tx: Transaction, amount: Decimal, coin: str, network: str,
+               started: float) -> str:
         record = Record(tx.id, amount, coin, network, started, started + self.payment_timeout)
         self.store.set(f"tx:{tx.id}", record.dumps(), ttl=RECORD_TTL)
         self.store.set(key, tx.id, ttl=GUARD_TTL)
         self._last_seen.put(tx.id, tx)
         self._event("created", record, coin_amount=str(tx.coin_amount))
         return tx.id
+
+    def _adopt_unanswered(self, owner: str | None, amount: Decimal, coin: str,
+                          network: str) -> Transaction | None:
+        if not owner:
+            return None
+        text = self.store.get(f"unanswered:{owner}")
+        if text is None:
+            return None
+        self.store.delete(f"unanswered:{owner}")
+        earlier = json.loads(text)
+        if (Decimal(earlier["amount"]), earlier["coin"], earlier["network"]) != (amount, coin, network):
+            log.warning("an unanswered create for another amount may stay pending upstream")
+            return None
+        return self._recover(amount, coin, network, float(earlier["at"]))
 
     def _await_start(self, key: str) -> str:
         for _ in range(150):  # the first request is creating it: wait for its answer

@@ -77,8 +77,9 @@ def create_sandbox_app(config: dict[str, Any] | None = None) -> Flask:
         with state.lock:
             state.calls[name] += 1
             f = state.faults
-            latency = f.latency_ms
-            failing = f.fail_next > 0 and f.only in ("", name)
+            targeted = f.only in ("", name)
+            latency = f.latency_ms if targeted else 0
+            failing = f.fail_next > 0 and targeted
             if failing:
                 f.fail_next -= 1
         if latency:

@@ -172,6 +172,7 @@ def start(nonce: str | None, coin_key: str, retry: str) -> Any:
         tx_id = kiosk().checkout.start(
             nonce, Decimal(session["amount"]), pair.coin, pair.network,
             session.get("mobile"), session.get("note"), limit_keys=client_keys(),
+            owner=getattr(session, "sid", None),
         )
     except StartLimited:
         return render(_("Too many new payments from this kiosk. Please wait a minute and try again."), 429)
