@@ -1,12 +1,16 @@
 """The customer's screens. Read top to bottom, the routes are the journey:
 
     /                  amount        enter the lira amount (and, if asked, mobile and note)
+    /language  (POST)                Turkish or English, until the next customer
     /coin              coin          pick the coin when more than one is offered
+    /reset     (POST)                back to a fresh amount screen (Back, or the idle timer)
     /pay/<id>          pay           QR, address, countdown; includes the status fragment
     /pay/<id>/status   _status       polled by htmx; the server decides the next screen
     /pay/<id>/qr.png                 the QR image, served by the kiosk itself
     /pay/<id>/cancel   (POST)        the customer gives up
     /result/<id>       result        paid, cancelled, expired, partial: then back to amount
+    /receipt/<id>      receipt       a printable receipt of a paid payment (KIOSK_RECEIPTS)
+    /done      (POST)                the next customer
 """
 
 from __future__ import annotations
