@@ -241,3 +241,12 @@ def test_checkout_through_gunicorn_with_a_reload_in_the_middle(sandbox, tmp_path
     assert events == ["created", "paid"]
     assert all(line["request_id"] != "-" for line in lines if line.get("event"))
     assert "Traceback" not in text and DEFAULT_PASSWORD not in text
+
+
+def test_redis_down_gives_a_calm_screen_not_a_stack_trace(make_app, sandbox):
+    web = make_app(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0").test_client()
+    for url in ("/", "/pay/6338cb9cd4cb3327e706ddb1", "/operator"):
+        response = web.get(url)
+        html = response.get_data(as_text=True)
+        assert response.status_code == 503 and 'data-testid="server-error"' in html, url
+        assert "Traceback" not in html and "redis" not in html.lower()

@@ -231,7 +231,7 @@ class Checkout:
                 {"currencyAmount": amount, "coin": coin, "network": network, "status": "PENDING"},
                 page=1, limit=20,
             )
-        except Exception:  # noqa: BLE001 - still unreachable: report the create as failed
+        except CryptomError:  # still unreachable: report the create as failed
             return None
         floor = datetime.fromtimestamp(since, UTC) - timedelta(seconds=5)
         fresh = [
@@ -334,10 +334,10 @@ class Checkout:
             return
         try:
             self.client.cancel(tx_id)
-        except (Unavailable, Rejected) as exc:
-            if isinstance(exc, NotFound):
-                raise
-            # not cancelled: the detail screen shows what upstream says now
+        except NotFound:
+            raise
+        except (Unavailable, Rejected):
+            pass  # not cancelled: the detail screen shows what upstream says now
 
     def dismiss(self, tx_id: str) -> None:
         """The operator has dealt with an attention item."""

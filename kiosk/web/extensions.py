@@ -58,7 +58,10 @@ def kiosk() -> Kiosk:
 
 def current_locale() -> str:
     """The customer's choice on this kiosk, until the next customer; else the shop's default."""
-    chosen = session.get("locale")
+    try:
+        chosen = session.get("locale")
+    except AttributeError:  # no session at all: its store (Redis) could not be reached
+        chosen = None
     return chosen if chosen in LOCALES else kiosk().settings.default_locale
 
 

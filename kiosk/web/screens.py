@@ -35,6 +35,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from redis.exceptions import RedisError
 
 from ..checkout import Outcome, Record, StartLimited, StartRejected, StartUnavailable, View
 from ..checkout.inputs import InputError, parse_amount, parse_mobile, parse_note
@@ -316,3 +317,11 @@ def csrf_failed(err: CSRFError) -> Any:
 @bp.app_errorhandler(404)
 def not_found(err: Exception) -> Any:
     return render_template("kiosk/missing.html"), 404
+
+
+@bp.app_errorhandler(500)
+@bp.app_errorhandler(RedisError)
+def server_error(err: Exception) -> Any:
+    # Flask has logged the exception; the customer gets a calm screen, never a stack trace.
+    # A poll that gets this keeps its pay screen: htmx swaps nothing on an error answer.
+    return render_template("kiosk/error.html"), 503
