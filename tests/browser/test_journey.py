@@ -11,6 +11,20 @@ from playwright.sync_api import expect
 from ..support import LiveServer
 from .conftest import OUTPUT, PORTRAIT, shot
 
+SMALL = {"width": 1024, "height": 600}
+
+
+# The page itself never scrolls (the body clips), so fitting means: every element drawn inside
+# the viewport. Returns the furthest bottom and right edges, and the viewport's size.
+EXTENT = """() => {
+  let bottom = 0, right = 0;
+  for (const el of document.querySelectorAll('main *, header *')) {
+    const r = el.getBoundingClientRect();
+    if (r.width && r.height) { bottom = Math.max(bottom, r.bottom); right = Math.max(right, r.right); }
+  }
+  return [Math.ceil(bottom), innerHeight, Math.ceil(right), innerWidth];
+}"""
+
 
 def enter_amount(page, digits: str) -> None:
     for d in digits:
@@ -178,15 +192,15 @@ def test_double_tap_on_pay_creates_one_transaction(page, kiosk_server, sandbox):
 
 def test_pay_screen_fits_portrait_and_landscape(page, kiosk_server, sandbox):
     kiosk = kiosk_server()
-    start_payment(page, kiosk.url)
-    for name, size in (("landscape", None), ("portrait", PORTRAIT)):
+    tx_id = start_payment(page, kiosk.url, digits="1234567")
+    sandbox.pay(tx_id, amount="1.5")  # the partly-paid state is the tallest
+    expect(page.get_by_test_id("payment-status")).to_have_attribute("data-outcome", "partly_paid")
+    for name, size in (("landscape", None), ("portrait", PORTRAIT), ("small-landscape", SMALL),
+                       ("small-portrait", {"width": 600, "height": 1024})):
         if size:
             page.set_viewport_size(size)
-        sizes = page.evaluate(
-            "() => [document.documentElement.scrollHeight, innerHeight,"
-            " document.documentElement.scrollWidth, innerWidth]"
-        )
-        assert sizes[0] <= sizes[1] and sizes[2] <= sizes[3], sizes
+        sizes = page.evaluate(EXTENT)
+        assert sizes[0] <= sizes[1] and sizes[2] <= sizes[3], (name, sizes)
         shot(page, f"11-pay-{name}")
     for target in ("cancel",):
         box = page.get_by_test_id(target).bounding_box()
@@ -219,14 +233,14 @@ def test_idle_coin_screen_returns_to_a_clear_amount_screen(page, kiosk_server, s
 
 def test_touch_targets_are_large_enough(page, kiosk_server, sandbox):
     kiosk = kiosk_server()
-    for size in ({"width": 1280, "height": 800}, PORTRAIT, {"width": 1024, "height": 600}):
+    for size in ({"width": 1280, "height": 800}, PORTRAIT, SMALL):
         page.set_viewport_size(size)
         page.goto(kiosk.url + "/")
         for test_id in [f"key-{k}" for k in [*"0123456789", "00", "back", "clear"]] + ["amount-submit"]:
             box = page.get_by_test_id(test_id).bounding_box()
             assert box["width"] >= 48 and box["height"] >= 48, (size, test_id, box)
-        sizes = page.evaluate("() => [document.documentElement.scrollHeight, innerHeight]")
-        assert sizes[0] <= sizes[1], (size, sizes)
+        sizes = page.evaluate(EXTENT)
+        assert sizes[0] <= sizes[1] and sizes[2] <= sizes[3], (size, sizes)
     shot(page, "13-amount-small-landscape")
 
 
