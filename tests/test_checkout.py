@@ -73,3 +73,17 @@ def test_store_expiry(tmp_path):
     store.set("attention:y", "2")
     store.set("other", "3")
     assert [k for k, _ in store.items("attention:")] == ["attention:x", "attention:y"]
+
+
+def test_store_purges_expired_rows(tmp_path):
+    import sqlite3
+    import time
+
+    store = LocalStore(tmp_path / "s.sqlite3")
+    for i in range(50):
+        store.incr(f"rate:addr:{i}", ttl=0.05)
+    store.set("tx:kept", "1", ttl=3600)
+    time.sleep(0.1)
+    assert store.purge() == 50
+    rows = sqlite3.connect(tmp_path / "s.sqlite3").execute("SELECT key FROM kv").fetchall()
+    assert rows == [("tx:kept",)]

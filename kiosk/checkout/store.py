@@ -24,10 +24,14 @@ class Store(Protocol):
     def incr(self, key: str, ttl: float) -> int: ...
 
 
+PURGE_EVERY = 600.0  # seconds between sweeps of expired rows, per process
+
+
 class LocalStore:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self._local = threading.local()
+        self._last_purge = 0.0
         with self._db() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(
@@ -51,7 +55,16 @@ class LocalStore:
         ).fetchone()
         return row[0] if row else None
 
+    def purge(self) -> int:
+        """Drop expired rows (rate counters, shared answers, old guards), so the file stays small
+        over years of service. Runs by itself every few minutes from set()."""
+        self._last_purge = time.time()
+        return self._db().execute("DELETE FROM kv WHERE expires IS NOT NULL AND expires<=?",
+                                  (self._last_purge,)).rowcount
+
     def set(self, key: str, value: str, ttl: float | None = None) -> None:
+        if time.time() - self._last_purge > PURGE_EVERY:
+            self.purge()
         expires = time.time() + ttl if ttl else None
         self._db().execute(
             "INSERT INTO kv(key, value, expires) VALUES(?,?,?) "
