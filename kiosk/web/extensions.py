@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from datetime import timedelta
 
 import redis
 from cachelib.file import FileSystemCache
@@ -24,6 +25,7 @@ from . import format as fmt
 from . import security
 
 csrf = CSRFProtect()
+SESSION_LIFETIME = timedelta(days=30)
 babel = Babel()
 
 
@@ -84,13 +86,17 @@ def init_app(app: Flask, settings: Settings) -> None:
         sessions = settings.state_dir / "sessions"
         app.config.update(
             SESSION_TYPE="cachelib",
-            SESSION_CACHELIB=FileSystemCache(str(sessions), threshold=5000, default_timeout=86400,
+            SESSION_CACHELIB=FileSystemCache(str(sessions), threshold=5000,
+                                             default_timeout=int(SESSION_LIFETIME.total_seconds()),
                                              mode=0o600),
         )
     if settings.behind_proxy:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     app.config.update(
-        SESSION_PERMANENT=False,
+        # A kiosk's browser may crash or restart mid-payment: its cookie outlives the browser,
+        # so it comes back to the same checkout.
+        SESSION_PERMANENT=True,
+        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
         SESSION_COOKIE_SECURE=settings.secure_cookies,
         SESSION_REFRESH_EACH_REQUEST=False,
         SESSION_COOKIE_NAME="kiosk_session",

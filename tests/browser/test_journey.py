@@ -295,3 +295,18 @@ def test_two_tabs_on_the_same_checkout(page, kiosk_server, sandbox):
     for tab in (page, other):
         expect(tab.get_by_test_id("result-paid")).to_be_visible()
     assert sandbox.calls("create") == 1
+
+
+def test_browser_restart_comes_back_to_the_same_payment(browser, kiosk_server, sandbox):
+    kiosk = kiosk_server()
+    context = browser.new_context()
+    page = context.new_page()
+    tx_id = start_payment(page, kiosk.url)
+    saved = context.storage_state()  # what the kiosk browser's profile keeps on disk
+    context.close()  # the browser crashes
+    again = browser.new_context(storage_state=saved)
+    page = again.new_page()
+    page.goto(kiosk.url + "/")
+    expect(page.get_by_test_id("qr")).to_be_visible()
+    assert page.url.endswith(f"/pay/{tx_id}")
+    again.close()
