@@ -250,3 +250,12 @@ def test_redis_down_gives_a_calm_screen_not_a_stack_trace(make_app, sandbox):
         html = response.get_data(as_text=True)
         assert response.status_code == 503 and 'data-testid="server-error"' in html, url
         assert "Traceback" not in html and "redis" not in html.lower()
+    # The probes and the stylesheet need no session, so they still answer.
+    from kiosk.web import health
+
+    health._cache.update(at=0.0, health=None)
+    assert web.get("/healthz").status_code == 200
+    ready = web.get("/readyz")
+    assert ready.status_code == 503 and ready.get_json()["reason"].startswith("Redis")
+    health._cache.update(at=0.0, health=None)
+    assert web.get("/static/kiosk.css").status_code == 200

@@ -6,10 +6,12 @@ import hashlib
 import logging
 import secrets
 from datetime import timedelta
+from typing import Any
 
 import redis
 from cachelib.file import FileSystemCache
-from flask import Flask, current_app, request, session
+from flask import Flask, Request, Response, current_app, request, session
+from flask.sessions import NullSession, SessionInterface
 from flask_babel import Babel
 from flask_session import Session
 from flask_wtf.csrf import CSRFProtect
@@ -52,6 +54,25 @@ class Kiosk:
             # Half a poll interval: one tab never sees a stale answer, a second tab shares it.
             share_seconds=settings.poll_interval / 2,
         )
+
+
+class SessionlessProbes(SessionInterface):
+    """Probes and static files need no session: they answer without touching the session
+    store, so /healthz and the stylesheet work even while Redis is away."""
+
+    SKIP = ("/healthz", "/readyz", "/static/")
+
+    def __init__(self, inner: SessionInterface) -> None:
+        self.inner = inner
+
+    def open_session(self, app: Flask, request: Request) -> Any:
+        if request.path.startswith(self.SKIP):
+            return self.make_null_session(app)
+        return self.inner.open_session(app, request)
+
+    def save_session(self, app: Flask, session: Any, response: Response) -> None:
+        if not isinstance(session, NullSession):
+            self.inner.save_session(app, session, response)
 
 
 def kiosk() -> Kiosk:
@@ -107,6 +128,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         SEND_FILE_MAX_AGE_DEFAULT=31536000,  # static URLs carry a version: cache them for good
     )
     Session(app)
+    app.session_interface = SessionlessProbes(app.session_interface)
     csrf.init_app(app)
     compile_catalogs()
     babel.init_app(app, default_locale=settings.default_locale,

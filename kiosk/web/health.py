@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from flask import Blueprint, jsonify
+from redis.exceptions import RedisError
 
 from .. import __version__
 from ..checkout import ledger
@@ -31,7 +32,12 @@ def readyz() -> Any:
         fresh = time.monotonic() - _cache["at"] < READY_CACHE_SECONDS and _cache["health"]
         health = _cache["health"] if fresh else None
     if health is None:
-        health = ledger.health(kiosk().client)
+        try:
+            if kiosk().redis is not None:
+                kiosk().redis.ping()  # a fleet is not ready without its shared store
+            health = ledger.health(kiosk().client)
+        except RedisError as exc:
+            health = ledger.Health(False, f"Redis: {type(exc).__name__}", None)
         with _lock:
             _cache.update(at=time.monotonic(), health=health)
     body = {"status": "ready" if health.ok else "not ready", "upstream_ms": health.latency_ms,
