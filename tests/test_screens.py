@@ -354,3 +354,14 @@ def test_two_tabs_and_a_reload_share_one_upstream_answer(make_app, sandbox):
     assert till.status(tx_id).headers["HX-Redirect"] == f"/result/{tx_id}"
     assert 'data-testid="result-paid"' in web.get(f"/result/{tx_id}").get_data(as_text=True)
     assert sandbox.calls("detail") == before + 2
+
+
+def test_coins_arriving_after_a_cancel_become_an_attention_item(till, sandbox, app):
+    tx_id = till.start()
+    till.cancel(tx_id)
+    assert 'data-testid="result-cancelled"' in till.web.get(f"/result/{tx_id}").get_data(as_text=True)
+    sandbox.pay(tx_id, amount="3")  # a customer sends part of it anyway, after the cancel
+    html = till.web.get(f"/result/{tx_id}").get_data(as_text=True)
+    assert 'data-testid="result-partial"' in html  # never shown as a plain cancellation
+    kinds = {item["kind"] for _, item in app.extensions["kiosk"].checkout.attention()}
+    assert kinds == {"partial"}

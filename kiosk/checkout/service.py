@@ -293,10 +293,10 @@ class Checkout:
             # Completed although upstream had ended it: money arrived on a cancelled transaction.
             late = outcome is Outcome.PAID and tx is not None and tx.status in ENDED
             self._note_final(record, outcome, tx, late=late)
-        elif outcome is Outcome.PAID and self.store.get(key) != Outcome.PAID.value:
-            # The kiosk had closed it unpaid; the money arrived afterwards.
+        elif outcome in (Outcome.PAID, Outcome.PARTIAL_KEPT) and self.store.get(key) != outcome.value:
+            # The kiosk had closed it without that money; coins arrived afterwards.
             self.store.set(key, outcome.value, ttl=RECORD_TTL)
-            self._note_final(record, outcome, tx, late=True)
+            self._note_final(record, outcome, tx, late=outcome is Outcome.PAID)
         return View(record, outcome, tx)
 
     def _note_final(
