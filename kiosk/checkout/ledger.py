@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..cryptom import CryptomClient, CryptomError, Page, Status
-from .inputs import N_, InputError
+from .inputs import N_
 
 STATUSES = [s.value for s in Status if s is not Status.UNKNOWN]
 PAGE_SIZE = 20
@@ -167,4 +167,4 @@ def health(client: CryptomClient) -> Health:
     return Health(True, "ok", int((time.monotonic() - started) * 1000))
 
 
-__all__ = ["HistoryQuery", "InputError", "Today", "Health", "history", "today", "health", "STATUSES"]
+__all__ = ["HistoryQuery", "Today", "Health", "history", "today", "health", "STATUSES"]

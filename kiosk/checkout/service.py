@@ -264,7 +264,11 @@ class Checkout:
 
     def _seen(self, record: Record, outcome: Outcome, tx: Transaction) -> View:
         self._last_seen.put(record.tx_id, tx)
-        if outcome is Outcome.PARTLY_PAID and self.store.add(f"partly:{record.tx_id}", "1", ttl=RECORD_TTL):
+        key = f"partly:{record.tx_id}"
+        # A read first: polls would otherwise take the store's write lock every time.
+        if outcome is Outcome.PARTLY_PAID and self.store.get(key) is None and self.store.add(
+            key, "1", ttl=RECORD_TTL
+        ):
             self._event("partly paid", record, received=str(tx.total_transfer_amount),
                         coin_amount=str(tx.coin_amount))
         return View(record, outcome, tx)
@@ -289,11 +293,14 @@ class Checkout:
     def _final(self, record: Record, outcome: Outcome, tx: Transaction | None) -> View:
         self._last_seen.drop(record.tx_id)
         key = f"final:{record.tx_id}"
-        if self.store.add(key, outcome.value, ttl=RECORD_TTL):
+        known = self.store.get(key)
+        if known is None and self.store.add(key, outcome.value, ttl=RECORD_TTL):
             # Completed although upstream had ended it: money arrived on a cancelled transaction.
             late = outcome is Outcome.PAID and tx is not None and tx.status in ENDED
             self._note_final(record, outcome, tx, late=late)
-        elif outcome in (Outcome.PAID, Outcome.PARTIAL_KEPT) and self.store.get(key) != outcome.value:
+        elif outcome in (Outcome.PAID, Outcome.PARTIAL_KEPT) and (
+            known or self.store.get(key)  # another request may have closed it just now
+        ) != outcome.value:
             # The kiosk had closed it without that money; coins arrived afterwards.
             self.store.set(key, outcome.value, ttl=RECORD_TTL)
             self._note_final(record, outcome, tx, late=outcome is Outcome.PAID)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from babel.numbers import format_decimal, get_decimal_symbol
+from babel.numbers import format_decimal
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 
@@ -26,10 +26,6 @@ def coin(amount: Decimal, locale: str = "tr") -> str:
     return format_decimal(
         amount, "#,##0.######", locale=LOCALES.get(locale, locale), decimal_quantization=False
     )
-
-
-def decimal_separator(locale: str = "tr") -> str:
-    return get_decimal_symbol(LOCALES.get(locale, locale))
 
 
 def grouped(address: str, size: int = 4) -> list[str]:

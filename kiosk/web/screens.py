@@ -88,7 +88,6 @@ def render_amount(error: str | None = None, status: int = 200, **values: Any) ->
     s = kiosk().settings
     html = render_template(
         "kiosk/amount.html", error=error, nonce=new_nonce(), values=values,
-        decimal_separator=fmt.decimal_separator(locale()),
         min_amount=s.min_amount, max_amount=s.max_amount,
     )
     return html, status
