@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import hmac
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..clock import now as clock_now
 from .store import Store
 
 MAX_TRIES = 5
@@ -23,7 +23,7 @@ class PinResult:
 
 
 class PinGuard:
-    def __init__(self, store: Store, pin: str | None, clock: Callable[[], float] = time.time):
+    def __init__(self, store: Store, pin: str | None, clock: Callable[[], float] = clock_now):
         self.store = store
         self.pin = pin
         self.clock = clock

@@ -16,6 +16,7 @@ from typing import Any
 
 import segno
 
+from ..clock import now as clock_now
 from ..cryptom import CryptomClient, CryptomError, NotFound, Rejected, Status, Transaction, Unavailable
 from .outcome import ENDED, Outcome, decide
 from .store import Store
@@ -127,7 +128,7 @@ class Checkout:
         currency: str = "TRY",
         create_limit: tuple[int, int] = (10, 60),
         share_seconds: float = 0.0,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = clock_now,
     ) -> None:
         self.client = client
         self.store = store

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from pathlib import Path
 from typing import Any, Protocol
+
+from .. import clock
 
 
 class Store(Protocol):
@@ -51,21 +52,21 @@ class LocalStore:
 
     def get(self, key: str) -> str | None:
         row = self._db().execute(
-            "SELECT value FROM kv WHERE key=? AND (expires IS NULL OR expires>?)", (key, time.time())
+            "SELECT value FROM kv WHERE key=? AND (expires IS NULL OR expires>?)", (key, clock.now())
         ).fetchone()
         return row[0] if row else None
 
     def purge(self) -> int:
         """Drop expired rows (rate counters, shared answers, old guards), so the file stays small
         over years of service. Runs by itself every few minutes from set()."""
-        self._last_purge = time.time()
+        self._last_purge = clock.now()
         return self._db().execute("DELETE FROM kv WHERE expires IS NOT NULL AND expires<=?",
                                   (self._last_purge,)).rowcount
 
     def set(self, key: str, value: str, ttl: float | None = None) -> None:
-        if time.time() - self._last_purge > PURGE_EVERY:
+        if clock.now() - self._last_purge > PURGE_EVERY:
             self.purge()
-        expires = time.time() + ttl if ttl else None
+        expires = clock.now() + ttl if ttl else None
         self._db().execute(
             "INSERT INTO kv(key, value, expires) VALUES(?,?,?) "
             "ON CONFLICT(key) DO UPDATE SET value=excluded.value, expires=excluded.expires",
@@ -74,7 +75,7 @@ class LocalStore:
 
     def add(self, key: str, value: str, ttl: float | None = None) -> bool:
         """Set only if absent (or expired). Atomic across processes: the basis of every guard."""
-        now = time.time()
+        now = clock.now()
         expires = now + ttl if ttl else None
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
@@ -96,13 +97,13 @@ class LocalStore:
         rows = self._db().execute(
             "SELECT key, value FROM kv WHERE key >= ? AND key < ? AND (expires IS NULL OR expires>?) "
             "ORDER BY key",
-            (prefix, prefix + "\uffff", time.time()),
+            (prefix, prefix + "\uffff", clock.now()),
         ).fetchall()
         return [(k, v) for k, v in rows]
 
     def incr(self, key: str, ttl: float) -> int:
         """Count up (from 1) a counter that lives `ttl` seconds from its first count."""
-        now = time.time()
+        now = clock.now()
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
         try:

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import time
 from functools import wraps
 from typing import Any
 
@@ -25,7 +24,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from .. import __version__
+from .. import __version__, clock
 from ..checkout import ledger
 from ..checkout.pin import PinGuard
 from ..cryptom import CryptomError, NotFound, Rejected, Status
@@ -48,7 +47,7 @@ def who() -> list[str]:
 
 def unlocked() -> bool:
     until = session.get("operator_until")
-    return isinstance(until, int | float) and until > time.time()
+    return isinstance(until, int | float) and until > clock.now()
 
 
 def operator_only(view: Any) -> Any:
@@ -59,7 +58,7 @@ def operator_only(view: Any) -> Any:
         if not unlocked():
             session.pop("operator_until", None)
             return redirect(url_for(".pin"))
-        session["operator_until"] = time.time() + IDLE_SECONDS  # five idle minutes end it
+        session["operator_until"] = clock.now() + IDLE_SECONDS  # five idle minutes end it
         return view(*args, **kwargs)
 
     return wrapped
@@ -80,7 +79,7 @@ def pin_submit() -> Any:
         abort(404)
     result = guard().check(str(request.form.get("pin", ""))[:32], who())
     if result.ok:
-        session["operator_until"] = time.time() + IDLE_SECONDS
+        session["operator_until"] = clock.now() + IDLE_SECONDS
         return redirect(url_for(".today"), 303)
     if result.locked_for:
         error = _("Too many wrong PINs. Try again in %(minutes)d minutes.",

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import io
 import secrets
-import time
 from decimal import Decimal
 from typing import Any
 
@@ -37,6 +36,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from redis.exceptions import RedisError
 
+from .. import clock
 from ..checkout import Outcome, Record, StartLimited, StartRejected, StartUnavailable, View
 from ..checkout.inputs import InputError, parse_amount, parse_mobile, parse_note
 from ..i18n import LOCALES
@@ -302,7 +302,7 @@ def screen(view: View) -> dict[str, Any]:
         "tx": tx,
         "outcome": view.outcome.value,
         "Outcome": Outcome,
-        "remaining": view.remaining(time.time()),
+        "remaining": view.remaining(clock.now()),
         "reference": (f"#{tx.sequence_id}" if tx and tx.sequence_id else view.record.tx_id[-8:]),
     }
 
