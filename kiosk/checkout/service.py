@@ -89,18 +89,25 @@ class Record:
     network: str
     created: float
     deadline: float
+    owner: str | None = None  # who may see it: a kiosk session's id, or "display:<id>"
+    display: str | None = None  # the paired display that showed it
+    order: str | None = None  # the order a till or the console sent, when it came from one
 
     def dumps(self) -> str:
-        return json.dumps({
+        data = {
             "tx_id": self.tx_id, "amount": str(self.amount), "coin": self.coin,
             "network": self.network, "created": self.created, "deadline": self.deadline,
-        })
+        }
+        data.update({k: v for k, v in (("owner", self.owner), ("display", self.display),
+                                       ("order", self.order)) if v is not None})
+        return json.dumps(data)
 
     @classmethod
     def loads(cls, text: str) -> Record:
         data = json.loads(text)
         return cls(data["tx_id"], Decimal(data["amount"]), data["coin"], data["network"],
-                   float(data["created"]), float(data["deadline"]))
+                   float(data["created"]), float(data["deadline"]), data.get("owner"),
+                   data.get("display"), data.get("order"))
 
 
 @dataclass(frozen=True)
@@ -152,18 +159,23 @@ class Checkout:
         status_note: str | None = None,
         limit_keys: tuple[str, ...] = (),
         owner: str | None = None,
+        display: str | None = None,
+        order: str | None = None,
     ) -> str:
         """Create the one upstream transaction of this checkout; a repeat of the same nonce
         (double tap, resubmitted form, back button) returns the same transaction.
         `limit_keys` (the kiosk session, the client address) each get `create_limit`.
-        `owner` (the kiosk session): after a create that got no answer, this owner's next try
-        first looks upstream for that transaction, so it is adopted, not made twice."""
+        `owner` (the kiosk session, or a display): after a create that got no answer, this
+        owner's next try first looks upstream for that transaction, so it is adopted, not made
+        twice. `display` and `order` are kept with the record: which display showed it, and
+        which order of a till or the console it pays."""
         key = f"nonce:{nonce}"
         if not self.store.add(key, "pending", ttl=GUARD_TTL):
             return self._await_start(key)
         adopted = self._adopt_unanswered(owner, amount, coin, network)
         if adopted is not None:
-            return self._begin(key, adopted, amount, coin, network, self.clock())
+            return self._begin(key, adopted, amount, coin, network, self.clock(),
+                               owner=owner, display=display, order=order)
         started = self.clock()
         count, window = self.create_limit
         slot = int(started // window)
@@ -189,11 +201,12 @@ class Checkout:
         except Rejected as exc:
             self.store.delete(key)
             raise StartRejected(exc.message) from None
-        return self._begin(key, tx, amount, coin, network, started)
+        return self._begin(key, tx, amount, coin, network, started, owner=owner, display=display,
+                           order=order)
 
     def _begin(self, key: str, tx: Transaction, amount: Decimal, coin: str, network: str,
-               started: float) -> str:
-        record = Record(tx.id, amount, coin, network, started, started + self.payment_timeout)
+               started: float, **tags: str | None) -> str:
+        record = Record(tx.id, amount, coin, network, started, started + self.payment_timeout, **tags)
         self.store.set(f"tx:{tx.id}", record.dumps(), ttl=RECORD_TTL)
         self.store.set(key, tx.id, ttl=GUARD_TTL)
         self._last_seen.put(tx.id, tx)
@@ -376,11 +389,24 @@ class Checkout:
         """Known to have reached a result already (no upstream call)."""
         return self.store.get(f"final:{tx_id}") is not None
 
+    def last_outcome(self, tx_id: str) -> Outcome:
+        """What the kiosk last decided for a transaction, from the store alone (no upstream call):
+        for lists that must not ask upstream about every row."""
+        final = self.store.get(f"final:{tx_id}")
+        if final is not None:
+            return Outcome(final)
+        return Outcome.PARTLY_PAID if self.store.get(f"partly:{tx_id}") else Outcome.WAITING
+
+    def cancel_reason(self, tx_id: str) -> str | None:
+        """Who cancelled it: customer, till, operator or deadline (None: nobody asked to)."""
+        return self._reason(tx_id)
+
     # -- end --------------------------------------------------------------------------------
 
-    def cancel(self, record: Record) -> View:
-        """The customer's cancel: one DELETE however many taps, then a fresh look upstream."""
-        return self._cancel(record, "customer")
+    def cancel(self, record: Record, reason: str = "customer") -> View:
+        """A cancel by the customer (or `reason`: till, operator): one DELETE however many taps,
+        then a fresh look upstream."""
+        return self._cancel(record, reason)
 
     def _cancel(self, record: Record, reason: str) -> View:
         key = f"cancel:{record.tx_id}"

@@ -21,6 +21,7 @@ from .. import __version__, logs
 from ..checkout import Checkout, LocalStore, RedisStore, Store
 from ..config import Settings
 from ..cryptom import CryptomClient, FileTokenStore, RedisTokenStore, TokenStore
+from ..displays import Displays, Orders
 from ..i18n import LANGUAGE_NAMES, LOCALES, TRANSLATIONS_DIR, compile_catalogs
 from ..paths import STATIC_DIR
 from . import format as fmt
@@ -54,13 +55,17 @@ class Kiosk:
             # Half a poll interval: one tab never sees a stale answer, a second tab shares it.
             share_seconds=settings.poll_interval / 2,
         )
+        self.displays = Displays(self.store)
+        self.orders = Orders(self.store, self.checkout, self.displays, min_amount=settings.min_amount,
+                             max_amount=settings.max_amount, currency=settings.currency)
 
 
 class SessionlessProbes(SessionInterface):
-    """Probes and static files need no session: they answer without touching the session
-    store, so /healthz and the stylesheet work even while Redis is away."""
+    """Probes, static files and the displays' idle poll need no session: they answer without
+    touching the session store, so /healthz and the stylesheet work even while Redis is away,
+    and a display waiting all day for the next sale costs no session read or write."""
 
-    SKIP = ("/healthz", "/readyz", "/static/")
+    SKIP = ("/healthz", "/readyz", "/static/", "/display/poll", "/display/logo")
 
     def __init__(self, inner: SessionInterface) -> None:
         self.inner = inner

@@ -5,6 +5,7 @@
     /operator/history         upstream history with filters and upstream's own pages
     /operator/tx/<id>         one transaction; cancel it while it is still pending
     /operator/settings        read-only settings and upstream health
+    /operator/displays        pair a display with its code; rename, change mode, unpair
     /operator/lock  (POST)    back to the customer screen
 """
 
@@ -28,8 +29,9 @@ from .. import __version__, clock
 from ..checkout import ledger
 from ..checkout.pin import PinGuard
 from ..cryptom import CryptomError, NotFound, Rejected, Status
+from ..displays import MODES, Display, PairingError
 from .extensions import kiosk
-from .screens import client_keys
+from .screens import client_keys, message
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
 
@@ -163,3 +165,61 @@ def cancel(tx_id: str) -> Any:
 def settings() -> Any:
     return render_template("operator/settings.html", health=ledger.health(kiosk().client),
                            version=__version__)
+
+
+# -- displays ---------------------------------------------------------------------------------
+
+
+def render_displays(error: str | None = None, status: int = 200, values: Any = None) -> Any:
+    services = kiosk()
+    rows = [(d, services.displays.online(d), services.orders.busy(d), services.displays.last_seen(d))
+            for d in services.displays.all()]
+    return render_template("operator/displays.html", rows=rows, error=error, values=values or {},
+                           modes=MODES, paired=request.args.get("paired")), status
+
+
+def display_or_404(display_id: str) -> Display:
+    display = kiosk().displays.get(display_id)
+    if display is None:
+        abort(404)
+    return display
+
+
+@bp.get("/displays")
+@operator_only
+def displays() -> Any:
+    return render_displays()
+
+
+@bp.post("/displays")
+@operator_only
+def pair() -> Any:
+    form = request.form
+    try:
+        display = kiosk().displays.pair(form.get("code"), form.get("name"), form.get("mode"))
+    except PairingError as err:
+        return render_displays(message(err), 422, values=form)
+    return redirect(url_for(".displays", paired=display.id), 303)
+
+
+@bp.post("/displays/<display_id>/<change>")
+@operator_only
+def change_display(display_id: str, change: str) -> Any:
+    """Rename a display, or change its mode."""
+    field = {"rename": "name", "mode": "mode"}.get(change)
+    if field is None:
+        abort(404)
+    display = display_or_404(display_id)
+    services = kiosk().displays
+    try:
+        (services.rename if change == "rename" else services.set_mode)(display, request.form.get(field))
+    except PairingError as err:
+        return render_displays(message(err), 422)
+    return redirect(url_for(".displays"), 303)
+
+
+@bp.post("/displays/<display_id>/unpair")
+@operator_only
+def unpair(display_id: str) -> Any:
+    kiosk().orders.unpair(display_or_404(display_id))
+    return redirect(url_for(".displays"), 303)
