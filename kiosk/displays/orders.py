@@ -36,6 +36,7 @@ REASONS = ("customer", "till", "operator", "deadline")
 LINES_MAX = 50
 LINE_NAME_MAX = 80
 QUANTITY_MAX = 9999
+KEY_TTL = 24 * 3600  # a repeated send with the same key returns the same order for a day
 
 
 class OrderRefused(CheckoutError):
@@ -182,13 +183,36 @@ class Orders:
         note: str | None = None,
         lines: Iterable[Line] = (),
         source: str = "console",
+        key: str | None = None,
     ) -> Order:
         """Put an order on a display. Refused (nothing changed) when the display is not in
-        till mode, offline, or busy with an open order."""
+        till mode, offline, or busy with an open order. A repeat with the same `key` (a double
+        tap, a resent form) returns the first order instead of a second."""
+        if key is None:
+            return self._send(display, amount, reference, note, tuple(lines), source)
+        guard = f"order-key:{key}"
+        for _ in range(150):
+            if self.store.add(guard, "pending", ttl=KEY_TTL):
+                try:
+                    order = self._send(display, amount, reference, note, tuple(lines), source)
+                except BaseException:
+                    self.store.delete(guard)
+                    raise
+                self.store.set(guard, order.id, ttl=KEY_TTL)
+                return order
+            earlier = self.store.get(guard)
+            if earlier not in (None, "pending"):
+                order = self.get(earlier)
+                if order is not None:
+                    return order
+            time.sleep(0.1)  # the first request is sending it now
+        raise DisplayBusy("the same order is still being sent")
+
+    def _send(self, display: Display, amount: Decimal, reference: str | None, note: str | None,
+              lines: tuple[Line, ...], source: str) -> Order:
         amount = check_amount(amount, self.min_amount, self.max_amount)
         if note is not None and len(note) > NOTE_MAX:
             raise InputError(N_("The note can be at most %(max)d characters."), max=NOTE_MAX)
-        lines = tuple(lines)
         if lines and sum((ln.total for ln in lines), Decimal(0)) != amount:
             raise InputError(N_("The lines add up to %(amount)s, not to the amount."),
                              sum((ln.total for ln in lines), Decimal(0)))

@@ -145,6 +145,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.jinja_env.filters.update(
         fiat=fmt.fiat, coin=fmt.coin, grouped=fmt.grouped, tx_state=fmt.tx_state,
         tx_state_label=fmt.tx_state_label, local_time=fmt.local_time, epoch_time=fmt.epoch_time,
+        status_label=fmt.status_label,
     )
 
     @app.context_processor

@@ -27,7 +27,7 @@ from flask_babel import gettext as _
 
 from .. import __version__, clock
 from ..checkout import ledger
-from ..checkout.pin import PinGuard
+from ..checkout.pin import PinGuard, PinResult
 from ..cryptom import CryptomError, NotFound, Rejected, Status
 from ..displays import MODES, Display, PairingError
 from .extensions import kiosk
@@ -83,12 +83,14 @@ def pin_submit() -> Any:
     if result.ok:
         session["operator_until"] = clock.now() + IDLE_SECONDS
         return redirect(url_for(".today"), 303)
+    return render_template("operator/pin.html", locked_for=result.locked_for, error=pin_error(result)), 403
+
+
+def pin_error(result: PinResult) -> str:
     if result.locked_for:
-        error = _("Too many wrong PINs. Try again in %(minutes)d minutes.",
-                  minutes=max(1, (result.locked_for + 59) // 60))
-    else:
-        error = _("Wrong PIN. %(left)d tries left.", left=result.tries_left)
-    return render_template("operator/pin.html", locked_for=result.locked_for, error=error), 403
+        return _("Too many wrong PINs. Try again in %(minutes)d minutes.",
+                 minutes=max(1, (result.locked_for + 59) // 60))
+    return _("Wrong PIN. %(left)d tries left.", left=result.tries_left)
 
 
 @bp.post("/lock")

@@ -298,15 +298,21 @@ def receipt(tx_id: str) -> Any:
     tx = view.tx
     paper = "58mm" if request.args.get("paper") == "58mm" else "a4"
     rate = (tx.currency_amount / tx.coin_amount).quantize(Decimal("0.01")) if tx.coin_amount else None
+    links = {"a4": url_for(".receipt", tx_id=tx_id), "58mm": url_for(".receipt", tx_id=tx_id, paper="58mm"),
+             "qr": url_for(".receipt_qr", tx_id=tx_id)}
     return render_template("kiosk/receipt.html", **screen(view), paper=paper, rate=rate,
-                           paid_at=tx.updated_at or tx.created_at)
+                           paid_at=tx.updated_at or tx.created_at, links=links)
 
 
 @bp.get("/receipt/<tx_id>/qr.svg")
 def receipt_qr(tx_id: str) -> Response:
-    record = record_or_404(tx_id)
+    return qr_svg(record_or_404(tx_id).tx_id)
+
+
+def qr_svg(tx_id: str) -> Response:
+    """The QR printed on a receipt: the transaction's id, for staff to look it up."""
     out = io.BytesIO()
-    segno.make(record.tx_id, error="m").save(out, kind="svg", scale=4, border=4, xmldecl=False)
+    segno.make(tx_id, error="m").save(out, kind="svg", scale=4, border=4, xmldecl=False)
     response = Response(out.getvalue(), mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "private, max-age=86400"
     return response
