@@ -123,10 +123,10 @@ def test_charge_follow_and_pay(app, cashier, display, sandbox):
                                                 "coin": "TRX-TRX"}).headers["Location"].rsplit("/", 1)[1]
     assert status_of(cashier, order_id) == "waiting"
     sandbox.pay(tx_id, share="half")
-    fragment = cashier.get(f"/till/checkout/{order_id}/status", headers={"HX-Request": "true"})
-    html = fragment.get_data(as_text=True)
+    polled = cashier.get(f"/till/checkout/{order_id}/status", headers={"HX-Request": "true"})
+    html = polled.get_data(as_text=True)
     assert 'data-status="partly_paid"' in html and 'data-testid="received">5' in html
-    assert fragment.headers["Cache-Control"] == "no-store" and "hx-get" in html
+    assert polled.headers["Cache-Control"] == "no-store" and "hx-get" in html
     sandbox.pay(tx_id, share="full")
     html = fragment(cashier, order_id)
     assert 'data-status="paid"' in html and "hx-get" not in html and "till-cancel" not in html

@@ -13,34 +13,30 @@ from playwright.sync_api import expect
 from kiosk.displays import Line
 
 from ..support import CASHIER_PIN, STAFF_PIN
-from .conftest import LANDSCAPE, PORTRAIT, shot
+from .conftest import LANDSCAPE, PORTRAIT, shot, watch_errors
 
 PHONE = {"width": 390, "height": 844}
 SETTINGS = {"OPERATOR_PIN": STAFF_PIN, "CASHIER_PIN": CASHIER_PIN}
 
 
-def new_page(browser, viewport=LANDSCAPE, storage_state=None):
-    context = browser.new_context(viewport=viewport, has_touch=True, storage_state=storage_state)
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    page.errors = []
-    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-    page.on("console", lambda msg: msg.type == "error" and page.errors.append(msg.text))
-    return page
-
-
 @pytest.fixture
 def pages(browser):
-    opened = []
+    """Open browsers, each its own context (cookies): tablets and phones. The test fails on any
+    console or uncaught page error in any of them."""
+    opened, errors = [], []
 
     def open_(viewport=LANDSCAPE, storage_state=None):
-        page = new_page(browser, viewport, storage_state)
-        opened.append(page)
+        context = browser.new_context(viewport=viewport, has_touch=True, storage_state=storage_state)
+        context.on("page", lambda other: watch_errors(other, errors))
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        opened.append(context)
         return page
 
     yield open_
-    for page in opened:
-        page.context.close()
+    for context in opened:
+        context.close()
+    assert errors == [], "errors in the browser:\n" + "\n".join(errors)
 
 
 def unlock(page, url: str, path: str, pin: str) -> None:
@@ -144,7 +140,6 @@ def test_pair_charge_pay_both_show_paid_then_the_display_is_idle(pages, kiosk_se
     expect(console.get_by_test_id("till-row")).to_have_attribute("data-status", "paid")
     shot(console, "49-console-today")
     assert sandbox.calls("create") == 1
-    assert display.errors == [] and console.errors == []
 
 
 def test_charge_then_cancel_from_the_console(pages, kiosk_server, sandbox):
@@ -165,7 +160,6 @@ def test_charge_then_cancel_from_the_console(pages, kiosk_server, sandbox):
     expect(console.get_by_test_id("checkout-status")).to_have_attribute("data-status", "cancelled")
     expect(display.get_by_test_id("result-cancelled")).to_be_visible()
     assert sandbox.calls("cancel") == 1 and sandbox.transactions()[0]["status"] == "CANCELLED"
-    assert display.errors == [] and console.errors == []
 
 
 def test_cancel_on_the_display_shows_on_the_console(pages, kiosk_server, sandbox):
@@ -175,7 +169,6 @@ def test_cancel_on_the_display_shows_on_the_console(pages, kiosk_server, sandbox
     display.get_by_test_id("cancel").click()
     expect(display.get_by_test_id("result-cancelled")).to_be_visible()
     expect(console.get_by_test_id("checkout-status")).to_have_attribute("data-status", "cancelled")
-    assert display.errors == [] and console.errors == []
 
 
 def test_a_busy_display_is_refused(pages, kiosk_server, sandbox):
@@ -206,7 +199,6 @@ def test_unpair_returns_the_display_to_its_code(pages, kiosk_server, sandbox):
     staff.get_by_test_id(f"unpair-{display_id}").click()
     expect(display.get_by_test_id("pairing-code")).to_be_visible()
     expect(staff.get_by_test_id("displays-empty")).to_be_visible()
-    assert display.errors == []
 
 
 def test_a_browser_restart_of_the_display_resumes_the_same_payment(pages, kiosk_server, sandbox):
@@ -216,7 +208,7 @@ def test_a_browser_restart_of_the_display_resumes_the_same_payment(pages, kiosk_
     expect(address).to_be_visible()
     shown = address.text_content()
     saved = display.context.storage_state()  # what the tablet browser's profile keeps on disk
-    display.context.close()  # the browser crashes
+    display.context.close()  # the browser crashes (closing twice at the end is harmless)
     again = pages(storage_state=saved)
     again.goto(kiosk.url + "/display")
     expect(again.get_by_test_id("wallet-address")).to_have_text(shown)
