@@ -11,7 +11,7 @@ import pytest
 
 from kiosk.displays import Line
 
-from .support import STAFF_PIN, Till, field, pair_display, pairing_code, unlock_staff
+from .support import STAFF_PIN, Customer, field, pair_display, pairing_code, unlock_staff
 
 
 @pytest.fixture
@@ -234,7 +234,7 @@ def test_a_display_sees_only_its_own_checkouts(app, staff, sandbox):
         second.get("/display").get_data(as_text=True), "csrf_token"), "coin": "TRX-TRX"}).status_code == 404
     assert sandbox.calls("cancel") == 0 and sandbox.calls("create") == 1
     # The keypad kiosk's own checkouts stay out of a display's reach too.
-    till = Till(stranger, sandbox)
+    till = Customer(stranger, sandbox)
     keypad_tx = till.start()
     assert first.get(f"/pay/{keypad_tx}").status_code == 404
 
@@ -258,7 +258,7 @@ def test_an_unpaired_display_polling_its_payment_goes_back_to_its_code(app, staf
 def test_a_keypad_display_records_itself_on_its_checkouts(app, staff, sandbox):
     display = app.test_client()
     display_id = pair_display(staff, display, "Keypad", "keypad")
-    tx_id = Till(display, sandbox).start()
+    tx_id = Customer(display, sandbox).start()
     record = services(app).checkout.record(tx_id)
     assert (record.owner, record.display) == (f"display:{display_id}", display_id)
     assert display.get(f"/pay/{tx_id}").status_code == 200
@@ -273,7 +273,7 @@ def test_required_pairing_keeps_unpaired_browsers_out(shop, sandbox, path):
     unlock_staff(staff)
     display = app.test_client()
     pair_display(staff, display, "Keypad", "keypad")
-    tx_id = Till(display, sandbox).start()
+    tx_id = Customer(display, sandbox).start()
     sandbox.pay(tx_id, share="full")
     assert display.get(path.format(tx=tx_id)).status_code in (200, 302)
     stranger = app.test_client()
