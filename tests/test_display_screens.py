@@ -183,6 +183,8 @@ def test_till_mode_shows_the_order_then_the_same_pay_and_result_screens(app, sta
     assert 'data-testid="display-idle"' in display.get("/display").get_data(as_text=True)
     assert services(app).orders.current(services(app).displays.get(display_id)) is None
     assert sandbox.calls("create") == 1
+    # Staff see which display showed it.
+    assert 'data-testid="display">Counter 1<' in staff.get(f"/operator/tx/{tx_id}").get_data(as_text=True)
 
 
 def test_with_one_coin_the_display_goes_straight_to_the_qr(shop, sandbox):
@@ -293,3 +295,16 @@ def test_required_pairing_refuses_every_customer_post_from_an_unpaired_browser(s
         response = stranger.post(path, data={"csrf_token": token, "amount": "50", "coin": "TRX-TRX"})
         assert response.status_code == 404, path
     assert sandbox.calls("create") == 0
+
+
+def test_the_idle_display_gives_the_next_customer_the_shops_language(app, staff):
+    display = app.test_client()
+    pair_display(staff, display)
+    html = display.get("/display").get_data(as_text=True)
+    assert "data-idle-reset" not in html  # nothing to reset yet
+    response = display.post("/language", data={"csrf_token": field(html, "csrf_token"), "locale": "en"})
+    assert response.headers["Location"] == "/"
+    html = display.get("/", follow_redirects=True).get_data(as_text=True)
+    assert '<html lang="en">' in html and 'data-testid="display-idle"' in html and "data-idle-reset" in html
+    display.post("/reset", data={"csrf_token": field(html, "csrf_token"), "idle": "1"})
+    assert '<html lang="tr">' in display.get("/display").get_data(as_text=True)

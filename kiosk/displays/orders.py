@@ -15,6 +15,7 @@ Keys in the store:
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import time
 from collections.abc import Callable, Iterable
@@ -28,6 +29,8 @@ from ..checkout.service import RECORD_TTL, Checkout, CheckoutError, View
 from ..checkout.store import Store
 from ..clock import now as clock_now
 from .registry import Display, Displays
+
+log = logging.getLogger(__name__)
 
 # The status words of a checkout, the same in the console, the till API, webhooks and logs.
 STATUSES = ("pending", "waiting", "partly_paid", "paid", "cancelled", "expired", "partial", "see_cashier")
@@ -233,6 +236,9 @@ class Orders:
             if not self.store.add(key, order.id):
                 self.store.delete(f"order:{order.id}")
                 raise DisplayBusy("the display is showing another payment")
+        log.info("order sent id=%s display=%s amount=%s %s", order.id, display.id, order.amount,
+                 order.currency, extra={"event": "order sent", "order": order.id, "display": display.id,
+                                        "amount": str(order.amount), "currency": order.currency})
         return order
 
     def _open(self, order_id: str) -> bool:

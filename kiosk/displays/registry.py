@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import secrets
 import threading
@@ -26,6 +27,8 @@ from ..checkout.inputs import N_, InputError
 from ..checkout.store import Store
 from ..clock import now as clock_now
 from . import pairing
+
+log = logging.getLogger(__name__)
 
 MODES = ("till", "keypad")
 NAME_MAX = 40
@@ -165,6 +168,7 @@ class Displays:
         self.store.set(f"display-seen:{display.id}", repr(self.clock()))
         self.store.delete(f"pairing:{code}")
         self.store.delete(f"pairing-of:{digest}")
+        _event("paired", display)
         return display
 
     def get(self, display_id: str | None) -> Display | None:
@@ -187,6 +191,7 @@ class Displays:
 
     def _save(self, display: Display) -> Display:
         self.store.set(f"display:{display.id}", display.dumps())
+        _event("changed", display)
         return display
 
     def unpair(self, display: Display) -> None:
@@ -197,6 +202,7 @@ class Displays:
         self.store.delete(f"display-seen:{display.id}")
         with self._seen_lock:
             self._seen.pop(display.id, None)
+        _event("unpaired", display)
 
     def last_seen(self, display: Display) -> float | None:
         text = self.store.get(f"display-seen:{display.id}")
@@ -205,3 +211,9 @@ class Displays:
     def online(self, display: Display) -> bool:
         seen = self.last_seen(display)
         return seen is not None and self.clock() - seen <= ONLINE_SECONDS
+
+
+def _event(event: str, display: Display) -> None:
+    """One log line when staff change a display, for people and for machines (JSON fields)."""
+    log.info("display %s id=%s name=%r mode=%s", event, display.id, display.name, display.mode,
+             extra={"event": f"display {event}", "display": display.id, "mode": display.mode})

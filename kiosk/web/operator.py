@@ -147,9 +147,10 @@ def detail(tx_id: str) -> Any:
     except CryptomError:
         return render_template("operator/detail.html", tx=None,
                                error=_("Cryptom Pay is not answering right now.")), 503
+    record = kiosk().checkout.record(tx_id)
     return render_template("operator/detail.html", tx=tx, error=None,
                            cancellable=not tx.is_paid and tx.status in (Status.PENDING, Status.TRANSFERRED),
-                           record=kiosk().checkout.record(tx_id))
+                           record=record, display=kiosk().displays.get(record.display if record else None))
 
 
 @bp.post("/tx/<tx_id>/cancel")

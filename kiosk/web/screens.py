@@ -48,7 +48,7 @@ from .extensions import current_locale, kiosk
 bp = Blueprint("kiosk", __name__)
 
 # A display in till mode takes its amounts from the console or a till, never from the customer.
-KEYPAD_ONLY = {"kiosk.amount", "kiosk.amount_submit", "kiosk.coin", "kiosk.coin_submit", "kiosk.reset"}
+KEYPAD_ONLY = {"kiosk.amount", "kiosk.amount_submit", "kiosk.coin", "kiosk.coin_submit"}
 
 _NONCE_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
