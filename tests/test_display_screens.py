@@ -308,3 +308,50 @@ def test_the_idle_display_gives_the_next_customer_the_shops_language(app, staff)
     assert '<html lang="en">' in html and 'data-testid="display-idle"' in html and "data-idle-reset" in html
     display.post("/reset", data={"csrf_token": field(html, "csrf_token"), "idle": "1"})
     assert '<html lang="tr">' in display.get("/display").get_data(as_text=True)
+
+
+def test_a_fleet_on_one_redis_serves_displays_and_the_console_from_any_instance(make_app, sandbox, redis_url):
+    """Two instances, one Redis: the display, the staff and the console each hop between them."""
+    import requests
+
+    from .support import CASHIER_PIN, LiveServer
+
+    settings = {"REDIS_URL": redis_url, "OPERATOR_PIN": STAFF_PIN, "CASHIER_PIN": CASHIER_PIN,
+                "COINS": "TRX:TRX"}
+    one, two = LiveServer(make_app(**settings)), LiveServer(make_app(**settings))
+    try:
+        display, staff = requests.Session(), requests.Session()
+
+        def get(http, server, path, **kw):
+            return http.get(server.url + path, allow_redirects=False, timeout=10, **kw)
+
+        def post(http, server, path, data):
+            return http.post(server.url + path, data=data, allow_redirects=False, timeout=10)
+
+        code = pairing_code(get(display, one, "/display").text)
+        html = get(staff, two, "/operator").text
+        post(staff, two, "/operator", {"csrf_token": field(html, "csrf_token"), "pin": STAFF_PIN})
+        html = get(staff, one, "/operator/displays").text
+        paired = post(staff, one, "/operator/displays", {"csrf_token": field(html, "csrf_token"),
+                                                         "code": code, "name": "Counter 1", "mode": "till"})
+        display_id = paired.headers["Location"].rsplit("=", 1)[1]
+        assert 'data-testid="display-idle"' in get(display, two, "/display").text
+        html = get(staff, two, "/till").text
+        charged = post(staff, two, "/till/charge", {"csrf_token": field(html, "csrf_token"),
+                                                    "nonce": field(html, "nonce"), "display": display_id,
+                                                    "amount": "75.00"})
+        order_id = charged.headers["Location"].rsplit("/", 1)[1]
+        assert post(staff, one, "/till/charge", {"csrf_token": field(html, "csrf_token"),
+                                                 "nonce": field(get(staff, one, "/till").text, "nonce"),
+                                                 "display": display_id, "amount": "5.00"}).status_code == 409
+        tx_id = get(display, one, "/display").headers["Location"].rsplit("/", 1)[1]
+        assert get(display, two, "/display").headers["Location"] == f"/pay/{tx_id}"
+        sandbox.pay(tx_id, share="full")
+        status = get(display, one, f"/pay/{tx_id}/status", headers={"HX-Request": "true"})
+        assert status.headers["HX-Redirect"] == f"/result/{tx_id}"
+        follow = get(staff, one, f"/till/checkout/{order_id}/status", headers={"HX-Request": "true"}).text
+        assert 'data-status="paid"' in follow
+        assert sandbox.calls("create") == 1
+    finally:
+        one.stop()
+        two.stop()
