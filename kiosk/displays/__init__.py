@@ -1,7 +1,7 @@
 """Paired customer displays: pairing codes, credentials, modes, and the orders sent to them.
 Plain Python over the shared store: no Flask."""
 
-from .orders import (
+from .models import (
     FINAL,
     REASONS,
     STATUSES,
@@ -12,10 +12,10 @@ from .orders import (
     Order,
     OrderEnded,
     OrderRefused,
-    Orders,
     OrderState,
     parse_lines,
 )
+from .orders import Orders
 from .registry import MODES, ONLINE_SECONDS, Code, Display, Displays, PairingError
 
 __all__ = [

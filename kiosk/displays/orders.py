@@ -14,145 +14,33 @@ Keys in the store:
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from dataclasses import replace
+from decimal import Decimal
 
 from ..checkout.inputs import N_, NOTE_MAX, InputError, check_amount
 from ..checkout.outcome import Outcome
 from ..checkout.service import RECORD_TTL, Checkout, CheckoutError, View
 from ..checkout.store import Store
 from ..clock import now as clock_now
+from .models import (
+    DisplayBusy,
+    DisplayNotInTillMode,
+    DisplayOffline,
+    Line,
+    Order,
+    OrderEnded,
+    OrderState,
+    check_total,
+)
 from .registry import Display, Displays
 
 log = logging.getLogger(__name__)
 
-# The status words of a checkout, the same in the console, the till API, webhooks and logs.
-STATUSES = ("pending", "waiting", "partly_paid", "paid", "cancelled", "expired", "partial", "see_cashier")
-FINAL = frozenset({"paid", "cancelled", "expired", "partial", "see_cashier"})
-REASONS = ("customer", "till", "operator", "deadline")
-LINES_MAX = 50
-LINE_NAME_MAX = 80
-QUANTITY_MAX = 9999
 KEY_TTL = 24 * 3600  # a repeated send with the same key returns the same order for a day
-
-
-class OrderRefused(CheckoutError):
-    """An order was not sent or not started; `code` names why (the till API's error codes)."""
-
-    code = "refused"
-
-
-class DisplayBusy(OrderRefused):
-    code = "display_busy"
-
-
-class DisplayOffline(OrderRefused):
-    code = "display_offline"
-
-
-class DisplayNotInTillMode(OrderRefused):
-    code = "display_mode"
-
-
-class OrderEnded(OrderRefused):
-    """The order was cancelled or expired before the customer picked a coin."""
-
-    code = "order_ended"
-
-
-@dataclass(frozen=True)
-class Line:
-    name: str
-    quantity: int
-    unit_amount: Decimal
-
-    @property
-    def total(self) -> Decimal:
-        return self.unit_amount * self.quantity
-
-
-@dataclass(frozen=True)
-class Order:
-    id: str
-    display: str
-    amount: Decimal
-    currency: str
-    reference: str | None
-    note: str | None
-    lines: tuple[Line, ...]
-    created: float
-    deadline: float  # for the customer to pick a coin; the checkout then has its own
-    source: str = "console"  # or "api"
-    tx: str | None = None
-
-    def dumps(self) -> str:
-        return json.dumps({
-            "id": self.id, "display": self.display, "amount": str(self.amount), "currency": self.currency,
-            "reference": self.reference, "note": self.note, "created": self.created,
-            "deadline": self.deadline, "source": self.source, "tx": self.tx,
-            "lines": [[ln.name, ln.quantity, str(ln.unit_amount)] for ln in self.lines],
-        })
-
-    @classmethod
-    def loads(cls, text: str) -> Order:
-        d = json.loads(text)
-        lines = tuple(Line(str(n), int(q), Decimal(u)) for n, q, u in d.get("lines") or ())
-        return cls(d["id"], d["display"], Decimal(d["amount"]), d["currency"], d.get("reference"),
-                   d.get("note"), lines, float(d["created"]), float(d["deadline"]),
-                   d.get("source") or "console", d.get("tx"))
-
-
-@dataclass(frozen=True)
-class OrderState:
-    """An order and where it stands. `view` is there once a transaction exists and was looked
-    at: received and due amounts, the coin, the upstream reference."""
-
-    order: Order
-    status: str
-    view: View | None = None
-    cancel_reason: str | None = None
-
-    @property
-    def final(self) -> bool:
-        return self.status in FINAL
-
-
-def parse_lines(raw: Any, amount: Decimal) -> tuple[Line, ...]:
-    """Lines a till sends: [{"name", "quantity", "unit_amount"}], adding up to the amount."""
-    if raw in (None, []):
-        return ()
-    if not isinstance(raw, list) or len(raw) > LINES_MAX:
-        raise InputError(N_("At most %(max)d lines, each with a name, a quantity and a unit amount."),
-                         max=LINES_MAX)
-    lines = []
-    for item in raw:
-        if not isinstance(item, dict):
-            raise InputError(N_("At most %(max)d lines, each with a name, a quantity and a unit amount."),
-                             max=LINES_MAX)
-        name = " ".join(str(item.get("name") or "").split())
-        quantity, unit = item.get("quantity"), item.get("unit_amount")
-        if not name or len(name) > LINE_NAME_MAX or not name.isprintable():
-            raise InputError(N_("Each line needs a name of at most %(max)d characters."), max=LINE_NAME_MAX)
-        if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= QUANTITY_MAX:
-            raise InputError(N_("A quantity is a whole number from 1 to %(max)d."), max=QUANTITY_MAX)
-        try:
-            price = Decimal(unit) if isinstance(unit, str) else None
-        except InvalidOperation:
-            price = None
-        if price is None or not price.is_finite() or price < 0 or price > amount \
-                or price != price.quantize(Decimal("0.01")):
-            raise InputError(N_("A unit amount is written like 15.00."))
-        lines.append(Line(name, quantity, price.quantize(Decimal("0.01"))))
-    if sum((ln.total for ln in lines), Decimal(0)) != amount:
-        raise InputError(N_("The lines add up to %(amount)s, not to the amount."),
-                         sum((ln.total for ln in lines), Decimal(0)))
-    return tuple(lines)
 
 
 class Orders:
@@ -216,9 +104,7 @@ class Orders:
         amount = check_amount(amount, self.min_amount, self.max_amount)
         if note is not None and len(note) > NOTE_MAX:
             raise InputError(N_("The note can be at most %(max)d characters."), max=NOTE_MAX)
-        if lines and sum((ln.total for ln in lines), Decimal(0)) != amount:
-            raise InputError(N_("The lines add up to %(amount)s, not to the amount."),
-                             sum((ln.total for ln in lines), Decimal(0)))
+        check_total(lines, amount)
         if display.mode != "till":
             raise DisplayNotInTillMode("the display is in keypad mode")
         if not self.displays.online(display):
