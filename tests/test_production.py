@@ -245,6 +245,9 @@ def test_checkout_through_gunicorn_with_a_reload_in_the_middle(sandbox, tmp_path
 
 def test_redis_down_gives_a_calm_screen_not_a_stack_trace(make_app, sandbox):
     web = make_app(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0").test_client()
+    # A kiosk that had a session when Redis went away (without one, a payment URL is simply
+    # not its own: a 404 that needs no Redis).
+    web.set_cookie("kiosk_session", "a-session-id-from-before-redis-went-away")
     for url in ("/", "/pay/6338cb9cd4cb3327e706ddb1", "/operator"):
         response = web.get(url)
         html = response.get_data(as_text=True)

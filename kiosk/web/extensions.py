@@ -24,7 +24,7 @@ from ..cryptom import CryptomClient, FileTokenStore, RedisTokenStore, TokenStore
 from ..i18n import LANGUAGE_NAMES, LOCALES, TRANSLATIONS_DIR, compile_catalogs
 from ..paths import STATIC_DIR
 from . import format as fmt
-from . import security
+from . import security, sessions
 
 csrf = CSRFProtect()
 SESSION_LIFETIME = timedelta(days=30)
@@ -100,14 +100,10 @@ def _asset_version() -> str:
 def init_app(app: Flask, settings: Settings) -> None:
     kiosk_services = Kiosk(settings)
     app.extensions["kiosk"] = kiosk_services
-    if kiosk_services.redis is not None:
-        app.config.update(SESSION_TYPE="redis", SESSION_REDIS=kiosk_services.redis,
-                          SESSION_KEY_PREFIX="kiosk:session:")
-    else:
-        sessions = settings.state_dir / "sessions"
+    if kiosk_services.redis is None:
         app.config.update(
             SESSION_TYPE="cachelib",
-            SESSION_CACHELIB=FileSystemCache(str(sessions), threshold=5000,
+            SESSION_CACHELIB=FileSystemCache(str(settings.state_dir / "sessions"), threshold=5000,
                                              default_timeout=int(SESSION_LIFETIME.total_seconds()),
                                              mode=0o600),
         )
@@ -127,8 +123,12 @@ def init_app(app: Flask, settings: Settings) -> None:
         WTF_CSRF_TIME_LIMIT=None,
         SEND_FILE_MAX_AGE_DEFAULT=31536000,  # static URLs carry a version: cache them for good
     )
-    Session(app)
+    if kiosk_services.redis is not None:
+        app.session_interface = sessions.RedisSessions(app, kiosk_services.redis, "kiosk:session:")
+    else:
+        Session(app)
     app.session_interface = SessionlessProbes(app.session_interface)
+    app.before_request(lambda: sessions.refuse_without_store(session))  # before the CSRF check
     csrf.init_app(app)
     compile_catalogs()
     babel.init_app(app, default_locale=settings.default_locale,
