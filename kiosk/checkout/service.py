@@ -324,7 +324,7 @@ class Checkout:
         self._event(event, record, received=str(tx.total_transfer_amount) if tx else None)
         if outcome in (Outcome.PARTIAL_KEPT, Outcome.SEE_CASHIER) or late:
             item = {"kind": "paid_late" if late else outcome.value, "at": self.clock(),
-                    "amount": str(record.amount), "coin": record.coin}
+                    "amount": str(record.amount), "coin": record.coin, "network": record.network}
             if tx is not None:
                 item.update(received=str(tx.total_transfer_amount), expected=str(tx.coin_amount))
             self.store.set(f"attention:{record.tx_id}", json.dumps(item), ttl=RECORD_TTL)

@@ -138,7 +138,8 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.jinja_env.globals.update(asset_version=version, settings=settings,
                                  language_names=LANGUAGE_NAMES)
     app.jinja_env.filters.update(
-        fiat=fmt.fiat, coin=fmt.coin, grouped=fmt.grouped, tx_state=fmt.tx_state,
+        fiat=fmt.fiat, coin_due=fmt.coin_due, coin_received=fmt.coin_received, rate=fmt.rate,
+        grouped=fmt.grouped, tx_state=fmt.tx_state,
         tx_state_label=fmt.tx_state_label, local_time=fmt.local_time, epoch_time=fmt.epoch_time,
     )
 
