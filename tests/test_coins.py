@@ -101,3 +101,18 @@ def test_screens_show_wallet_notation_in_every_language(make_app, sandbox, langu
     assert till.status(tx_id).headers["HX-Redirect"] == f"/result/{tx_id}"
     receipt = web.get(f"/receipt/{tx_id}").get_data(as_text=True)
     assert dd(receipt, "coin-amount") == "98.76 TRX (TRX)"
+
+
+def test_the_operator_s_attention_items_use_the_coin_s_decimals(make_app, sandbox):
+    app = make_app(COINS="TRX:TRX", OPERATOR_PIN="246810")
+    web = app.test_client()
+    till = Till(web, sandbox)
+    tx_id = till.enter("1234.50").headers["Location"].rsplit("/", 1)[1]  # 98.76 TRX
+    sandbox.pay(tx_id, amount="31.0126669")
+    till.cancel(tx_id)  # money received: kept for the operator
+    page = web.get("/operator").get_data(as_text=True)
+    web.post("/operator", data={"csrf_token": field(page, "csrf_token"), "pin": "246810"})
+    today = web.get("/operator/today").get_data(as_text=True)
+    row = re.search(r'data-testid="attention-partial">(.*?)</tr>', today, re.S).group(1)
+    cells = [re.sub(r"\s+", " ", c).strip() for c in re.findall(r"<td>(.*?)</td>", row, re.S)]
+    assert "31.012666 TRX" in cells and "98.76 TRX" in cells
