@@ -49,6 +49,8 @@ def test_an_unknown_coin_gets_eight_decimals():
     assert fmt.coin_due(Decimal("0.123456789"), "ABC", "XYZ") == "0.12345679"
     assert fmt.coin_received(Decimal("0.123456789"), "ABC", "XYZ") == "0.12345678"
     assert fmt.coin_due(Decimal("0.12345678"), "ABC", "XYZ") == "0.12345678"
+    assert fmt.coin_due(Decimal("0.000000001"), "ABC", "XYZ") == "0.00000001"  # never 1E-8
+    assert fmt.coin_received(Decimal("0.000000019"), "ABC", "XYZ") == "0.00000001"
 
 
 def test_amounts_from_the_store_are_text():

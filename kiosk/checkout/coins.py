@@ -8,7 +8,7 @@ what is shown has paid; an amount received is rounded down, so the kiosk never c
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
+from decimal import MAX_PREC, ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 
 # (coin, network) -> decimals a wallet sends. TRON's TRX (sun) and its USDT token have 6.
 DECIMALS: dict[tuple[str, str], int] = {
@@ -17,7 +17,7 @@ DECIMALS: dict[tuple[str, str], int] = {
 }
 DEFAULT_DECIMALS = 8  # a coin not in the table: enough for most, never a float's noise
 
-_WIDE = Context(prec=100)  # quantize must not fail on a long amount
+_EXACT = Context(prec=MAX_PREC)  # rounding to the coin's decimals only, never to 28 digits
 
 
 def decimals(coin: str, network: str) -> int:
@@ -25,8 +25,8 @@ def decimals(coin: str, network: str) -> int:
 
 
 def _to(amount: Decimal, coin: str, network: str, rounding: str) -> Decimal:
-    step = Decimal(1).scaleb(-decimals(coin, network))
-    return amount.quantize(step, rounding=rounding, context=_WIDE)
+    step = Decimal(10) ** -decimals(coin, network)
+    return amount.quantize(step, rounding=rounding, context=_EXACT)
 
 
 def due(amount: Decimal, coin: str, network: str) -> Decimal:
@@ -41,7 +41,4 @@ def received(amount: Decimal, coin: str, network: str) -> Decimal:
 
 def wallet_text(amount: Decimal) -> str:
     """Wallet notation in every language: a dot, no grouping, no exponent, no trailing zeros."""
-    text = format(amount, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("", "-0") else text
+    return f"{amount.normalize(_EXACT):f}"
