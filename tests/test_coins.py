@@ -12,7 +12,7 @@ import pytest
 from kiosk.checkout import coins
 from kiosk.web import format as fmt
 
-from .support import Till, field
+from .support import Customer, field
 
 
 @pytest.mark.parametrize(("coin", "network", "places"), [
@@ -78,17 +78,17 @@ def dd(html: str, testid: str) -> str:
 def test_screens_show_wallet_notation_in_every_language(make_app, sandbox, language):
     app = make_app(COINS="TRX:TRX", DEFAULT_LOCALE=language, OPERATOR_PIN="246810", RECEIPTS=True)
     web = app.test_client()
-    till = Till(web, sandbox)
-    till.enter("100000")  # the largest amount: 8000 TRX, never "8.000" or "8,000"
+    customer = Customer(web, sandbox)
+    customer.enter("100000")  # the largest amount: 8000 TRX, never "8.000" or "8,000"
     [tx] = sandbox.transactions()
     html = web.get(f"/pay/{tx['_id']}").get_data(as_text=True)
     assert dd(html, "coin-amount") == "8000"
     assert dd(html, "fiat-amount") == {"tr": "₺100.000,00", "en": "₺100,000.00"}[language]
     web.post(f"/pay/{tx['_id']}/cancel", data={"csrf_token": field(html, "csrf_token")})
-    till.next_customer()
-    tx_id = (till.enter("1234.50").headers["Location"]).rsplit("/", 1)[1]  # 98.76 TRX
+    customer.next_customer()
+    tx_id = (customer.enter("1234.50").headers["Location"]).rsplit("/", 1)[1]  # 98.76 TRX
     sandbox.pay(tx_id, amount="31.012666666666666666666666667")
-    status = till.status(tx_id).get_data(as_text=True)
+    status = customer.status(tx_id).get_data(as_text=True)
     assert 'data-outcome="partly_paid"' in status
     assert dd(status, "received") == "31.012666 TRX"
     assert dd(status, "due") == "67.747334 TRX"
@@ -100,7 +100,7 @@ def test_screens_show_wallet_notation_in_every_language(make_app, sandbox, langu
     assert dd(detail, "received") == "31.012666 TRX"
     assert "67.747334 TRX" in detail and "98.76 TRX" in detail
     sandbox.pay(tx_id, share="full")
-    assert till.status(tx_id).headers["HX-Redirect"] == f"/result/{tx_id}"
+    assert customer.status(tx_id).headers["HX-Redirect"] == f"/result/{tx_id}"
     receipt = web.get(f"/receipt/{tx_id}").get_data(as_text=True)
     assert dd(receipt, "coin-amount") == "98.76 TRX (TRX)"
 
@@ -108,10 +108,10 @@ def test_screens_show_wallet_notation_in_every_language(make_app, sandbox, langu
 def test_the_operator_s_attention_items_use_the_coin_s_decimals(make_app, sandbox):
     app = make_app(COINS="TRX:TRX", OPERATOR_PIN="246810")
     web = app.test_client()
-    till = Till(web, sandbox)
-    tx_id = till.enter("1234.50").headers["Location"].rsplit("/", 1)[1]  # 98.76 TRX
+    customer = Customer(web, sandbox)
+    tx_id = customer.enter("1234.50").headers["Location"].rsplit("/", 1)[1]  # 98.76 TRX
     sandbox.pay(tx_id, amount="31.0126669")
-    till.cancel(tx_id)  # money received: kept for the operator
+    customer.cancel(tx_id)  # money received: kept for the operator
     page = web.get("/operator").get_data(as_text=True)
     web.post("/operator", data={"csrf_token": field(page, "csrf_token"), "pin": "246810"})
     today = web.get("/operator/today").get_data(as_text=True)

@@ -13,7 +13,7 @@ import time_machine
 from kiosk.checkout import Outcome, decide
 from kiosk.cryptom import Transaction
 
-from .support import Till, field
+from .support import Customer, field
 
 # -- the amount limits ------------------------------------------------------------------------
 
@@ -22,37 +22,37 @@ LIMITS = [("1", "100000", "₺1,00", "₺100.000,00"), ("10.50", "20.25", "₺10
 
 @pytest.mark.parametrize(("low", "high", "low_text", "high_text"), LIMITS)
 def test_an_amount_exactly_at_either_limit_is_accepted(make_app, sandbox, low, high, low_text, high_text):
-    till = Till(make_app(MIN_AMOUNT=low, MAX_AMOUNT=high).test_client(), sandbox)
+    customer = Customer(make_app(MIN_AMOUNT=low, MAX_AMOUNT=high).test_client(), sandbox)
     for amount in (low, high, low.replace(".", ",")):
-        response = till.enter(amount)
+        response = customer.enter(amount)
         assert response.status_code == 302 and response.headers["Location"] == "/coin", amount
 
 
 @pytest.mark.parametrize(("low", "high", "low_text", "high_text"), LIMITS)
 def test_one_cent_outside_either_limit_is_refused_with_the_message(make_app, sandbox, low, high,
                                                                   low_text, high_text):
-    till = Till(make_app(MIN_AMOUNT=low, MAX_AMOUNT=high).test_client(), sandbox)
+    customer = Customer(make_app(MIN_AMOUNT=low, MAX_AMOUNT=high).test_client(), sandbox)
     cent = Decimal("0.01")
     for amount, message in ((Decimal(low) - cent, f"En küçük tutar {low_text}."),
                             (Decimal(high) + cent, f"En büyük tutar {high_text}.")):
-        response = till.enter(str(amount))
+        response = customer.enter(str(amount))
         assert response.status_code == 422, amount
         html = response.get_data(as_text=True)
         assert 'data-testid="error"' in html and message in html, amount
-    assert till.web.get("/coin").headers["Location"] == "/"  # nothing was kept
+    assert customer.web.get("/coin").headers["Location"] == "/"  # nothing was kept
     assert sandbox.calls("create") == 0
 
 
 # -- the status fragment is never cached ------------------------------------------------------
 
 
-def test_the_status_fragment_is_no_store_in_every_state(till, sandbox):
-    tx_id = till.start()
-    answers = [till.status(tx_id)]
+def test_the_status_fragment_is_no_store_in_every_state(customer, sandbox):
+    tx_id = customer.start()
+    answers = [customer.status(tx_id)]
     sandbox.pay(tx_id, share="half")
-    answers.append(till.status(tx_id))
+    answers.append(customer.status(tx_id))
     sandbox.pay(tx_id, share="full")
-    answers.append(till.status(tx_id))
+    answers.append(customer.status(tx_id))
     outcomes = ['data-outcome="waiting"', 'data-outcome="partly_paid"', 'data-outcome="paid"']
     for response, outcome in zip(answers, outcomes, strict=True):
         assert outcome in response.get_data(as_text=True)
@@ -70,33 +70,33 @@ def frozen():
 
 
 @pytest.fixture
-def shared_till(make_app, sandbox, frozen):
+def shared(make_app, sandbox, frozen):
     app = make_app(share=True)
     assert app.extensions["kiosk"].checkout.share_seconds > 0
-    return Till(app.test_client(), sandbox)
+    return Customer(app.test_client(), sandbox)
 
 
-def test_a_cancel_after_an_unseen_partial_payment_ends_partial_not_cancelled(shared_till, sandbox):
-    tx_id = shared_till.start()
-    token = field(shared_till.web.get(f"/pay/{tx_id}").get_data(as_text=True), "csrf_token")
-    assert 'data-outcome="waiting"' in shared_till.status(tx_id).get_data(as_text=True)
+def test_a_cancel_after_an_unseen_partial_payment_ends_partial_not_cancelled(shared, sandbox):
+    tx_id = shared.start()
+    token = field(shared.web.get(f"/pay/{tx_id}").get_data(as_text=True), "csrf_token")
+    assert 'data-outcome="waiting"' in shared.status(tx_id).get_data(as_text=True)
     sandbox.pay(tx_id, share="half")  # after the poll whose answer is shared
     reads = sandbox.calls("detail")
-    response = shared_till.cancel(tx_id, token)
+    response = shared.cancel(tx_id, token)
     assert sandbox.calls("detail") == reads + 1  # the cancel read upstream itself
     assert response.headers["Location"] == f"/result/{tx_id}"
-    html = shared_till.web.get(f"/result/{tx_id}").get_data(as_text=True)
+    html = shared.web.get(f"/result/{tx_id}").get_data(as_text=True)
     assert 'data-testid="result-partial"' in html
 
 
-def test_a_cancel_after_an_unseen_full_payment_ends_paid(shared_till, sandbox):
-    tx_id = shared_till.start()
-    token = field(shared_till.web.get(f"/pay/{tx_id}").get_data(as_text=True), "csrf_token")
-    shared_till.status(tx_id)
+def test_a_cancel_after_an_unseen_full_payment_ends_paid(shared, sandbox):
+    tx_id = shared.start()
+    token = field(shared.web.get(f"/pay/{tx_id}").get_data(as_text=True), "csrf_token")
+    shared.status(tx_id)
     sandbox.pay(tx_id, share="full")
-    response = shared_till.cancel(tx_id, token)  # upstream refuses to cancel a paid transaction
+    response = shared.cancel(tx_id, token)  # upstream refuses to cancel a paid transaction
     assert response.headers["Location"] == f"/result/{tx_id}"
-    assert 'data-testid="result-paid"' in shared_till.web.get(f"/result/{tx_id}").get_data(as_text=True)
+    assert 'data-testid="result-paid"' in shared.web.get(f"/result/{tx_id}").get_data(as_text=True)
 
 
 # -- every branch of the deadline decision ----------------------------------------------------

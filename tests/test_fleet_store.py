@@ -17,7 +17,7 @@ import redis
 from kiosk.sandbox import DEFAULT_PASSWORD
 
 from .conftest import free_port
-from .support import Till
+from .support import Customer
 
 PREFIX = "kiosk:session:"
 
@@ -42,8 +42,8 @@ def session_id(web) -> str:
 def test_a_pickle_in_a_session_key_is_refused(make_app, sandbox, redis_url, tmp_path, protocol):
     app = make_app(REDIS_URL=redis_url)
     web = app.test_client()
-    till = Till(web, sandbox)
-    till.enter("300")  # a session with something in it
+    customer = Customer(web, sandbox)
+    customer.enter("300")  # a session with something in it
     sid = session_id(web)
     store = redis.Redis.from_url(redis_url)
     assert store.get(PREFIX + sid) is not None
@@ -56,7 +56,7 @@ def test_a_pickle_in_a_session_key_is_refused(make_app, sandbox, redis_url, tmp_
     assert 'data-testid="amount-display"' in web.get("/").get_data(as_text=True)
     assert session_id(web) != sid
     assert store.get(PREFIX + sid) is None  # the refused entry is gone
-    assert till.enter("300").status_code == 302  # and the kiosk works on
+    assert customer.enter("300").status_code == 302  # and the kiosk works on
 
 
 @pytest.mark.parametrize("payload", [
@@ -65,7 +65,7 @@ def test_a_pickle_in_a_session_key_is_refused(make_app, sandbox, redis_url, tmp_
 def test_anything_but_the_kiosk_s_own_sessions_is_refused(make_app, sandbox, redis_url, payload):
     app = make_app(REDIS_URL=redis_url)
     web = app.test_client()
-    Till(web, sandbox).enter("300")
+    Customer(web, sandbox).enter("300")
     sid = session_id(web)
     store = redis.Redis.from_url(redis_url)
     store.set(PREFIX + sid, payload)
@@ -77,7 +77,7 @@ def test_anything_but_the_kiosk_s_own_sessions_is_refused(make_app, sandbox, red
 
 def test_sessions_are_stored_as_msgpack(make_app, sandbox, redis_url):
     web = make_app(REDIS_URL=redis_url).test_client()
-    Till(web, sandbox).enter("300")
+    Customer(web, sandbox).enter("300")
     raw = redis.Redis.from_url(redis_url).get(PREFIX + session_id(web))
     assert msgspec.msgpack.decode(raw)["amount"] == "300.00"
 
@@ -132,10 +132,10 @@ def test_a_password_protected_redis(make_app, sandbox, redis_with_password, capl
     url = f"redis://:{quoted(PASSWORD)}@127.0.0.1:{port}/0"
     app = make_app(REDIS_URL=url)
     web = app.test_client()
-    till = Till(web, sandbox)
-    tx_id = till.start()
+    customer = Customer(web, sandbox)
+    tx_id = customer.start()
     sandbox.pay(tx_id, share="full")
-    assert till.status(tx_id).headers["HX-Redirect"] == f"/result/{tx_id}"
+    assert customer.status(tx_id).headers["HX-Redirect"] == f"/result/{tx_id}"
     server = redis.Redis(host="127.0.0.1", port=port, password=PASSWORD)
     assert server.get(f"kiosk:tx:{tx_id}") is not None
     assert server.get(PREFIX + session_id(web)) is not None
@@ -201,9 +201,9 @@ def test_rediss_with_a_password(make_app, sandbox, tls_redis):
     url = f"rediss://:{quoted(PASSWORD)}@127.0.0.1:{port}/0?ssl_ca_certs={ca}"
     app = make_app(REDIS_URL=url)
     web = app.test_client()
-    till = Till(web, sandbox)
-    tx_id = till.start()
-    till.cancel(tx_id)
+    customer = Customer(web, sandbox)
+    tx_id = customer.start()
+    customer.cancel(tx_id)
     assert 'data-testid="result-cancelled"' in web.get(f"/result/{tx_id}").get_data(as_text=True)
     server = redis.Redis(host="127.0.0.1", port=port, password=PASSWORD, ssl=True, ssl_ca_certs=str(ca))
     assert server.get(f"kiosk:tx:{tx_id}") is not None

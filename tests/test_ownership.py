@@ -12,7 +12,7 @@ import requests
 
 from kiosk.checkout import Record
 
-from .support import LiveServer, Till, field
+from .support import Customer, LiveServer, field
 
 
 def customer_routes(app) -> list[tuple[str, str]]:
@@ -49,9 +49,9 @@ def test_the_route_table_finds_every_customer_route(app):
 
 
 def test_another_kiosk_gets_what_an_unknown_id_gets(app, sandbox):
-    owner = Till(app.test_client(), sandbox)
+    owner = Customer(app.test_client(), sandbox)
     tx_id = owner.start()
-    intruder = Till(app.test_client(), sandbox)
+    intruder = Customer(app.test_client(), sandbox)
     token = intruder.token()  # its own, valid CSRF token
     before = {name: sandbox.calls(name) for name in ("detail", "cancel", "qr")}
     for method, url in customer_routes(app):
@@ -70,7 +70,7 @@ def test_another_kiosk_gets_what_an_unknown_id_gets(app, sandbox):
 
 
 def test_another_kiosk_cannot_reach_a_paid_receipt(app, sandbox):
-    owner = Till(app.test_client(), sandbox)
+    owner = Customer(app.test_client(), sandbox)
     tx_id = owner.start()
     sandbox.pay(tx_id, share="full")
     assert 'data-testid="result-paid"' in owner.web.get(f"/result/{tx_id}").get_data(as_text=True)
@@ -82,7 +82,7 @@ def test_another_kiosk_cannot_reach_a_paid_receipt(app, sandbox):
 
 
 def test_a_browser_without_a_session_is_nobody(app, sandbox):
-    tx_id = Till(app.test_client(), sandbox).start()
+    tx_id = Customer(app.test_client(), sandbox).start()
     stranger = app.test_client(use_cookies=False)
     assert stranger.get(f"/pay/{tx_id}").status_code == 404
     assert stranger.get(f"/pay/{tx_id}/qr.png").status_code == 404
@@ -90,25 +90,25 @@ def test_a_browser_without_a_session_is_nobody(app, sandbox):
 
 def test_the_owner_is_a_stable_kiosk_id_not_the_session_id(app, sandbox):
     web = app.test_client()
-    tx_id = Till(web, sandbox).start()
+    tx_id = Customer(web, sandbox).start()
     with web.session_transaction() as s:
         kiosk_id, sid = s["kiosk_id"], s.sid
     record = app.extensions["kiosk"].checkout.record(tx_id)
     assert record.owner == f"kiosk:{kiosk_id}" and sid not in record.owner
     assert len(kiosk_id) >= 20
     # The same kiosk keeps its id for the next customer's payment.
-    till = Till(web, sandbox)
-    till.next_customer()
-    second = till.start()
+    customer = Customer(web, sandbox)
+    customer.next_customer()
+    second = customer.start()
     assert app.extensions["kiosk"].checkout.record(second).owner == record.owner
     # Another kiosk gets an id of its own.
-    other = Till(app.test_client(), sandbox).start()
+    other = Customer(app.test_client(), sandbox).start()
     assert app.extensions["kiosk"].checkout.record(other).owner != record.owner
 
 
 def test_staff_unlocking_the_operator_area_keeps_the_customer_s_payment(app, sandbox):
     web = app.test_client()
-    tx_id = Till(web, sandbox).start()
+    tx_id = Customer(web, sandbox).start()
     html = web.get("/operator").get_data(as_text=True)
     assert web.post("/operator", data={"csrf_token": field(html, "csrf_token"),
                                        "pin": "246810"}).headers["Location"] == "/operator/today"
@@ -119,7 +119,7 @@ def test_staff_unlocking_the_operator_area_keeps_the_customer_s_payment(app, san
 
 
 def test_the_operator_reaches_every_transaction(app, sandbox):
-    tx_id = Till(app.test_client(), sandbox).start()
+    tx_id = Customer(app.test_client(), sandbox).start()
     staff = app.test_client()
     html = staff.get("/operator").get_data(as_text=True)
     staff.post("/operator", data={"csrf_token": field(html, "csrf_token"), "pin": "246810"})
@@ -133,15 +133,15 @@ def test_the_operator_reaches_every_transaction(app, sandbox):
 def test_a_record_from_before_owners_is_the_operator_s_alone(app, sandbox):
     """A checkout recorded before owners were kept: nobody can claim it, staff still reach it."""
     web = app.test_client()
-    till = Till(web, sandbox)
-    tx_id = till.start()
+    customer = Customer(web, sandbox)
+    tx_id = customer.start()
     store = app.extensions["kiosk"].store
     data = json.loads(store.get(f"tx:{tx_id}"))
     del data["owner"]
     store.set(f"tx:{tx_id}", json.dumps(data))
     assert app.extensions["kiosk"].checkout.record(tx_id).owner is None
     for method, url in customer_routes(app):
-        assert ask(web, method, url.format(tx_id), till.token()).status_code == 404, url
+        assert ask(web, method, url.format(tx_id), customer.token()).status_code == 404, url
     assert web.get("/").status_code == 200  # the amount screen, not a redirect to a 404
     assert sandbox.calls("cancel") == 0
     html = web.get("/operator").get_data(as_text=True)
