@@ -92,8 +92,11 @@ def test_missing_csrf_token_changes_nothing(till, sandbox):
     till.enter("300")
     html = till.web.get("/coin").get_data(as_text=True)
     response = till.web.post("/coin", data={"nonce": field(html, "nonce"), "coin": "TRX-TRX"})
-    assert response.status_code == 303 and response.headers["Location"] == "/"
+    assert response.status_code == 303 and response.headers["Location"] == "/coin"
     assert sandbox.calls("create") == 0
+    again = till.web.get("/coin").get_data(as_text=True)
+    assert "Bu sayfanın süresi doldu, lütfen tekrar deneyin." in again
+    assert 'data-testid="coin-TRX-TRX"' in again
 
 
 def test_unknown_coin_and_bad_nonce_are_refused(till, sandbox):
