@@ -66,7 +66,7 @@ def init_app(app: Flask) -> None:
         headers = response.headers
         headers.setdefault("Content-Security-Policy", CSP)
         headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "no-referrer")
+        headers.setdefault("Referrer-Policy", REFERRER_POLICY)
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Permissions-Policy", PERMISSIONS)
         headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
