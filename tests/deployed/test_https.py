@@ -4,6 +4,8 @@ staff send here passes the CSRF check over HTTPS (which compares the Referer wit
 
 from __future__ import annotations
 
+import json
+import re
 import socket
 import ssl
 
@@ -116,8 +118,10 @@ def test_a_form_from_an_ended_session_says_the_page_expired(page, site, sandbox)
     shot(page, "https-09-expired")
     assert sandbox.calls("cancel") == 0
     assert sandbox.transactions()[0]["_id"] == tx_id and sandbox.transactions()[0]["status"] == "PENDING"
-    [line] = refused_forms(site)[-1:]
-    assert f"POST /pay/{tx_id}/cancel" in line and "CSRF session token is missing" in line
+    entry = json.loads(refused_forms(site)[-1])
+    assert entry["level"] == "warning"
+    assert entry["msg"] == f"form refused: POST /pay/{tx_id}/cancel: The CSRF session token is missing."
+    assert re.fullmatch(r"[0-9a-f]{32}", entry["request_id"])  # nginx's $request_id, to trace it
 
 
 def test_a_forwarded_host_from_the_client_is_not_trusted(page, site, sandbox):
