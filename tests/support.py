@@ -132,7 +132,8 @@ class Gunicorn:
         self.access_path = state_dir / "access.log"
         # The access log, for tests only: which worker process (pid) served each request.
         access = f"--access-logfile {self.access_path} --access-logformat '%(p)s %(m)s %(U)s'"
-        env = {**os.environ, "GUNICORN_CMD_ARGS": access, "KIOSK_BIND": f"127.0.0.1:{port}", "KIOSK_WORKERS": "2",
+        env = {**os.environ, "GUNICORN_CMD_ARGS": access, "KIOSK_BIND": f"127.0.0.1:{port}",
+               "KIOSK_WORKERS": "2",
                "KIOSK_API_URL": sandbox_url, "KIOSK_API_EMAIL": DEFAULT_EMAIL,
                "KIOSK_API_PASSWORD": DEFAULT_PASSWORD, "KIOSK_SECRET_KEY": "test-secret-key-0123456789",
                "KIOSK_STATE_DIR": str(state_dir), "KIOSK_COINS": "TRX:TRX",

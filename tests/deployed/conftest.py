@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from ..browser.conftest import ARGS, CHROMIUM, LANDSCAPE, _need
+from ..browser.conftest import ARGS, CHROMIUM, LANDSCAPE, _need, watch_errors
 from ..conftest import free_port
 from ..support import Gunicorn
 
@@ -138,25 +138,25 @@ def https_browser(site):
 
 @pytest.fixture
 def tablet(https_browser):
-    """A fresh browser profile, as a tablet that has never seen the kiosk. Console errors and
-    uncaught page errors fail the test."""
-    contexts = []
+    """Opens a fresh browser profile, as a tablet that has never seen the kiosk. Any console
+    error or uncaught page error fails the test, unless it matches a pattern in
+    `page.expected_errors` (shared by the test's pages)."""
+    contexts, errors, expected = [], [], []
 
     def open_page():
         context = https_browser.new_context(viewport=LANDSCAPE, has_touch=True)
         contexts.append(context)
+        context.on("page", lambda other: watch_errors(other, errors))
         page = context.new_page()
         page.set_default_timeout(15000)
-        page.errors = []
-        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-        page.on("console", lambda msg: msg.type == "error" and page.errors.append(msg.text))
+        page.errors, page.expected_errors = errors, expected
         return page
 
     yield open_page
-    errors = [e for c in contexts for p in c.pages for e in p.errors]
     for context in contexts:
         context.close()
-    assert errors == [], "the browser reported errors"
+    unexpected = [e for e in errors if not any(re.search(p, e) for p in expected)]
+    assert unexpected == [], "errors in the browser:\n" + "\n".join(unexpected)
 
 
 @pytest.fixture
