@@ -38,22 +38,20 @@ def screen_for(path: str) -> str:
     browser can GET (/pay/<id>/cancel -> /pay/<id>, /operator/lock -> /operator)."""
     adapter = current_app.create_url_adapter(request)
     parts = [p for p in re.split("/+", path) if p]
-    while parts:
+    while parts and adapter is not None:
         candidate = "/" + "/".join(parts)
         try:
-            if adapter is not None:
-                adapter.match(candidate, method="GET")
-                return candidate
+            adapter.match(candidate, method="GET")
+            return candidate
         except HTTPException:  # not found, not a page, or a redirect: one level up
-            pass
-        parts.pop()
+            parts.pop()
     return "/"
 
 
 def form_expired(err: CSRFError) -> Response:
     """A page left open overnight, a second tab, a session that ended, a referrer withheld:
     nothing is done, and the customer is back on the screen with a note to try again."""
-    log.warning("form refused: %s %s: %s", request.method, request.path, err.description)
+    log.warning("form refused: %s %s: %s", request.method, request.path[:200], err.description)
     flash(_("This page expired, please try again."), EXPIRED)
     return redirect(request.script_root + quote(screen_for(request.path), safe="/"), 303)
 

@@ -30,18 +30,11 @@ def _need(tool: str, path: str | None) -> None:
 
 
 @pytest.fixture(scope="session")
-def browser():
+def browser(playwright_driver):
     _need("chromium", CHROMIUM)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=ARGS,
-        )
-        yield browser
-        browser.close()
+    browser = playwright_driver.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+    yield browser
+    browser.close()
 
 
 @pytest.fixture

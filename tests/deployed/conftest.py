@@ -122,18 +122,14 @@ def site(sandbox_server, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def https_browser(site):
+def https_browser(site, playwright_driver):
     _need("chromium", CHROMIUM)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=[*ARGS, "--ignore-certificate-errors",
-                  f"--host-resolver-rules=MAP {HOST} 127.0.0.1"],
-        )
-        yield browser
-        browser.close()
+    browser = playwright_driver.chromium.launch(
+        executable_path=CHROMIUM, headless=True,
+        args=[*ARGS, "--ignore-certificate-errors", f"--host-resolver-rules=MAP {HOST} 127.0.0.1"],
+    )
+    yield browser
+    browser.close()
 
 
 @pytest.fixture
