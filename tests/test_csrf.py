@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from .support import Till, field
+from .support import Customer, field
 
 PIN = "246810"
 EXPIRED = "This page expired, please try again."
@@ -44,10 +44,10 @@ def kiosk_app(make_app):
     return make_app(OPERATOR_PIN=PIN, DEFAULT_LOCALE="en", CREATE_LIMIT="1000/60", RECEIPTS=True)
 
 
-def customer_with_a_checkout(app, sandbox) -> tuple[Till, str]:
+def customer_with_a_checkout(app, sandbox) -> tuple[Customer, str]:
     """A tablet where everything a form can change is in play: a started checkout, staff unlocked,
     an amount on its way to the coin screen and a chosen language."""
-    till = Till(app.test_client(), sandbox)
+    till = Customer(app.test_client(), sandbox)
     tx_id = till.start()
     html = till.web.get("/operator").get_data(as_text=True)
     unlocked = till.web.post("/operator", data={"csrf_token": field(html, "csrf_token"), "pin": PIN})
@@ -58,7 +58,7 @@ def customer_with_a_checkout(app, sandbox) -> tuple[Till, str]:
     return till, tx_id
 
 
-def token_for(kind: str, till: Till, app) -> dict:
+def token_for(kind: str, till: Customer, app) -> dict:
     """The request's token and headers for one kind of bad form (and the session's own token)."""
     own = till.token()
     if kind == "missing":
