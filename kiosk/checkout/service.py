@@ -18,6 +18,7 @@ import segno
 
 from ..clock import now as clock_now
 from ..cryptom import CryptomClient, CryptomError, NotFound, Rejected, Status, Transaction, Unavailable
+from . import ownership
 from .outcome import ENDED, Outcome, decide
 from .store import Store
 
@@ -89,7 +90,7 @@ class Record:
     network: str
     created: float
     deadline: float
-    owner: str | None = None  # who may see it: a kiosk session's id, or "display:<id>"
+    owner: str | None = None  # who started it (see ownership); None: recorded before owners were
     display: str | None = None  # the paired display that showed it
     order: str | None = None  # the order a till or the console sent, when it came from one
 
@@ -165,10 +166,10 @@ class Checkout:
         """Create the one upstream transaction of this checkout; a repeat of the same nonce
         (double tap, resubmitted form, back button) returns the same transaction.
         `limit_keys` (the kiosk session, the client address) each get `create_limit`.
-        `owner` (the kiosk session, or a display): after a create that got no answer, this
-        owner's next try first looks upstream for that transaction, so it is adopted, not made
-        twice. `display` and `order` are kept with the record: which display showed it, and
-        which order of a till or the console it pays."""
+        `owner` (see ownership) is kept with the record: only it may act on the checkout. After a
+        create that got no answer, this owner's next try first looks upstream for that
+        transaction, so it is adopted, not made twice. `display` and `order` are kept with the
+        record too: which display showed it, and which order of a till or the console it pays."""
         key = f"nonce:{nonce}"
         if not self.store.add(key, "pending", ttl=GUARD_TTL):
             return self._await_start(key)
@@ -257,8 +258,14 @@ class Checkout:
     # -- look -------------------------------------------------------------------------------
 
     def record(self, tx_id: str) -> Record | None:
+        """Any checkout this kiosk recorded, whoever started it: for the operator area only."""
         text = self.store.get(f"tx:{tx_id}")
         return Record.loads(text) if text else None
+
+    def record_for(self, tx_id: str, owner: str | None) -> Record | None:
+        """The checkout if `owner` started it; None, as for an unknown id, to anyone else."""
+        record = self.record(tx_id) if owner else None
+        return record if record is not None and ownership.owns(record, owner) else None
 
     def view(self, record: Record) -> View:
         """The state of a checkout now; cancels upstream once the kiosk's deadline has passed.
@@ -327,7 +334,7 @@ class Checkout:
         self._event(event, record, received=str(tx.total_transfer_amount) if tx else None)
         if outcome in (Outcome.PARTIAL_KEPT, Outcome.SEE_CASHIER) or late:
             item = {"kind": "paid_late" if late else outcome.value, "at": self.clock(),
-                    "amount": str(record.amount), "coin": record.coin}
+                    "amount": str(record.amount), "coin": record.coin, "network": record.network}
             if tx is not None:
                 item.update(received=str(tx.total_transfer_amount), expected=str(tx.coin_amount))
             self.store.set(f"attention:{record.tx_id}", json.dumps(item), ttl=RECORD_TTL)

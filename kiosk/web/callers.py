@@ -31,11 +31,3 @@ def remember(response: Response, value: str) -> Response:
     response.set_cookie(COOKIE, value, max_age=COOKIE_SECONDS, httponly=True, samesite="Strict",
                         secure=kiosk().settings.secure_cookies, path="/")
     return response
-
-
-def may_see(owner: str | None) -> bool:
-    """A display sees only its own checkouts, and a display's checkouts only it sees."""
-    caller = display()
-    if caller is not None:
-        return owner == caller.owner
-    return not (owner or "").startswith("display:")
