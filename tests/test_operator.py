@@ -11,10 +11,13 @@ import requests
 
 from kiosk.sandbox import DEFAULT_PASSWORD
 
+from .conftest import PIN
 from .support import Till, field
 
+WRONG = "135799"
 
-def unlock(web, pin: str = "1234"):
+
+def unlock(web, pin: str = PIN):
     html = web.get("/operator").get_data(as_text=True)
     return web.post("/operator", data={"csrf_token": field(html, "csrf_token"), "pin": pin})
 
@@ -33,20 +36,20 @@ def test_operator_pages_need_the_pin(web):
 
 def test_five_wrong_pins_lock_for_five_minutes(web, app):
     for left in (4, 3, 2, 1):
-        response = unlock(web, "0000")
+        response = unlock(web, WRONG)
         assert response.status_code == 403
         assert f"{left} deneme hakkı kaldı" in response.get_data(as_text=True)
-    response = unlock(web, "0000")
+    response = unlock(web, WRONG)
     assert "5 dakika sonra" in response.get_data(as_text=True)
-    assert unlock(web, "1234").status_code == 403  # even the right PIN, while locked
+    assert unlock(web, PIN).status_code == 403  # even the right PIN, while locked
     # Another session from the same address is locked too.
     other = app.test_client()
-    assert unlock(other, "1234").status_code == 403
+    assert unlock(other, PIN).status_code == 403
     # Five minutes later (the lock's end moved into the past), the right PIN works.
     store = app.extensions["kiosk"].store
     for key, value in store.items("pin:"):
         store.set(key, json.dumps({**json.loads(value), "until": time.time() - 1}))
-    assert unlock(web, "1234").headers["Location"] == "/operator/today"
+    assert unlock(web, PIN).headers["Location"] == "/operator/today"
 
 
 def test_operator_session_ends_after_five_idle_minutes_and_on_lock(staff):

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from ..conftest import PIN
 from .conftest import PORTRAIT, shot
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,7 +103,7 @@ def test_no_accessibility_violations(browser, screens, sandbox, locale):
             problems += audit(page, f"{locale}/{size_name}/coin", source)
             page.get_by_test_id("back").click()
             page.goto(kiosk.url + "/operator")
-            page.get_by_test_id("pin").fill("1234")
+            page.get_by_test_id("pin").fill(PIN)
             page.get_by_test_id("unlock").click()
             page.wait_for_url("**/operator/today")
             for name, url in operator.items():
