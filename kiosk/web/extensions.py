@@ -74,6 +74,10 @@ class SessionlessProbes(SessionInterface):
         if not isinstance(session, NullSession):
             self.inner.save_session(app, session, response)
 
+    def regenerate(self, session: Any) -> None:
+        """A new session id with the same contents (flask-session drops the old one)."""
+        self.inner.regenerate(session)  # type: ignore[attr-defined]
+
 
 def kiosk() -> Kiosk:
     return current_app.extensions["kiosk"]
