@@ -44,7 +44,8 @@ DEFAULTS: dict[str, Any] = {
     "RECEIPTS": False,
     "TIMEZONE": "Europe/Istanbul",
     "SECURE_COOKIES": False,  # on when the kiosk is served over HTTPS
-    "BEHIND_PROXY": False,  # trust one proxy's X-Forwarded-* headers
+    "BEHIND_PROXY": False,  # read X-Forwarded-* from the trusted proxies
+    "TRUSTED_PROXIES": "127.0.0.0/8,::1",  # the proxies whose X-Forwarded-* count: addresses, CIDRs
     "REDIS_URL": None,  # a fleet: sessions, tokens, guards and deadlines shared in Redis
     "CREATE_LIMIT": "10/60",  # new payments per kiosk session and per client address: N/seconds
     "LOG_FORMAT": "json",  # json lines, or text
@@ -95,6 +96,7 @@ class Settings:
     timezone: ZoneInfo
     secure_cookies: bool = False
     behind_proxy: bool = False
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     redis_url: str | None = None
     create_limit: tuple[int, int] = (10, 60)
     log_format: str = "json"
@@ -173,6 +175,17 @@ def _api_url(raw: Any, demo: bool) -> str:
         raise ConfigError("KIOSK_API_URL must use https:// (plain http:// only to this machine's "
                           f"loopback), got {raw!r}")
     return text.rstrip("/")
+
+
+def _networks(raw: Any) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    networks = []
+    for item in filter(None, (part.strip() for part in str(raw or "").split(","))):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError("KIOSK_TRUSTED_PROXIES must list addresses or networks, comma "
+                              f"separated, like 127.0.0.1,10.0.0.0/8; got {item!r}") from None
+    return tuple(networks)
 
 
 def _zone(raw: Any) -> ZoneInfo:
@@ -274,6 +287,7 @@ def load(config: dict[str, Any], instance_path: str) -> Settings:
         timezone=_zone(config.get("TIMEZONE")),
         secure_cookies=_flag(config, "SECURE_COOKIES"),
         behind_proxy=_flag(config, "BEHIND_PROXY"),
+        trusted_proxies=_networks(config.get("TRUSTED_PROXIES")),
         redis_url=_redis(config.get("REDIS_URL")),
         create_limit=_limit(config.get("CREATE_LIMIT")),
         log_format=_choice(config, "LOG_FORMAT", ("json", "text")),

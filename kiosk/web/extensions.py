@@ -15,7 +15,6 @@ from flask.sessions import NullSession, SessionInterface
 from flask_babel import Babel
 from flask_session import Session
 from flask_wtf.csrf import CSRFProtect
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .. import __version__, logs
 from ..checkout import Checkout, LocalStore, RedisStore, Store
@@ -25,6 +24,7 @@ from ..i18n import LANGUAGE_NAMES, LOCALES, TRANSLATIONS_DIR, compile_catalogs
 from ..paths import STATIC_DIR
 from . import format as fmt
 from . import security
+from .proxy import TrustedProxies
 
 csrf = CSRFProtect()
 SESSION_LIFETIME = timedelta(days=30)
@@ -116,7 +116,8 @@ def init_app(app: Flask, settings: Settings) -> None:
                                              mode=0o600),
         )
     if settings.behind_proxy:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+        app.wsgi_app = TrustedProxies(  # type: ignore[method-assign]
+            app.wsgi_app, settings.trusted_proxies)
     app.config.update(
         # A kiosk's browser may crash or restart mid-payment: its cookie outlives the browser,
         # so it comes back to the same checkout.
