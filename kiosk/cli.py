@@ -11,7 +11,7 @@ from typing import Any
 from werkzeug.serving import make_server
 
 from . import logs
-from .config import DEMO, SANDBOX_URL
+from .config import DEMO, DEMO_PIN, SANDBOX_URL
 
 
 def _serve_threads(servers: list[tuple[str, Any]]) -> None:
@@ -77,6 +77,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     })
     kiosk = make_server(args.host, args.port, app, threaded=True)
     print(f"Kiosk:   http://{args.host}:{kiosk.server_port}/", flush=True)
+    print(f"Staff:   http://{args.host}:{kiosk.server_port}/operator  (demo PIN {DEMO_PIN})")
     print(f"Sandbox: http://127.0.0.1:{sandbox.server_port}/sandbox  (pay demo payments here)")
     print("Press Ctrl-C to stop both.", flush=True)
     _serve_threads([("sandbox", sandbox), ("kiosk", kiosk)])

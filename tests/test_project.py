@@ -18,6 +18,8 @@ import requests
 from kiosk import create_app
 from kiosk.config import ConfigError
 
+from .support import field
+
 ROOT = Path(__file__).resolve().parents[1]
 HTMX_SHA256 = "d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717"
 
@@ -102,11 +104,17 @@ def test_kiosk_demo_runs_both_and_stops_on_ctrl_c(tmp_path):
         page = wait_for(f"http://127.0.0.1:{kiosk_port}/")
         assert page.status_code == 200 and 'data-testid="amount-display"' in page.text
         assert wait_for(f"http://127.0.0.1:{sandbox_port}/sandbox").status_code == 200
+        staff = requests.Session()  # the demo's PIN opens the demo's operator area
+        html = staff.get(f"http://127.0.0.1:{kiosk_port}/operator", timeout=10).text
+        unlocked = staff.post(f"http://127.0.0.1:{kiosk_port}/operator", allow_redirects=False, timeout=10,
+                              data={"csrf_token": field(html, "csrf_token"), "pin": "246810"})
+        assert unlocked.headers["Location"] == "/operator/today"
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=15)
     finally:
         proc.kill()
     assert f"http://127.0.0.1:{kiosk_port}/" in out and f"http://127.0.0.1:{sandbox_port}/sandbox" in out
+    assert f"http://127.0.0.1:{kiosk_port}/operator  (demo PIN 246810)" in out
     assert proc.returncode == 0
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://127.0.0.1:{kiosk_port}/", timeout=2)
