@@ -36,6 +36,7 @@ class PinResult:
     ok: bool
     locked_for: int = 0  # seconds left, when locked
     tries_left: int = MAX_TRIES
+    compared: bool = False  # False: refused without looking at the PIN (locked)
 
 
 class PinGuard:
@@ -71,11 +72,11 @@ class PinGuard:
         if hmac.compare_digest(attempt.encode(), self.pin.encode()):
             for who in counts:
                 self.store.delete(f"pin:tries:{who}")
-            return PinResult(True)
+            return PinResult(True, compared=True)
         self._lock_spent(counts)
         wait = self.locked_for(whos)
         left = min(self._limit(who) - count for who, count in counts.items())
-        return PinResult(False, locked_for=wait, tries_left=0 if wait else left)
+        return PinResult(False, locked_for=wait, tries_left=0 if wait else left, compared=True)
 
     def _lock_spent(self, counts: dict[str, int]) -> None:
         """The try that took a count's last place locks it, whatever became of the try: so a

@@ -101,14 +101,13 @@ def pin() -> Any:
 def pin_submit() -> Any:
     if kiosk().settings.operator_pin is None:
         abort(404)
-    was_locked = guard().locked_for(who()) > 0
     result = guard().check(str(request.form.get("pin", ""))[:32], who())
     if result.ok:
         session["operator_until"] = clock.now() + IDLE_SECONDS
         rotate_session()
         audit("operator.unlock")
         return redirect(url_for(".today"), 303)
-    audit("operator.pin_refused" if was_locked else
+    audit("operator.pin_refused" if not result.compared else
           "operator.lockout" if result.locked_for else "operator.pin_wrong")
     if result.locked_for:
         error = _("Too many wrong PINs. Try again in %(minutes)d minutes.",
