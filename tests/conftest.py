@@ -11,7 +11,7 @@ import pytest
 from kiosk.cryptom import CryptomClient
 from kiosk.sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD, create_sandbox_app
 
-from .support import Sandbox, Till
+from .support import Customer, Sandbox
 
 
 @pytest.fixture(scope="session")
@@ -76,9 +76,9 @@ def web(app):
 
 
 @pytest.fixture
-def till(web, sandbox) -> Till:
+def customer(web, sandbox) -> Customer:
     """A customer at the kiosk, through Flask's test client."""
-    return Till(web, sandbox)
+    return Customer(web, sandbox)
 
 
 def free_port() -> int:

@@ -9,7 +9,7 @@ import requests
 from kiosk.config import ConfigError
 
 from .conftest import PIN
-from .support import LiveServer, Till, field
+from .support import Customer, LiveServer, field
 from .test_operator import WRONG, unlock
 
 STRANGER = "203.0.113.7"  # a client on the shop's network that talks to the instance directly
@@ -27,9 +27,9 @@ def client_from(app, peer: str, forwarded_for: str | None = None, **headers: str
 
 def test_a_forged_forwarded_for_from_an_untrusted_peer_does_not_dodge_the_creation_limit(make_app, sandbox):
     app = make_app(CREATE_LIMIT="1/60", COINS="TRX:TRX", BEHIND_PROXY=True)
-    assert Till(client_from(app, STRANGER, "10.0.0.1"), sandbox).enter("10").status_code == 303
+    assert Customer(client_from(app, STRANGER, "10.0.0.1"), sandbox).enter("10").status_code == 303
     for n in range(2, 5):
-        forged = Till(client_from(app, STRANGER, f"10.0.0.{n}"), sandbox)
+        forged = Customer(client_from(app, STRANGER, f"10.0.0.{n}"), sandbox)
         assert forged.enter("10").status_code == 429
     assert sandbox.calls("create") == 1
 
@@ -39,9 +39,9 @@ def test_a_trusted_proxy_gives_each_client_its_own_limit(make_app, sandbox):
     for n in range(3):
         # nginx appends the address it saw to whatever the client sent: the last one counts.
         web = client_from(app, "127.0.0.1", f"192.0.2.99, 10.0.0.{n}")
-        assert Till(web, sandbox).enter("10").status_code == 303
+        assert Customer(web, sandbox).enter("10").status_code == 303
     again = client_from(app, "127.0.0.1", "192.0.2.50, 10.0.0.0")  # a forged first entry changes nothing
-    assert Till(again, sandbox).enter("10").status_code == 429
+    assert Customer(again, sandbox).enter("10").status_code == 429
     assert sandbox.calls("create") == 3
 
 
@@ -60,9 +60,9 @@ def test_only_the_listed_proxies_are_trusted(make_app, sandbox):
     app = make_app(CREATE_LIMIT="1/60", COINS="TRX:TRX", BEHIND_PROXY=True,
                    TRUSTED_PROXIES="10.20.0.0/16, 192.0.2.8")
     for n, peer in enumerate(("10.20.3.4", "192.0.2.8")):
-        assert Till(client_from(app, peer, f"198.51.100.{n}"), sandbox).enter("10").status_code == 303
-    assert Till(client_from(app, "127.0.0.1", "198.51.100.7"), sandbox).enter("10").status_code == 303
-    assert Till(client_from(app, "127.0.0.1", "198.51.100.8"), sandbox).enter("10").status_code == 429
+        assert Customer(client_from(app, peer, f"198.51.100.{n}"), sandbox).enter("10").status_code == 303
+    assert Customer(client_from(app, "127.0.0.1", "198.51.100.7"), sandbox).enter("10").status_code == 303
+    assert Customer(client_from(app, "127.0.0.1", "198.51.100.8"), sandbox).enter("10").status_code == 429
     assert sandbox.calls("create") == 3
 
 
@@ -122,8 +122,8 @@ def test_forwarded_scheme_and_host_count_only_from_a_trusted_proxy(make_app):
 
 def test_without_behind_proxy_the_headers_are_ignored_even_from_loopback(make_app, sandbox):
     app = make_app(CREATE_LIMIT="1/60", COINS="TRX:TRX")
-    assert Till(client_from(app, "127.0.0.1", "10.0.0.1"), sandbox).enter("10").status_code == 303
-    assert Till(client_from(app, "127.0.0.1", "10.0.0.2"), sandbox).enter("10").status_code == 429
+    assert Customer(client_from(app, "127.0.0.1", "10.0.0.1"), sandbox).enter("10").status_code == 303
+    assert Customer(client_from(app, "127.0.0.1", "10.0.0.2"), sandbox).enter("10").status_code == 429
 
 
 @pytest.mark.parametrize("value", ["10.0.0.0/33", "example.com", "10.0.0.1;10.0.0.2"])
