@@ -167,6 +167,79 @@ def test_the_back_off_is_forgotten_after_a_quiet_day(guard):
         assert result.locked_for == 300
 
 
+def test_wrong_tries_are_forgotten_ten_minutes_after_the_first(guard):
+    me = ["addr:10.0.0.1", "session:a"]
+    with time_machine.travel(START, tick=False) as clock:
+        assert [guard.check(WRONG, me).tries_left for _ in range(4)] == [4, 3, 2, 1]
+        clock.move_to(START + timedelta(seconds=599))
+        assert guard.check(WRONG, me).locked_for == 300  # the fifth, still within ten minutes
+    with time_machine.travel(START + timedelta(hours=1), tick=False) as clock:
+        assert guard.check(PIN, me).ok  # clears the global count of those five
+        assert [guard.check(WRONG, me).tries_left for _ in range(4)] == [4, 3, 2, 1]
+        clock.move_to(START + timedelta(hours=1, seconds=600))
+        assert guard.check(WRONG, me).tries_left == 4  # a new round
+
+
+def test_the_global_budget_counts_for_a_day(guard):
+    def wrong_from(n: int):
+        return guard.check(WRONG, [f"addr:198.51.100.{n}", f"session:{n}"])
+
+    with time_machine.travel(START, tick=False) as clock:
+        for n in range(9):
+            assert wrong_from(n).locked_for == 0
+        clock.move_to(START + timedelta(days=1, seconds=-1))
+        assert wrong_from(9).locked_for == 300  # the tenth within the day
+        clock.move_to(START + timedelta(days=3))
+        for n in range(10, 19):
+            assert wrong_from(n).locked_for == 0
+        clock.move_to(START + timedelta(days=4))
+        assert wrong_from(19).locked_for == 0  # the first nine are forgotten
+
+
+class LockMeanwhile:
+    """The store, with another client's wrong PIN landing between this try's look at the locks
+    and its count: the interleaving a busy fleet produces now and then, made to happen."""
+
+    def __init__(self, store, other: list[str]) -> None:
+        self.store = store
+        self.other = other
+        self.pending = True
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    def incr(self, key: str, ttl: float) -> int:
+        if self.pending:
+            self.pending = False
+            assert PinGuard(self.store, PIN).check(WRONG, self.other).locked_for > 0
+        return self.store.incr(key, ttl)
+
+
+@pytest.mark.parametrize("scope", ["address", "global"])
+def test_a_try_that_looked_before_a_lock_was_written_is_refused(tmp_path, scope):
+    store = LocalStore(tmp_path / "kiosk.sqlite3")
+    if scope == "address":  # four wrong from this address; the other session's fifth locks it
+        me, other, before = ["addr:10.0.0.1", "session:me"], ["addr:10.0.0.1", "session:other"], 4
+    else:  # nine wrong from strangers; a tenth stranger locks everyone
+        me, other, before = ["addr:10.0.0.1", "session:me"], ["addr:192.0.2.10", "session:10"], 9
+    with time_machine.travel(START, tick=False):
+        for n in range(before):
+            whos = other if scope == "address" else [f"addr:192.0.2.{n}", f"session:{n}"]
+            PinGuard(store, PIN).check(WRONG, whos)
+        result = PinGuard(LockMeanwhile(store, other), PIN).check(PIN, me)
+    assert not result.ok and not result.compared and result.locked_for == 300
+
+
+def test_a_lock_leaves_nothing_behind_when_it_ends(guard):
+    me = ["addr:10.0.0.1", "session:a"]
+    with time_machine.travel(START, tick=False) as clock:
+        for _ in range(5):
+            guard.check(WRONG, me)
+        clock.move_to(START + timedelta(seconds=300))
+        guard.store.purge()
+        assert [key for key, _ in guard.store.items("pin:")] == ["pin:tries:global"]
+
+
 def test_no_pin_means_no_way_in(tmp_path):
     guard = PinGuard(LocalStore(tmp_path / "kiosk.sqlite3"), None)
     assert not guard.check("", ["addr:10.0.0.1"]).ok
