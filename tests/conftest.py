@@ -124,3 +124,13 @@ def redis_url(redis_server):
 
     redis.Redis.from_url(redis_server).flushall()
     return redis_server
+
+
+@pytest.fixture(scope="session")
+def playwright_driver():
+    """Playwright, once per run: its sync API allows one instance per thread, and both the
+    browser tests and the deployed suite launch Chromium from it."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        yield driver

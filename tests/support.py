@@ -56,6 +56,10 @@ class Sandbox(LiveServer):
         stats = requests.get(f"{self.url}/sandbox/stats", timeout=5).json()
         return int(stats["calls"].get(name, 0))
 
+    def all_calls(self) -> dict[str, int]:
+        """How often each upstream endpoint was called, by name."""
+        return dict(requests.get(f"{self.url}/sandbox/stats", timeout=5).json()["calls"])
+
     def transactions(self) -> list[dict]:
         return requests.get(f"{self.url}/sandbox/transactions", timeout=5).json()
 

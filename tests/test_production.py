@@ -35,7 +35,7 @@ def test_security_headers_on_every_route(customer, sandbox):
         assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp, url
         assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
         assert headers["X-Content-Type-Options"] == "nosniff"
-        assert headers["Referrer-Policy"] == "no-referrer"
+        assert headers["Referrer-Policy"] == "same-origin"
         assert "camera=()" in headers["Permissions-Policy"]
     status = customer.status(tx_id)
     assert "Content-Security-Policy" in status.headers

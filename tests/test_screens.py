@@ -93,8 +93,11 @@ def test_missing_csrf_token_changes_nothing(customer, sandbox):
     customer.enter("300")
     html = customer.web.get("/coin").get_data(as_text=True)
     response = customer.web.post("/coin", data={"nonce": field(html, "nonce"), "coin": "TRX-TRX"})
-    assert response.status_code == 303 and response.headers["Location"] == "/"
+    assert response.status_code == 303 and response.headers["Location"] == "/coin"
     assert sandbox.calls("create") == 0
+    again = customer.web.get("/coin").get_data(as_text=True)
+    assert "Bu sayfanın süresi doldu, lütfen tekrar deneyin." in again
+    assert 'data-testid="coin-TRX-TRX"' in again
 
 
 def test_unknown_coin_and_bad_nonce_are_refused(customer, sandbox):
