@@ -92,7 +92,11 @@ def session_id(web) -> str:
     return web.get_cookie("kiosk_session").value
 
 
-def test_the_session_id_changes_on_unlock_and_lock_and_the_checkout_stays(app, web, sandbox):
+@pytest.mark.parametrize("sessions", ["files", "redis"])
+def test_the_session_id_changes_on_unlock_and_lock_and_the_checkout_stays(make_app, sandbox, sessions,
+                                                                          request):
+    app = make_app(REDIS_URL=request.getfixturevalue("redis_url") if sessions == "redis" else None)
+    web = app.test_client()
     tx_id = Customer(web, sandbox).start()  # a customer's open payment on this tablet
     before = session_id(web)
     thief = app.test_client()  # someone who learnt the cookie before the staff unlocked

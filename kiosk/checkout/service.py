@@ -18,6 +18,7 @@ import segno
 
 from ..clock import now as clock_now
 from ..cryptom import CryptomClient, CryptomError, NotFound, Rejected, Status, Transaction, Unavailable
+from . import ownership
 from .outcome import ENDED, Outcome, decide
 from .store import Store
 
@@ -89,18 +90,20 @@ class Record:
     network: str
     created: float
     deadline: float
+    owner: str | None = None  # who started it (see ownership); None: recorded before owners were
 
     def dumps(self) -> str:
         return json.dumps({
             "tx_id": self.tx_id, "amount": str(self.amount), "coin": self.coin,
             "network": self.network, "created": self.created, "deadline": self.deadline,
+            "owner": self.owner,
         })
 
     @classmethod
     def loads(cls, text: str) -> Record:
         data = json.loads(text)
         return cls(data["tx_id"], Decimal(data["amount"]), data["coin"], data["network"],
-                   float(data["created"]), float(data["deadline"]))
+                   float(data["created"]), float(data["deadline"]), data.get("owner"))
 
 
 @dataclass(frozen=True)
@@ -156,14 +159,15 @@ class Checkout:
         """Create the one upstream transaction of this checkout; a repeat of the same nonce
         (double tap, resubmitted form, back button) returns the same transaction.
         `limit_keys` (the kiosk session, the client address) each get `create_limit`.
-        `owner` (the kiosk session): after a create that got no answer, this owner's next try
-        first looks upstream for that transaction, so it is adopted, not made twice."""
+        `owner` (see ownership) is kept with the record: only it may act on the checkout. After a
+        create that got no answer, this owner's next try first looks upstream for that
+        transaction, so it is adopted, not made twice."""
         key = f"nonce:{nonce}"
         if not self.store.add(key, "pending", ttl=GUARD_TTL):
             return self._await_start(key)
         adopted = self._adopt_unanswered(owner, amount, coin, network)
         if adopted is not None:
-            return self._begin(key, adopted, amount, coin, network, self.clock())
+            return self._begin(key, adopted, amount, coin, network, self.clock(), owner)
         started = self.clock()
         count, window = self.create_limit
         slot = int(started // window)
@@ -189,11 +193,11 @@ class Checkout:
         except Rejected as exc:
             self.store.delete(key)
             raise StartRejected(exc.message) from None
-        return self._begin(key, tx, amount, coin, network, started)
+        return self._begin(key, tx, amount, coin, network, started, owner)
 
     def _begin(self, key: str, tx: Transaction, amount: Decimal, coin: str, network: str,
-               started: float) -> str:
-        record = Record(tx.id, amount, coin, network, started, started + self.payment_timeout)
+               started: float, owner: str | None) -> str:
+        record = Record(tx.id, amount, coin, network, started, started + self.payment_timeout, owner)
         self.store.set(f"tx:{tx.id}", record.dumps(), ttl=RECORD_TTL)
         self.store.set(key, tx.id, ttl=GUARD_TTL)
         self._last_seen.put(tx.id, tx)
@@ -244,8 +248,14 @@ class Checkout:
     # -- look -------------------------------------------------------------------------------
 
     def record(self, tx_id: str) -> Record | None:
+        """Any checkout this kiosk recorded, whoever started it: for the operator area only."""
         text = self.store.get(f"tx:{tx_id}")
         return Record.loads(text) if text else None
+
+    def record_for(self, tx_id: str, owner: str | None) -> Record | None:
+        """The checkout if `owner` started it; None, as for an unknown id, to anyone else."""
+        record = self.record(tx_id) if owner else None
+        return record if record is not None and ownership.owns(record, owner) else None
 
     def view(self, record: Record) -> View:
         """The state of a checkout now; cancels upstream once the kiosk's deadline has passed.
@@ -314,7 +324,7 @@ class Checkout:
         self._event(event, record, received=str(tx.total_transfer_amount) if tx else None)
         if outcome in (Outcome.PARTIAL_KEPT, Outcome.SEE_CASHIER) or late:
             item = {"kind": "paid_late" if late else outcome.value, "at": self.clock(),
-                    "amount": str(record.amount), "coin": record.coin}
+                    "amount": str(record.amount), "coin": record.coin, "network": record.network}
             if tx is not None:
                 item.update(received=str(tx.total_transfer_amount), expected=str(tx.coin_amount))
             self.store.set(f"attention:{record.tx_id}", json.dumps(item), ttl=RECORD_TTL)
