@@ -2,7 +2,8 @@
 (upstream reachable and the login works; cached a few seconds so probes do not hammer it).
 
 /readyz names the check that failed ("upstream: not reachable", "upstream: login refused",
-"redis: not reachable"), never upstream's own text: anyone who reaches the probe reads it."""
+"redis: not reachable", "redis: login refused"), never upstream's own text: anyone who reaches
+the probe reads it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import time
 from typing import Any
 
 from flask import Blueprint, jsonify
-from redis.exceptions import RedisError
+from redis.exceptions import AuthenticationError, RedisError
 
 from .. import __version__
 from ..checkout import ledger
@@ -42,7 +43,8 @@ def readyz() -> Any:
                 kiosk().redis.ping()  # a fleet is not ready without its shared store
             health = ledger.health(kiosk().client)
         except RedisError as exc:
-            health = ledger.Health(False, f"Redis: {type(exc).__name__}", None, "redis: not reachable")
+            check = "redis: login refused" if isinstance(exc, AuthenticationError) else "redis: not reachable"
+            health = ledger.Health(False, f"Redis: {type(exc).__name__}", None, check)
         if not health.ok:
             log.warning("not ready: %s (%s)", health.check, health.message)
         with _lock:
