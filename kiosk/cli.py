@@ -11,7 +11,7 @@ from typing import Any
 from werkzeug.serving import make_server
 
 from . import logs
-from .config import SANDBOX_URL
+from .config import DEMO, DEMO_PIN, SANDBOX_URL
 
 
 def _serve_threads(servers: list[tuple[str, Any]]) -> None:
@@ -84,6 +84,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     sandbox_app = create_sandbox_app()
     sandbox = make_server("127.0.0.1", args.sandbox_port, sandbox_app, threaded=True)
     app = create_app({
+        DEMO: True,  # the demo PIN and a generated secret key, for this sandbox only
         "API_URL": f"http://127.0.0.1:{sandbox.server_port}",
         "API_EMAIL": sandbox_app.config["SANDBOX_EMAIL"],
         "API_PASSWORD": sandbox_app.config["SANDBOX_PASSWORD"],
@@ -92,7 +93,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     base = f"http://{_reachable(args.host)}:{kiosk.server_port}"
     print(f"Kiosk:   {base}/", flush=True)
     print(f"Display: {base}/display   (a tablet facing the customer: pair it in the operator area)")
-    print(f"Console: {base}/till      (the cashier's phone or PC)")
+    print(f"Staff:   {base}/operator  (demo PIN {DEMO_PIN})")
+    print(f"Console: {base}/till      (the cashier's phone or PC; the same PIN opens it)")
     print(f"Sandbox: http://127.0.0.1:{sandbox.server_port}/sandbox  (pay demo payments here)")
     print("Press Ctrl-C to stop both.", flush=True)
     _serve_threads([("sandbox", sandbox), ("kiosk", kiosk)])

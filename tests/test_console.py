@@ -3,6 +3,7 @@ checkout, cancelling it, today's list and the receipt."""
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 
@@ -11,6 +12,7 @@ import time_machine
 
 from kiosk import create_app
 from kiosk.config import ConfigError
+from kiosk.web.console import IDLE_SECONDS
 
 from .conftest import kiosk_config
 from .support import CASHIER_PIN, STAFF_PIN, field, pair_display, unlock_staff
@@ -233,3 +235,37 @@ def test_the_console_sees_a_cancel_on_the_display(app, cashier, display, sandbox
 def test_unknown_checkouts_are_404(cashier):
     assert cashier.get("/till/checkout/chk_0011223344556677").status_code == 404
     assert cashier.get("/till/checkout/" + "x" * 200).status_code == 404
+
+
+def test_the_console_rotates_the_session_and_audits_every_action_never_the_pin(app, display, caplog):
+    caplog.set_level(logging.INFO, logger="kiosk")
+    web = app.test_client()
+    web.get("/till")
+    before = web.get_cookie("kiosk_session").value
+    thief = app.test_client()  # someone who learnt the cookie before the cashier unlocked
+    thief.set_cookie("kiosk_session", before)
+    assert unlock_staff(web, "000000", "/till").status_code == 403
+    unlock_staff(web, CASHIER_PIN, "/till")
+    unlocked = web.get_cookie("kiosk_session").value
+    assert unlocked != before
+    assert 'data-testid="pin"' in thief.get("/till").get_data(as_text=True)
+    order_id = charge(web, display.display_id).headers["Location"].rsplit("/", 1)[1]
+    page = web.get(f"/till/checkout/{order_id}").get_data(as_text=True)
+    web.post(f"/till/checkout/{order_id}/cancel", data={"csrf_token": field(page, "csrf_token")})
+    web.post("/till/lock", data={"csrf_token": field(page, "csrf_token")})
+    assert web.get_cookie("kiosk_session").value not in (before, unlocked)
+    events = [r.event for r in caplog.records if r.name == "kiosk.audit"]
+    assert events == ["till.pin_wrong", "till.unlock", "till.charge", "till.cancel", "till.lock"]
+    assert all(r.client == "127.0.0.1" for r in caplog.records if r.name == "kiosk.audit")
+    for record in caplog.records:
+        assert CASHIER_PIN not in f"{record.getMessage()} {record.__dict__}"
+
+
+def test_the_idle_lock_of_the_console_rotates_the_session(app):
+    web = app.test_client()
+    with time_machine.travel(time.time(), tick=False) as clock:
+        unlock_staff(web, CASHIER_PIN, "/till")
+        unlocked = web.get_cookie("kiosk_session").value
+        clock.shift(IDLE_SECONDS)
+        assert 'data-testid="pin"' in web.get("/till").get_data(as_text=True)
+        assert web.get_cookie("kiosk_session").value != unlocked

@@ -27,7 +27,7 @@ from ..checkout.inputs import InputError, parse_amount, parse_note, parse_refere
 from ..checkout.pin import PinGuard
 from ..displays import DisplayBusy, DisplayNotInTillMode, DisplayOffline, Order, OrderState
 from .extensions import kiosk
-from .operator import pin_error, who
+from .operator import audit, audit_refused, pin_error, rotate_session, who
 from .operator import unlocked as operator_unlocked
 from .screens import is_htmx, message, new_nonce, qr_svg, valid_nonce
 
@@ -54,6 +54,8 @@ def cashier_only(poll: bool = False) -> Any:
             if not enabled():
                 abort(404)
             if not unlocked():
+                if not poll:
+                    lock_when_idle()
                 if poll:
                     response = make_response("", 204)
                     response.headers["HX-Redirect"] = url_for(".console")
@@ -64,6 +66,18 @@ def cashier_only(poll: bool = False) -> Any:
             return view(*args, **kwargs)
         return wrapped
     return decorate
+
+
+def end_till_session() -> None:
+    if session.pop("till_until", None) is not None:
+        rotate_session()
+
+
+def lock_when_idle() -> None:
+    """The console was left alone past its idle time: it locks, with a new session id."""
+    if "till_until" in session:
+        audit("till.idle_lock")
+        end_till_session()
 
 
 def check_pin(attempt: str) -> Any:
@@ -85,6 +99,7 @@ def console() -> Any:
     if not enabled():
         abort(404)
     if not unlocked():
+        lock_when_idle()
         return pin_screen(locked_for=PinGuard(kiosk().store, None).locked_for(who()))
     session["till_until"] = clock.now() + IDLE_SECONDS
     return render_console()
@@ -97,13 +112,18 @@ def pin_submit() -> Any:
     result = check_pin(str(request.form.get("pin", ""))[:32])
     if result.ok:
         session["till_until"] = clock.now() + IDLE_SECONDS
+        rotate_session()  # an id learnt before the unlock is worth nothing after
+        audit("till.unlock")
         return redirect(url_for(".console"), 303)
+    audit_refused(result, "till")
     return pin_screen(pin_error(result), result.locked_for, 403)
 
 
 @bp.post("/lock")
 def lock() -> Any:
-    session.pop("till_until", None)
+    if "till_until" in session:
+        audit("till.lock")
+    end_till_session()
     return redirect(url_for(".console"), 303)
 
 
@@ -155,6 +175,7 @@ def charge() -> Any:
                                 name=display.name), 409, form)
     except DisplayNotInTillMode:
         return render_console(_("%(name)s is in keypad mode.", name=display.name), 409, form)
+    audit("till.charge")
     return redirect(url_for(".checkout", order_id=order.id), 303)
 
 
@@ -197,6 +218,7 @@ def status(order_id: str) -> Any:
 @cashier_only()
 def cancel(order_id: str) -> Any:
     kiosk().orders.cancel(order_or_404(order_id), "till")
+    audit("till.cancel")
     return redirect(url_for(".checkout", order_id=order_id), 303)
 
 

@@ -11,12 +11,14 @@
 
 from __future__ import annotations
 
+import logging
 from functools import wraps
 from typing import Any
 
 from flask import (
     Blueprint,
     abort,
+    current_app,
     redirect,
     render_template,
     request,
@@ -34,6 +36,7 @@ from .extensions import kiosk
 from .screens import client_keys, message
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
+audit_log = logging.getLogger("kiosk.audit")
 
 IDLE_SECONDS = 300
 
@@ -47,9 +50,28 @@ def who() -> list[str]:
     return list(client_keys())
 
 
+def audit(event: str, tx_id: str | None = None) -> None:
+    """One line per operator action, with the client's address (never a PIN)."""
+    extra: dict[str, Any] = {"event": event, "client": request.remote_addr or "-"}
+    if tx_id is not None:
+        extra["tx"] = tx_id
+    audit_log.info("%s from %s%s", event, extra["client"], f" on {tx_id}" if tx_id else "", extra=extra)
+
+
+def rotate_session() -> None:
+    """A new session id whenever the operator's rights change, with the same contents (so a
+    customer's checkout on this tablet carries on): an id learnt before is worth nothing after."""
+    current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]
+
+
 def unlocked() -> bool:
     until = session.get("operator_until")
     return isinstance(until, int | float) and until > clock.now()
+
+
+def end_operator_session() -> None:
+    if session.pop("operator_until", None) is not None:
+        rotate_session()
 
 
 def operator_only(view: Any) -> Any:
@@ -58,7 +80,9 @@ def operator_only(view: Any) -> Any:
         if kiosk().settings.operator_pin is None:
             abort(404)
         if not unlocked():
-            session.pop("operator_until", None)
+            if "operator_until" in session:
+                audit("operator.idle_lock")
+            end_operator_session()
             return redirect(url_for(".pin"))
         session["operator_until"] = clock.now() + IDLE_SECONDS  # five idle minutes end it
         return view(*args, **kwargs)
@@ -82,8 +106,16 @@ def pin_submit() -> Any:
     result = guard().check(str(request.form.get("pin", ""))[:32], who())
     if result.ok:
         session["operator_until"] = clock.now() + IDLE_SECONDS
+        rotate_session()
+        audit("operator.unlock")
         return redirect(url_for(".today"), 303)
+    audit_refused(result, "operator")
     return render_template("operator/pin.html", locked_for=result.locked_for, error=pin_error(result)), 403
+
+
+def audit_refused(result: PinResult, area: str) -> None:
+    audit(f"{area}.pin_refused" if not result.compared else
+          f"{area}.lockout" if result.locked_for else f"{area}.pin_wrong")
 
 
 def pin_error(result: PinResult) -> str:
@@ -95,7 +127,9 @@ def pin_error(result: PinResult) -> str:
 
 @bp.post("/lock")
 def lock() -> Any:
-    session.pop("operator_until", None)
+    if unlocked():
+        audit("operator.lock")
+    end_operator_session()
     return redirect(url_for("kiosk.amount"), 303)
 
 
@@ -117,6 +151,7 @@ def today() -> Any:
 @operator_only
 def dismiss(tx_id: str) -> Any:
     kiosk().checkout.dismiss(tx_id)
+    audit("operator.dismiss", tx_id)
     return redirect(url_for(".today"), 303)
 
 
@@ -160,6 +195,7 @@ def cancel(tx_id: str) -> Any:
         kiosk().checkout.cancel_by_operator(tx_id)
     except NotFound:
         abort(404)
+    audit("operator.cancel", tx_id)
     return redirect(url_for(".detail", tx_id=tx_id), 303)
 
 
@@ -202,6 +238,7 @@ def pair() -> Any:
         display = kiosk().displays.pair(form.get("code"), form.get("name"), form.get("mode"))
     except PairingError as err:
         return render_displays(message(err), 422, values=form)
+    audit("operator.display_pair")
     return redirect(url_for(".displays", paired=display.id), 303)
 
 
@@ -218,6 +255,7 @@ def change_display(display_id: str, change: str) -> Any:
         (services.rename if change == "rename" else services.set_mode)(display, request.form.get(field))
     except PairingError as err:
         return render_displays(message(err), 422)
+    audit(f"operator.display_{change}")
     return redirect(url_for(".displays"), 303)
 
 
@@ -225,4 +263,5 @@ def change_display(display_id: str, change: str) -> Any:
 @operator_only
 def unpair(display_id: str) -> Any:
     kiosk().orders.unpair(display_or_404(display_id))
+    audit("operator.display_unpair")
     return redirect(url_for(".displays"), 303)
