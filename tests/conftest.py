@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -11,7 +12,7 @@ import pytest
 from kiosk.cryptom import CryptomClient
 from kiosk.sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD, create_sandbox_app
 
-from .support import Sandbox, Till
+from .support import LiveServer, Sandbox, Till
 
 
 @pytest.fixture(scope="session")
@@ -77,6 +78,27 @@ def web(app):
 def till(web, sandbox) -> Till:
     """A customer at the kiosk, through Flask's test client."""
     return Till(web, sandbox)
+
+
+@pytest.fixture
+def crashes(caplog):
+    """Log records of unhandled exceptions; the scenario asserts there are none."""
+    caplog.set_level(logging.WARNING)
+    yield lambda: [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+@pytest.fixture
+def kiosk(make_app):
+    servers: list[LiveServer] = []
+
+    def start(**settings) -> LiveServer:
+        server = LiveServer(make_app(COINS="TRX:TRX", **settings))
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
 
 
 def free_port() -> int:

@@ -13,6 +13,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from http import HTTPStatus
 from typing import Any
 
 import segno
@@ -86,8 +87,9 @@ def create_sandbox_app(config: dict[str, Any] | None = None) -> Flask:
             time.sleep(latency / 1000)
         if failing:
             if f.fail_body == "html":
+                title = f"{f.fail_status} {HTTPStatus(f.fail_status).phrase}"
                 return Response(
-                    "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>",
+                    f"<html><head><title>{title}</title></head><body>nginx</body></html>",
                     status=f.fail_status, mimetype="text/html",
                 )
             if f.fail_body == "garbage":
