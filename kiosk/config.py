@@ -26,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_AMOUNT": "100000",
     "PAYMENT_TIMEOUT": 600,
     "POLL_INTERVAL": 2,
+    "WATCH_INTERVAL": 15,
     "RESULT_SECONDS": 10,
     "IDLE_SECONDS": 60,
     "ASK_MOBILE": False,
@@ -91,6 +92,7 @@ class Settings:
     create_limit: tuple[int, int] = (10, 60)
     log_format: str = "json"
     currency: str = "TRY"
+    watch_interval: int = 15
 
     def coin(self, key: str) -> Coin | None:
         return next((c for c in self.coins if c.key == key), None)
@@ -248,6 +250,7 @@ def load(config: dict[str, Any], instance_path: str) -> Settings:
         redis_url=_redis(config.get("REDIS_URL")),
         create_limit=_limit(config.get("CREATE_LIMIT")),
         log_format=_choice(config, "LOG_FORMAT", ("json", "text")),
+        watch_interval=_seconds(config, "WATCH_INTERVAL", 1, 600),
     )
     if settings.min_amount > settings.max_amount:
         raise ConfigError("KIOSK_MIN_AMOUNT must not be above KIOSK_MAX_AMOUNT")

@@ -101,6 +101,28 @@ def kiosk(make_app):
         server.stop()
 
 
+@pytest.fixture
+def watcher():
+    """The job consumer of an app, in threads of this process, stopped after the test."""
+    from kiosk.jobs import Runner
+
+    runners: list[Runner] = []
+
+    def start(app) -> Runner:
+        runner = Runner(app.extensions["kiosk"].jobs).start()
+        runners.append(runner)
+        jobs = app.extensions["kiosk"].jobs
+        deadline = time.monotonic() + 10
+        while jobs.store.get("jobs:last:sweep") is None:  # its first run, at start
+            assert time.monotonic() < deadline, "the watcher did not start"
+            time.sleep(0.05)
+        return runner
+
+    yield start
+    for runner in runners:
+        runner.stop()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import requests
+import time_machine
 
 from kiosk import logs
 from kiosk.sandbox import DEFAULT_PASSWORD
@@ -57,11 +58,13 @@ def test_static_assets_are_versioned_and_cached_for_long(web):
 # -- probes -----------------------------------------------------------------------------------
 
 
-def test_healthz_and_readyz(make_app, sandbox):
+def test_healthz_and_readyz(make_app, sandbox, watcher):
     from kiosk.web import health
 
     health._cache.update(at=0.0, health=None)
-    web = make_app().test_client()
+    app = make_app()
+    watcher(app)
+    web = app.test_client()
     assert web.get("/healthz").get_json()["status"] == "ok"
     ready = web.get("/readyz")
     assert ready.status_code == 200 and ready.get_json()["status"] == "ready"
@@ -74,6 +77,27 @@ def test_healthz_and_readyz(make_app, sandbox):
     down = web.get("/readyz")
     assert down.status_code == 503 and down.get_json()["status"] == "not ready"
     assert web.get("/healthz").status_code == 200
+    health._cache.update(at=0.0, health=None)
+
+
+def test_readyz_fails_when_the_watcher_has_not_run_for_three_periods(make_app, sandbox):
+    from kiosk.web import health
+
+    app = make_app()
+    web = app.test_client()
+    health._cache.update(at=0.0, health=None)
+    never = web.get("/readyz")
+    assert never.status_code == 503 and never.get_json()["reason"] == "jobs: the watcher has not run yet"
+    jobs = app.extensions["kiosk"].jobs
+    start = time.time()
+    with time_machine.travel(start, tick=False):
+        jobs._run("sweep", lambda: jobs._sweep(lag=0))  # a run of the periodic sweep, as a consumer does
+    for late, ready in ((180, True), (181, False)):
+        health._cache.update(at=0.0, health=None)
+        with time_machine.travel(start + late, tick=False):
+            answer = web.get("/readyz")
+        assert (answer.status_code == 200) is ready, answer.get_json()
+    assert answer.get_json()["reason"] == "jobs: the watcher has not run for 181 s"
     health._cache.update(at=0.0, health=None)
 
 

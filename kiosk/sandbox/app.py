@@ -80,6 +80,10 @@ def create_sandbox_app(config: dict[str, Any] | None = None) -> Flask:
             f = state.faults
             targeted = f.only in ("", name)
             latency = f.latency_ms if targeted else 0
+            if latency and f.latency_next:
+                f.latency_next -= 1
+                if not f.latency_next:
+                    f.latency_ms = 0  # that was the last slow one
             failing = f.fail_next > 0 and targeted
             if failing:
                 f.fail_next -= 1
@@ -331,6 +335,7 @@ def create_sandbox_app(config: dict[str, Any] | None = None) -> Flask:
             f.fail_status = int(values.get("fail_status", f.fail_status))
             f.fail_body = str(values.get("fail_body", f.fail_body))
             f.latency_ms = int(values.get("latency_ms", f.latency_ms))
+            f.latency_next = int(values.get("latency_next", f.latency_next))
             f.only = str(values.get("only", f.only))
             if values.get("revoke_tokens"):
                 state.tokens.clear()

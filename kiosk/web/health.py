@@ -1,5 +1,6 @@
 """Probes for load balancers and supervisors: /healthz (the process answers) and /readyz
-(upstream reachable and the login works; cached a few seconds so probes do not hammer it)."""
+(upstream reachable, the login works, and the watcher's periodic jobs ran lately; cached a few
+seconds so probes do not hammer upstream)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from redis.exceptions import RedisError
 
 from .. import __version__
 from ..checkout import ledger
+from ..jobs import queue_health
 from .extensions import kiosk
 
 bp = Blueprint("health", __name__)
@@ -36,6 +38,9 @@ def readyz() -> Any:
             if kiosk().redis is not None:
                 kiosk().redis.ping()  # a fleet is not ready without its shared store
             health = ledger.health(kiosk().client)
+            jobs = queue_health(kiosk().jobs, with_queue=False)
+            if health.ok and not jobs.ok:
+                health = ledger.Health(False, f"jobs: {jobs.problem}", health.latency_ms)
         except RedisError as exc:
             health = ledger.Health(False, f"Redis: {type(exc).__name__}", None)
         with _lock:

@@ -1,0 +1,58 @@
+"""How the queue is doing, read from the shared store (and the queue's own storage): for the
+operator's "Settings and health" and for /readyz."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..checkout.base import CREATES, WATCHED
+from ..clock import now
+from .tasks import PERIODIC, Jobs
+
+LATE_PERIODS = 3  # /readyz fails when the sweep has not run for this many periods
+
+
+@dataclass
+class QueueHealth:
+    consumers: list[dict[str, Any]]
+    last: dict[str, dict[str, Any] | None]
+    watched: int
+    unanswered: int
+    failures: int
+    last_failure: dict[str, Any] | None
+    waiting: int | None = None
+    problem: str | None = None
+    checked_at: float = field(default_factory=now)
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def queue_health(jobs: Jobs, *, with_queue: bool = True) -> QueueHealth:
+    store = jobs.store
+    moment = now()
+    consumers = sorted((json.loads(v) for _, v in store.items("jobs:consumer:")),
+                       key=lambda c: c["host"])
+    last = {name: _json(store.get(f"jobs:last:{name}")) for name in PERIODIC}
+    hour = int(moment // 3600)
+    failures = sum(int(store.get(f"jobs:failures:{h}") or 0) for h in (hour - 1, hour))
+    health = QueueHealth(consumers, last, store.size(WATCHED), store.size(CREATES), failures,
+                         _json(store.get("jobs:last-failure")))
+    if with_queue:
+        try:
+            health.waiting = jobs.huey.pending_count() + jobs.huey.scheduled_count()
+        except Exception:  # the operator's page still shows the rest
+            health.waiting = None
+    sweep = last["sweep"]
+    if sweep is None:
+        health.problem = "the watcher has not run yet"
+    elif moment - float(sweep["at"]) > LATE_PERIODS * PERIODIC["sweep"]:
+        health.problem = f"the watcher has not run for {int(moment - float(sweep['at']))} s"
+    return health
+
+
+def _json(text: str | None) -> dict[str, Any] | None:
+    return json.loads(text) if text else None
