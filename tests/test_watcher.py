@@ -85,3 +85,79 @@ def test_server_stopped_mid_payment_cancels_on_start_after_the_deadline(sandbox,
     finally:
         server.stop()
     assert sandbox.calls("cancel") == 1
+
+
+def operator_today(url: str, pin: str) -> str:
+    http = requests.Session()
+    html = http.get(url + "/operator", timeout=10).text
+    http.post(url + "/operator", data={"csrf_token": field(html, "csrf_token"), "pin": pin}, timeout=10)
+    return http.get(url + "/operator/today", timeout=20).text
+
+
+def test_coins_after_the_kiosk_expired_a_payment_become_attention_items(sandbox, tmp_path):
+    """Nobody looks at any screen: the watcher reads closed checkouts and notices."""
+    state = tmp_path / "state"
+    state.mkdir()
+    server = Gunicorn(sandbox.url, state, free_port(), OPERATOR_PIN="246810", **FAST)
+    store = LocalStore(state / "kiosk.sqlite3")
+    try:
+        partly, fully = start_checkout(server.url, "300"), start_checkout(server.url, "200")
+        wait_for("both expired", lambda: all(store.get(f"final:{t}") == "expired" for t in (partly, fully)))
+        expired_at = time.time()
+        assert store.items("attention:") == []
+        wait_for("30 s after the kiosk expired them", lambda: time.time() > expired_at + 30, seconds=35)
+        sandbox.pay(partly, share="half")
+        sandbox.pay(fully, share="full")
+        item = lambda tx: store.get(f"attention:{tx}")  # noqa: E731
+        wait_for("the attention items", lambda: item(partly) and item(fully), seconds=40)
+        assert json.loads(item(partly))["kind"] == "partial_late"
+        assert json.loads(item(fully))["kind"] == "paid_late"
+        assert json.loads(item(partly))["received"] == "12"  # half of 24 TRX
+        today = operator_today(server.url, "246810")
+        assert 'data-testid="attention-partial_late"' in today
+        assert 'data-testid="attention-paid_late"' in today
+    finally:
+        server.stop()
+    assert sandbox.calls("cancel") == 2
+
+
+def test_two_instances_on_one_redis_cancel_each_abandoned_checkout_once(sandbox, tmp_path, redis_url):
+    """Two hosts of a fleet, each with its consumer; screens of the other host poll some of the
+    checkouts around their deadline too. Ten abandoned checkouts: ten DELETEs, no more."""
+    import threading
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    hosts = [Gunicorn(sandbox.url, tmp_path / "a", free_port(), REDIS_URL=redis_url, **FAST),
+             Gunicorn(sandbox.url, tmp_path / "b", free_port(), REDIS_URL=redis_url, **FAST)]
+    try:
+        sessions = [requests.Session() for _ in range(10)]
+        ids = [start_checkout(hosts[n % 2].url, str(100 + n), sessions[n]) for n in range(10)]
+        stop = time.monotonic() + 12
+
+        def poll(n: int) -> None:  # the customer's screen, served by the other host
+            while time.monotonic() < stop:
+                r = sessions[n].get(f"{hosts[(n + 1) % 2].url}/pay/{ids[n]}/status",
+                                    headers={"HX-Request": "true"}, timeout=20)
+                if r.headers.get("HX-Redirect"):
+                    return
+                time.sleep(0.5)
+
+        screens = [threading.Thread(target=poll, args=(n,)) for n in range(0, 10, 2)]
+        for t in screens:
+            t.start()
+        cancelled = lambda: sum(tx["status"] == "CANCELLED" for tx in sandbox.transactions())  # noqa: E731
+        wait_for("ten cancelled", lambda: cancelled() == 10, seconds=30)
+        for t in screens:
+            t.join()
+        reads = sandbox.calls("detail")
+        # The watchers go on looking at the closed checkouts: give them the chance to cancel again.
+        wait_for("the watchers' next looks", lambda: sandbox.calls("detail") >= reads + 10, seconds=30)
+        assert sandbox.calls("cancel") == 10
+        import redis
+
+        consumers = redis.Redis.from_url(redis_url).keys("kiosk:jobs:consumer:*")
+        assert len(consumers) == 2  # both hosts' consumers are alive and share the work
+    finally:
+        for host in hosts:
+            host.stop()

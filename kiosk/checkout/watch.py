@@ -98,8 +98,10 @@ class Watching(Starting):
 
     # -- creates that got no answer ------------------------------------------------------------
 
-    def unanswered(self, limit: int = 100) -> list[str]:
-        return [m for m, _ in self.store.scheduled(CREATES, self.clock(), limit=limit)]
+    def unanswered(self, until: float | None = None, limit: int = 100) -> list[str]:
+        """Unanswered creates due for a look (by `until`, default now)."""
+        moment = self.clock() if until is None else until
+        return [m for m, _ in self.store.scheduled(CREATES, moment, limit=limit)]
 
     def resolve_create(self, ref: str) -> None:
         """Nobody is in front of an unanswered create any more: cancel what upstream made of it,
