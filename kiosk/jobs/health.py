@@ -30,6 +30,12 @@ class QueueHealth:
     def ok(self) -> bool:
         return self.problem is None
 
+    @property
+    def late_for(self) -> int:
+        """Seconds since the sweep last ran (0 when it never did)."""
+        sweep = self.last.get("sweep")
+        return int(self.checked_at - float(sweep["at"])) if sweep else 0
+
 
 def queue_health(jobs: Jobs, *, with_queue: bool = True) -> QueueHealth:
     store = jobs.store
@@ -40,7 +46,7 @@ def queue_health(jobs: Jobs, *, with_queue: bool = True) -> QueueHealth:
     hour = int(moment // 3600)
     failures = sum(int(store.get(f"jobs:failures:{h}") or 0) for h in (hour - 1, hour))
     health = QueueHealth(consumers, last, store.size(WATCHED), store.size(CREATES), failures,
-                         _json(store.get("jobs:last-failure")))
+                         _json(store.get("jobs:last-failure")), checked_at=moment)
     if with_queue:
         try:
             health.waiting = jobs.huey.pending_count() + jobs.huey.scheduled_count()
@@ -49,8 +55,8 @@ def queue_health(jobs: Jobs, *, with_queue: bool = True) -> QueueHealth:
     sweep = last["sweep"]
     if sweep is None:
         health.problem = "the watcher has not run yet"
-    elif moment - float(sweep["at"]) > LATE_PERIODS * PERIODIC["sweep"]:
-        health.problem = f"the watcher has not run for {int(moment - float(sweep['at']))} s"
+    elif health.late_for > LATE_PERIODS * PERIODIC["sweep"]:
+        health.problem = f"the watcher has not run for {health.late_for} s"
     return health
 
 

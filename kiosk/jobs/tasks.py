@@ -69,6 +69,8 @@ class Jobs:
         self.watch_task = watch
         self.resolve_task = resolve_create
         self.catch_up = catch_up
+        self.sweep_task = sweep
+        self.reconcile_task = reconcile
         huey.signal(SIGNAL_ERROR)(self._failed)
 
     # -- queueing ------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
     /operator/today           today's completed payments and what needs attention
     /operator/history         upstream history with filters and upstream's own pages
     /operator/tx/<id>         one transaction; cancel it while it is still pending
-    /operator/settings        read-only settings and upstream health
+    /operator/settings        read-only settings, upstream health and the watcher's queue
     /operator/lock  (POST)    back to the customer screen
 """
 
@@ -28,6 +28,7 @@ from .. import __version__, clock
 from ..checkout import ledger
 from ..checkout.pin import PinGuard
 from ..cryptom import CryptomError, NotFound, Rejected, Status
+from ..jobs import queue_health
 from .extensions import kiosk
 from .screens import client_keys
 
@@ -106,7 +107,8 @@ def today() -> Any:
     except CryptomError:
         error = _("Cryptom Pay is not answering right now.")
     return render_template("operator/today.html", summary=summary, error=error,
-                           attention=kiosk().checkout.attention())
+                           attention=kiosk().checkout.attention(),
+                           queue=queue_health(kiosk().jobs, with_queue=False))
 
 
 @bp.post("/attention/<tx_id>/dismiss")
@@ -162,4 +164,4 @@ def cancel(tx_id: str) -> Any:
 @operator_only
 def settings() -> Any:
     return render_template("operator/settings.html", health=ledger.health(kiosk().client),
-                           version=__version__)
+                           queue=queue_health(kiosk().jobs), version=__version__)
