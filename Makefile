@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test system-deps catalog bench clean
+.PHONY: demo test system-deps catalog bench mutate clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "kiosk needs Python 3.11 or newer")'
@@ -35,7 +35,7 @@ test: $(VENV)/.test-installed system-deps $(AXE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) instance test-output dist build
+	rm -rf $(VENV) instance test-output dist build mutants
 
 # After changing user-visible text: refresh the Turkish catalog, then translate the new entries.
 catalog: $(VENV)/.test-installed
@@ -46,3 +46,8 @@ catalog: $(VENV)/.test-installed
 # ARGS=--quick for a smoke run, ARGS=--soak for the long soak as well.
 bench: $(VENV)/.test-installed system-deps
 	$(BIN)/python bench/run.py $(ARGS)
+
+# Mutation testing of the rule modules with the fast tests (not part of `make test`: slow).
+# The last line reads "killed K of N"; docs/testing.md explains the survivors left.
+mutate: $(VENV)/.test-installed
+	@scripts/mutate

@@ -125,7 +125,11 @@ class Gunicorn:
 
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = state_dir / "gunicorn.log"
-        env = {**os.environ, "KIOSK_BIND": f"127.0.0.1:{port}", "KIOSK_WORKERS": "2",
+        self.access_path = state_dir / "access.log"
+        # The access log, for tests only: which worker process (pid) served each request.
+        access = f"--access-logfile {self.access_path} --access-logformat '%(p)s %(m)s %(U)s'"
+        env = {**os.environ, "GUNICORN_CMD_ARGS": access,
+               "KIOSK_BIND": f"127.0.0.1:{port}", "KIOSK_WORKERS": "2",
                "KIOSK_API_URL": sandbox_url, "KIOSK_API_EMAIL": DEFAULT_EMAIL,
                "KIOSK_API_PASSWORD": DEFAULT_PASSWORD, "KIOSK_SECRET_KEY": "test-secret-key-0123456789",
                "KIOSK_STATE_DIR": str(state_dir), "KIOSK_COINS": "TRX:TRX",
@@ -143,6 +147,14 @@ class Gunicorn:
                     self.stop()
                     raise AssertionError("gunicorn did not start:\n" + self.log_path.read_text()) from None
                 time.sleep(0.2)
+
+    def workers(self, path_part: str) -> list[int]:
+        """The pids of the worker processes that served requests whose path has `path_part`,
+        in the order served."""
+        if not self.access_path.exists():
+            return []
+        lines = [line.split() for line in self.access_path.read_text().splitlines()]
+        return [int(p.strip("<>")) for p, _, path in (x for x in lines if len(x) == 3) if path_part in path]
 
     def stop(self) -> str:
         import signal

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import time_machine
 
 from kiosk.checkout import LocalStore, Outcome, decide
 from kiosk.cryptom import Transaction
@@ -64,11 +65,12 @@ def test_store_add_is_a_guard_across_processes(tmp_path):
 
 def test_store_expiry(tmp_path):
     store = LocalStore(tmp_path / "s.sqlite3")
-    assert store.add("a", "1", ttl=0.05) and not store.add("a", "2", ttl=0.05)
-    import time
-
-    time.sleep(0.1)
-    assert store.get("a") is None and store.add("a", "3")
+    with time_machine.travel(1_800_000_000, tick=False) as clock:
+        assert store.add("a", "1", ttl=60) and not store.add("a", "2", ttl=60)
+        clock.shift(59.999)
+        assert store.get("a") == "1" and not store.add("a", "2", ttl=60)
+        clock.shift(0.001)  # at the TTL it is gone
+        assert store.get("a") is None and store.add("a", "3")
     store.set("attention:x", "1")
     store.set("attention:y", "2")
     store.set("other", "3")
@@ -77,13 +79,15 @@ def test_store_expiry(tmp_path):
 
 def test_store_purges_expired_rows(tmp_path):
     import sqlite3
-    import time
 
     store = LocalStore(tmp_path / "s.sqlite3")
-    for i in range(50):
-        store.incr(f"rate:addr:{i}", ttl=0.05)
-    store.set("tx:kept", "1", ttl=3600)
-    time.sleep(0.1)
-    assert store.purge() == 50
+    with time_machine.travel(1_800_000_000, tick=False) as clock:
+        for i in range(50):
+            store.incr(f"rate:addr:{i}", ttl=60)
+        store.set("tx:kept", "1", ttl=3600)
+        clock.shift(59)
+        assert store.purge() == 0
+        clock.shift(1)
+        assert store.purge() == 50
     rows = sqlite3.connect(tmp_path / "s.sqlite3").execute("SELECT key FROM kv").fetchall()
     assert rows == [("tx:kept",)]

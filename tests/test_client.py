@@ -9,6 +9,7 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import time_machine
 
 from kiosk.cryptom import (
     AuthError,
@@ -100,11 +101,12 @@ def test_token_renewed_from_expires_not_jwt_exp(sandbox_server):
     # A sandbox whose tokens live 1.5 s: the JWT's exp claims 1500 s.
     server = Sandbox(create_sandbox_app({"SANDBOX_TOKEN_TTL_MS": 1500}))
     try:
-        client = CryptomClient(server.url, DEFAULT_EMAIL, DEFAULT_PASSWORD)
-        tx = new_tx(client)
-        assert server.calls("auth") == 1
-        time.sleep(1.6)
-        client.transaction(tx.id)
+        with time_machine.travel(time.time(), tick=False) as clock:
+            client = CryptomClient(server.url, DEFAULT_EMAIL, DEFAULT_PASSWORD)
+            tx = new_tx(client)
+            assert server.calls("auth") == 1
+            clock.shift(1.6)
+            client.transaction(tx.id)
         # Renewed ahead of expiry from `expires`, so no request was refused with 401.
         assert server.calls("auth") == 2
         assert server.calls("detail") == 1

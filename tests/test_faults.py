@@ -294,8 +294,10 @@ def test_create_without_an_answer_is_adopted_not_made_twice(kiosk, sandbox, cras
     response = screen.post("/", {"csrf_token": field(html, "csrf_token"), "nonce": field(html, "nonce"),
                                  "amount": "300"})
     assert response.status_code == 503 and "yanıt vermiyor" in response.text
-    time.sleep(1.5)  # upstream finishes the create it was given
     sandbox.clear_faults()
+    deadline = time.monotonic() + 10
+    while not sandbox.transactions() and time.monotonic() < deadline:  # upstream finishes it
+        time.sleep(0.05)
     assert len(sandbox.transactions()) == 1
     tx_id = screen.start("300")  # the customer tries again
     assert tx_id == sandbox.transactions()[0]["_id"]

@@ -205,7 +205,7 @@ def test_fleet_moves_a_checkout_between_instances(make_app, sandbox, redis_url):
         # The same form sent again through instance one creates nothing new.
         again = on(one, "/coin", method="POST", data={"csrf_token": field(html, "csrf_token"),
                                                        "nonce": field(html, "nonce"), "coin": "TRX-TRX"})
-        assert again.status_code in (302, 303)
+        assert again.status_code == 303 and again.headers["Location"] == f"/pay/{tx_id}"
         assert on(one, "/").headers["Location"] == f"/pay/{tx_id}"
         sandbox.pay(tx_id, share="half")
         status = on(one, f"/pay/{tx_id}/status", headers={"HX-Request": "true"}).text
@@ -248,13 +248,28 @@ def test_checkout_through_gunicorn_with_a_reload_in_the_middle(sandbox, tmp_path
                                                   "nonce": field(html, "nonce"), "amount": "250"},
                                 allow_redirects=False, timeout=10)
         tx_id = response.headers["Location"].rsplit("/", 1)[1]
-        for _ in range(6):  # polls spread over both workers
-            assert "waiting" in browser.get(f"{base}/pay/{tx_id}/status", headers={"HX-Request": "true"},
-                                            timeout=10).text
+
+        def poll() -> str:
+            # A new connection each time, as after a tablet's keep-alive ends: any worker may take it.
+            return browser.get(f"{base}/pay/{tx_id}/status", timeout=10,
+                               headers={"HX-Request": "true", "Connection": "close"}).text
+
+        for _ in range(40):  # polls until both workers have served some
+            assert 'data-outcome="waiting"' in poll()
+            if len(set(server.workers("/status"))) == 2:
+                break
+        before = set(server.workers("/status"))
+        assert len(before) == 2, "both worker processes serve the polls"
         server.proc.send_signal(signal.SIGHUP)  # a reload in the middle of the payment
-        time.sleep(1.5)
+        deadline = time.monotonic() + 20
+        while not set(server.workers("/status")) - before and time.monotonic() < deadline:
+            assert 'data-outcome="waiting"' in poll()  # the screen keeps waiting through the reload
+        assert set(server.workers("/status")) - before, "new workers answer after the reload"
         sandbox.pay(tx_id, share="full")
-        status = browser.get(f"{base}/pay/{tx_id}/status", headers={"HX-Request": "true"}, timeout=10)
+        deadline = time.monotonic() + 10  # polls share an answer for half an interval
+        while "HX-Redirect" not in (status := browser.get(
+                f"{base}/pay/{tx_id}/status", headers={"HX-Request": "true"}, timeout=10)).headers:
+            assert time.monotonic() < deadline and 'data-outcome="waiting"' in status.text
         assert status.headers["HX-Redirect"] == f"/result/{tx_id}"
         assert 'data-testid="result-paid"' in browser.get(f"{base}/result/{tx_id}", timeout=10).text
         assert sandbox.calls("create") == 1 and sandbox.calls("auth") == 1  # one login, two workers

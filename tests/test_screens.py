@@ -7,6 +7,7 @@ import time
 from decimal import Decimal
 
 import pytest
+import time_machine
 
 from kiosk.sandbox import DEFAULT_PASSWORD
 
@@ -345,14 +346,16 @@ def test_two_tabs_and_a_reload_share_one_upstream_answer(make_app, sandbox):
     till = Till(web, sandbox)
     tx_id = till.start()
     before = sandbox.calls("detail")
-    till.status(tx_id)
-    till.status(tx_id)  # a second tab within the same interval
-    web.get(f"/pay/{tx_id}")  # a reload
-    assert sandbox.calls("detail") == before + 1
-    time.sleep(1.05)  # half the poll interval later, the next poll asks upstream again
-    sandbox.pay(tx_id, share="full")
-    assert till.status(tx_id).headers["HX-Redirect"] == f"/result/{tx_id}"
-    assert 'data-testid="result-paid"' in web.get(f"/result/{tx_id}").get_data(as_text=True)
+    with time_machine.travel(time.time(), tick=False) as clock:
+        till.status(tx_id)
+        till.status(tx_id)  # a second tab within the same interval
+        clock.shift(0.999)  # just under half the poll interval (2 s)
+        web.get(f"/pay/{tx_id}")  # a reload
+        assert sandbox.calls("detail") == before + 1
+        clock.shift(0.001)  # half the poll interval later, the next poll asks upstream again
+        sandbox.pay(tx_id, share="full")
+        assert till.status(tx_id).headers["HX-Redirect"] == f"/result/{tx_id}"
+        assert 'data-testid="result-paid"' in web.get(f"/result/{tx_id}").get_data(as_text=True)
     assert sandbox.calls("detail") == before + 2
 
 

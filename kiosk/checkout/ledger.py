@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from .. import clock
 from ..cryptom import CryptomClient, CryptomError, Page, Status
 from .inputs import N_
 
@@ -134,7 +135,7 @@ class Today:
 
 def today(client: CryptomClient, zone: ZoneInfo, now: datetime | None = None) -> tuple[Today, list]:
     """Completed payments since midnight in the shop's time zone, and the rows read."""
-    now = now or datetime.now(zone)
+    now = now or datetime.fromtimestamp(clock.now(), zone)
     start = datetime.combine(now.date(), datetime.min.time(), zone)
     filters = {"reservedFrom": _utc(start)}
     rows = []

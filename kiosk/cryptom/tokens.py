@@ -11,11 +11,11 @@ import fcntl
 import json
 import os
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+from .. import clock
 from .models import Token
 
 
@@ -105,7 +105,7 @@ class RedisTokenStore:
         if token is None:
             self.redis.delete(self.key)
             return
-        ttl = max(1, int(token.expires_at - time.time()) + 60)
+        ttl = max(1, int(token.expires_at - clock.now()) + 60)
         self.redis.set(self.key, json.dumps({"access_token": token.access_token,
                                              "expires_at": token.expires_at}), ex=ttl)
 

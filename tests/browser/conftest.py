@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -64,17 +65,28 @@ def kiosk_server(make_app):
         server.stop()
 
 
+def watch_errors(page, errors: list[str]) -> None:
+    """Collect every uncaught page error and console error of `page` into `errors`."""
+    page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}"))
+    page.on("console", lambda msg: msg.type == "error" and errors.append(f"{page.url}: {msg.text}"))
+
+
 @pytest.fixture
 def page(browser, request):
+    """A tablet-sized page. The test fails on any console error or uncaught page error, in this
+    page or any other page of its context, unless it matches a pattern the test put in
+    `page.expected_errors` (a screen that is offline on purpose logs failed requests)."""
     context = browser.new_context(viewport=LANDSCAPE, has_touch=True)
+    errors: list[str] = []
+    context.on("page", lambda other: watch_errors(other, errors))
     page = context.new_page()
     page.set_default_timeout(15000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
     page.errors = errors
+    page.expected_errors = []
     yield page
     context.close()
+    unexpected = [e for e in errors if not any(re.search(p, e) for p in page.expected_errors)]
+    assert unexpected == [], "errors in the browser:\n" + "\n".join(unexpected)
 
 
 def shot(page, name: str) -> Path:

@@ -160,8 +160,13 @@ def test_reload_resumes_the_same_transaction(page, kiosk_server, sandbox):
     assert len(sandbox.transactions()) == 1
 
 
+# What a screen logs while the kiosk is out of reach on purpose: its polls fail.
+UNREACHABLE = [r"htmx:(afterRequest|sendError)", r"net::ERR_(CONNECTION_REFUSED|INTERNET_DISCONNECTED)"]
+
+
 def test_kiosk_server_restart_while_waiting(page, kiosk_server, sandbox, make_app):
     kiosk = kiosk_server()
+    page.expected_errors += UNREACHABLE
     tx_id = start_payment(page, kiosk.url)
     port = kiosk.port
     kiosk.stop()
@@ -273,10 +278,18 @@ def test_switch_language_on_the_amount_screen(page, kiosk_server, sandbox):
 
 def test_browser_offline_for_twenty_seconds_then_back(page, kiosk_server, sandbox):
     kiosk = kiosk_server()
+    page.clock.install()  # the page's timers, moved on below instead of waited for
+    page.expected_errors += UNREACHABLE
     tx_id = start_payment(page, kiosk.url)
     page.context.set_offline(True)
+    failed: list[str] = []
+    page.on("requestfailed", lambda request: failed.append(request.url))
+    page.clock.fast_forward("00:05")
     expect(page.get_by_test_id("offline")).to_be_visible(timeout=10000)
-    page.wait_for_timeout(20000)
+    for _ in range(4):  # twenty seconds of polls that cannot reach the kiosk
+        page.clock.fast_forward("00:05")
+    expect(page.get_by_test_id("countdown")).to_be_visible()
+    assert any(url.endswith(f"/pay/{tx_id}/status") for url in failed)
     sandbox.pay(tx_id, share="full")  # the payment lands while the screen is offline
     page.context.set_offline(False)
     expect(page.get_by_test_id("result-paid")).to_be_visible(timeout=15000)

@@ -1,0 +1,77 @@
+"""What the amount form accepts, pinned at its edges, with the exact message for each refusal."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from kiosk.checkout.inputs import NOTE_MAX, InputError, parse_amount, parse_mobile, parse_note
+
+LOW, HIGH = Decimal("1.00"), Decimal("100000.00")
+
+
+@pytest.mark.parametrize(("raw", "value"), [
+    ("1", Decimal("1.00")),  # exactly the smallest amount
+    ("1.00", Decimal("1.00")),
+    ("100000", Decimal("100000.00")),  # exactly the largest
+    ("99999.99", Decimal("99999.99")),
+    ("12,50", Decimal("12.50")),  # a Turkish decimal comma
+    ("12.5", Decimal("12.50")),
+    ("  7 ", Decimal("7.00")),
+])
+def test_amounts_accepted(raw, value):
+    parsed = parse_amount(raw, LOW, HIGH)
+    assert parsed == value and str(parsed) == str(value)  # always two decimals
+
+
+@pytest.mark.parametrize(("raw", "message", "amount"), [
+    (None, "Enter an amount.", None),
+    ("", "Enter an amount.", None),
+    ("   ", "Enter an amount.", None),
+    ("abc", "Enter the amount in lira, with at most two decimals.", None),
+    ("1.234", "Enter the amount in lira, with at most two decimals.", None),
+    ("1e3", "Enter the amount in lira, with at most two decimals.", None),
+    ("-5", "Enter the amount in lira, with at most two decimals.", None),
+    ("0", "The amount must be more than zero.", None),
+    ("0.00", "The amount must be more than zero.", None),
+    ("0.99", "The smallest amount is %(amount)s.", LOW),  # one cent under the smallest
+    ("100000.01", "The largest amount is %(amount)s.", HIGH),  # one cent over the largest
+])
+def test_amounts_refused_with_their_message(raw, message, amount):
+    with pytest.raises(InputError) as refused:
+        parse_amount(raw, LOW, HIGH)
+    assert refused.value.message == message and str(refused.value) == message
+    assert refused.value.amount == amount
+
+
+def test_the_limits_themselves_come_from_the_settings():
+    assert parse_amount("5", Decimal("5"), Decimal("5")) == Decimal("5.00")
+    with pytest.raises(InputError):
+        parse_amount("4.99", Decimal("5"), Decimal("5"))
+    with pytest.raises(InputError):
+        parse_amount("5.01", Decimal("5"), Decimal("5"))
+
+
+@pytest.mark.parametrize(("raw", "value"), [
+    (None, None), ("", None), ("  ", None),
+    ("+90 555 123 45 67", "+905551234567"), ("(0555) 123-45-67", None),
+])
+def test_mobile_numbers(raw, value):
+    if raw == "(0555) 123-45-67":
+        with pytest.raises(InputError) as refused:
+            parse_mobile(raw)
+        assert refused.value.message == (
+            "Enter the mobile number with its country code, e.g. +90 555 123 45 67.")
+        return
+    assert parse_mobile(raw) == value
+
+
+def test_notes_are_tidied_and_limited_at_their_edge():
+    assert parse_note(None) is None and parse_note("   ") is None
+    assert parse_note("  two\n words ") == "two words"
+    assert parse_note("x" * NOTE_MAX) == "x" * NOTE_MAX  # exactly at the limit
+    with pytest.raises(InputError) as refused:
+        parse_note("x" * (NOTE_MAX + 1))
+    assert refused.value.message == "The note can be at most %(max)d characters."
+    assert refused.value.params == {"max": 120} and NOTE_MAX == 120

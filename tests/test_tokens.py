@@ -1,0 +1,98 @@
+"""Where the upstream token lives: in memory, in a file shared by a host's workers, or in Redis
+shared by a fleet. Each store gives back what it was given, forgets on None, survives garbage."""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+
+import pytest
+import redis
+import time_machine
+
+from kiosk.cryptom import FileTokenStore, RedisTokenStore
+from kiosk.cryptom.models import Token
+from kiosk.cryptom.tokens import MemoryTokenStore
+
+NOW = 1_800_000_000.0
+TOKEN = Token(access_token="eyJ.access.token", expires_at=NOW + 3600)
+
+
+def round_trip(store) -> None:
+    assert store.load() is None
+    store.save(TOKEN)
+    assert store.load() == TOKEN
+    store.save(None)
+    assert store.load() is None
+    store.save(None)  # forgetting twice is fine
+    assert store.load() is None
+
+
+def test_memory_store():
+    round_trip(MemoryTokenStore())
+
+
+def test_file_store_in_a_new_nested_folder_readable_by_the_kiosk_only(tmp_path):
+    path = tmp_path / "a" / "b" / "token.json"
+    store = FileTokenStore(path)
+    round_trip(store)
+    store.save(TOKEN)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert FileTokenStore(path).load() == TOKEN  # another worker of the host reads it
+    path.write_text("{not json")
+    assert store.load() is None
+
+
+def test_file_store_lock_excludes_other_threads(tmp_path):
+    store = FileTokenStore(tmp_path / "token.json")
+    inside: list[int] = []
+    overlaps: list[int] = []
+
+    def hold(n: int) -> None:
+        for _ in range(20):
+            with store.lock():
+                inside.append(n)
+                if len(inside) > 1:
+                    overlaps.append(n)
+                inside.remove(n)
+
+    threads = [threading.Thread(target=hold, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert overlaps == []
+
+
+def test_redis_store_keeps_the_token_a_minute_past_its_expiry(redis_url):
+    client = redis.Redis.from_url(redis_url)
+    store = RedisTokenStore(client, key="kiosk:test-token")
+    with time_machine.travel(NOW, tick=False):
+        round_trip(store)
+        store.save(TOKEN)
+        assert client.ttl("kiosk:test-token") == 3600 + 60
+        assert RedisTokenStore(client, key="kiosk:test-token").load() == TOKEN  # another instance
+        store.save(Token("old", NOW - 3600))  # already expired: kept briefly, never forever
+        assert client.ttl("kiosk:test-token") == 1
+    client.set("kiosk:test-token", b"\x80garbage")
+    assert store.load() is None
+
+
+def test_redis_lock_lets_one_instance_in_at_a_time(redis_url):
+    one = RedisTokenStore(redis.Redis.from_url(redis_url))
+    two = RedisTokenStore(redis.Redis.from_url(redis_url))
+    with one.lock():
+        lock = two.redis.lock(two.key + ":lock", blocking_timeout=0.1)
+        assert not lock.acquire()  # the same lock name, held by the other instance
+    with two.lock():
+        pass
+
+
+@pytest.mark.parametrize("store_kind", ["memory", "file"])
+def test_the_token_is_never_shared_between_unrelated_stores(tmp_path, store_kind):
+    make = (lambda n: MemoryTokenStore()) if store_kind == "memory" else (
+        lambda n: FileTokenStore(tmp_path / f"{n}.json"))
+    first, second = make(1), make(2)
+    first.save(TOKEN)
+    assert second.load() is None
