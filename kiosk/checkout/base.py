@@ -42,6 +42,9 @@ class Base:
         """Have the watcher look at this checkout at `at`: the entry in the store is the truth
         (a sweep finds it even if the queue lost its job); `on_watch` wakes the queue on time."""
         self.store.schedule(WATCHED, tx_id, at)
+        self.wake(tx_id, at)
+
+    def wake(self, tx_id: str, at: float) -> None:
         if self.on_watch is not None:
             try:
                 self.on_watch(tx_id, at)

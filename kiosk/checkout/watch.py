@@ -43,26 +43,35 @@ class Findings:
 
 
 class Watching(Starting):
-    def watch(self, tx_id: str) -> float | None:
-        """One run of the watcher for one checkout, if it is due and no other host has it.
-        Returns when it is due next (None: no longer watched, or not this run's to do)."""
+    def watch(self, tx_id: str, due_at: float | None = None) -> float | None:
+        """One run of the watcher for one checkout, if it is due and no other run has it.
+        `due_at`: the time the job was queued for; a job for a time the checkout has moved on
+        from is a stale duplicate and does nothing. Returns when it is due next (None: no longer
+        watched, or not this run's to do)."""
         claim = f"watching:{tx_id}"
         if not self.store.add(claim, "1", ttl=CLAIM_TTL):
-            return None
+            return None  # another run has it, and queues the next one itself
+        following: float | None = None
         try:
             due = self.store.when(WATCHED, tx_id)
             now = self.clock()
-            if due is None or due > now + 0.5:
-                return None  # finished, or already moved on by another run
+            if due is None or (due_at is not None and abs(due - due_at) > 1e-6):
+                return None  # finished, or moved on by another run
+            if due > now:
+                following = due  # a queue whose clock runs a little ahead: not yet
+                return None
             record = self.record(tx_id)
             following = self._watch_once(record, now) if record is not None else None
             if following is None:
                 self.store.unschedule(WATCHED, tx_id)
             else:
-                self.watch_at(tx_id, following)
+                self.store.schedule(WATCHED, tx_id, following)
             return following
         finally:
             self.store.delete(claim)
+            # Queued only once the claim is free, so the next run never finds it taken.
+            if following is not None:
+                self.wake(tx_id, following)
 
     def _watch_once(self, record: Record, now: float) -> float | None:
         tx_id = record.tx_id
@@ -92,9 +101,9 @@ class Watching(Starting):
     def watched(self) -> int:
         return self.store.size(WATCHED)
 
-    def overdue(self, lag: float, limit: int = 500) -> list[str]:
-        """Checkouts whose run is overdue by `lag` seconds: their queued job was lost."""
-        return [m for m, _ in self.store.scheduled(WATCHED, self.clock() - lag, limit=limit)]
+    def overdue(self, lag: float, limit: int = 500) -> list[tuple[str, float]]:
+        """Checkouts (and the time they were due) overdue by `lag` seconds: their job was lost."""
+        return self.store.scheduled(WATCHED, self.clock() - lag, limit=limit)
 
     # -- creates that got no answer ------------------------------------------------------------
 

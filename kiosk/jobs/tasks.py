@@ -30,7 +30,7 @@ from ..clock import now
 log = logging.getLogger(__name__)
 
 SWEEP_PERIOD = 60  # Huey's periodic jobs run by the minute
-SWEEP_LAG = 30.0  # a watch this late was lost with its job (a dead host, a full queue)
+SWEEP_LAG = 15.0  # a watch this late was lost with its job (a dead host, a full queue)
 RECONCILE_PERIOD = 3600
 PERIODIC = {"sweep": SWEEP_PERIOD, "reconcile": RECONCILE_PERIOD}
 LOCK_TTL = {"sweep": 300, "reconcile": 1800}
@@ -47,8 +47,8 @@ class Jobs:
         self.host = f"{socket.gethostname()}:{os.getpid()}"
 
         @huey.task(priority=10, name="watch")
-        def watch(tx_id: str) -> None:
-            checkout.watch(tx_id)
+        def watch(tx_id: str, due_at: float | None = None) -> None:
+            checkout.watch(tx_id, due_at)
 
         @huey.task(priority=5, name="resolve_create")
         def resolve_create(ref: str) -> None:
@@ -77,15 +77,15 @@ class Jobs:
 
     def wake(self, tx_id: str, at: float) -> None:
         """Run the watch of this checkout at `at` (Huey's scheduler looks every second)."""
-        if at <= now() + 0.2:
-            self.watch_task(tx_id)
+        if at <= now():
+            self.watch_task(tx_id, at)
         else:
-            self.watch_task.schedule((tx_id,), eta=datetime.fromtimestamp(at, UTC))
+            self.watch_task.schedule((tx_id, at), eta=datetime.fromtimestamp(at, UTC))
 
     def _sweep(self, lag: float) -> dict[str, int]:
         overdue = self.checkout.overdue(lag)
-        for tx_id in overdue:
-            self.watch_task(tx_id)
+        for tx_id, due in overdue:
+            self.watch_task(tx_id, due)
         creates = self.checkout.unanswered()
         for ref in creates:
             self.resolve_task(ref)
