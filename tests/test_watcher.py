@@ -161,3 +161,43 @@ def test_two_instances_on_one_redis_cancel_each_abandoned_checkout_once(sandbox,
     finally:
         for host in hosts:
             host.stop()
+
+
+def consumer_pids(master: int) -> list[int]:
+    import subprocess
+
+    out = subprocess.run(["pgrep", "-P", str(master), "-f", "kiosk.cli worker"], capture_output=True,
+                         text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def test_serve_keeps_one_consumer_alive_and_stops_it_with_the_server(sandbox, tmp_path):
+    import os
+    import signal
+
+    state = tmp_path / "state"
+    state.mkdir()
+    server = Gunicorn(sandbox.url, state, free_port(), **FAST)
+    store = LocalStore(state / "kiosk.sqlite3")
+    try:
+        [first] = wait_for("the consumer", lambda: consumer_pids(server.proc.pid))
+        wait_for("its heartbeat", lambda: store.items("jobs:consumer:"))
+        os.kill(first, signal.SIGKILL)  # the watcher crashes
+        [second] = wait_for("a new consumer", lambda: [p for p in consumer_pids(server.proc.pid)
+                                                     if p != first], seconds=15)
+        wait_for("its heartbeat", lambda: any(key.endswith(f":{second}")
+                                              for key, _ in store.items("jobs:consumer:")))
+        tx_id = start_checkout(server.url)  # and it watches
+        wait_for("the DELETE", lambda: sandbox.calls("cancel") == 1, seconds=20)
+        assert status_of(sandbox, tx_id) == "CANCELLED"
+    finally:
+        server.stop()
+    from pathlib import Path
+
+    def ended() -> bool:
+        try:
+            return Path(f"/proc/{second}/stat").read_text().split()[2] == "Z"
+        except FileNotFoundError:
+            return True
+
+    wait_for("the consumer to stop with the server", ended, seconds=10)
