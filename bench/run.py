@@ -120,8 +120,10 @@ def start_checkout(http: requests.Session, url: str, amount: str = "100") -> str
 
 
 def workers_of(master: int) -> list[int]:
+    """gunicorn's web workers (not the watcher's consumer, also a child of the master)."""
     out = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout
-    return [int(p) for p in out.split()]
+    return [int(p) for p in out.split()
+            if b"worker" not in Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")]
 
 
 def rss_mb(pid: int) -> float:
