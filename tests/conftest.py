@@ -12,7 +12,7 @@ import pytest
 from kiosk.cryptom import CryptomClient
 from kiosk.sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD, create_sandbox_app
 
-from .support import LiveServer, Sandbox, Till
+from .support import Customer, LiveServer, Sandbox
 
 
 @pytest.fixture(scope="session")
@@ -75,9 +75,9 @@ def web(app):
 
 
 @pytest.fixture
-def till(web, sandbox) -> Till:
+def customer(web, sandbox) -> Customer:
     """A customer at the kiosk, through Flask's test client."""
-    return Till(web, sandbox)
+    return Customer(web, sandbox)
 
 
 @pytest.fixture
@@ -166,3 +166,13 @@ def redis_url(redis_server):
 
     redis.Redis.from_url(redis_server).flushall()
     return redis_server
+
+
+@pytest.fixture(scope="session")
+def playwright_driver():
+    """Playwright, once per run: its sync API allows one instance per thread, and both the
+    browser tests and the deployed suite launch Chromium from it."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        yield driver

@@ -56,6 +56,10 @@ class Sandbox(LiveServer):
         stats = requests.get(f"{self.url}/sandbox/stats", timeout=5).json()
         return int(stats["calls"].get(name, 0))
 
+    def all_calls(self) -> dict[str, int]:
+        """How often each upstream endpoint was called, by name."""
+        return dict(requests.get(f"{self.url}/sandbox/stats", timeout=5).json()["calls"])
+
     def transactions(self) -> list[dict]:
         return requests.get(f"{self.url}/sandbox/transactions", timeout=5).json()
 
@@ -69,48 +73,96 @@ def field(html: str, name: str) -> str:
     return match.group(1)
 
 
-class Till:
-    """A customer at the kiosk, driven through the test client."""
+class Customer:
+    """A customer at the kiosk: the requests the screens make, over Flask's test client
+    (`Customer(app.test_client())`) or over real HTTP (`Customer.over_http(url)`). The one way
+    tests drive the customer screens without a browser."""
 
-    def __init__(self, web, sandbox: Sandbox) -> None:
-        self.web = web
+    def __init__(self, web: Any, sandbox: Sandbox | None = None) -> None:
+        self.web = web  # a Flask test client, or an _Http
         self.sandbox = sandbox
 
-    def token(self) -> str:
-        """This session's CSRF token, from whatever screen the kiosk shows now."""
-        return field(self.web.get("/", follow_redirects=True).get_data(as_text=True), "csrf_token")
+    @classmethod
+    def over_http(cls, url: str, session: requests.Session | None = None) -> Customer:
+        return cls(_Http(url, session or requests.Session()))
 
-    def next_customer(self) -> None:
-        self.web.post("/done", data={"csrf_token": self.token()})
+    # -- requests, without following redirects: the tests check where each answer leads
+
+    def get(self, path: str, **kw: Any):
+        return self.web.get(path, **kw)
+
+    def post(self, path: str, data: dict, **kw: Any):
+        return self.web.post(path, data=data, **kw)
+
+    def token(self, path: str = "/") -> str:
+        """This session's CSRF token, from the screen at `path` (by default whatever the kiosk
+        shows now)."""
+        return field(self.web.get(path, follow_redirects=True).text, "csrf_token")
+
+    # -- the journey
 
     def amount_page(self) -> str:
-        return self.web.get("/").get_data(as_text=True)
+        return self.web.get("/").text
 
-    def enter(self, amount: str, **extra):
+    def enter(self, amount: str, **extra: str):
         html = self.amount_page()
-        data = {"csrf_token": field(html, "csrf_token"), "nonce": field(html, "nonce"),
-                "amount": amount, **extra}
-        return self.web.post("/", data=data)
+        return self.post("/", {"csrf_token": field(html, "csrf_token"), "nonce": field(html, "nonce"),
+                               "amount": amount, **extra})
 
     def choose(self, coin: str = "TRX-TRX", nonce: str | None = None):
-        html = self.web.get("/coin").get_data(as_text=True)
-        data = {"csrf_token": field(html, "csrf_token"), "nonce": nonce or field(html, "nonce"),
-                "coin": coin}
-        return self.web.post("/coin", data=data)
+        html = self.web.get("/coin").text
+        return self.post("/coin", {"csrf_token": field(html, "csrf_token"),
+                                   "nonce": nonce or field(html, "nonce"), "coin": coin})
 
     def start(self, amount: str = "300", coin: str = "TRX-TRX") -> str:
-        assert self.enter(amount).status_code == 302
-        response = self.choose(coin)
-        assert response.status_code == 303, response.get_data(as_text=True)
+        """Amount, then the coin when the kiosk offers several: the new transaction's id."""
+        response = self.enter(amount)
+        if response.status_code == 302 and response.headers["Location"] == "/coin":
+            response = self.choose(coin)
+        assert response.status_code == 303, response.text[:500]
         return response.headers["Location"].rsplit("/", 1)[1]
 
     def status(self, tx_id: str):
+        """The status fragment, as htmx polls it."""
         return self.web.get(f"/pay/{tx_id}/status", headers={"HX-Request": "true"})
+
+    def poll(self, tx_id: str) -> tuple[str, str | None]:
+        """What the status fragment says (with "+reconnecting" while upstream is away), and
+        where it sends the screen when final."""
+        response = self.status(tx_id)
+        assert response.status_code == 200
+        outcome = response.text.split('data-outcome="', 1)[1].split('"', 1)[0]
+        if "reconnecting" in response.text:
+            outcome += "+reconnecting"
+        return outcome, response.headers.get("HX-Redirect")
+
+    def result(self, tx_id: str) -> str:
+        """The result screen's word: paid, cancelled, expired, partial, see_cashier."""
+        html = self.web.get(f"/result/{tx_id}").text
+        return html.split('data-testid="result-', 1)[1].split('"', 1)[0]
 
     def cancel(self, tx_id: str, token: str | None = None):
         if token is None:
-            token = field(self.web.get(f"/pay/{tx_id}").get_data(as_text=True), "csrf_token")
-        return self.web.post(f"/pay/{tx_id}/cancel", data={"csrf_token": token})
+            token = field(self.web.get(f"/pay/{tx_id}").text, "csrf_token")
+        return self.post(f"/pay/{tx_id}/cancel", {"csrf_token": token})
+
+    def next_customer(self) -> None:
+        self.post("/done", {"csrf_token": self.token()})
+
+
+class _Http:
+    """The part of Flask's test client that Customer uses, over real HTTP."""
+
+    def __init__(self, url: str, session: requests.Session) -> None:
+        self.url = url
+        self.http = session
+
+    def get(self, path: str, follow_redirects: bool = False, **kw: Any) -> requests.Response:
+        return self.http.get(self.url + path, allow_redirects=follow_redirects, timeout=20, **kw)
+
+    def post(self, path: str, data: dict, follow_redirects: bool = False, **kw: Any) -> requests.Response:
+        return self.http.post(self.url + path, data=data, allow_redirects=follow_redirects, timeout=20,
+                              **kw)
 
 
 class Gunicorn:
@@ -142,7 +194,7 @@ class Gunicorn:
             try:
                 requests.get(self.url + "/healthz", timeout=2)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # still starting
                 if time.monotonic() > deadline or self.proc.poll() is not None:
                     self.stop()
                     raise AssertionError("gunicorn did not start:\n" + self.log_path.read_text()) from None

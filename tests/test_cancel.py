@@ -11,7 +11,7 @@ import time
 import pytest
 import time_machine
 
-from .test_faults import Screen
+from .support import Customer
 
 REFUSALS = {
     "400": {"fail_status": 400},
@@ -23,7 +23,7 @@ REFUSALS = {
 
 @pytest.fixture
 def screen(kiosk):
-    return Screen(kiosk())
+    return Customer.over_http(kiosk().url)
 
 
 @pytest.mark.parametrize("refusal", REFUSALS.values(), ids=REFUSALS.keys())

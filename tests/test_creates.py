@@ -12,18 +12,17 @@ import time_machine
 from kiosk.checkout.start import CREATE_GRACE
 from kiosk.checkout.watch import CREATE_GIVE_UP
 
-from .support import LiveServer, field
-from .test_faults import Screen
+from .support import Customer, LiveServer, field
 from .test_watcher import wait_for
 
 
-def submit(screen: Screen, amount: str = "300"):
+def submit(screen: Customer, amount: str = "300"):
     html = screen.get("/").text
     return screen.post("/", {"csrf_token": field(html, "csrf_token"), "nonce": field(html, "nonce"),
                              "amount": amount})
 
 
-def shown_address(screen: Screen, tx_id: str) -> str:
+def shown_address(screen: Customer, tx_id: str) -> str:
     html = screen.get(f"/pay/{tx_id}").text
     block = html.split('data-testid="wallet-address">', 1)[1].split("</p>", 1)[0]
     return block.replace("<span>", "").replace("</span>", "")
@@ -34,7 +33,7 @@ def upstream(sandbox, tx_id: str) -> dict:
 
 
 def test_slow_create_then_the_customers_retry_makes_one_transaction(kiosk, sandbox, crashes):
-    screen = Screen(kiosk())
+    screen = Customer.over_http(kiosk().url)
     sandbox.faults(latency_ms=5800, latency_next=1, only="create")
     refused = submit(screen)
     assert refused.status_code == 503 and "yanıt vermiyor" in refused.text
@@ -53,7 +52,7 @@ def test_two_kiosks_same_amount_same_moment_one_slow_each_gets_its_own(make_app,
     a = LiveServer(make_app(COINS="TRX:TRX", STATE_DIR=str(tmp_path / "a")))
     b = LiveServer(make_app(COINS="TRX:TRX", STATE_DIR=str(tmp_path / "b")))
     try:
-        first, second = Screen(a), Screen(b)
+        first, second = Customer.over_http(a.url), Customer.over_http(b.url)
         sandbox.faults(latency_ms=5800, latency_next=1, only="create")
         answers = {}
         slow = threading.Thread(target=lambda: answers.update(a=submit(first)))
@@ -74,7 +73,8 @@ def test_two_kiosks_same_amount_same_moment_one_slow_each_gets_its_own(make_app,
 
 
 def test_the_reference_travels_with_the_customers_note(make_app, sandbox):
-    screen = Screen(LiveServer(make_app(COINS="TRX:TRX", ASK_NOTE=True)))
+    server = LiveServer(make_app(COINS="TRX:TRX", ASK_NOTE=True))
+    screen = Customer.over_http(server.url)
     html = screen.get("/").text
     response = screen.post("/", {"csrf_token": field(html, "csrf_token"), "nonce": field(html, "nonce"),
                                  "amount": "300", "note": "table 4"})
@@ -82,7 +82,7 @@ def test_the_reference_travels_with_the_customers_note(make_app, sandbox):
     note = upstream(sandbox, tx_id)["statusNote"]
     words = note.split()
     assert words[:2] == ["table", "4"] and len(words) == 3 and words[2].startswith("kiosk:")
-    screen.server.stop()
+    server.stop()
 
 
 def test_an_unanswered_create_nobody_retried_is_cancelled_by_the_watcher(make_app, sandbox, watcher):
@@ -92,7 +92,7 @@ def test_an_unanswered_create_nobody_retried_is_cancelled_by_the_watcher(make_ap
         watcher(app)
         sandbox.faults(latency_ms=5800, latency_next=1, only="create")
         started = time.time()
-        assert submit(Screen(server)).status_code == 503
+        assert submit(Customer.over_http(server.url)).status_code == 503
         wait_for("upstream to finish the create", lambda: len(sandbox.transactions()) == 1, seconds=10)
         jobs = app.extensions["kiosk"].jobs
         with time_machine.travel(started + CREATE_GRACE - 1, tick=False):
@@ -115,7 +115,7 @@ def test_an_unanswered_create_upstream_never_made_is_forgotten(make_app, sandbox
         watcher(app)
         sandbox.faults(fail_next=1, only="create")  # upstream fails before making anything
         started = time.time()
-        assert submit(Screen(server)).status_code == 503
+        assert submit(Customer.over_http(server.url)).status_code == 503
         jobs = app.extensions["kiosk"].jobs
         ref = jobs.checkout.unanswered(until=started + CREATE_GRACE + 6)[0]
         for moment in (CREATE_GRACE + 6, CREATE_GIVE_UP - 5):  # not found, but not long enough

@@ -13,47 +13,7 @@ import time_machine
 
 from kiosk.sandbox import create_sandbox_app
 
-from .support import LiveServer, Sandbox, field
-
-
-class Screen:
-    """A kiosk browser without the browser: the same requests the pages make."""
-
-    def __init__(self, server: LiveServer, session: requests.Session | None = None) -> None:
-        self.server = server
-        self.http = session or requests.Session()
-
-    def get(self, path: str, **kw) -> requests.Response:
-        return self.http.get(self.server.url + path, allow_redirects=False, timeout=20, **kw)
-
-    def post(self, path: str, data: dict) -> requests.Response:
-        return self.http.post(self.server.url + path, data=data, allow_redirects=False, timeout=20)
-
-    def start(self, amount: str = "300") -> str:
-        html = self.get("/").text
-        response = self.post("/", {"csrf_token": field(html, "csrf_token"), "nonce": field(html, "nonce"),
-                                   "amount": amount})
-        assert response.status_code == 303, response.text[:500]
-        return response.headers["Location"].rsplit("/", 1)[1]
-
-    def poll(self, tx_id: str) -> tuple[str, str | None]:
-        """What the status fragment says, and where it sends the screen when final."""
-        response = self.get(f"/pay/{tx_id}/status", headers={"HX-Request": "true"})
-        assert response.status_code == 200
-        outcome = response.text.split('data-outcome="', 1)[1].split('"', 1)[0]
-        if "reconnecting" in response.text:
-            outcome += "+reconnecting"
-        return outcome, response.headers.get("HX-Redirect")
-
-    def result(self, tx_id: str) -> str:
-        html = self.get(f"/result/{tx_id}").text
-        return html.split('data-testid="result-', 1)[1].split('"', 1)[0]
-
-    def token(self, tx_id: str) -> str:
-        return field(self.get(f"/pay/{tx_id}").text, "csrf_token")
-
-    def cancel(self, tx_id: str, token: str | None = None) -> requests.Response:
-        return self.post(f"/pay/{tx_id}/cancel", {"csrf_token": token or self.token(tx_id)})
+from .support import Customer, LiveServer, Sandbox, field
 
 
 @pytest.mark.parametrize(
@@ -67,7 +27,7 @@ class Screen:
     ids=["5xx-burst", "html-502", "not-json", "503-detail"],
 )
 def test_upstream_error_bursts(kiosk, sandbox, crashes, fault):
-    screen = Screen(kiosk())
+    screen = Customer.over_http(kiosk().url)
     tx_id = screen.start()
     sandbox.faults(**fault)
     seen = {screen.poll(tx_id)[0] for _ in range(4)}
@@ -81,7 +41,7 @@ def test_upstream_error_bursts(kiosk, sandbox, crashes, fault):
 
 
 def test_answers_slower_than_the_read_timeout(kiosk, sandbox, crashes):
-    screen = Screen(kiosk())
+    screen = Customer.over_http(kiosk().url)
     tx_id = screen.start()
     sandbox.faults(latency_ms=5600)
     started = time.monotonic()
@@ -99,7 +59,7 @@ def test_sandbox_stopped_then_started_again_with_its_state(make_app, crashes):
     port = upstream.port
     kiosk = LiveServer(make_app(COINS="TRX:TRX", API_URL=upstream.url))
     try:
-        screen = Screen(kiosk)
+        screen = Customer.over_http(kiosk.url)
         tx_id = screen.start()
         upstream.stop()  # connection refused
         assert screen.poll(tx_id)[0] == "waiting+reconnecting"
@@ -115,7 +75,7 @@ def test_sandbox_stopped_then_started_again_with_its_state(make_app, crashes):
 
 
 def test_revoked_token_is_invisible_to_the_customer(kiosk, sandbox, crashes):
-    screen = Screen(kiosk())
+    screen = Customer.over_http(kiosk().url)
     tx_id = screen.start()
     sandbox.faults(revoke_tokens=True)
     assert screen.poll(tx_id) == ("waiting", None)
@@ -124,7 +84,7 @@ def test_revoked_token_is_invisible_to_the_customer(kiosk, sandbox, crashes):
 
 
 def test_unknown_status_keeps_waiting_until_complete(kiosk, sandbox, crashes):
-    screen = Screen(kiosk())
+    screen = Customer.over_http(kiosk().url)
     tx_id = screen.start()
     sandbox.state.transactions[tx_id]["status"] = "SETTLING_V2"
     assert screen.poll(tx_id) == ("waiting", None)
@@ -136,7 +96,7 @@ def test_unknown_status_keeps_waiting_until_complete(kiosk, sandbox, crashes):
 def test_transaction_vanishing_while_waiting(kiosk, sandbox, crashes):
     """Lost only after repeated "not found" answers over a minute: one 404 may be upstream's
     passing fault, and the screen keeps waiting meanwhile."""
-    screen = Screen(kiosk())
+    screen = Customer.over_http(kiosk().url)
     tx_id = screen.start()
     requests.post(f"{sandbox.url}/sandbox/transactions/{tx_id}/vanish", timeout=5)
     start = time.time()
@@ -152,7 +112,7 @@ def test_transaction_vanishing_while_waiting(kiosk, sandbox, crashes):
 
 
 def test_two_not_found_answers_over_a_minute_are_not_enough(kiosk, sandbox, crashes):
-    screen = Screen(kiosk())
+    screen = Customer.over_http(kiosk().url)
     tx_id = screen.start()
     requests.post(f"{sandbox.url}/sandbox/transactions/{tx_id}/vanish", timeout=5)
     start = time.time()
@@ -165,7 +125,7 @@ def test_two_not_found_answers_over_a_minute_are_not_enough(kiosk, sandbox, cras
 
 
 def test_one_not_found_while_waiting_then_paid(kiosk, sandbox, crashes):
-    screen = Screen(kiosk())
+    screen = Customer.over_http(kiosk().url)
     tx_id = screen.start()
     sandbox.faults(fail_next=1, fail_status=404, only="detail")
     assert screen.poll(tx_id) == ("waiting+reconnecting", None)
@@ -175,7 +135,7 @@ def test_one_not_found_while_waiting_then_paid(kiosk, sandbox, crashes):
 
 
 def test_not_found_page_in_html_is_upstream_unavailable(kiosk, sandbox, crashes):
-    screen = Screen(kiosk())
+    screen = Customer.over_http(kiosk().url)
     tx_id = screen.start()
     start = time.time()
     sandbox.faults(fail_next=100, fail_status=404, fail_body="html", only="detail")
@@ -189,13 +149,12 @@ def test_not_found_page_in_html_is_upstream_unavailable(kiosk, sandbox, crashes)
 
 def test_kiosk_restart_while_waiting(make_app, sandbox, crashes):
     first = LiveServer(make_app(COINS="TRX:TRX"))
-    screen = Screen(first)
+    screen = Customer.over_http(first.url)
     tx_id = screen.start()
     port = first.port
     first.stop()
     second = LiveServer(make_app(COINS="TRX:TRX"), port=port)
     try:
-        screen.server = second
         assert screen.get("/").headers["Location"] == f"/pay/{tx_id}"  # the same session resumes
         sandbox.pay(tx_id, share="full")
         assert screen.poll(tx_id)[1] == f"/result/{tx_id}"
@@ -206,9 +165,9 @@ def test_kiosk_restart_while_waiting(make_app, sandbox, crashes):
 
 def test_two_tabs_on_one_checkout_end_alike(kiosk, sandbox, crashes):
     server = kiosk()
-    one = Screen(server)
+    one = Customer.over_http(server.url)
     tx_id = one.start()
-    two = Screen(server, one.http)  # same browser, same cookie
+    two = Customer.over_http(server.url, one.web.http)  # same browser, same cookie
     sandbox.pay(tx_id, share="half")
     assert one.poll(tx_id)[0] == two.poll(tx_id)[0] == "partly_paid"
     one.cancel(tx_id)
@@ -218,10 +177,10 @@ def test_two_tabs_on_one_checkout_end_alike(kiosk, sandbox, crashes):
 
 
 def test_payment_completes_between_the_last_poll_and_the_delete(kiosk, sandbox, crashes):
-    screen = Screen(kiosk())
+    screen = Customer.over_http(kiosk().url)
     tx_id = screen.start()
     assert screen.poll(tx_id) == ("waiting", None)
-    token = screen.token(tx_id)  # the screen as the customer sees it, before the tap
+    token = screen.token(f"/pay/{tx_id}")  # the screen as the customer sees it, before the tap
     sandbox.pay(tx_id, share="full")
     response = screen.cancel(tx_id, token)
     assert response.headers["Location"] == f"/result/{tx_id}" and screen.result(tx_id) == "paid"
@@ -230,7 +189,7 @@ def test_payment_completes_between_the_last_poll_and_the_delete(kiosk, sandbox, 
 
 def test_delete_failing_at_the_deadline_is_retried(kiosk, sandbox, crashes):
     server = kiosk()
-    screen = Screen(server)
+    screen = Customer.over_http(server.url)
     tx_id = screen.start()
     server.app.extensions["kiosk"].checkout.clock = lambda: time.time() + 601
     sandbox.faults(fail_next=3, only="cancel")
@@ -243,7 +202,7 @@ def test_delete_failing_at_the_deadline_is_retried(kiosk, sandbox, crashes):
 
 def test_partial_payment_then_deadline(kiosk, sandbox, crashes):
     server = kiosk()
-    screen = Screen(server)
+    screen = Customer.over_http(server.url)
     tx_id = screen.start()
     sandbox.pay(tx_id, share="half")
     assert screen.poll(tx_id)[0] == "partly_paid"
@@ -253,7 +212,7 @@ def test_partial_payment_then_deadline(kiosk, sandbox, crashes):
 
 
 def test_cancel_pressed_during_an_outage(kiosk, sandbox, crashes):
-    screen = Screen(kiosk())
+    screen = Customer.over_http(kiosk().url)
     tx_id = screen.start()
     sandbox.faults(fail_next=100)
     response = screen.cancel(tx_id)
@@ -266,7 +225,7 @@ def test_cancel_pressed_during_an_outage(kiosk, sandbox, crashes):
 
 def test_double_submit_at_the_same_moment_creates_one(kiosk, sandbox, crashes):
     server = kiosk()
-    screen = Screen(server)
+    screen = Customer.over_http(server.url)
     html = screen.get("/").text
     form = {"csrf_token": field(html, "csrf_token"), "nonce": field(html, "nonce"), "amount": "300"}
     sandbox.faults(latency_ms=300)  # both requests are in flight together
@@ -288,7 +247,7 @@ def test_double_submit_at_the_same_moment_creates_one(kiosk, sandbox, crashes):
 def test_create_without_an_answer_is_adopted_not_made_twice(kiosk, sandbox, crashes):
     """Upstream makes the transaction but answers after the kiosk's read timeout: the kiosk says
     it could not start, and the customer's next try adopts that transaction."""
-    screen = Screen(kiosk())
+    screen = Customer.over_http(kiosk().url)
     html = screen.get("/").text
     sandbox.faults(latency_ms=5800, only="create")
     response = screen.post("/", {"csrf_token": field(html, "csrf_token"), "nonce": field(html, "nonce"),

@@ -11,7 +11,7 @@ from babel.messages.pofile import read_po
 
 from kiosk.web import format as fmt
 
-from .support import Till, field
+from .support import Customer, field
 
 ROOT = Path(__file__).resolve().parents[1]
 PO = ROOT / "kiosk" / "translations" / "tr" / "LC_MESSAGES" / "messages.po"
@@ -77,11 +77,11 @@ def test_language_toggle_then_next_customer_gets_the_default(web, sandbox):
     html = web.get("/").get_data(as_text=True)
     assert '<html lang="en">' in html and "Amount to pay" in html and "₺100,000.00" in html
     assert ">Türkçe<" in html
-    till = Till(web, sandbox)
-    response = till.enter("5")
+    customer = Customer(web, sandbox)
+    response = customer.enter("5")
     assert response.status_code == 302
     assert "Choose how to pay" in web.get("/coin").get_data(as_text=True)
-    tx_id = till.choose().headers["Location"].rsplit("/", 1)[1]
+    tx_id = customer.choose().headers["Location"].rsplit("/", 1)[1]
     sandbox.pay(tx_id, share="full")
     result = web.get(f"/result/{tx_id}").get_data(as_text=True)
     assert "Payment received" in result
@@ -108,7 +108,7 @@ def test_unknown_language_changes_nothing(web):
 def test_english_messages_for_bad_input(web, sandbox):
     html = web.get("/").get_data(as_text=True)
     web.post("/language", data={"csrf_token": field(html, "csrf_token"), "locale": "en"})
-    html = Till(web, sandbox).enter("0.5").get_data(as_text=True)
+    html = Customer(web, sandbox).enter("0.5").get_data(as_text=True)
     assert "The smallest amount is ₺1.00." in html
 
 

@@ -14,12 +14,12 @@ import time_machine
 from kiosk.checkout.base import WATCHED
 from kiosk.jobs.queue import JsonSerializer
 
-from .support import Till
+from .support import Customer
 from .test_watcher import wait_for
 
 
 def open_checkout(app, sandbox) -> str:
-    return Till(app.test_client(), sandbox).enter("300").headers["Location"].rsplit("/", 1)[1]
+    return Customer(app.test_client(), sandbox).enter("300").headers["Location"].rsplit("/", 1)[1]
 
 
 def test_a_host_that_died_sending_the_delete_is_finished_by_another(make_app, sandbox, watcher):

@@ -14,7 +14,7 @@ import time_machine
 
 from kiosk.sandbox import DEFAULT_PASSWORD
 
-from .support import Till, field
+from .support import Customer, field
 
 
 def unlock(web, pin: str = "1234"):
@@ -131,21 +131,21 @@ def test_bad_history_filters_get_a_message_and_no_upstream_call(staff, sandbox, 
 
 
 def test_today_totals_and_attention_items(app, web, sandbox):
-    till = Till(web, sandbox)
-    paid = till.start("300")
+    customer = Customer(web, sandbox)
+    paid = customer.start("300")
     sandbox.pay(paid, share="full")
-    till.status(paid)
-    till.next_customer()
-    partial = till.start("50")
+    customer.status(paid)
+    customer.next_customer()
+    partial = customer.start("50")
     sandbox.pay(partial, share="half")
     checkout = app.extensions["kiosk"].checkout
     checkout.clock = lambda: time.time() + 601
-    till.status(partial)  # the deadline passes after a partial payment
+    customer.status(partial)  # the deadline passes after a partial payment
     checkout.clock = time.time
-    till.next_customer()
-    late = till.start("20")
+    customer.next_customer()
+    late = customer.start("20")
     checkout.clock = lambda: time.time() + 601
-    till.status(late)  # expires unpaid...
+    customer.status(late)  # expires unpaid...
     checkout.clock = time.time
     sandbox.pay(late, share="full")  # ...and the money arrives afterwards
     unlock(web)
@@ -193,8 +193,8 @@ def test_customer_screens_never_link_to_the_operator(web):
 
 def test_receipt_of_a_paid_payment(make_app, sandbox):
     web = make_app(RECEIPTS=True, SHOP_NAME="Kadıköy Kahve").test_client()
-    till = Till(web, sandbox)
-    tx_id = till.start("300")
+    customer = Customer(web, sandbox)
+    tx_id = customer.start("300")
     assert web.get(f"/receipt/{tx_id}").headers["Location"] == f"/pay/{tx_id}"  # not paid yet
     sandbox.pay(tx_id, share="full")
     result = web.get(f"/result/{tx_id}").get_data(as_text=True)
@@ -206,11 +206,11 @@ def test_receipt_of_a_paid_payment(make_app, sandbox):
     assert svg.mimetype == "image/svg+xml" and b"<svg" in svg.data
 
 
-def test_receipts_off_by_default(till, sandbox):
-    tx_id = till.start()
+def test_receipts_off_by_default(customer, sandbox):
+    tx_id = customer.start()
     sandbox.pay(tx_id, share="full")
-    assert "/receipt/" not in till.web.get(f"/result/{tx_id}").get_data(as_text=True)
-    assert till.web.get(f"/receipt/{tx_id}").status_code == 404
+    assert "/receipt/" not in customer.web.get(f"/result/{tx_id}").get_data(as_text=True)
+    assert customer.web.get(f"/receipt/{tx_id}").status_code == 404
 
 
 def test_settings_and_today_show_the_watcher(make_app, sandbox, watcher):
@@ -226,8 +226,8 @@ def test_settings_and_today_show_the_watcher(make_app, sandbox, watcher):
     assert "son çalışma" in html.split('data-testid="last-sweep">', 1)[1].split("</dd>", 1)[0]
     assert "henüz çalışmadı" in html.split('data-testid="last-reconcile">', 1)[1].split("</dd>", 1)[0]
     assert 'data-testid="waiting">0<' in html and 'data-testid="failures">0<' in html
-    till = Till(web, sandbox)
-    till.start("300")
+    customer = Customer(web, sandbox)
+    customer.start("300")
     html = web.get("/operator/settings").get_data(as_text=True)
     assert 'data-testid="watched">1<' in html
     today = web.get("/operator/today").get_data(as_text=True)

@@ -7,6 +7,7 @@ import logging
 import re
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
@@ -16,7 +17,7 @@ from kiosk import logs
 from kiosk.sandbox import DEFAULT_PASSWORD
 
 from .conftest import free_port
-from .support import Gunicorn, LiveServer, Till, field
+from .support import Customer, Gunicorn, LiveServer, field
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,20 +25,20 @@ ROOT = Path(__file__).resolve().parents[1]
 # -- headers ----------------------------------------------------------------------------------
 
 
-def test_security_headers_on_every_route(till, sandbox):
-    tx_id = till.start()
+def test_security_headers_on_every_route(customer, sandbox):
+    tx_id = customer.start()
     urls = ["/", "/coin", f"/pay/{tx_id}", f"/pay/{tx_id}/qr.png", f"/result/{tx_id}", "/operator",
             "/operator/today", "/healthz", "/readyz", "/static/kiosk.css", "/nope", "/pay/x" * 3]
     for url in urls:
-        response = till.web.get(url)
+        response = customer.web.get(url)
         headers = response.headers
         csp = headers["Content-Security-Policy"]
         assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp, url
         assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
         assert headers["X-Content-Type-Options"] == "nosniff"
-        assert headers["Referrer-Policy"] == "no-referrer"
+        assert headers["Referrer-Policy"] == "same-origin"
         assert "camera=()" in headers["Permissions-Policy"]
-    status = till.status(tx_id)
+    status = customer.status(tx_id)
     assert "Content-Security-Policy" in status.headers
 
 
@@ -106,18 +107,18 @@ def test_readyz_fails_when_the_watcher_has_not_run_for_three_periods(make_app, s
 
 def test_creating_payments_is_limited_per_session_and_address(make_app, sandbox):
     app = make_app(CREATE_LIMIT="2/60", COINS="TRX:TRX")
-    till = Till(app.test_client(), sandbox)
+    customer = Customer(app.test_client(), sandbox)
     for _ in range(2):
-        assert till.enter("10").status_code == 303
-        till.next_customer()
-    refused = till.enter("10")
+        assert customer.enter("10").status_code == 303
+        customer.next_customer()
+    refused = customer.enter("10")
     assert refused.status_code == 429 and "çok fazla yeni ödeme" in refused.get_data(as_text=True)
     # A new session from the same address is refused too; another address is not.
-    other = Till(app.test_client(), sandbox)
+    other = Customer(app.test_client(), sandbox)
     assert other.enter("10").status_code == 429
     elsewhere = app.test_client()
     elsewhere.environ_base["REMOTE_ADDR"] = "127.0.0.2"
-    assert Till(elsewhere, sandbox).enter("10").status_code == 303
+    assert Customer(elsewhere, sandbox).enter("10").status_code == 303
     assert sandbox.calls("create") == 3
 
 
@@ -126,7 +127,7 @@ def test_behind_a_proxy_the_forwarded_address_counts(make_app, sandbox):
     for n in range(3):
         web = app.test_client()
         web.environ_base["HTTP_X_FORWARDED_FOR"] = f"10.0.0.{n}"
-        assert Till(web, sandbox).enter("10").status_code == 303
+        assert Customer(web, sandbox).enter("10").status_code == 303
     assert sandbox.calls("create") == 3
 
 
@@ -146,15 +147,15 @@ def test_json_log_lines_mask_secrets():
 def test_lifecycle_logged_once_per_event_without_secrets(make_app, sandbox, caplog):
     caplog.set_level(logging.INFO, logger="kiosk")
     app = make_app(ASK_MOBILE=True, COINS="TRX:TRX")
-    till = Till(app.test_client(), sandbox)
-    response = till.enter("300", mobile="+905551234567")
+    customer = Customer(app.test_client(), sandbox)
+    response = customer.enter("300", mobile="+905551234567")
     tx_id = response.headers["Location"].rsplit("/", 1)[1]
     sandbox.pay(tx_id, share="half")
     for _ in range(3):
-        till.status(tx_id)
+        customer.status(tx_id)
     app.extensions["kiosk"].checkout.clock = lambda: time.time() + 601
     for _ in range(3):
-        till.status(tx_id)
+        customer.status(tx_id)
     events = [r.event for r in caplog.records if hasattr(r, "event")]
     assert events == ["created", "partly paid", "ended with partial payment"]
     assert all(r.tx == tx_id and r.amount == "300.00" for r in caplog.records if hasattr(r, "event"))
@@ -189,34 +190,24 @@ def test_fleet_moves_a_checkout_between_instances(make_app, sandbox, redis_url):
     one = LiveServer(make_app(REDIS_URL=redis_url))
     two = LiveServer(make_app(REDIS_URL=redis_url))
     try:
-        browser = requests.Session()
-
-        def on(server: LiveServer, path: str, **kw):
-            return browser.request(kw.pop("method", "GET"), server.url + path, allow_redirects=False,
-                                   timeout=10, **kw)
-
-        html = on(one, "/").text
-        form = {"csrf_token": field(html, "csrf_token"), "nonce": field(html, "nonce"), "amount": "300"}
-        assert on(one, "/", method="POST", data=form).status_code == 302
-        html = on(two, "/coin").text  # the session lives in Redis: instance two knows the amount
-        response = on(two, "/coin", method="POST", data={"csrf_token": field(html, "csrf_token"),
-                                                          "nonce": field(html, "nonce"), "coin": "TRX-TRX"})
-        tx_id = response.headers["Location"].rsplit("/", 1)[1]
-        # The same form sent again through instance one creates nothing new.
-        again = on(one, "/coin", method="POST", data={"csrf_token": field(html, "csrf_token"),
-                                                       "nonce": field(html, "nonce"), "coin": "TRX-TRX"})
-        assert again.status_code == 303 and again.headers["Location"] == f"/pay/{tx_id}"
-        assert on(one, "/").headers["Location"] == f"/pay/{tx_id}"
+        browser = requests.Session()  # one tablet, whichever instance the balancer picks
+        at_one, at_two = Customer.over_http(one.url, browser), Customer.over_http(two.url, browser)
+        assert at_one.enter("300").headers["Location"] == "/coin"
+        # The session lives in Redis: instance two knows the amount.
+        html = at_two.get("/coin").text
+        form = {"csrf_token": field(html, "csrf_token"), "nonce": field(html, "nonce"), "coin": "TRX-TRX"}
+        tx_id = at_two.post("/coin", form).headers["Location"].rsplit("/", 1)[1]
+        # The same form sent again through instance one creates nothing new: the amount screen,
+        # which sends the tablet on to the payment it has open.
+        again = at_one.post("/coin", form)
+        assert again.status_code == 302 and again.headers["Location"] == "/"
+        assert at_one.get("/").headers["Location"] == f"/pay/{tx_id}"
         sandbox.pay(tx_id, share="half")
-        status = on(one, f"/pay/{tx_id}/status", headers={"HX-Request": "true"}).text
-        assert 'data-outcome="partly_paid"' in status
-        page = on(two, f"/pay/{tx_id}").text
-        token = {"csrf_token": field(page, "csrf_token")}
-        first = on(one, f"/pay/{tx_id}/cancel", method="POST", data=token)
-        second = on(two, f"/pay/{tx_id}/cancel", method="POST", data=token)
+        assert at_one.poll(tx_id) == ("partly_paid", None)
+        token = at_two.token(f"/pay/{tx_id}")
+        first, second = at_one.cancel(tx_id, token), at_two.cancel(tx_id, token)
         assert first.headers["Location"] == second.headers["Location"] == f"/result/{tx_id}"
-        for server in (one, two):
-            assert 'data-testid="result-partial"' in on(server, f"/result/{tx_id}").text
+        assert at_one.result(tx_id) == at_two.result(tx_id) == "partial"
         assert sandbox.calls("create") == 1 and sandbox.calls("cancel") == 1
         assert sandbox.calls("auth") == 1
     finally:
@@ -243,21 +234,19 @@ def test_checkout_through_gunicorn_with_a_reload_in_the_middle(sandbox, tmp_path
     base = server.url
     try:
         browser = requests.Session()
-        html = browser.get(base + "/", timeout=10).text
-        response = browser.post(base + "/", data={"csrf_token": field(html, "csrf_token"),
-                                                  "nonce": field(html, "nonce"), "amount": "250"},
-                                allow_redirects=False, timeout=10)
-        tx_id = response.headers["Location"].rsplit("/", 1)[1]
+        tx_id = Customer.over_http(base, browser).start("250")
 
         def poll() -> str:
             # A new connection each time, as after a tablet's keep-alive ends: any worker may take it.
             return browser.get(f"{base}/pay/{tx_id}/status", timeout=10,
                                headers={"HX-Request": "true", "Connection": "close"}).text
 
-        for _ in range(40):  # polls until both workers have served some
-            assert 'data-outcome="waiting"' in poll()
-            if len(set(server.workers("/status"))) == 2:
-                break
+        deadline = time.monotonic() + 20
+        while len(set(server.workers("/status"))) < 2 and time.monotonic() < deadline:
+            # Four screens polling at once, so one busy worker leaves the next connection to the other.
+            with ThreadPoolExecutor(4) as screens:
+                assert all('data-outcome="waiting"' in text for text in screens.map(
+                    lambda _: poll(), range(8)))
         before = set(server.workers("/status"))
         assert len(before) == 2, "both worker processes serve the polls"
         server.proc.send_signal(signal.SIGHUP)  # a reload in the middle of the payment

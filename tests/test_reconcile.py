@@ -15,7 +15,7 @@ from kiosk.checkout.watch import RECENT
 from kiosk.cryptom import CryptomClient
 from kiosk.sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD
 
-from .support import Till
+from .support import Customer
 from .test_watcher import wait_for
 
 
@@ -27,15 +27,15 @@ def test_reconciliation_finds_unknown_and_ended_transactions_once(make_app, sand
     # The watcher looks at open checkouts rarely here, so only the reconciliation can notice.
     app = make_app(COINS="TRX:TRX", WATCH_INTERVAL=600)
     services = app.extensions["kiosk"]
-    other = CryptomClient(sandbox.url, DEFAULT_EMAIL, DEFAULT_PASSWORD)  # another till on the account
+    other = CryptomClient(sandbox.url, DEFAULT_EMAIL, DEFAULT_PASSWORD)  # another customer on the account
     old = [other.create_transaction("TRY", Decimal(10 + n), "TRX", "TRX") for n in range(150)]
     two_days_ago = datetime.now(UTC) - timedelta(days=2)
     for tx in old:  # made before the window: reconciliation stops at the first page older than it
         sandbox.state.transactions[tx.id]["createdAt"] = iso(two_days_ago)
-    till = Till(app.test_client(), sandbox)
-    known_open = till.enter("300").headers["Location"].rsplit("/", 1)[1]
-    till.next_customer()
-    ended = till.enter("200").headers["Location"].rsplit("/", 1)[1]
+    customer = Customer(app.test_client(), sandbox)
+    known_open = customer.enter("300").headers["Location"].rsplit("/", 1)[1]
+    customer.next_customer()
+    ended = customer.enter("200").headers["Location"].rsplit("/", 1)[1]
     foreign = other.create_transaction("TRY", Decimal("75"), "TRX", "TRX")
     requests.post(f"{sandbox.url}/sandbox/transactions/{ended}/cancel", timeout=5)  # ended upstream
     watcher(app)

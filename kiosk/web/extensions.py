@@ -103,7 +103,6 @@ def init_app(app: Flask, settings: Settings) -> None:
     )
     Session(app)
     app.session_interface = SessionlessProbes(app.session_interface)
-    csrf.init_app(app)
     compile_catalogs()
     babel.init_app(app, default_locale=settings.default_locale,
                    default_translation_directories=str(TRANSLATIONS_DIR),
@@ -131,3 +130,6 @@ def init_app(app: Flask, settings: Settings) -> None:
     @app.teardown_request
     def untag_request(exc: BaseException | None) -> None:
         logs.request_id.set("-")
+
+    # After tag_request: a refused form's warning carries the request id too.
+    csrf.init_app(app)

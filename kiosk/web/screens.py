@@ -33,7 +33,6 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_wtf.csrf import CSRFError
 from redis.exceptions import RedisError
 
 from .. import clock
@@ -305,12 +304,6 @@ def screen(view: View) -> dict[str, Any]:
         "remaining": view.remaining(clock.now()),
         "reference": (f"#{tx.sequence_id}" if tx and tx.sequence_id else view.record.tx_id[-8:]),
     }
-
-
-@bp.app_errorhandler(CSRFError)
-def csrf_failed(err: CSRFError) -> Any:
-    # A stale page (server restarted, session gone): start the screen afresh, never a bare 400.
-    return redirect(url_for(".amount"), 303)
 
 
 @bp.app_errorhandler(404)

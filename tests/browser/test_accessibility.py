@@ -101,6 +101,11 @@ def test_no_accessibility_violations(browser, screens, sandbox, locale):
             page.wait_for_url("**/coin")
             problems += audit(page, f"{locale}/{size_name}/coin", source)
             page.get_by_test_id("back").click()
+            # A form from a stale page: the screen again, with the page-expired notice.
+            page.eval_on_selector("form.language [name=csrf_token]", "el => { el.value = 'stale'; }")
+            page.get_by_test_id("language").click()
+            page.get_by_test_id("expired").wait_for()
+            problems += audit(page, f"{locale}/{size_name}/expired", source)
             page.goto(kiosk.url + "/operator")
             page.get_by_test_id("pin").fill("1234")
             page.get_by_test_id("unlock").click()
