@@ -67,7 +67,7 @@ def test_refusals_wait_longer_each_time(screen, sandbox, crashes):
 def test_customer_cancel_refused_then_tapped_again(screen, sandbox, crashes):
     tx_id = screen.start()
     sandbox.faults(fail_next=1, fail_status=400, only="cancel")
-    token = screen.token(tx_id)
+    token = screen.token(f"/pay/{tx_id}")
     refused = screen.cancel(tx_id, token)
     assert refused.status_code == 200 and 'data-testid="error"' in refused.text
     assert 'data-outcome="waiting"' in refused.text
@@ -79,7 +79,7 @@ def test_customer_cancel_refused_then_tapped_again(screen, sandbox, crashes):
 
 def test_login_refused_while_cancelling_is_calm(screen, sandbox):
     tx_id = screen.start()
-    token = screen.token(tx_id)
+    token = screen.token(f"/pay/{tx_id}")
     sandbox.faults(fail_next=2, fail_status=401, only="cancel")  # the DELETE and its retry
     response = screen.cancel(tx_id, token)
     assert response.status_code == 200 and 'data-testid="reconnecting"' in response.text
@@ -99,7 +99,7 @@ def test_login_refused_at_the_deadline_keeps_waiting(screen, sandbox):
 
 def test_store_failing_while_cancelling_is_calm(screen, sandbox, tmp_path):
     tx_id = screen.start()
-    token = screen.token(tx_id)
+    token = screen.token(f"/pay/{tx_id}")
     # Another process holds the store's write lock longer than the kiosk waits for it.
     blocker = sqlite3.connect(tmp_path / "state" / "kiosk.sqlite3", isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
