@@ -42,10 +42,12 @@ class Attention(Base):
             event = EVENTS[outcome]
         self._event(event, record, received=str(tx.total_transfer_amount) if tx else None)
         if kind is not None:
-            self.note(record.tx_id, kind, str(record.amount), record.coin, tx)
+            self.note(record.tx_id, kind, str(record.amount), record.coin, record.network, tx)
 
-    def note(self, tx_id: str, kind: str, amount: str, coin: str, tx: Transaction | None) -> None:
-        item: dict[str, Any] = {"kind": kind, "at": self.clock(), "amount": amount, "coin": coin}
+    def note(self, tx_id: str, kind: str, amount: str, coin: str, network: str,
+             tx: Transaction | None) -> None:
+        item: dict[str, Any] = {"kind": kind, "at": self.clock(), "amount": amount, "coin": coin,
+                                "network": network}
         if tx is not None:
             item.update(received=str(tx.total_transfer_amount), expected=str(tx.coin_amount))
         self.store.set(f"attention:{tx_id}", json.dumps(item), ttl=RECORD_TTL)

@@ -13,6 +13,7 @@ from decimal import Decimal
 import segno
 
 from ..cryptom import CryptomError, NotFound, Status, Transaction, Unavailable
+from . import ownership
 from .base import Base
 from .outcome import ENDED, Outcome, decide
 from .record import RECORD_TTL, Record, View
@@ -23,8 +24,15 @@ LOST_ANSWERS = 3  # ... and this many "not found" answers: one 404 may be a pass
 
 class Looking(Base):
     def record(self, tx_id: str) -> Record | None:
+        """Any checkout this kiosk recorded, whoever started it: for the operator area and the
+        watcher only."""
         text = self.store.get(f"tx:{tx_id}")
         return Record.loads(text) if text else None
+
+    def record_for(self, tx_id: str, owner: str | None) -> Record | None:
+        """The checkout if `owner` started it; None, as for an unknown id, to anyone else."""
+        record = self.record(tx_id) if owner else None
+        return record if record is not None and ownership.owns(record, owner) else None
 
     def view(self, record: Record) -> View:
         """The state of a checkout now; cancels upstream once the kiosk's deadline has passed.

@@ -71,20 +71,22 @@ class Record:
     network: str
     created: float
     deadline: float
+    owner: str | None = None  # who started it (see ownership); None: recorded before owners were
     ref: str = ""
 
     def dumps(self) -> str:
         return json.dumps({
             "tx_id": self.tx_id, "amount": str(self.amount), "coin": self.coin,
             "network": self.network, "created": self.created, "deadline": self.deadline,
-            "ref": self.ref,
+            "owner": self.owner, "ref": self.ref,
         })
 
     @classmethod
     def loads(cls, text: str) -> Record:
         data = json.loads(text)
         return cls(data["tx_id"], Decimal(data["amount"]), data["coin"], data["network"],
-                   float(data["created"]), float(data["deadline"]), str(data.get("ref") or ""))
+                   float(data["created"]), float(data["deadline"]), data.get("owner"),
+                   str(data.get("ref") or ""))
 
 
 @dataclass(frozen=True)

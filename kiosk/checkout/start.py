@@ -72,8 +72,9 @@ class Starting(Base):
         """Create the one upstream transaction of this checkout; a repeat of the same nonce
         (double tap, resubmitted form, back button) returns the same transaction.
         `limit_keys` (the kiosk session, the client address) each get `create_limit`.
-        `owner` (the kiosk): after a create that got no answer, this owner's next try for the
-        same amount first looks upstream for that transaction, so it is adopted, not made twice."""
+        `owner` (see ownership) is kept with the record: only it may act on the checkout. After a
+        create that got no answer, this owner's next try for the same amount first looks
+        upstream for that transaction, so it is adopted, not made twice."""
         key = f"nonce:{nonce}"
         if not self.store.add(key, "pending", ttl=GUARD_TTL):
             return self._await_start(key)
@@ -84,7 +85,7 @@ class Starting(Base):
             raise
         if adopted is not None:
             tx, ref = adopted
-            return self._begin(key, tx, amount, coin, network, self.clock(), ref)
+            return self._begin(key, tx, amount, coin, network, self.clock(), ref, owner)
         started = self.clock()
         count, window = self.create_limit
         slot = int(started // window)
@@ -120,7 +121,7 @@ class Starting(Base):
             self.store.delete(key)
             raise StartUnavailable("Cryptom Pay refused the kiosk's login") from None
         self._settled(attempt.ref)
-        return self._begin(key, tx, amount, coin, network, started, attempt.ref)
+        return self._begin(key, tx, amount, coin, network, started, attempt.ref, owner)
 
     def _settled(self, ref: str) -> None:
         """The create's fate is known: nothing left for the watcher to look for."""
@@ -128,8 +129,9 @@ class Starting(Base):
         self.store.delete(f"create:{ref}")
 
     def _begin(self, key: str, tx: Transaction, amount: Decimal, coin: str, network: str,
-               started: float, ref: str) -> str:
-        record = Record(tx.id, amount, coin, network, started, started + self.payment_timeout, ref)
+               started: float, ref: str, owner: str | None) -> str:
+        record = Record(tx.id, amount, coin, network, started, started + self.payment_timeout,
+                        owner=owner, ref=ref)
         self.store.set(f"tx:{tx.id}", record.dumps(), ttl=RECORD_TTL)
         self.store.schedule("records", tx.id, started)
         self.store.set(key, tx.id, ttl=GUARD_TTL)

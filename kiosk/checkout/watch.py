@@ -142,7 +142,8 @@ class Watching(Starting):
             ):
                 self._settled(ref)  # its kiosk adopted it
                 return
-            record = Record(tx.id, attempt.amount, attempt.coin, attempt.network, attempt.at, now, ref)
+            record = Record(tx.id, attempt.amount, attempt.coin, attempt.network, attempt.at, now,
+                            owner=attempt.owner, ref=ref)
             self.store.set(f"tx:{tx.id}", record.dumps(), ttl=RECORD_TTL)
             self.store.schedule("records", tx.id, attempt.at)
             self._settled(ref)
@@ -189,11 +190,11 @@ class Watching(Starting):
             if self.store.add(f"reconciled:{tx.id}", "unknown", ttl=RECORD_TTL):
                 found.unknown += 1
                 log.warning("upstream holds transaction %s that this kiosk does not know", tx.id)
-                self.note(tx.id, "unknown", str(tx.currency_amount), tx.coin, tx)
+                self.note(tx.id, "unknown", str(tx.currency_amount), tx.coin, tx.network, tx)
             return
         if self.store.get(f"final:{tx.id}") is None and (tx.is_paid or tx.status in ENDED):
             self._look(record, expire=False)
             if self.store.add(f"reconciled:{tx.id}", "ended", ttl=RECORD_TTL):
                 found.ended_upstream += 1
                 if self.store.get(f"attention:{tx.id}") is None:
-                    self.note(tx.id, "ended_upstream", str(record.amount), record.coin, tx)
+                    self.note(tx.id, "ended_upstream", str(record.amount), record.coin, record.network, tx)

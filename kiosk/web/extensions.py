@@ -22,7 +22,7 @@ from ..i18n import LANGUAGE_NAMES, LOCALES, TRANSLATIONS_DIR, compile_catalogs
 from ..paths import STATIC_DIR
 from ..services import Services
 from . import format as fmt
-from . import security
+from . import security, sessions
 
 csrf = CSRFProtect()
 SESSION_LIFETIME = timedelta(days=30)
@@ -74,14 +74,10 @@ def _asset_version() -> str:
 def init_app(app: Flask, settings: Settings) -> None:
     kiosk_services = Services(settings)
     app.extensions["kiosk"] = kiosk_services
-    if kiosk_services.redis is not None:
-        app.config.update(SESSION_TYPE="redis", SESSION_REDIS=kiosk_services.redis,
-                          SESSION_KEY_PREFIX="kiosk:session:")
-    else:
-        sessions = settings.state_dir / "sessions"
+    if kiosk_services.redis is None:
         app.config.update(
             SESSION_TYPE="cachelib",
-            SESSION_CACHELIB=FileSystemCache(str(sessions), threshold=5000,
+            SESSION_CACHELIB=FileSystemCache(str(settings.state_dir / "sessions"), threshold=5000,
                                              default_timeout=int(SESSION_LIFETIME.total_seconds()),
                                              mode=0o600),
         )
@@ -101,8 +97,12 @@ def init_app(app: Flask, settings: Settings) -> None:
         WTF_CSRF_TIME_LIMIT=None,
         SEND_FILE_MAX_AGE_DEFAULT=31536000,  # static URLs carry a version: cache them for good
     )
-    Session(app)
+    if kiosk_services.redis is not None:
+        app.session_interface = sessions.RedisSessions(app, kiosk_services.redis, "kiosk:session:")
+    else:
+        Session(app)
     app.session_interface = SessionlessProbes(app.session_interface)
+    app.before_request(lambda: sessions.refuse_without_store(session))  # before the CSRF check
     compile_catalogs()
     babel.init_app(app, default_locale=settings.default_locale,
                    default_translation_directories=str(TRANSLATIONS_DIR),
@@ -111,7 +111,8 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.jinja_env.globals.update(asset_version=version, settings=settings,
                                  language_names=LANGUAGE_NAMES)
     app.jinja_env.filters.update(
-        fiat=fmt.fiat, coin=fmt.coin, grouped=fmt.grouped, tx_state=fmt.tx_state,
+        fiat=fmt.fiat, coin_due=fmt.coin_due, coin_received=fmt.coin_received, rate=fmt.rate,
+        grouped=fmt.grouped, tx_state=fmt.tx_state,
         tx_state_label=fmt.tx_state_label, local_time=fmt.local_time, epoch_time=fmt.epoch_time,
     )
 

@@ -9,6 +9,7 @@ from babel.numbers import format_decimal
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 
+from ..checkout import coins
 from ..cryptom import Status, Transaction
 
 LOCALES = {"tr": "tr_TR", "en": "en_GB"}
@@ -21,8 +22,19 @@ def fiat(amount: Decimal, locale: str = "tr") -> str:
     return LIRA + format_decimal(amount, "#,##0.00", locale=LOCALES.get(locale, locale))
 
 
-def coin(amount: Decimal, locale: str = "tr") -> str:
-    """Every digit upstream sent: the customer must send exactly this, so never round it."""
+def coin_due(amount: Decimal | str, coin: str, network: str) -> str:
+    """An amount to send (asked, still due), as a wallet takes it: rounded up to the coin's
+    decimals, so sending what is shown pays. The same notation in every language."""
+    return coins.wallet_text(coins.due(Decimal(amount), coin, network))
+
+
+def coin_received(amount: Decimal | str, coin: str, network: str) -> str:
+    """An amount that arrived: rounded down to the coin's decimals, never more than counted."""
+    return coins.wallet_text(coins.received(Decimal(amount), coin, network))
+
+
+def rate(amount: Decimal, locale: str = "tr") -> str:
+    """A price as upstream sent it, every digit, in the locale's notation."""
     return format_decimal(
         amount, "#,##0.######", locale=LOCALES.get(locale, locale), decimal_quantization=False
     )

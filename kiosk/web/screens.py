@@ -36,7 +36,7 @@ from flask_babel import gettext as _
 from redis.exceptions import RedisError
 
 from .. import clock
-from ..checkout import Outcome, Record, StartLimited, StartRejected, StartUnavailable, View
+from ..checkout import Outcome, Record, StartLimited, StartRejected, StartUnavailable, View, ownership
 from ..checkout.inputs import InputError, parse_amount, parse_mobile, parse_note
 from ..i18n import LOCALES
 from . import format as fmt
@@ -78,7 +78,7 @@ def message(err: InputError) -> str:
 @bp.get("/")
 def amount() -> Any:
     open_tx = session.get("tx")
-    if open_tx and kiosk().checkout.record(open_tx) and not kiosk().checkout.is_closed(open_tx):
+    if open_tx and kiosk().checkout.record_for(open_tx, owner()) and not kiosk().checkout.is_closed(open_tx):
         return redirect(url_for(".pay", tx_id=open_tx))
     return render_amount()
 
@@ -175,7 +175,7 @@ def start(nonce: str | None, coin_key: str, retry: str) -> Any:
         tx_id = kiosk().checkout.start(
             nonce, Decimal(session["amount"]), pair.coin, pair.network,
             session.get("mobile"), session.get("note"), limit_keys=client_keys(),
-            owner=getattr(session, "sid", None),
+            owner=owner(create=True),
         )
     except StartLimited:
         return render(_("Too many new payments from this kiosk. Please wait a minute and try again."), 429)
@@ -192,8 +192,18 @@ def start(nonce: str | None, coin_key: str, retry: str) -> Any:
 # -- pay ----------------------------------------------------------------------------------
 
 
-def record_or_404(tx_id: str) -> Record:
-    record = kiosk().checkout.record(tx_id) if len(tx_id) <= 64 else None
+def owner(create: bool = False) -> str | None:
+    """This kiosk browser as the owner of its checkouts: a random id kept in its session, made on
+    first need. Not the session id, which is rotated when staff unlock the operator area."""
+    kiosk_id = session.get("kiosk_id")
+    if not isinstance(kiosk_id, str) and create:
+        kiosk_id = session["kiosk_id"] = secrets.token_urlsafe(18)
+    return ownership.kiosk(kiosk_id) if isinstance(kiosk_id, str) else None
+
+
+def owned_or_404(tx_id: str) -> Record:
+    """This browser's own checkout; anyone else's answers exactly as an unknown id does."""
+    record = kiosk().checkout.record_for(tx_id, owner()) if len(tx_id) <= 64 else None
     if record is None:
         abort(404)
     return record
@@ -208,12 +218,12 @@ def pay_screen(view: View, code: int = 302) -> Any:
 
 @bp.get("/pay/<tx_id>")
 def pay(tx_id: str) -> Any:
-    return pay_screen(kiosk().checkout.view(record_or_404(tx_id)))
+    return pay_screen(kiosk().checkout.view(owned_or_404(tx_id)))
 
 
 @bp.get("/pay/<tx_id>/status")
 def status(tx_id: str) -> Any:
-    record = record_or_404(tx_id)
+    record = owned_or_404(tx_id)
     if not is_htmx():  # every URL is a page too: a reload lands on the right screen
         return redirect(url_for(".pay", tx_id=tx_id))
     view = kiosk().checkout.view(record)
@@ -230,12 +240,12 @@ def status(tx_id: str) -> Any:
 
 @bp.post("/pay/<tx_id>/cancel")
 def cancel(tx_id: str) -> Any:
-    return pay_screen(kiosk().checkout.cancel(record_or_404(tx_id)), 303)
+    return pay_screen(kiosk().checkout.cancel(owned_or_404(tx_id)), 303)
 
 
 @bp.get("/pay/<tx_id>/qr.png")
 def qr(tx_id: str) -> Response:
-    png = kiosk().checkout.qr_png(record_or_404(tx_id))
+    png = kiosk().checkout.qr_png(owned_or_404(tx_id))
     if png is None:
         abort(503)
     response = Response(png, mimetype="image/png")
@@ -248,7 +258,7 @@ def qr(tx_id: str) -> Response:
 
 @bp.get("/result/<tx_id>")
 def result(tx_id: str) -> Any:
-    record = record_or_404(tx_id)
+    record = owned_or_404(tx_id)
     view = kiosk().checkout.view(record)
     if not view.outcome.is_final:
         return redirect(url_for(".pay", tx_id=tx_id))
@@ -259,7 +269,7 @@ def result(tx_id: str) -> Any:
 def receipt(tx_id: str) -> Any:
     """A printable receipt of a completed payment: 58 mm thermal paper or A4."""
     settings = kiosk().settings
-    record = record_or_404(tx_id)
+    record = owned_or_404(tx_id)
     if not settings.receipts:
         abort(404)
     view = kiosk().checkout.view(record)
@@ -274,7 +284,7 @@ def receipt(tx_id: str) -> Any:
 
 @bp.get("/receipt/<tx_id>/qr.svg")
 def receipt_qr(tx_id: str) -> Response:
-    record = record_or_404(tx_id)
+    record = owned_or_404(tx_id)
     out = io.BytesIO()
     segno.make(record.tx_id, error="m").save(out, kind="svg", scale=4, border=4, xmldecl=False)
     response = Response(out.getvalue(), mimetype="image/svg+xml")

@@ -1,0 +1,77 @@
+"""Sessions in Redis for a fleet, read without ever unpickling.
+
+flask-session 0.8 stores msgpack, but falls back to `pickle.loads` for entries it cannot read as
+msgpack or JSON (sessions of older versions). Anyone who can write one key into Redis would then
+run code in every kiosk instance. Here only this kiosk's own msgpack maps are read; any other
+entry is deleted and the browser gets a fresh session, as if its session had expired.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+from flask import Flask, Request
+from flask.sessions import NullSession
+from flask_session.base import Serializer, ServerSideSession
+from flask_session.redis import RedisSessionInterface
+from redis import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+
+class MsgpackOnly(Serializer):
+    """A session is a msgpack map, and nothing else is ever decoded."""
+
+    def __init__(self) -> None:
+        self.encoder = msgspec.msgpack.Encoder()
+        self.decoder = msgspec.msgpack.Decoder(type=dict[str, Any])
+
+    def encode(self, session: ServerSideSession) -> bytes:
+        return self.encoder.encode(dict(session))
+
+    def decode(self, serialized_data: bytes) -> dict:
+        return self.decoder.decode(serialized_data)  # msgspec.DecodeError for anything else
+
+
+class StoreAway(NullSession):
+    """The session store did not answer: the request ends in the calm error screen (see
+    `refuse_without_store`), and nothing is saved."""
+
+
+class RedisSessions(RedisSessionInterface):
+    def __init__(self, app: Flask, client: Redis, key_prefix: str) -> None:
+        super().__init__(app, client=client, key_prefix=key_prefix,
+                         permanent=app.config["SESSION_PERMANENT"])
+        self.serializer = MsgpackOnly()
+
+    def open_session(self, app: Flask, request: Request) -> Any:
+        try:
+            return super().open_session(app, request)
+        except RedisError:
+            log.warning("the session store is not answering")
+            return StoreAway()
+
+    def _retrieve_session_data(self, store_id: str) -> dict | None:
+        data = self.client.get(store_id)
+        if not data:
+            return None
+        try:
+            return self.serializer.decode(data)
+        except msgspec.DecodeError:
+            # Not written by this kiosk (or by a version that pickled): never run it, drop it.
+            log.warning("a session entry that is not a kiosk session was refused and deleted")
+            self.client.delete(store_id)
+            return None
+
+    def save_session(self, app: Flask, session: Any, response: Any) -> None:
+        if not isinstance(session, StoreAway):
+            super().save_session(app, session, response)
+
+
+def refuse_without_store(session: Any) -> None:
+    """Before each request: without its session store a kiosk cannot take payments."""
+    if isinstance(session, StoreAway):
+        raise RedisError("the session store is not answering")
