@@ -9,7 +9,7 @@ still open the next poll or watcher run tries again, waiting longer after each r
 
 from __future__ import annotations
 
-from ..cryptom import CryptomError, NotFound, Rejected
+from ..cryptom import CryptomError, NotFound, Rejected, Status
 from .base import Base, log
 from .outcome import ENDED, Outcome
 from .record import RECORD_TTL, Record, View
@@ -90,5 +90,8 @@ class Cancelling(Base):
         notice = "cancel_failed" if reason == "customer" else None
         if tx is None:
             return self._away(record, notice=notice)
+        if tx.status not in (Status.PENDING, Status.TRANSFERRED) and self.clock() >= record.deadline:
+            # In a state upstream will not cancel, and past the deadline: a person has to look.
+            return self._settle(record, Outcome.DUE, tx)
         view = self._seen(record, Outcome.PARTLY_PAID if tx.is_partial else Outcome.WAITING, tx)
         return View(view.record, view.outcome, view.tx, notice=notice)
