@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 import time_machine
 
 from kiosk.checkout.start import CREATE_GRACE
@@ -85,53 +86,57 @@ def test_the_reference_travels_with_the_customers_note(make_app, sandbox):
     server.stop()
 
 
-def test_an_unanswered_create_nobody_retried_is_cancelled_by_the_watcher(make_app, sandbox, watcher):
-    app = make_app(COINS="TRX:TRX")
-    server = LiveServer(app)
-    try:
+@pytest.fixture
+def unanswered(make_app, sandbox, watcher):
+    """A kiosk with its watcher, and a create that gets no answer because of `fault`: the kiosk
+    app and the moment of the create."""
+    servers: list[LiveServer] = []
+
+    def create(**fault) -> tuple:
+        app = make_app(COINS="TRX:TRX")
+        servers.append(LiveServer(app))
         watcher(app)
-        sandbox.faults(latency_ms=5800, latency_next=1, only="create")
+        sandbox.faults(only="create", **fault)
         started = time.time()
-        assert submit(Customer.over_http(server.url)).status_code == 503
-        wait_for("upstream to finish the create", lambda: len(sandbox.transactions()) == 1, seconds=10)
-        jobs = app.extensions["kiosk"].jobs
-        with time_machine.travel(started + CREATE_GRACE - 1, tick=False):
-            assert jobs.checkout.unanswered() == []  # not yet: the customer may still try again
-        with time_machine.travel(started + CREATE_GRACE + 6, tick=True):
-            assert len(jobs.checkout.unanswered()) == 1
-            jobs._sweep(lag=0)
-            wait_for("the watcher's DELETE", lambda: sandbox.calls("cancel") == 1, seconds=10)
-        tx_id = sandbox.transactions()[0]["_id"]
-        assert sandbox.transactions()[0]["status"] == "CANCELLED"
-        assert app.extensions["kiosk"].checkout.record(tx_id) is not None  # known: never "unknown"
-    finally:
+        assert submit(Customer.over_http(servers[-1].url)).status_code == 503
+        return app, started
+
+    yield create
+    for server in servers:
         server.stop()
 
 
-def test_an_unanswered_create_upstream_never_made_is_forgotten(make_app, sandbox, watcher):
-    app = make_app(COINS="TRX:TRX")
-    server = LiveServer(app)
-    try:
-        watcher(app)
-        sandbox.faults(fail_next=1, only="create")  # upstream fails before making anything
-        started = time.time()
-        assert submit(Customer.over_http(server.url)).status_code == 503
-        jobs = app.extensions["kiosk"].jobs
-        ref = jobs.checkout.unanswered(until=started + CREATE_GRACE + 6)[0]
-        for moment in (CREATE_GRACE + 6, CREATE_GIVE_UP - 5):  # not found, but not long enough
-            looks = sandbox.calls("history")
-            with time_machine.travel(started + moment, tick=True):
-                jobs._sweep(lag=0)
-                wait_for("a look upstream", lambda: sandbox.calls("history") > looks, seconds=10)
-                wait_for("the next look to be planned", lambda: jobs.checkout.unanswered() == [])
-            assert jobs.store.get(f"create:{ref}") is not None
-        with time_machine.travel(started + CREATE_GIVE_UP + 65, tick=True):
-            refs = jobs.checkout.unanswered()
-            assert len(refs) == 1
+def test_an_unanswered_create_nobody_retried_is_cancelled_by_the_watcher(unanswered, sandbox):
+    app, started = unanswered(latency_ms=5800, latency_next=1)
+    wait_for("upstream to finish the create", lambda: len(sandbox.transactions()) == 1, seconds=10)
+    jobs = app.extensions["kiosk"].jobs
+    with time_machine.travel(started + CREATE_GRACE - 1, tick=False):
+        assert jobs.checkout.unanswered() == []  # not yet: the customer may still try again
+    with time_machine.travel(started + CREATE_GRACE + 6, tick=True):
+        assert len(jobs.checkout.unanswered()) == 1
+        jobs._sweep(lag=0)
+        wait_for("the watcher's DELETE", lambda: sandbox.calls("cancel") == 1, seconds=10)
+    tx_id = sandbox.transactions()[0]["_id"]
+    assert sandbox.transactions()[0]["status"] == "CANCELLED"
+    assert app.extensions["kiosk"].checkout.record(tx_id) is not None  # known: never "unknown"
+
+
+def test_an_unanswered_create_upstream_never_made_is_forgotten(unanswered, sandbox):
+    app, started = unanswered(fail_next=1)  # upstream fails before making anything
+    jobs = app.extensions["kiosk"].jobs
+    ref = jobs.checkout.unanswered(until=started + CREATE_GRACE + 6)[0]
+    for moment in (CREATE_GRACE + 6, CREATE_GIVE_UP - 5):  # not found, but not long enough
+        looks = sandbox.calls("history")
+        with time_machine.travel(started + moment, tick=True):
             jobs._sweep(lag=0)
-            wait_for("the create to be forgotten",
-                     lambda: jobs.store.get(f"create:{refs[0]}") is None, seconds=10)
-        assert jobs.checkout.unanswered() == [] and sandbox.calls("cancel") == 0
-        assert sandbox.transactions() == []
-    finally:
-        server.stop()
+            wait_for("a look upstream", lambda: sandbox.calls("history") > looks, seconds=10)
+            wait_for("the next look to be planned", lambda: jobs.checkout.unanswered() == [])
+        assert jobs.store.get(f"create:{ref}") is not None
+    with time_machine.travel(started + CREATE_GIVE_UP + 65, tick=True):
+        refs = jobs.checkout.unanswered()
+        assert len(refs) == 1
+        jobs._sweep(lag=0)
+        wait_for("the create to be forgotten",
+                 lambda: jobs.store.get(f"create:{refs[0]}") is None, seconds=10)
+    assert jobs.checkout.unanswered() == [] and sandbox.calls("cancel") == 0
+    assert sandbox.transactions() == []
