@@ -70,3 +70,60 @@ def test_the_queue_holds_json_never_pickles(make_app, sandbox, tmp_path):
         JsonSerializer().serialize({"args": [object()]})
     with pytest.raises(ValueError):
         JsonSerializer().deserialize(b"\x80\x04\x95pickle")
+
+
+def test_closed_checkouts_are_watched_a_day_less_often_as_they_age(make_app, sandbox):
+    """After close the watcher reads a checkout for 24 h after its deadline, half its age apart
+    (at least every KIOSK_WATCH_INTERVAL, at most every two hours), then lets it go."""
+    app = make_app(COINS="TRX:TRX", PAYMENT_TIMEOUT=60, WATCH_INTERVAL=10)
+    checkout = app.extensions["kiosk"].checkout
+    tx_id = open_checkout(app, sandbox)
+    deadline = checkout.record(tx_id).deadline
+    due = lambda: checkout.store.when(WATCHED, tx_id)  # noqa: E731
+    with time_machine.travel(deadline + 1, tick=False):
+        checkout.watch(tx_id)  # cancels it: expired
+        assert checkout.is_closed(tx_id) and due() == deadline + 1 + 10  # young: the interval
+    gaps = []
+    moment = due()
+    while moment is not None and len(gaps) < 100:
+        run_at = moment + 0.001  # the job runs a moment after it is due
+        with time_machine.travel(run_at, tick=False):
+            checkout.watch(tx_id)
+        following = due()
+        if following is not None:
+            gaps.append((round(run_at - deadline, 2), round(following - run_at, 2)))
+        moment = following
+    steady = gaps[:-1]  # the last look is moved to the end of the day
+    assert gaps[0] == (11, 10) and all(b >= a for (_, a), (_, b) in zip(steady, steady[1:]))
+    assert max(gap for _, gap in gaps) == 7200  # at least every two hours
+    age, gap = gaps[-1]
+    assert round(age + gap) == 24 * 3600  # the last look a day after the deadline, then no more
+    assert moment is None and len(gaps) < 40  # about thirty reads in a day, not one a minute
+
+
+def test_a_paid_checkout_is_no_longer_watched(make_app, sandbox):
+    app = make_app(COINS="TRX:TRX")
+    checkout = app.extensions["kiosk"].checkout
+    tx_id = open_checkout(app, sandbox)
+    sandbox.pay(tx_id, share="full")
+    with time_machine.travel(checkout.store.when(WATCHED, tx_id), tick=False):
+        checkout.watch(tx_id)
+    assert checkout.is_closed(tx_id) and checkout.store.when(WATCHED, tx_id) is None
+
+
+def test_the_watcher_reuses_a_screens_recent_answer(make_app, sandbox):
+    """A screen that polls keeps the checkout fresh: the watcher adds no upstream read."""
+    app = make_app(share=True, COINS="TRX:TRX", WATCH_INTERVAL=15)
+    checkout = app.extensions["kiosk"].checkout
+    customer = Customer(app.test_client(), sandbox)
+    tx_id = customer.enter("300").headers["Location"].rsplit("/", 1)[1]
+    start = time.time()
+    with time_machine.travel(start + 14, tick=False):
+        customer.status(tx_id)  # the screen polls
+        reads = sandbox.calls("detail")
+    with time_machine.travel(start + 15, tick=False):
+        checkout.watch(tx_id)
+        assert sandbox.calls("detail") == reads  # the screen's answer of a second ago
+    with time_machine.travel(start + 30, tick=False):
+        checkout.watch(tx_id)  # nobody looked for 16 s: the watcher reads
+        assert sandbox.calls("detail") == reads + 1
