@@ -11,7 +11,7 @@ from typing import Any
 from werkzeug.serving import make_server
 
 from . import logs
-from .config import SANDBOX_URL
+from .config import DEMO, DEMO_PIN, SANDBOX_URL
 
 
 def _serve_threads(servers: list[tuple[str, Any]]) -> None:
@@ -71,6 +71,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     sandbox_app = create_sandbox_app()
     sandbox = make_server("127.0.0.1", args.sandbox_port, sandbox_app, threaded=True)
     app = create_app({
+        DEMO: True,  # the demo PIN and a generated secret key, for this sandbox only
         "API_URL": f"http://127.0.0.1:{sandbox.server_port}",
         "API_EMAIL": sandbox_app.config["SANDBOX_EMAIL"],
         "API_PASSWORD": sandbox_app.config["SANDBOX_PASSWORD"],
@@ -79,6 +80,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # The watcher runs in this process too: deadlines, late coins and reconciliation.
     watcher = Runner(app.extensions["kiosk"].jobs).start()
     print(f"Kiosk:   http://{args.host}:{kiosk.server_port}/", flush=True)
+    print(f"Staff:   http://{args.host}:{kiosk.server_port}/operator  (demo PIN {DEMO_PIN})")
     print(f"Sandbox: http://127.0.0.1:{sandbox.server_port}/sandbox  (pay demo payments here)")
     print("Press Ctrl-C to stop both.", flush=True)
     try:

@@ -44,7 +44,7 @@ class JsonLines(logging.Formatter):
             "msg": record.getMessage(),
             "request_id": getattr(record, "request_id", "-"),
         }
-        for key in ("event", "tx", "amount", "currency", "coin", "coin_amount", "received"):
+        for key in ("event", "tx", "client", "amount", "currency", "coin", "coin_amount", "received"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
         if record.exc_info:

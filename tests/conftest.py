@@ -36,6 +36,7 @@ def client(sandbox: Sandbox) -> CryptomClient:
 
 
 SECRET = "test-secret-key-0123456789abcdef"
+PIN = "246810"  # set explicitly, as a shop would; it happens to be the demo's PIN too
 
 
 def kiosk_config(sandbox: Sandbox, state_dir, **extra) -> dict:
@@ -44,6 +45,7 @@ def kiosk_config(sandbox: Sandbox, state_dir, **extra) -> dict:
         "API_EMAIL": DEFAULT_EMAIL,
         "API_PASSWORD": DEFAULT_PASSWORD,
         "SECRET_KEY": SECRET,
+        "OPERATOR_PIN": PIN,
         "STATE_DIR": str(state_dir),
         **extra,
     }

@@ -77,6 +77,8 @@ def test_healthz_and_readyz(make_app, sandbox, watcher):
     sandbox.faults(fail_next=10)
     down = web.get("/readyz")
     assert down.status_code == 503 and down.get_json()["status"] == "not ready"
+    assert down.get_json()["reason"] == "upstream: not reachable"
+    assert "Internal server error" not in down.get_data(as_text=True)  # upstream's own words stay out
     assert web.get("/healthz").status_code == 200
     health._cache.update(at=0.0, health=None)
 
@@ -88,7 +90,7 @@ def test_readyz_fails_when_the_watcher_has_not_run_for_three_periods(make_app, s
     web = app.test_client()
     health._cache.update(at=0.0, health=None)
     never = web.get("/readyz")
-    assert never.status_code == 503 and never.get_json()["reason"] == "jobs: the watcher has not run yet"
+    assert never.status_code == 503 and never.get_json()["reason"] == "watcher: not run yet"
     jobs = app.extensions["kiosk"].jobs
     start = time.time()
     with time_machine.travel(start, tick=False):
@@ -98,7 +100,19 @@ def test_readyz_fails_when_the_watcher_has_not_run_for_three_periods(make_app, s
         with time_machine.travel(start + late, tick=False):
             answer = web.get("/readyz")
         assert (answer.status_code == 200) is ready, answer.get_json()
-    assert answer.get_json()["reason"] == "jobs: the watcher has not run for 181 s"
+    assert answer.get_json()["reason"] == "watcher: not run for 181 s"
+    health._cache.update(at=0.0, health=None)
+
+
+def test_readyz_names_a_refused_login_without_upstream_words(make_app, sandbox):
+    from kiosk.web import health
+
+    health._cache.update(at=0.0, health=None)
+    web = make_app(API_PASSWORD="wrong").test_client()
+    down = web.get("/readyz")
+    assert down.status_code == 503
+    assert down.get_json() == {"status": "not ready", "reason": "upstream: login refused",
+                               "upstream_ms": None, "version": "0.1.0"}
     health._cache.update(at=0.0, health=None)
 
 
@@ -288,6 +302,6 @@ def test_redis_down_gives_a_calm_screen_not_a_stack_trace(make_app, sandbox):
     health._cache.update(at=0.0, health=None)
     assert web.get("/healthz").status_code == 200
     ready = web.get("/readyz")
-    assert ready.status_code == 503 and ready.get_json()["reason"].startswith("Redis")
+    assert ready.status_code == 503 and ready.get_json()["reason"] == "redis: not reachable"
     health._cache.update(at=0.0, health=None)
     assert web.get("/static/kiosk.css").status_code == 200

@@ -54,9 +54,9 @@ def queue_health(jobs: Jobs, *, with_queue: bool = True) -> QueueHealth:
             health.waiting = None
     sweep = last["sweep"]
     if sweep is None:
-        health.problem = "the watcher has not run yet"
+        health.problem = "not run yet"
     elif health.late_for > LATE_PERIODS * PERIODIC["sweep"]:
-        health.problem = f"the watcher has not run for {health.late_for} s"
+        health.problem = f"not run for {health.late_for} s"
     return health
 
 

@@ -56,7 +56,7 @@ def create_sandbox_app(config: dict[str, Any] | None = None) -> Flask:
         SANDBOX_TOKEN_TTL_MS=3_600_000,
         SANDBOX_RATES=DEFAULT_RATES,
     )
-    app.config.from_prefixed_env("KIOSK")
+    app.config.from_prefixed_env("KIOSK", loads=str)  # a password 12.50 stays 12.50
     app.config.from_mapping(config or {})
     app.json.sort_keys = False  # keep the document's field order
     state = SandboxState(

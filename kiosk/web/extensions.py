@@ -14,7 +14,6 @@ from flask.sessions import NullSession, SessionInterface
 from flask_babel import Babel
 from flask_session import Session
 from flask_wtf.csrf import CSRFProtect
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .. import __version__, logs
 from ..config import Settings
@@ -23,6 +22,7 @@ from ..paths import STATIC_DIR
 from ..services import Services
 from . import format as fmt
 from . import security, sessions
+from .proxy import TrustedProxies
 
 csrf = CSRFProtect()
 SESSION_LIFETIME = timedelta(days=30)
@@ -46,6 +46,10 @@ class SessionlessProbes(SessionInterface):
     def save_session(self, app: Flask, session: Any, response: Response) -> None:
         if not isinstance(session, NullSession):
             self.inner.save_session(app, session, response)
+
+    def regenerate(self, session: Any) -> None:
+        """A new session id with the same contents (flask-session drops the old one)."""
+        self.inner.regenerate(session)  # type: ignore[attr-defined]
 
 
 def kiosk() -> Services:
@@ -82,7 +86,8 @@ def init_app(app: Flask, settings: Settings) -> None:
                                              mode=0o600),
         )
     if settings.behind_proxy:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+        app.wsgi_app = TrustedProxies(  # type: ignore[method-assign]
+            app.wsgi_app, settings.trusted_proxies)
     app.config.update(
         # A kiosk's browser may crash or restart mid-payment: its cookie outlives the browser,
         # so it comes back to the same checkout.

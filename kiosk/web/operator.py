@@ -10,12 +10,14 @@
 
 from __future__ import annotations
 
+import logging
 from functools import wraps
 from typing import Any
 
 from flask import (
     Blueprint,
     abort,
+    current_app,
     redirect,
     render_template,
     request,
@@ -33,6 +35,7 @@ from .extensions import kiosk
 from .screens import client_keys
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
+audit_log = logging.getLogger("kiosk.audit")
 
 IDLE_SECONDS = 300
 
@@ -46,9 +49,28 @@ def who() -> list[str]:
     return list(client_keys())
 
 
+def audit(event: str, tx_id: str | None = None) -> None:
+    """One line per operator action, with the client's address (never a PIN)."""
+    extra: dict[str, Any] = {"event": event, "client": request.remote_addr or "-"}
+    if tx_id is not None:
+        extra["tx"] = tx_id
+    audit_log.info("%s from %s%s", event, extra["client"], f" on {tx_id}" if tx_id else "", extra=extra)
+
+
+def rotate_session() -> None:
+    """A new session id whenever the operator's rights change, with the same contents (so a
+    customer's checkout on this tablet carries on): an id learnt before is worth nothing after."""
+    current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]
+
+
 def unlocked() -> bool:
     until = session.get("operator_until")
     return isinstance(until, int | float) and until > clock.now()
+
+
+def end_operator_session() -> None:
+    if session.pop("operator_until", None) is not None:
+        rotate_session()
 
 
 def operator_only(view: Any) -> Any:
@@ -57,7 +79,9 @@ def operator_only(view: Any) -> Any:
         if kiosk().settings.operator_pin is None:
             abort(404)
         if not unlocked():
-            session.pop("operator_until", None)
+            if "operator_until" in session:
+                audit("operator.idle_lock")
+            end_operator_session()
             return redirect(url_for(".pin"))
         session["operator_until"] = clock.now() + IDLE_SECONDS  # five idle minutes end it
         return view(*args, **kwargs)
@@ -81,7 +105,11 @@ def pin_submit() -> Any:
     result = guard().check(str(request.form.get("pin", ""))[:32], who())
     if result.ok:
         session["operator_until"] = clock.now() + IDLE_SECONDS
+        rotate_session()
+        audit("operator.unlock")
         return redirect(url_for(".today"), 303)
+    audit("operator.pin_refused" if not result.compared else
+          "operator.lockout" if result.locked_for else "operator.pin_wrong")
     if result.locked_for:
         error = _("Too many wrong PINs. Try again in %(minutes)d minutes.",
                   minutes=max(1, (result.locked_for + 59) // 60))
@@ -92,7 +120,9 @@ def pin_submit() -> Any:
 
 @bp.post("/lock")
 def lock() -> Any:
-    session.pop("operator_until", None)
+    if unlocked():
+        audit("operator.lock")
+    end_operator_session()
     return redirect(url_for("kiosk.amount"), 303)
 
 
@@ -115,6 +145,7 @@ def today() -> Any:
 @operator_only
 def dismiss(tx_id: str) -> Any:
     kiosk().checkout.dismiss(tx_id)
+    audit("operator.dismiss", tx_id)
     return redirect(url_for(".today"), 303)
 
 
@@ -157,6 +188,7 @@ def cancel(tx_id: str) -> Any:
         kiosk().checkout.cancel_by_operator(tx_id)
     except NotFound:
         abort(404)
+    audit("operator.cancel", tx_id)
     return redirect(url_for(".detail", tx_id=tx_id), 303)
 
 

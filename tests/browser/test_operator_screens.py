@@ -6,6 +6,7 @@ import re
 
 from playwright.sync_api import expect
 
+from ..conftest import PIN
 from .conftest import OUTPUT, shot
 from .test_journey import start_payment
 
@@ -21,10 +22,10 @@ def test_long_press_on_the_shop_name_opens_the_pin_screen(page, kiosk_server, sa
     page.mouse.up()
     shot(page, "20-operator-pin")
     page.expected_errors.append(r"/operator: .*status of 403")  # the wrong PIN's answer
-    page.get_by_test_id("pin").fill("1111")
+    page.get_by_test_id("pin").fill("111111")
     page.get_by_test_id("unlock").click()
     expect(page.get_by_test_id("error")).to_contain_text("4 deneme")
-    page.get_by_test_id("pin").fill("1234")
+    page.get_by_test_id("pin").fill(PIN)
     page.get_by_test_id("unlock").click()
     expect(page.get_by_test_id("paid-count")).to_be_visible()
 
@@ -36,7 +37,7 @@ def test_operator_screens(page, kiosk_server, sandbox, watcher):
     sandbox.pay(tx_id, share="full")
     expect(page.get_by_test_id("result-paid")).to_be_visible()
     page.goto(kiosk.url + "/operator")
-    page.get_by_test_id("pin").fill("1234")
+    page.get_by_test_id("pin").fill(PIN)
     page.get_by_test_id("unlock").click()
     expect(page.get_by_test_id("paid-total")).to_have_text("₺300,00")
     shot(page, "21-operator-today")
