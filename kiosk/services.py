@@ -7,6 +7,7 @@ from __future__ import annotations
 import redis
 
 from .checkout import Checkout, LocalStore, RedisStore, Store
+from .clock import now
 from .config import Settings
 from .cryptom import CryptomClient, FileTokenStore, RedisTokenStore, TokenStore
 from .jobs import Jobs, make_queue
@@ -18,6 +19,7 @@ class Services:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.started = now()
         self.redis = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
         tokens: TokenStore
         if self.redis is not None:

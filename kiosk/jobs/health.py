@@ -37,7 +37,9 @@ class QueueHealth:
         return int(self.checked_at - float(sweep["at"])) if sweep else 0
 
 
-def queue_health(jobs: Jobs, *, with_queue: bool = True) -> QueueHealth:
+def queue_health(jobs: Jobs, *, with_queue: bool = True, up_since: float | None = None) -> QueueHealth:
+    """`up_since`: when this process started. A watcher that has never run is late only once the
+    process has been up for as long as a late watcher may be: a fresh start is not a failure."""
     store = jobs.store
     moment = now()
     consumers = sorted((json.loads(v) for _, v in store.items("jobs:consumer:")),
@@ -53,9 +55,11 @@ def queue_health(jobs: Jobs, *, with_queue: bool = True) -> QueueHealth:
         except Exception:  # the operator's page still shows the rest
             health.waiting = None
     sweep = last["sweep"]
+    late = LATE_PERIODS * PERIODIC["sweep"]
     if sweep is None:
-        health.problem = "not run yet"
-    elif health.late_for > LATE_PERIODS * PERIODIC["sweep"]:
+        if up_since is None or moment - up_since > late:
+            health.problem = "not run yet"
+    elif health.late_for > late:
         health.problem = f"not run for {health.late_for} s"
     return health
 

@@ -44,7 +44,7 @@ def readyz() -> Any:
             if kiosk().redis is not None:
                 kiosk().redis.ping()  # a fleet is not ready without its shared store
             health = ledger.health(kiosk().client)
-            jobs = queue_health(kiosk().jobs, with_queue=False)
+            jobs = queue_health(kiosk().jobs, with_queue=False, up_since=kiosk().started)
             if health.ok and not jobs.ok:
                 check = f"watcher: {jobs.problem}"
                 health = ledger.Health(False, check, health.latency_ms, check)
