@@ -1,4 +1,4 @@
-"""The `kiosk` command: sandbox, demo, serve."""
+"""The `kiosk` command: sandbox, demo, serve, worker."""
 
 from __future__ import annotations
 
@@ -76,6 +76,7 @@ def _reachable(host: str) -> str:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from . import create_app
+    from .jobs import Runner
     from .sandbox import create_sandbox_app
 
     # The demo kiosk always talks to its own sandbox, whatever the environment says.
@@ -90,6 +91,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "API_PASSWORD": sandbox_app.config["SANDBOX_PASSWORD"],
     })
     kiosk = make_server(args.host, args.port, app, threaded=True)
+    # The watcher runs in this process too: deadlines, late coins and reconciliation.
+    watcher = Runner(app.extensions["kiosk"].jobs).start()
     base = f"http://{_reachable(args.host)}:{kiosk.server_port}"
     print(f"Kiosk:   {base}/", flush=True)
     print(f"Display: {base}/display   (a tablet facing the customer: pair it in the operator area)")
@@ -97,7 +100,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"Console: {base}/till      (the cashier's phone or PC; the same PIN opens it)")
     print(f"Sandbox: http://127.0.0.1:{sandbox.server_port}/sandbox  (pay demo payments here)")
     print("Press Ctrl-C to stop both.", flush=True)
-    _serve_threads([("sandbox", sandbox), ("kiosk", kiosk)])
+    try:
+        _serve_threads([("sandbox", sandbox), ("kiosk", kiosk)])
+    finally:
+        watcher.stop()
     return 0
 
 
@@ -105,6 +111,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .serve import run
 
     return run()
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from . import create_app
+    from .jobs import Runner
+
+    app = create_app()  # the same settings, checked the same way, as `kiosk serve`
+    services = app.extensions["kiosk"]
+    logs.configure(services.settings.log_format)
+    Runner(services.jobs, threads=args.threads, parent=args.parent).run()
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,6 +151,11 @@ def main(argv: list[str] | None = None) -> int:
 
     serve = sub.add_parser("serve", help="run the kiosk under gunicorn (production)")
     serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run the job consumer (the watcher) on its own, for a fleet")
+    worker.add_argument("--threads", type=int, default=4)
+    worker.add_argument("--parent", type=int, help=argparse.SUPPRESS)  # stop when this process ends
+    worker.set_defaults(func=cmd_worker)
 
     args = parser.parse_args(argv)
     try:

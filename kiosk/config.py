@@ -34,6 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_AMOUNT": "100000",
     "PAYMENT_TIMEOUT": 600,
     "POLL_INTERVAL": 2,
+    "WATCH_INTERVAL": 15,
     "RESULT_SECONDS": 10,
     "IDLE_SECONDS": 60,
     "ASK_MOBILE": False,
@@ -109,6 +110,7 @@ class Settings:
     cashier_pin: str | None = None
     logo: Path | None = None
     sounds: bool = True
+    watch_interval: int = 15
 
     def coin(self, key: str) -> Coin | None:
         return next((c for c in self.coins if c.key == key), None)
@@ -325,6 +327,7 @@ def load(config: dict[str, Any], instance_path: str) -> Settings:
         require_pairing=_flag(config, "REQUIRE_PAIRING"),
         logo=_logo(config.get("LOGO")),
         sounds=_flag(config, "SOUNDS"),
+        watch_interval=_seconds(config, "WATCH_INTERVAL", 1, 600),
     )
     settings = replace(settings, cashier_pin=_cashier_pin(config.get("CASHIER_PIN"), settings.operator_pin))
     if settings.min_amount > settings.max_amount:

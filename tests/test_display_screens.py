@@ -355,3 +355,25 @@ def test_a_fleet_on_one_redis_serves_displays_and_the_console_from_any_instance(
     finally:
         one.stop()
         two.stop()
+
+
+def test_the_watchers_sweep_expires_an_order_nobody_picked_up(app, staff, sandbox):
+    import time
+
+    import time_machine
+
+    display = app.test_client()
+    display_id = pair_display(staff, display)
+    jobs = services(app).jobs
+    with time_machine.travel(time.time(), tick=False) as clock:
+        order = send(app, display_id)  # and the display is switched off
+        clock.shift(599)
+        assert jobs._sweep(lag=0.0)["orders_expired"] == 0
+        clock.shift(1)
+        assert jobs._sweep(lag=0.0)["orders_expired"] == 1
+        assert jobs._sweep(lag=0.0)["orders_expired"] == 0
+    state = services(app).orders.state(order)
+    assert (state.status, state.cancel_reason) == ("expired", "deadline")
+    assert sandbox.calls("create") == 0
+    # Switched on again, the display shows that it expired, then waits for the next one.
+    assert 'data-testid="result-expired"' in display.get("/display").get_data(as_text=True)

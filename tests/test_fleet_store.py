@@ -127,10 +127,11 @@ def quoted(text: str) -> str:
     return quote(text, safe="")
 
 
-def test_a_password_protected_redis(make_app, sandbox, redis_with_password, caplog):
+def test_a_password_protected_redis(make_app, sandbox, redis_with_password, caplog, watcher):
     port = redis_with_password
     url = f"redis://:{quoted(PASSWORD)}@127.0.0.1:{port}/0"
     app = make_app(REDIS_URL=url)
+    watcher(app)  # the job queue works on that Redis too
     web = app.test_client()
     customer = Customer(web, sandbox)
     tx_id = customer.start()

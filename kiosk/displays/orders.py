@@ -23,7 +23,8 @@ from decimal import Decimal
 
 from ..checkout.inputs import N_, NOTE_MAX, InputError, check_amount
 from ..checkout.outcome import Outcome
-from ..checkout.service import RECORD_TTL, Checkout, CheckoutError, View
+from ..checkout.record import RECORD_TTL, CheckoutError, View
+from ..checkout.service import Checkout
 from ..checkout.store import Store
 from ..clock import now as clock_now
 from .models import (
@@ -41,6 +42,7 @@ from .registry import Display, Displays
 log = logging.getLogger(__name__)
 
 KEY_TTL = 24 * 3600  # a repeated send with the same key returns the same order for a day
+PENDING = "orders"  # the index of orders waiting for a coin, by deadline
 
 
 class Orders:
@@ -122,6 +124,7 @@ class Orders:
             if not self.store.add(key, order.id):
                 self.store.delete(f"order:{order.id}")
                 raise DisplayBusy("the display is showing another payment")
+        self.store.schedule(PENDING, order.id, order.deadline)  # for the watcher, if nobody picks it up
         log.info("order sent id=%s display=%s amount=%s %s", order.id, display.id, order.amount,
                  order.currency, extra={"event": "order sent", "order": order.id, "display": display.id,
                                         "amount": str(order.amount), "currency": order.currency})
@@ -218,6 +221,7 @@ class Orders:
             raise
         if order.tx != tx_id:
             self.store.set(f"order:{order.id}", replace(order, tx=tx_id).dumps(), ttl=RECORD_TTL)
+            self.store.unschedule(PENDING, order.id)  # the checkout's own deadline watches it now
         return tx_id
 
     # -- ending --------------------------------------------------------------------------------
@@ -269,10 +273,12 @@ class Orders:
         self.displays.unpair(display)
 
     def sweep(self) -> int:
-        """Expire the orders nobody picked up in time (for the watcher). Returns how many."""
+        """Expire the orders nobody picked up by their deadline (the display was off, say): the
+        watcher's sweep calls this every minute. Returns how many expired."""
         expired = 0
-        for _key, text in self.store.items("order:"):
-            order = Order.loads(text)
-            if self.tx_of(order) is None and self.gate(order) is None and self.clock() >= order.deadline:
+        for order_id, _due in self.store.scheduled(PENDING, self.clock()):
+            order = self.get(order_id)
+            if order is not None and self.tx_of(order) is None and self.gate(order) is None:
                 expired += self.state(order).status == "expired"
+            self.store.unschedule(PENDING, order_id)
         return expired

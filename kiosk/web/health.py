@@ -1,9 +1,10 @@
 """Probes for load balancers and supervisors: /healthz (the process answers) and /readyz
-(upstream reachable and the login works; cached a few seconds so probes do not hammer it).
+(upstream reachable, the login works and the watcher ran lately; cached a few seconds so probes
+do not hammer upstream).
 
 /readyz names the check that failed ("upstream: not reachable", "upstream: login refused",
-"redis: not reachable", "redis: login refused"), never upstream's own text: anyone who reaches
-the probe reads it."""
+"redis: not reachable", "redis: login refused", "watcher: not run for 200 s"), never upstream's
+own text: anyone who reaches the probe reads it."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from redis.exceptions import AuthenticationError, RedisError
 
 from .. import __version__
 from ..checkout import ledger
+from ..jobs import queue_health
 from .extensions import kiosk
 
 bp = Blueprint("health", __name__)
@@ -42,6 +44,10 @@ def readyz() -> Any:
             if kiosk().redis is not None:
                 kiosk().redis.ping()  # a fleet is not ready without its shared store
             health = ledger.health(kiosk().client)
+            jobs = queue_health(kiosk().jobs, with_queue=False, up_since=kiosk().started)
+            if health.ok and not jobs.ok:
+                check = f"watcher: {jobs.problem}"
+                health = ledger.Health(False, check, health.latency_ms, check)
         except RedisError as exc:
             check = "redis: login refused" if isinstance(exc, AuthenticationError) else "redis: not reachable"
             health = ledger.Health(False, f"Redis: {type(exc).__name__}", None, check)

@@ -4,7 +4,7 @@
     /operator/today           today's completed payments and what needs attention
     /operator/history         upstream history with filters and upstream's own pages
     /operator/tx/<id>         one transaction; cancel it while it is still pending
-    /operator/settings        read-only settings and upstream health
+    /operator/settings        read-only settings, upstream health and the watcher's queue
     /operator/displays        pair a display with its code; rename, change mode, unpair
     /operator/lock  (POST)    back to the customer screen
 """
@@ -32,6 +32,7 @@ from ..checkout import ledger
 from ..checkout.pin import PinGuard, PinResult
 from ..cryptom import CryptomError, NotFound, Rejected, Status
 from ..displays import MODES, Display, PairingError
+from ..jobs import queue_health
 from .extensions import kiosk
 from .screens import client_keys, message
 
@@ -144,7 +145,8 @@ def today() -> Any:
     except CryptomError:
         error = _("Cryptom Pay is not answering right now.")
     return render_template("operator/today.html", summary=summary, error=error,
-                           attention=kiosk().checkout.attention())
+                           attention=kiosk().checkout.attention(),
+                           queue=queue_health(kiosk().jobs, with_queue=False))
 
 
 @bp.post("/attention/<tx_id>/dismiss")
@@ -203,7 +205,7 @@ def cancel(tx_id: str) -> Any:
 @operator_only
 def settings() -> Any:
     return render_template("operator/settings.html", health=ledger.health(kiosk().client),
-                           version=__version__)
+                           queue=queue_health(kiosk().jobs), version=__version__)
 
 
 # -- displays ---------------------------------------------------------------------------------

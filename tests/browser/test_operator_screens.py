@@ -30,8 +30,9 @@ def test_long_press_on_the_shop_name_opens_the_pin_screen(page, kiosk_server, sa
     expect(page.get_by_test_id("paid-count")).to_be_visible()
 
 
-def test_operator_screens(page, kiosk_server, sandbox):
+def test_operator_screens(page, kiosk_server, sandbox, watcher):
     kiosk = kiosk_server()
+    watcher(kiosk.app)
     tx_id = start_payment(page, kiosk.url, digits="30000")
     sandbox.pay(tx_id, share="full")
     expect(page.get_by_test_id("result-paid")).to_be_visible()
@@ -48,6 +49,7 @@ def test_operator_screens(page, kiosk_server, sandbox):
     shot(page, "23-operator-detail")
     page.get_by_test_id("nav-settings").click()
     expect(page.get_by_test_id("health")).to_contain_text("çalışıyor")
+    expect(page.get_by_test_id("consumers")).to_contain_text("çalışıyor")
     shot(page, "24-operator-settings")
     page.get_by_test_id("lock").click()
     expect(page.get_by_test_id("amount-display")).to_be_visible()
