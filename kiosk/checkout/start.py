@@ -121,7 +121,20 @@ class Starting(Base):
             self.store.delete(key)
             raise StartUnavailable("Cryptom Pay refused the kiosk's login") from None
         self._settled(attempt.ref)
+        if not self._as_asked(tx, attempt):
+            # Another amount, currency or coin than the customer's: never shown for payment.
+            self._discard(tx)
+            self.store.delete(key)
+            raise StartUnavailable("Cryptom Pay answered with another payment than was asked for")
         return self._begin(key, tx, amount, coin, network, started, attempt.ref, owner)
+
+    def _discard(self, tx: Transaction) -> None:
+        """Cancel upstream a transaction nobody will pay; if that fails, the hourly
+        reconciliation finds it (no record of the kiosk's own carries it)."""
+        try:
+            self.client.cancel(tx.id)
+        except CryptomError:
+            log.warning("could not cancel transaction %s, made unlike the request", tx.id)
 
     def _settled(self, ref: str) -> None:
         """The create's fate is known: nothing left for the watcher to look for."""

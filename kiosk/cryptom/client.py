@@ -15,9 +15,9 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 
@@ -26,6 +26,7 @@ from .models import Page, Token, Transaction
 from .tokens import MemoryTokenStore, TokenStore
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Renew this long before upstream says the token expires, so a request never carries a token
 # that dies on the way.
@@ -129,11 +130,11 @@ class CryptomClient:
         if status_note:
             body["statusNote"] = status_note
         data = self._authed("POST", "/api/transaction/create", body=body)
-        return Transaction.from_json(self._data(data))
+        return _read(Transaction.from_json, self._data(data))
 
     def transaction(self, tx_id: str) -> Transaction:
         data = self._authed("GET", f"/api/transaction/detail/{_safe_id(tx_id)}")
-        return Transaction.from_json(self._data(data))
+        return _read(Transaction.from_json, self._data(data))
 
     def cancel(self, tx_id: str) -> None:
         """Ask upstream to cancel. Read the transaction again afterwards: it may have completed."""
@@ -151,7 +152,7 @@ class CryptomClient:
         params = {k: str(v) for k, v in (filters or {}).items() if v not in (None, "")}
         params.update(page=str(int(page)), limit=str(int(limit)))
         data = self._authed("GET", "/api/transaction", params=params)
-        return Page.from_json(self._data(data))
+        return _read(Page.from_json, self._data(data))
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -275,6 +276,15 @@ def _message(payload: Any, response: requests.Response) -> str:
     match = _TITLE.search(response.text[:4096]) if response.content else None
     detail = f": {match.group(1).strip()[:120]}" if match else ""
     return f"Cryptom Pay answered HTTP {response.status_code}{detail}"
+
+
+def _read(model: Callable[[dict[str, Any]], T], data: dict[str, Any]) -> T:
+    """Upstream's data as our model; data the model cannot read (a transaction without an id, a
+    page whose rows are not objects) is a garbled answer: upstream unavailable, never a crash."""
+    try:
+        return model(data)
+    except (ValueError, TypeError, AttributeError, ArithmeticError) as exc:
+        raise Unavailable(f"Cryptom Pay answered with data the kiosk cannot read ({exc})") from None
 
 
 def _safe_id(tx_id: str) -> str:
