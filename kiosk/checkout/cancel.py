@@ -21,7 +21,10 @@ REFUSED_MAX_WAIT = 60.0
 
 class Cancelling(Base):
     def cancel(self, record: Record) -> View:
-        """The customer's cancel: one DELETE however many taps, then a fresh look upstream."""
+        """The customer's cancel: one DELETE however many taps, then a fresh look upstream.
+        A checkout that already has its result (a stale tab) gets no DELETE: only its result."""
+        if self.store.get(f"final:{record.tx_id}") is not None:
+            return self._look(record, expire=False)
         return self._cancel(record, "customer")
 
     def cancel_by_operator(self, tx_id: str) -> None:
