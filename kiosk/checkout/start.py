@@ -75,7 +75,7 @@ class Starting(Base):
         `owner` (see ownership) is kept with the record: only it may act on the checkout. After a
         create that got no answer, this owner's next try for the same amount first looks
         upstream for that transaction, so it is adopted, not made twice."""
-        key = f"nonce:{nonce}"
+        key = f"nonce:{owner or '-'}:{nonce}"  # the owner's own: another's replay learns nothing
         if not self.store.add(key, "pending", ttl=GUARD_TTL):
             return self._await_start(key)
         try:
