@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from ..cryptom import CryptomError, Rejected, Transaction, Unavailable
 from .base import CREATES, Base, log
-from .record import GUARD_TTL, RECORD_TTL, Record, StartLimited, StartRejected, StartUnavailable
+from .record import GUARD_TTL, RECORD_TTL, UNREADABLE, Record, StartLimited, StartRejected, StartUnavailable
 
 REF_MARK = "kiosk:"
 CREATE_TTL = 24 * 3600  # how long an unanswered create is remembered at most
@@ -53,6 +53,15 @@ class Attempt:
     def loads(cls, text: str) -> Attempt:
         d = json.loads(text)
         return cls(d["ref"], d.get("owner"), Decimal(d["amount"]), d["coin"], d["network"], float(d["at"]))
+
+    @classmethod
+    def read(cls, ref: str, text: str) -> Attempt | None:
+        """The attempt, or None (with a warning) when the entry is not one this kiosk wrote."""
+        try:
+            return cls.loads(text)
+        except UNREADABLE:
+            log.warning("the unanswered create %s cannot be read: set aside", ref)
+            return None
 
 
 class Starting(Base):
@@ -162,9 +171,9 @@ class Starting(Base):
             return None
         self.store.delete(f"unanswered:{owner}")
         text = self.store.get(f"create:{ref}")
-        if text is None:
+        attempt = Attempt.read(ref, text) if text is not None else None
+        if attempt is None:
             return None
-        attempt = Attempt.loads(text)
         if (attempt.amount, attempt.coin, attempt.network) != (amount, coin, network):
             return None  # another sale: the watcher resolves the earlier create
         tx = self.find_created(attempt)
