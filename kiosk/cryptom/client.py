@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import requests
+import urllib3
 
 from .errors import AuthError, CryptomError, NotFound, Rejected, Unavailable
 from .models import Page, Token, Transaction
@@ -32,6 +33,10 @@ T = TypeVar("T")
 # that dies on the way.
 RENEW_MARGIN_SECONDS = 60.0
 DEFAULT_TOKEN_SECONDS = 300.0
+# An answer as a whole may take the read timeout and this much more (5 s + 1 s, under the 8 s
+# that a screen's poll waits), and be this large (a history page of 100 is a few hundred KB).
+ANSWER_GRACE_SECONDS = 1.0
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
 _TITLE = re.compile(r"<title>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 
@@ -215,8 +220,9 @@ class CryptomClient:
             try:
                 response = self._session.request(
                     method, self.base_url + path, headers=headers, data=data, params=params,
-                    timeout=self.timeout,
+                    timeout=self.timeout, stream=True,
                 )
+                _read_body(response, started + self.timeout[1] + ANSWER_GRACE_SECONDS)
             except requests.ConnectionError as exc:
                 # Refused or reset before an answer: safe to try a GET again, never a POST.
                 if isinstance(exc, requests.ConnectTimeout) or attempt + 1 >= attempts:
@@ -268,6 +274,37 @@ class CryptomClient:
         if not isinstance(data, dict):
             raise Unavailable("Cryptom Pay answered without data")
         return data
+
+
+def _read_body(response: requests.Response, deadline: float) -> None:
+    """The whole body, by `deadline` and within MAX_ANSWER_BYTES. The read timeout bounds each
+    wait for a byte only: an answer that drips in (or never ends) would hold a worker thread for
+    as long as upstream likes, and a huge one the worker's memory."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while True:
+            if time.monotonic() > deadline:
+                raise Unavailable("Cryptom Pay did not answer in time (the answer was too slow)")
+            chunk = response.raw.read1(65536, decode_content=True)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > MAX_ANSWER_BYTES:
+                raise Unavailable("Cryptom Pay answered with a body too large to read")
+            chunks.append(chunk)
+    except Unavailable:
+        response.close()
+        raise
+    except (TimeoutError, urllib3.exceptions.ReadTimeoutError) as exc:
+        response.close()
+        raise requests.Timeout(str(exc)) from None
+    except (OSError, urllib3.exceptions.HTTPError) as exc:
+        response.close()
+        raise requests.ConnectionError(str(exc)) from None
+    response._content = b"".join(chunks)  # what `response.content` gives from now on
+    response._content_consumed = True
+    response.raw.release_conn()  # read to its end: the connection serves the next request
 
 
 def _message(payload: Any, response: requests.Response) -> str:
