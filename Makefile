@@ -24,8 +24,10 @@ AXE := $(VENV)/axe-core-$(AXE_VERSION)/axe.min.js
 $(AXE): | $(BIN)/python
 	@scripts/fetch-axe $(AXE_VERSION) $(AXE)
 
+# HOST=0.0.0.0 lets the shop's tablets and phones reach the demo over the local network.
+HOST ?= 127.0.0.1
 demo: $(VENV)/.demo-installed
-	$(BIN)/kiosk demo
+	$(BIN)/kiosk demo --host $(HOST)
 
 system-deps:
 	@scripts/system-deps

@@ -192,6 +192,38 @@ def poll_overhead(rows: list, n: int) -> None:
     rows.append(("Poll: fragment vs direct detail, p50", result, "overhead ≤ 5 ms", overhead <= 5))
 
 
+def flat_out(url: str, clients: list, seconds: float, request_of) -> tuple[float, float, int]:
+    """Every client (a requests.Session and what it polls for) asks as fast as it can for
+    `seconds`: requests per second, p99 latency in ms, and how many were answered.
+    `request_of(client)` gives the path and the headers of its next request."""
+    latencies: list[float] = []
+    stop = time.monotonic() + seconds
+    lock = threading.Lock()
+
+    def run(client) -> None:
+        mine = []
+        while time.monotonic() < stop:
+            path, headers = request_of(client)
+            t = time.perf_counter()
+            r = client[0].get(url + path, headers=headers, timeout=20)
+            r.raise_for_status()
+            mine.append((time.perf_counter() - t) * 1000)
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return len(latencies) / seconds, pct(latencies, 99), len(latencies)
+
+
+def static_path(http: requests.Session, url: str) -> str:
+    html = http.get(url + "/display", timeout=10).text
+    return re.search(r'href="(/static/kiosk\.css\?v=[^"]+)"', html).group(1)
+
+
 def capacity(rows: list, kiosks: int, seconds: float) -> None:
     """Many waiting kiosks polling over keep-alive, against a static file from the same gunicorn."""
     with sandbox() as sb, kiosk(sb, ROOT / "bench" / ".state-capacity", THREADS="16") as (url, _):
@@ -199,35 +231,13 @@ def capacity(rows: list, kiosks: int, seconds: float) -> None:
         for n in range(kiosks):
             http = requests.Session()
             sessions.append((http, start_checkout(http, url, str(100 + n))))
-        html = sessions[0][0].get(url + "/", timeout=10).text
-        static = re.search(r'href="(/static/kiosk\.css\?v=[^"]+)"', html).group(1)
-
-        def load(path_of) -> tuple[float, float, int]:
-            latencies: list[float] = []
-            stop = time.monotonic() + seconds
-            lock = threading.Lock()
-
-            def run(http: requests.Session, tx_id: str) -> None:
-                mine = []
-                while time.monotonic() < stop:
-                    t = time.perf_counter()
-                    r = http.get(url + path_of(tx_id), headers={"HX-Request": "true"}, timeout=20)
-                    r.raise_for_status()
-                    mine.append((time.perf_counter() - t) * 1000)
-                with lock:
-                    latencies.extend(mine)
-
-            threads = [threading.Thread(target=run, args=s) for s in sessions]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            return len(latencies) / seconds, pct(latencies, 99), len(latencies)
-
+        static = static_path(sessions[0][0], url)
+        htmx = {"HX-Request": "true"}
         before = stats(sb).get("detail", 0)
-        status_rps, status_p99, status_n = load(lambda tx: f"/pay/{tx}/status")
+        status_rps, status_p99, status_n = flat_out(url, sessions, seconds,
+                                                    lambda c: (f"/pay/{c[1]}/status", htmx))
         upstream = stats(sb).get("detail", 0) - before
-        static_rps, static_p99, _ = load(lambda tx: static)
+        static_rps, static_p99, _ = flat_out(url, sessions, seconds, lambda c: (static, htmx))
     ratio = status_rps / static_rps
     result = (f"{status_rps:.0f} status/s (p99 {status_p99:.0f} ms) vs {static_rps:.0f} static/s "
               f"(p99 {static_p99:.0f} ms): ratio {ratio:.2f}")
@@ -235,6 +245,43 @@ def capacity(rows: list, kiosks: int, seconds: float) -> None:
     per_poll = upstream / status_n
     rows.append(("Upstream calls per status request", f"{per_poll:.2f} ({upstream} for {status_n})",
                  "≤ 1", per_poll <= 1))
+
+
+BENCH_PIN = "135790"
+
+
+def idle_displays(rows: list, displays: int, seconds: float) -> None:
+    """Paired displays waiting for the next sale, each polling flat out with If-None-Match as
+    its browser does, against the static file: the idle poll's cost on one host."""
+    with sandbox() as sb, kiosk(sb, ROOT / "bench" / ".state-displays", THREADS="16",
+                                OPERATOR_PIN=BENCH_PIN) as (url, _):
+        staff = requests.Session()
+        html = staff.get(url + "/operator", timeout=10).text
+        staff.post(url + "/operator", data={"csrf_token": field(html, "csrf_token"), "pin": BENCH_PIN},
+                   timeout=10)
+        clients = []
+        for n in range(displays):
+            http = requests.Session()
+            page = http.get(url + "/display", timeout=10).text
+            code = re.search(r'data-testid="pairing-code">(\w+)<', page)
+            form = staff.get(url + "/operator/displays", timeout=10).text
+            staff.post(url + "/operator/displays", timeout=10, data={
+                "csrf_token": field(form, "csrf_token"), "code": code.group(1), "name": f"Counter {n}",
+                "mode": "till"})
+            poll = re.search(r'hx-get="(/display/poll\?s=\w+)"', http.get(url + "/display", timeout=10).text)
+            etag = http.get(url + poll.group(1), timeout=10).headers["ETag"]
+            clients.append((http, poll.group(1), etag))
+        static = static_path(clients[0][0], url)
+        before = sum(stats(sb).values())
+        poll_rps, poll_p99, poll_n = flat_out(url, clients, seconds, lambda c: (
+            c[1], {"HX-Request": "true", "If-None-Match": c[2]}))
+        upstream = sum(stats(sb).values()) - before
+        static_rps, static_p99, _ = flat_out(url, clients, seconds, lambda c: (static, {}))
+    ratio = poll_rps / static_rps
+    result = (f"{poll_rps:.0f} polls/s (p99 {poll_p99:.0f} ms) vs {static_rps:.0f} static/s "
+              f"(p99 {static_p99:.0f} ms): ratio {ratio:.2f}")
+    rows.append((f"Idle displays, {displays} polling flat out", result, "ratio ≥ 0.5", ratio >= 0.5))
+    rows.append(("Upstream calls during idle polls", f"{upstream} for {poll_n} polls", "0", upstream == 0))
 
 
 def logins(rows: list, checkouts: int) -> None:
@@ -423,6 +470,8 @@ def main() -> int:
         ("detection latency", lambda: detection_latency(rows, 5 if q else 20)),
         ("poll overhead", lambda: poll_overhead(rows, 50 if q else 300)),
         ("capacity", lambda: capacity(rows, 20 if q else 50, 3 if q else 10)),
+        # 30: what one address may pair in ten minutes (the pairing codes' own limit)
+        ("idle displays", lambda: idle_displays(rows, 20 if q else 30, 3 if q else 10)),
         ("logins", lambda: logins(rows, 20 if q else 100)),
         ("page weight", lambda: page_weight(rows)),
         ("memory", lambda: memory(rows, 2000 if q else 10000)),

@@ -28,10 +28,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     settings = config.load(app.config, app.instance_path)
 
-    from .web import extensions, health, operator, screens
+    from .web import console, display, extensions, health, operator, screens
 
     extensions.init_app(app, settings)
     app.register_blueprint(screens.bp)
+    app.register_blueprint(display.bp)
+    app.register_blueprint(console.bp)
     app.register_blueprint(operator.bp)
     app.register_blueprint(health.bp)
     return app

@@ -60,6 +60,20 @@ def cmd_pay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reachable(host: str) -> str:
+    """The address other devices use: with --host 0.0.0.0, this machine's address on its network."""
+    if host not in ("0.0.0.0", ""):  # noqa: S104 - only compares, binds nothing
+        return host
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # sends nothing: only picks the outgoing interface
+            return probe.getsockname()[0]
+        except OSError:
+            return "127.0.0.1"
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from . import create_app
     from .jobs import Runner
@@ -79,8 +93,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     kiosk = make_server(args.host, args.port, app, threaded=True)
     # The watcher runs in this process too: deadlines, late coins and reconciliation.
     watcher = Runner(app.extensions["kiosk"].jobs).start()
-    print(f"Kiosk:   http://{args.host}:{kiosk.server_port}/", flush=True)
-    print(f"Staff:   http://{args.host}:{kiosk.server_port}/operator  (demo PIN {DEMO_PIN})")
+    base = f"http://{_reachable(args.host)}:{kiosk.server_port}"
+    print(f"Kiosk:   {base}/", flush=True)
+    print(f"Display: {base}/display   (a tablet facing the customer: pair it in the operator area)")
+    print(f"Staff:   {base}/operator  (demo PIN {DEMO_PIN})")
+    print(f"Console: {base}/till      (the cashier's phone or PC; the same PIN opens it)")
     print(f"Sandbox: http://127.0.0.1:{sandbox.server_port}/sandbox  (pay demo payments here)")
     print("Press Ctrl-C to stop both.", flush=True)
     try:
@@ -126,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     pay.set_defaults(func=cmd_pay)
 
     demo = sub.add_parser("demo", help="run the kiosk and the sandbox together")
-    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--host", default="127.0.0.1",
+                      help="0.0.0.0 to reach the demo from tablets and phones on this network")
     demo.add_argument("--port", type=int, default=8000)
     demo.add_argument("--sandbox-port", type=int, default=8001)
     demo.set_defaults(func=cmd_demo)

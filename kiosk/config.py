@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,10 @@ DEFAULTS: dict[str, Any] = {
     "REDIS_URL": None,  # a fleet: sessions, tokens, guards and deadlines shared in Redis
     "CREATE_LIMIT": "10/60",  # new payments per kiosk session and per client address: N/seconds
     "LOG_FORMAT": "json",  # json lines, or text
+    "REQUIRE_PAIRING": False,  # true: only paired displays reach the customer screens
+    "CASHIER_PIN": None,  # opens the cashier console at /till (the operator PIN opens it too)
+    "LOGO": None,  # an image file shown on the displays' welcome screen
+    "SOUNDS": True,  # a short sound on the result screens
 }
 
 
@@ -102,6 +106,10 @@ class Settings:
     create_limit: tuple[int, int] = (10, 60)
     log_format: str = "json"
     currency: str = "TRY"
+    require_pairing: bool = False
+    cashier_pin: str | None = None
+    logo: Path | None = None
+    sounds: bool = True
     watch_interval: int = 15
 
     def coin(self, key: str) -> Coin | None:
@@ -153,6 +161,29 @@ def _pin(raw: Any, demo: bool) -> str | None:
     return text
 
 
+def _cashier_pin(raw: Any, operator_pin: str | None) -> str | None:
+    if raw in (None, ""):
+        return None
+    text = str(raw).strip()
+    if not re.fullmatch(r"[0-9]{6,12}", text):
+        raise ConfigError("KIOSK_CASHIER_PIN must be 6 to 12 digits")
+    if text == operator_pin:
+        raise ConfigError("KIOSK_CASHIER_PIN must differ from KIOSK_OPERATOR_PIN")
+    return text
+
+
+LOGO_TYPES = {".png", ".svg", ".jpg", ".jpeg", ".webp"}
+
+
+def _logo(raw: Any) -> Path | None:
+    if raw in (None, ""):
+        return None
+    path = Path(str(raw)).expanduser()
+    if path.suffix.lower() not in LOGO_TYPES:
+        raise ConfigError(f"KIOSK_LOGO must be a .png, .svg, .jpg or .webp file, got {str(raw)!r}")
+    if not path.is_file():
+        raise ConfigError(f"KIOSK_LOGO names no readable file: {str(raw)!r}")
+    return path.resolve()
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -300,8 +331,12 @@ def load(config: dict[str, Any], instance_path: str) -> Settings:
         redis_url=_redis(config.get("REDIS_URL")),
         create_limit=_limit(config.get("CREATE_LIMIT")),
         log_format=_choice(config, "LOG_FORMAT", ("json", "text")),
+        require_pairing=_flag(config, "REQUIRE_PAIRING"),
+        logo=_logo(config.get("LOGO")),
+        sounds=_flag(config, "SOUNDS"),
         watch_interval=_seconds(config, "WATCH_INTERVAL", 1, 600),
     )
+    settings = replace(settings, cashier_pin=_cashier_pin(config.get("CASHIER_PIN"), settings.operator_pin))
     if settings.min_amount > settings.max_amount:
         raise ConfigError("KIOSK_MIN_AMOUNT must not be above KIOSK_MAX_AMOUNT")
     if settings.default_locale not in {"tr", "en"}:

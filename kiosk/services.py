@@ -1,6 +1,6 @@
 """Everything the kiosk works with, built once per process from the settings: the shared store,
-the upstream client, the checkout rules and the job queue. No Flask here: the web app, the job
-consumer (`kiosk worker`) and the demo build the same services."""
+the upstream client, the checkout rules, the displays and their orders, and the job queue. No
+Flask here: the web app, the job consumer (`kiosk worker`) and the demo build the same services."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from .checkout import Checkout, LocalStore, RedisStore, Store
 from .clock import now
 from .config import Settings
 from .cryptom import CryptomClient, FileTokenStore, RedisTokenStore, TokenStore
+from .displays import Displays, Orders
 from .jobs import Jobs, make_queue
 
 
@@ -38,5 +39,9 @@ class Services:
             share_seconds=settings.poll_interval / 2,
             watch_interval=settings.watch_interval,
         )
-        self.jobs = Jobs(make_queue(settings.state_dir, settings.redis_url), self.checkout, self.store)
+        self.displays = Displays(self.store)
+        self.orders = Orders(self.store, self.checkout, self.displays, min_amount=settings.min_amount,
+                             max_amount=settings.max_amount, currency=settings.currency)
+        self.jobs = Jobs(make_queue(settings.state_dir, settings.redis_url), self.checkout, self.store,
+                         self.orders)
         self.checkout.on_watch = self.jobs.wake

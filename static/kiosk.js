@@ -13,7 +13,8 @@
     // Lira sign + the locale's digits, as the server formats it (₺1.234,50 / ₺1,234.50).
     var fmt = new Intl.NumberFormat(form.dataset.locale || "tr-TR",
       { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-    var digits = "";
+    // A form sent back with an error keeps its amount ("125.00" -> digits "12500").
+    var digits = /^\d+\.\d\d$/.test(input.value) ? input.value.replace(".", "").replace(/^0+/, "") : "";
 
     function asText() { // "12345" -> "123.45", built from the digits: no floating point
       var padded = digits.padStart(3, "0");

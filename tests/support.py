@@ -216,3 +216,32 @@ class Gunicorn:
             self.proc.wait(30)
         self._log.close()
         return self.log_path.read_text()
+
+
+# -- displays and staff ------------------------------------------------------------------------
+
+STAFF_PIN = "135790"  # the operator PIN the display tests run with
+CASHIER_PIN = "246810"
+
+
+def unlock_staff(web, pin: str = STAFF_PIN, path: str = "/operator"):
+    """Enter a PIN on the operator's (or, with path="/till", the console's) PIN screen."""
+    html = web.get(path).get_data(as_text=True)
+    return web.post(path, data={"csrf_token": field(html, "csrf_token"), "pin": pin})
+
+
+def pairing_code(html: str) -> str:
+    match = re.search(r'data-testid="pairing-code">([A-Z0-9]{6})<', html)
+    assert match, "no pairing code in the page"
+    return match.group(1)
+
+
+def pair_display(staff, display, name: str = "Counter 1", mode: str = "till") -> str:
+    """Pair the browser `display` (a test client) from the operator area of `staff` (unlocked).
+    Returns the display's id."""
+    code = pairing_code(display.get("/display").get_data(as_text=True))
+    html = staff.get("/operator/displays").get_data(as_text=True)
+    response = staff.post("/operator/displays", data={
+        "csrf_token": field(html, "csrf_token"), "code": code, "name": name, "mode": mode})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return response.headers["Location"].rsplit("paired=", 1)[1]

@@ -35,8 +35,21 @@ def form_routes(app) -> list[tuple[str, str]]:
     return sorted(found)
 
 
-def url_for_rule(rule: str, tx_id: str) -> str:
-    return re.sub(r"<(?:[^:<>]+:)?[^<>]+>", tx_id, rule)
+def url_for_rule(rule: str, tx_id: str, ids: dict[str, str] | None = None) -> str:
+    """The rule with real ids: `ids` by parameter name (a display, an order), else the checkout."""
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", lambda m: (ids or {}).get(m.group(1), tx_id), rule)
+
+
+def display_with_an_order(app) -> dict[str, str]:
+    """A paired display holding an order from the console: the ids the staff's forms take."""
+    from decimal import Decimal
+
+    from kiosk.displays.registry import new_credential
+
+    services = app.extensions["kiosk"]
+    display = services.displays.pair(services.displays.code_for(new_credential()).code, "Counter 1", "till")
+    order = services.orders.send(display, Decimal("50.00"))
+    return {"display_id": display.id, "order_id": order.id, "change": "rename"}
 
 
 @pytest.fixture
@@ -94,7 +107,9 @@ def test_the_walk_finds_every_form_route(kiosk_app):
     for known in [("POST", "/"), ("POST", "/coin"), ("POST", "/reset"), ("POST", "/language"),
                   ("POST", "/done"), ("POST", "/pay/<tx_id>/cancel"), ("POST", "/operator"),
                   ("POST", "/operator/lock"), ("POST", "/operator/tx/<tx_id>/cancel"),
-                  ("POST", "/operator/attention/<tx_id>/dismiss")]:
+                  ("POST", "/operator/attention/<tx_id>/dismiss"), ("POST", "/operator/displays"),
+                  ("POST", "/display/coin"), ("POST", "/display/cancel"), ("POST", "/till"),
+                  ("POST", "/till/charge"), ("POST", "/till/checkout/<order_id>/cancel")]:
         assert known in routes
 
 
@@ -102,9 +117,10 @@ def test_the_walk_finds_every_form_route(kiosk_app):
 def test_every_form_route_refuses_a_bad_token_calmly(kind, kiosk_app, sandbox, caplog):
     caplog.set_level(logging.WARNING)
     wrong = []
+    ids = display_with_an_order(kiosk_app)
     for method, rule in form_routes(kiosk_app):
         till, tx_id = customer_with_a_checkout(kiosk_app, sandbox)
-        url = url_for_rule(rule, tx_id)
+        url = url_for_rule(rule, tx_id, ids)
         request = token_for(kind, till, kiosk_app)
         sent = request["data"].get("csrf_token")
         nonce = field(till.web.get("/coin").get_data(as_text=True), "nonce")
@@ -150,6 +166,11 @@ def test_every_form_route_refuses_a_bad_token_calmly(kind, kiosk_app, sandbox, c
     ("POST", "/operator/lock", "/operator"),
     ("POST", "/operator/tx/{tx}/cancel", "/operator/tx/{tx}"),
     ("POST", "/operator/attention/{tx}/dismiss", "/operator"),
+    ("POST", "/operator/displays", "/operator/displays"),
+    ("POST", "/operator/displays/{tx}/rename", "/operator/displays"),
+    ("POST", "/display/coin", "/display"),
+    ("POST", "/till/charge", "/till"),
+    ("POST", "/till/checkout/{tx}/cancel", "/till/checkout/{tx}"),
 ])
 def test_a_refused_form_goes_back_to_the_screen_it_came_from(method, url, screen, kiosk_app, sandbox):
     till, tx_id = customer_with_a_checkout(kiosk_app, sandbox)

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Fullscreen Chromium for the checkout tablet or kiosk: no error dialogs, no pinch zoom, no
-# swipe-back, no "restore pages?" bubble, a profile of its own. Started by kiosk-browser.service.
+# swipe-back, no "restore pages?" bubble, a profile of its own (it keeps a paired display's
+# credential), and the result sounds play without a tap. Started by kiosk-browser.service.
 URL="${KIOSK_URL:-http://127.0.0.1:8000/}"
 PROFILE="${KIOSK_BROWSER_PROFILE:-/var/lib/kiosk-browser}"
 exec chromium \
@@ -13,4 +14,5 @@ exec chromium \
   --disable-translate \
   --disable-features=TranslateUI \
   --check-for-update-interval=31536000 \
+  --autoplay-policy=no-user-gesture-required \
   --user-data-dir="$PROFILE"

@@ -35,12 +35,21 @@ def parse_amount(raw: str | None, low: Decimal, high: Decimal) -> Decimal:
         amount = Decimal(text.replace(",", "."))
     except InvalidOperation:  # pragma: no cover - the pattern already refuses these
         raise InputError(N_("Enter the amount in lira, with at most two decimals.")) from None
+    return check_amount(amount, low, high)
+
+
+def check_amount(amount: Decimal, low: Decimal, high: Decimal) -> Decimal:
+    """An amount already a Decimal (from a till, say): positive, cents at most, within limits."""
+    if not amount.is_finite():
+        raise InputError(N_("Enter the amount in lira, with at most two decimals."))
     if amount <= 0:
         raise InputError(N_("The amount must be more than zero."))
     if amount < low:
         raise InputError(N_("The smallest amount is %(amount)s."), low)
     if amount > high:
         raise InputError(N_("The largest amount is %(amount)s."), high)
+    if amount != amount.quantize(Decimal("0.01")):  # bounded above, so quantize cannot overflow
+        raise InputError(N_("Enter the amount in lira, with at most two decimals."))
     return amount.quantize(Decimal("0.01"))
 
 
@@ -59,3 +68,14 @@ def parse_note(raw: str | None) -> str | None:
         raise InputError(N_("The note can be at most %(max)d characters."), max=NOTE_MAX)
     return text or None
 
+
+
+REFERENCE_MAX = 64
+
+
+def parse_reference(raw: str | None) -> str | None:
+    """The till's own reference for a sale (a receipt number): shown to staff, never to upstream."""
+    text = " ".join((raw or "").split())
+    if len(text) > REFERENCE_MAX or not text.isprintable():
+        raise InputError(N_("The reference can be at most %(max)d characters."), max=REFERENCE_MAX)
+    return text or None

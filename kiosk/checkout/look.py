@@ -49,6 +49,18 @@ class Looking(Base):
         """Known to have reached a result already (no upstream call)."""
         return self.store.get(f"final:{tx_id}") is not None
 
+    def last_outcome(self, tx_id: str) -> Outcome:
+        """What the kiosk last decided for a transaction, from the store alone (no upstream call):
+        for lists that must not ask upstream about every row."""
+        final = self.store.get(f"final:{tx_id}")
+        if final is not None:
+            return Outcome(final)
+        return Outcome.PARTLY_PAID if self.store.get(f"partly:{tx_id}") else Outcome.WAITING
+
+    def cancel_reason(self, tx_id: str) -> str | None:
+        """Who cancelled it: customer, till, operator or deadline (None: nobody asked to)."""
+        return self._reason(tx_id)
+
     def _detail(self, tx_id: str, max_age: float) -> Transaction:
         """The transaction, or an answer someone else got less than `max_age` seconds ago."""
         key = f"detail:{tx_id}"

@@ -76,20 +76,24 @@ class Record:
     deadline: float
     owner: str | None = None  # who started it (see ownership); None: recorded before owners were
     ref: str = ""
+    display: str | None = None  # the paired display that showed it
+    order: str | None = None  # the order a till or the console sent, when it came from one
 
     def dumps(self) -> str:
-        return json.dumps({
+        data = {
             "tx_id": self.tx_id, "amount": str(self.amount), "coin": self.coin,
             "network": self.network, "created": self.created, "deadline": self.deadline,
             "owner": self.owner, "ref": self.ref,
-        })
+        }
+        data.update({k: v for k, v in (("display", self.display), ("order", self.order)) if v})
+        return json.dumps(data)
 
     @classmethod
     def loads(cls, text: str) -> Record:
         data = json.loads(text)
         return cls(data["tx_id"], Decimal(data["amount"]), data["coin"], data["network"],
                    float(data["created"]), float(data["deadline"]), data.get("owner"),
-                   str(data.get("ref") or ""))
+                   str(data.get("ref") or ""), data.get("display"), data.get("order"))
 
 
 @dataclass(frozen=True)

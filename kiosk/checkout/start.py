@@ -30,6 +30,12 @@ def with_reference(ref: str, note: str | None) -> str:
     return f"{note} {REF_MARK}{ref}" if note else f"{REF_MARK}{ref}"
 
 
+def guard_key(nonce: str, owner: str | None) -> str:
+    """The one-transaction guard of a form (or an order): the owner's own, so another browser
+    replaying a form's nonce learns nothing. Holds "pending", then the transaction id."""
+    return f"nonce:{owner or '-'}:{nonce}"
+
+
 def carries(tx: Transaction, ref: str) -> bool:
     return bool(ref) and f"{REF_MARK}{ref}" in (tx.status_note or "").split()
 
@@ -77,14 +83,18 @@ class Starting(Base):
         status_note: str | None = None,
         limit_keys: tuple[str, ...] = (),
         owner: str | None = None,
+        display: str | None = None,
+        order: str | None = None,
     ) -> str:
         """Create the one upstream transaction of this checkout; a repeat of the same nonce
         (double tap, resubmitted form, back button) returns the same transaction.
         `limit_keys` (the kiosk session, the client address) each get `create_limit`.
         `owner` (see ownership) is kept with the record: only it may act on the checkout. After a
         create that got no answer, this owner's next try for the same amount first looks
-        upstream for that transaction, so it is adopted, not made twice."""
-        key = f"nonce:{owner or '-'}:{nonce}"  # the owner's own: another's replay learns nothing
+        upstream for that transaction, so it is adopted, not made twice. `display` and `order`
+        are kept with the record too: which display showed it, and which order of a till or the
+        console it pays."""
+        key = guard_key(nonce, owner)
         if not self.store.add(key, "pending", ttl=GUARD_TTL):
             return self._await_start(key)
         try:
@@ -94,7 +104,8 @@ class Starting(Base):
             raise
         if adopted is not None:
             tx, ref = adopted
-            return self._begin(key, tx, amount, coin, network, self.clock(), ref, owner)
+            return self._begin(key, tx, amount, coin, network, self.clock(), ref, owner,
+                               display=display, order=order)
         started = self.clock()
         count, window = self.create_limit
         slot = int(started // window)
@@ -135,7 +146,8 @@ class Starting(Base):
             self._discard(tx)
             self.store.delete(key)
             raise StartUnavailable("Cryptom Pay answered with another payment than was asked for")
-        return self._begin(key, tx, amount, coin, network, started, attempt.ref, owner)
+        return self._begin(key, tx, amount, coin, network, started, attempt.ref, owner,
+                           display=display, order=order)
 
     def _discard(self, tx: Transaction) -> None:
         """Cancel upstream a transaction nobody will pay; if that fails, the hourly
@@ -151,9 +163,10 @@ class Starting(Base):
         self.store.delete(f"create:{ref}")
 
     def _begin(self, key: str, tx: Transaction, amount: Decimal, coin: str, network: str,
-               started: float, ref: str, owner: str | None) -> str:
+               started: float, ref: str, owner: str | None, display: str | None = None,
+               order: str | None = None) -> str:
         record = Record(tx.id, amount, coin, network, started, started + self.payment_timeout,
-                        owner=owner, ref=ref)
+                        owner=owner, ref=ref, display=display, order=order)
         self.store.set(f"tx:{tx.id}", record.dumps(), ttl=RECORD_TTL)
         self.store.schedule("records", tx.id, started)
         self.store.set(key, tx.id, ttl=GUARD_TTL)

@@ -22,6 +22,7 @@ class Store(Protocol):
     def set(self, key: str, value: str, ttl: float | None = None) -> None: ...
     def add(self, key: str, value: str, ttl: float | None = None) -> bool: ...
     def delete(self, key: str) -> None: ...
+    def discard(self, key: str, value: str) -> bool: ...
     def items(self, prefix: str) -> list[tuple[str, str]]: ...
     def incr(self, key: str, ttl: float) -> int: ...
     def schedule(self, index: str, member: str, at: float) -> None: ...
@@ -103,6 +104,10 @@ class LocalStore:
     def delete(self, key: str) -> None:
         self._db().execute("DELETE FROM kv WHERE key=?", (key,))
 
+    def discard(self, key: str, value: str) -> bool:
+        """Delete only if it still holds `value` (compare and delete, atomic)."""
+        return self._db().execute("DELETE FROM kv WHERE key=? AND value=?", (key, value)).rowcount == 1
+
     def items(self, prefix: str) -> list[tuple[str, str]]:
         rows = self._db().execute(
             "SELECT key, value FROM kv WHERE key >= ? AND key < ? AND (expires IS NULL OR expires>?) "
@@ -176,6 +181,11 @@ class RedisStore:
 
     def delete(self, key: str) -> None:
         self.redis.delete(self._k(key))
+
+    _DISCARD = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+    def discard(self, key: str, value: str) -> bool:
+        return bool(self.redis.eval(self._DISCARD, 1, self._k(key), value))
 
     def items(self, prefix: str) -> list[tuple[str, str]]:
         keys = sorted(self.redis.scan_iter(match=self._k(prefix) + "*", count=500))

@@ -2,7 +2,8 @@
 
 - `watch` (one checkout, queued for the moment it is next due: its deadline, its next look);
 - `resolve_create` (a create that got no answer, once its customer has had time to retry);
-- `sweep` (every minute): queues again whatever is overdue, in case a host died with its job;
+- `sweep` (every minute): queues again whatever is overdue, in case a host died with its job,
+  and expires the orders sent to a display that nobody picked up by their deadline;
 - `reconcile` (every hour): the last day of upstream's history against the kiosk's records.
 
 A periodic job runs once per period across every host (a guard in the shared store, per period)
@@ -26,6 +27,7 @@ from huey.signals import SIGNAL_ERROR
 
 from ..checkout import Checkout, Store
 from ..clock import now
+from ..displays import Orders
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +42,11 @@ HEARTBEAT_TTL = 60.0
 class Jobs:
     """The queue and its jobs, for one process: the web workers queue, the consumer runs."""
 
-    def __init__(self, huey: Huey, checkout: Checkout, store: Store) -> None:
+    def __init__(self, huey: Huey, checkout: Checkout, store: Store, orders: Orders | None = None) -> None:
         self.huey = huey
         self.checkout = checkout
         self.store = store
+        self.orders = orders
         self.host = f"{socket.gethostname()}:{os.getpid()}"
 
         @huey.task(priority=10, name="watch")
@@ -91,7 +94,10 @@ class Jobs:
             self.resolve_task(ref)
         if overdue:
             log.info("watcher: %d checkouts were overdue; queued again", len(overdue))
-        return {"overdue": len(overdue), "creates": len(creates)}
+        expired = self.orders.sweep() if self.orders is not None else 0
+        if expired:
+            log.info("watcher: %d orders sent to a display expired before a coin was picked", expired)
+        return {"overdue": len(overdue), "creates": len(creates), "orders_expired": expired}
 
     def _reconcile(self) -> dict[str, int]:
         found = self.checkout.reconcile()

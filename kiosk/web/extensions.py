@@ -30,10 +30,11 @@ babel = Babel()
 
 
 class SessionlessProbes(SessionInterface):
-    """Probes and static files need no session: they answer without touching the session
-    store, so /healthz and the stylesheet work even while Redis is away."""
+    """Probes, static files and the displays' idle poll need no session: they answer without
+    touching the session store, so /healthz and the stylesheet work even while Redis is away,
+    and a display waiting all day for the next sale costs no session read or write."""
 
-    SKIP = ("/healthz", "/readyz", "/static/")
+    SKIP = ("/healthz", "/readyz", "/static/", "/display/poll", "/display/logo")
 
     def __init__(self, inner: SessionInterface) -> None:
         self.inner = inner
@@ -121,6 +122,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         fiat=fmt.fiat, coin_due=fmt.coin_due, coin_received=fmt.coin_received, rate=fmt.rate,
         grouped=fmt.grouped, tx_state=fmt.tx_state,
         tx_state_label=fmt.tx_state_label, local_time=fmt.local_time, epoch_time=fmt.epoch_time,
+        status_label=fmt.status_label,
     )
 
     @app.context_processor

@@ -68,6 +68,20 @@ def tx_state_label(tx: Transaction) -> str:
     }[tx_state(tx)]
 
 
+def status_label(status: str) -> str:
+    """A checkout's status word (the till API's) as staff read it."""
+    return {
+        "pending": _("On the display: the customer chooses a coin"),
+        "waiting": _("Waiting for the payment"),
+        "partly_paid": _("Partly paid"),
+        "paid": _("Paid"),
+        "cancelled": _("Cancelled"),
+        "expired": _("Expired"),
+        "partial": _("Partial payment, then ended"),
+        "see_cashier": _("Needs a check"),
+    }.get(status, status)
+
+
 def local_time(moment: datetime | None) -> str:
     return format_datetime(moment, "short") if moment else "–"
 

@@ -5,6 +5,7 @@
     /operator/history         upstream history with filters and upstream's own pages
     /operator/tx/<id>         one transaction; cancel it while it is still pending
     /operator/settings        read-only settings, upstream health and the watcher's queue
+    /operator/displays        pair a display with its code; rename, change mode, unpair
     /operator/lock  (POST)    back to the customer screen
 """
 
@@ -28,11 +29,12 @@ from flask_babel import gettext as _
 
 from .. import __version__, clock
 from ..checkout import ledger
-from ..checkout.pin import PinGuard
+from ..checkout.pin import PinGuard, PinResult
 from ..cryptom import CryptomError, NotFound, Rejected, Status
+from ..displays import MODES, Display, PairingError
 from ..jobs import queue_health
 from .extensions import kiosk
-from .screens import client_keys
+from .screens import client_keys, message
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
 audit_log = logging.getLogger("kiosk.audit")
@@ -108,14 +110,20 @@ def pin_submit() -> Any:
         rotate_session()
         audit("operator.unlock")
         return redirect(url_for(".today"), 303)
-    audit("operator.pin_refused" if not result.compared else
-          "operator.lockout" if result.locked_for else "operator.pin_wrong")
+    audit_refused(result, "operator")
+    return render_template("operator/pin.html", locked_for=result.locked_for, error=pin_error(result)), 403
+
+
+def audit_refused(result: PinResult, area: str) -> None:
+    audit(f"{area}.pin_refused" if not result.compared else
+          f"{area}.lockout" if result.locked_for else f"{area}.pin_wrong")
+
+
+def pin_error(result: PinResult) -> str:
     if result.locked_for:
-        error = _("Too many wrong PINs. Try again in %(minutes)d minutes.",
-                  minutes=max(1, (result.locked_for + 59) // 60))
-    else:
-        error = _("Wrong PIN. %(left)d tries left.", left=result.tries_left)
-    return render_template("operator/pin.html", locked_for=result.locked_for, error=error), 403
+        return _("Too many wrong PINs. Try again in %(minutes)d minutes.",
+                 minutes=max(1, (result.locked_for + 59) // 60))
+    return _("Wrong PIN. %(left)d tries left.", left=result.tries_left)
 
 
 @bp.post("/lock")
@@ -176,9 +184,10 @@ def detail(tx_id: str) -> Any:
     except CryptomError:
         return render_template("operator/detail.html", tx=None,
                                error=_("Cryptom Pay is not answering right now.")), 503
+    record = kiosk().checkout.record(tx_id)
     return render_template("operator/detail.html", tx=tx, error=None,
                            cancellable=not tx.is_paid and tx.status in (Status.PENDING, Status.TRANSFERRED),
-                           record=kiosk().checkout.record(tx_id))
+                           record=record, display=kiosk().displays.get(record.display if record else None))
 
 
 @bp.post("/tx/<tx_id>/cancel")
@@ -197,3 +206,64 @@ def cancel(tx_id: str) -> Any:
 def settings() -> Any:
     return render_template("operator/settings.html", health=ledger.health(kiosk().client),
                            queue=queue_health(kiosk().jobs), version=__version__)
+
+
+# -- displays ---------------------------------------------------------------------------------
+
+
+def render_displays(error: str | None = None, status: int = 200, values: Any = None) -> Any:
+    services = kiosk()
+    rows = [(d, services.displays.online(d), services.orders.busy(d), services.displays.last_seen(d))
+            for d in services.displays.all()]
+    return render_template("operator/displays.html", rows=rows, error=error, values=values or {},
+                           modes=MODES, paired=request.args.get("paired")), status
+
+
+def display_or_404(display_id: str) -> Display:
+    display = kiosk().displays.get(display_id)
+    if display is None:
+        abort(404)
+    return display
+
+
+@bp.get("/displays")
+@operator_only
+def displays() -> Any:
+    return render_displays()
+
+
+@bp.post("/displays")
+@operator_only
+def pair() -> Any:
+    form = request.form
+    try:
+        display = kiosk().displays.pair(form.get("code"), form.get("name"), form.get("mode"))
+    except PairingError as err:
+        return render_displays(message(err), 422, values=form)
+    audit("operator.display_pair")
+    return redirect(url_for(".displays", paired=display.id), 303)
+
+
+@bp.post("/displays/<display_id>/<change>")
+@operator_only
+def change_display(display_id: str, change: str) -> Any:
+    """Rename a display, or change its mode."""
+    field = {"rename": "name", "mode": "mode"}.get(change)
+    if field is None:
+        abort(404)
+    display = display_or_404(display_id)
+    services = kiosk().displays
+    try:
+        (services.rename if change == "rename" else services.set_mode)(display, request.form.get(field))
+    except PairingError as err:
+        return render_displays(message(err), 422)
+    audit(f"operator.display_{change}")
+    return redirect(url_for(".displays"), 303)
+
+
+@bp.post("/displays/<display_id>/unpair")
+@operator_only
+def unpair(display_id: str) -> Any:
+    kiosk().orders.unpair(display_or_404(display_id))
+    audit("operator.display_unpair")
+    return redirect(url_for(".displays"), 303)

@@ -39,10 +39,15 @@ from .. import clock
 from ..checkout import Outcome, Record, StartLimited, StartRejected, StartUnavailable, View, ownership
 from ..checkout.inputs import InputError, parse_amount, parse_mobile, parse_note
 from ..i18n import LOCALES
+from . import callers
 from . import format as fmt
+from .display import state_token
 from .extensions import current_locale, kiosk
 
 bp = Blueprint("kiosk", __name__)
+
+# A display in till mode takes its amounts from the console or a till, never from the customer.
+KEYPAD_ONLY = {"kiosk.amount", "kiosk.amount_submit", "kiosk.coin", "kiosk.coin_submit"}
 
 _NONCE_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
@@ -72,6 +77,23 @@ def message(err: InputError) -> str:
     return _(err.message, **params)
 
 
+@bp.before_request
+def who_may_enter() -> Any:
+    """With KIOSK_REQUIRE_PAIRING only paired displays reach these screens: anyone else is sent
+    to /display (pages) or told nothing exists (everything else)."""
+    display = callers.display()
+    if display is None:
+        if kiosk().settings.require_pairing:
+            if request.method == "GET" and not is_htmx():
+                return redirect(url_for("display.show"))
+            abort(404)
+        return None
+    kiosk().displays.seen(display)
+    if display.mode == "till" and request.endpoint in KEYPAD_ONLY:
+        return redirect(url_for("display.show"), 303)
+    return None
+
+
 # -- amount -------------------------------------------------------------------------------
 
 
@@ -86,9 +108,12 @@ def amount() -> Any:
 def render_amount(error: str | None = None, status: int = 200, **values: Any) -> Any:
     s = kiosk().settings
     owner(create=True)  # before the form exists: a double tap's requests share one owner
+    display = callers.display()
     html = render_template(
         "kiosk/amount.html", error=error, nonce=new_nonce(), values=values,
         min_amount=s.min_amount, max_amount=s.max_amount,
+        # A paired display in keypad mode notices on its own when staff change or unpair it.
+        state_token=state_token(display, callers.credential()) if display else None,
     )
     return html, status
 
@@ -172,11 +197,12 @@ def start(nonce: str | None, coin_key: str, retry: str) -> Any:
         return render(_("Choose one of the coins shown."), 422)
     if nonce is None:
         return render(_("This form has expired. Please try again."), 422)
+    display = callers.display()
     try:
         tx_id = kiosk().checkout.start(
             nonce, Decimal(session["amount"]), pair.coin, pair.network,
             session.get("mobile"), session.get("note"), limit_keys=client_keys(),
-            owner=owner(create=True),
+            owner=owner(create=True), display=display.id if display else None,
         )
     except StartLimited:
         return render(_("Too many new payments from this kiosk. Please wait a minute and try again."), 429)
@@ -194,8 +220,12 @@ def start(nonce: str | None, coin_key: str, retry: str) -> Any:
 
 
 def owner(create: bool = False) -> str | None:
-    """This kiosk browser as the owner of its checkouts: a random id kept in its session, made on
-    first need. Not the session id, which is rotated when staff unlock the operator area."""
+    """This browser as the owner of its checkouts. A paired display is `display:<id>`, whatever
+    its session. Any other is a kiosk browser: a random id kept in its session, made on first
+    need. Not the session id, which is rotated when staff unlock the operator area."""
+    display = callers.display()
+    if display is not None:
+        return display.owner
     kiosk_id = session.get("kiosk_id")
     if not isinstance(kiosk_id, str) and create:
         kiosk_id = session["kiosk_id"] = secrets.token_urlsafe(18)
@@ -214,7 +244,9 @@ def pay_screen(view: View, code: int = 302) -> Any:
     """The pay screen while the payment is open; its result once it has one."""
     if view.outcome.is_final:
         return redirect(url_for(".result", tx_id=view.record.tx_id), code)
-    return render_template("kiosk/pay.html", **screen(view))
+    # What the till sent, beside the QR: the customer checks the lines before paying.
+    order = kiosk().orders.get(view.record.order) if view.record.order else None
+    return render_template("kiosk/pay.html", **screen(view), order=order)
 
 
 @bp.get("/pay/<tx_id>")
@@ -279,15 +311,21 @@ def receipt(tx_id: str) -> Any:
     tx = view.tx
     paper = "58mm" if request.args.get("paper") == "58mm" else "a4"
     rate = (tx.currency_amount / tx.coin_amount).quantize(Decimal("0.01")) if tx.coin_amount else None
+    links = {"a4": url_for(".receipt", tx_id=tx_id), "58mm": url_for(".receipt", tx_id=tx_id, paper="58mm"),
+             "qr": url_for(".receipt_qr", tx_id=tx_id)}
     return render_template("kiosk/receipt.html", **screen(view), paper=paper, rate=rate,
-                           paid_at=tx.updated_at or tx.created_at)
+                           paid_at=tx.updated_at or tx.created_at, links=links)
 
 
 @bp.get("/receipt/<tx_id>/qr.svg")
 def receipt_qr(tx_id: str) -> Response:
-    record = owned_or_404(tx_id)
+    return qr_svg(owned_or_404(tx_id).tx_id)
+
+
+def qr_svg(tx_id: str) -> Response:
+    """The QR printed on a receipt: the transaction's id, for staff to look it up."""
     out = io.BytesIO()
-    segno.make(record.tx_id, error="m").save(out, kind="svg", scale=4, border=4, xmldecl=False)
+    segno.make(tx_id, error="m").save(out, kind="svg", scale=4, border=4, xmldecl=False)
     response = Response(out.getvalue(), mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "private, max-age=86400"
     return response
@@ -295,9 +333,16 @@ def receipt_qr(tx_id: str) -> Response:
 
 @bp.post("/done")
 def done() -> Any:
-    """The next customer: the language goes back to the shop's default too."""
+    """The next customer: the language goes back to the shop's default too. A display in till
+    mode is free for the next order once it has shown this one's result."""
     session.pop("tx", None)
     session.pop("locale", None)
+    display = callers.display()
+    if display is not None and display.mode == "till":
+        order = kiosk().orders.current(display)
+        if order is not None:
+            kiosk().orders.acknowledge(display, order)
+        return redirect(url_for("display.show"), 303)
     return redirect(url_for(".amount"), 303)
 
 
@@ -319,7 +364,11 @@ def screen(view: View) -> dict[str, Any]:
 
 @bp.app_errorhandler(404)
 def not_found(err: Exception) -> Any:
-    return render_template("kiosk/missing.html"), 404
+    response = make_response(render_template("kiosk/missing.html"), 404)
+    if is_htmx() and callers.credential():
+        # A display polling a payment it no longer may see (it was unpaired): back to its code.
+        response.headers["HX-Redirect"] = url_for("display.show")
+    return response
 
 
 @bp.app_errorhandler(500)

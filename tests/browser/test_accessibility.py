@@ -124,3 +124,90 @@ def test_no_accessibility_violations(browser, screens, sandbox, locale):
         context.close()
     assert problems == [], json.dumps(problems, indent=1, ensure_ascii=False)
 
+
+
+def audit_sizes(page, name: str, source: str) -> list[str]:
+    problems = []
+    for size_name, size in SIZES.items():
+        page.set_viewport_size(size)
+        problems += audit(page, f"{name}/{size_name}", source)
+        shot(page, f"31-a11y-{name.replace('/', '-')}-{size_name}")
+    page.set_viewport_size(SIZES["landscape"])
+    return problems
+
+
+def in_language(page, url: str, locale: str) -> None:
+    """The customer's language button lives on the amount screen; the choice stays with the session."""
+    if locale == "en":
+        page.goto(url + "/")
+        page.get_by_test_id("language").click()
+        page.wait_for_selector("html[lang=en]")
+
+
+@pytest.mark.parametrize("locale", ["tr", "en"])
+def test_display_and_console_screens(browser, kiosk_server, sandbox, tmp_path, locale):
+    from kiosk.displays import Line
+
+    from ..support import CASHIER_PIN, STAFF_PIN
+
+    source = axe_source()
+    logo = tmp_path / "logo.svg"
+    logo.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="200" height="60">'
+                    '<rect width="200" height="60" fill="#0b5fff"/></svg>')
+    kiosk = kiosk_server(OPERATOR_PIN=STAFF_PIN, CASHIER_PIN=CASHIER_PIN, RECEIPTS=True,
+                         RESULT_SECONDS=600, IDLE_SECONDS=3600, LOGO=str(logo))
+    url = kiosk.url
+    contexts = [browser.new_context(viewport=SIZES["landscape"], bypass_csp=True, has_touch=True)
+                for _ in range(3)]
+    display, staff, stranger = (c.new_page() for c in contexts)
+    problems: list[str] = []
+    try:
+        in_language(display, url, locale)
+        display.goto(url + "/display")
+        code = display.get_by_test_id("pairing-code").text_content()
+        problems += audit_sizes(display, f"{locale}/display-pairing", source)
+        in_language(staff, url, locale)
+        staff.goto(url + "/operator")
+        staff.get_by_test_id("pin").fill(STAFF_PIN)
+        staff.get_by_test_id("unlock").click()
+        staff.goto(url + "/operator/displays")
+        staff.get_by_test_id("pair-code").fill(code)
+        staff.get_by_test_id("pair-name").fill("Counter 1")
+        staff.get_by_test_id("pair-submit").click()
+        staff.wait_for_url("**paired=*")
+        display_id = staff.url.rsplit("=", 1)[1]
+        problems += audit_sizes(staff, f"{locale}/operator-displays", source)
+        display.get_by_test_id("display-idle").wait_for()
+        problems += audit_sizes(display, f"{locale}/display-idle", source)
+        services = kiosk.app.extensions["kiosk"]
+        lines = [Line("Çay", 2, Decimal("15.00")), Line("Simit", 1, Decimal("20.00"))]
+        order = services.orders.send(services.displays.get(display_id), Decimal("50.00"), reference="till-1",
+                                     lines=lines)
+        display.get_by_test_id("coin-TRX-TRX").wait_for()
+        problems += audit_sizes(display, f"{locale}/display-order", source)
+        staff.goto(url + "/till")
+        problems += audit_sizes(staff, f"{locale}/console", source)
+        display.get_by_test_id("coin-TRX-TRX").click()
+        display.get_by_test_id("qr").wait_for()
+        problems += audit_sizes(display, f"{locale}/display-pay-cart", source)
+        staff.goto(f"{url}/till/checkout/{order.id}")
+        staff.wait_for_selector("[data-testid=checkout-status][data-status=waiting]")
+        problems += audit_sizes(staff, f"{locale}/console-follow", source)
+        sandbox.pay(display.url.rsplit("/", 1)[1], share="full")
+        display.get_by_test_id("result-paid").wait_for()
+        problems += audit_sizes(display, f"{locale}/display-paid", source)
+        staff.wait_for_selector("[data-testid=checkout-status][data-status=paid]")
+        problems += audit_sizes(staff, f"{locale}/console-paid", source)
+        staff.get_by_test_id("till-receipt").click()
+        staff.get_by_test_id("receipt-page").wait_for()
+        problems += audit_sizes(staff, f"{locale}/console-receipt", source)
+        staff.goto(url + "/till")
+        problems += audit_sizes(staff, f"{locale}/console-today", source)
+        in_language(stranger, url, locale)
+        stranger.goto(url + "/till")
+        stranger.get_by_test_id("pin").wait_for()
+        problems += audit_sizes(stranger, f"{locale}/console-pin", source)
+    finally:
+        for context in contexts:
+            context.close()
+    assert problems == [], json.dumps(problems, indent=1, ensure_ascii=False)

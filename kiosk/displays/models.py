@@ -1,0 +1,140 @@
+"""What an order is: the lines, the order a till or the console sends a display, where it
+stands, and why one is refused. Plain data; the rules that move an order are in orders.py."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from ..checkout.inputs import N_, InputError
+from ..checkout.record import CheckoutError, View
+
+# The status words of a checkout, the same in the console, the till API, webhooks and logs.
+STATUSES = ("pending", "waiting", "partly_paid", "paid", "cancelled", "expired", "partial", "see_cashier")
+FINAL = frozenset({"paid", "cancelled", "expired", "partial", "see_cashier"})
+REASONS = ("customer", "till", "operator", "deadline")
+LINES_MAX = 50
+LINE_NAME_MAX = 80
+QUANTITY_MAX = 9999
+
+
+class OrderRefused(CheckoutError):
+    """An order was not sent or not started; `code` names why (the till API's error codes)."""
+
+    code = "refused"
+
+
+class DisplayBusy(OrderRefused):
+    code = "display_busy"
+
+
+class DisplayOffline(OrderRefused):
+    code = "display_offline"
+
+
+class DisplayNotInTillMode(OrderRefused):
+    code = "display_mode"
+
+
+class OrderEnded(OrderRefused):
+    """The order was cancelled or expired before the customer picked a coin."""
+
+    code = "order_ended"
+
+
+@dataclass(frozen=True)
+class Line:
+    name: str
+    quantity: int
+    unit_amount: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.unit_amount * self.quantity
+
+
+@dataclass(frozen=True)
+class Order:
+    id: str
+    display: str
+    amount: Decimal
+    currency: str
+    reference: str | None
+    note: str | None
+    lines: tuple[Line, ...]
+    created: float
+    deadline: float  # for the customer to pick a coin; the checkout then has its own
+    source: str = "console"  # or "api"
+    tx: str | None = None
+
+    def dumps(self) -> str:
+        return json.dumps({
+            "id": self.id, "display": self.display, "amount": str(self.amount), "currency": self.currency,
+            "reference": self.reference, "note": self.note, "created": self.created,
+            "deadline": self.deadline, "source": self.source, "tx": self.tx,
+            "lines": [[ln.name, ln.quantity, str(ln.unit_amount)] for ln in self.lines],
+        })
+
+    @classmethod
+    def loads(cls, text: str) -> Order:
+        d = json.loads(text)
+        lines = tuple(Line(str(n), int(q), Decimal(u)) for n, q, u in d.get("lines") or ())
+        return cls(d["id"], d["display"], Decimal(d["amount"]), d["currency"], d.get("reference"),
+                   d.get("note"), lines, float(d["created"]), float(d["deadline"]),
+                   d.get("source") or "console", d.get("tx"))
+
+
+@dataclass(frozen=True)
+class OrderState:
+    """An order and where it stands. `view` is there once a transaction exists and was looked
+    at: received and due amounts, the coin, the upstream reference."""
+
+    order: Order
+    status: str
+    view: View | None = None
+    cancel_reason: str | None = None
+
+    @property
+    def final(self) -> bool:
+        return self.status in FINAL
+
+
+def parse_lines(raw: Any, amount: Decimal) -> tuple[Line, ...]:
+    """Lines a till sends: [{"name", "quantity", "unit_amount"}], adding up to the amount."""
+    if raw in (None, []):
+        return ()
+    if not isinstance(raw, list) or len(raw) > LINES_MAX:
+        raise InputError(N_("At most %(max)d lines, each with a name, a quantity and a unit amount."),
+                         max=LINES_MAX)
+    lines = []
+    for item in raw:
+        if not isinstance(item, dict):
+            raise InputError(N_("At most %(max)d lines, each with a name, a quantity and a unit amount."),
+                             max=LINES_MAX)
+        name = " ".join(str(item.get("name") or "").split())
+        quantity, unit = item.get("quantity"), item.get("unit_amount")
+        if not name or len(name) > LINE_NAME_MAX or not name.isprintable():
+            raise InputError(N_("Each line needs a name of at most %(max)d characters."), max=LINE_NAME_MAX)
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= QUANTITY_MAX:
+            raise InputError(N_("A quantity is a whole number from 1 to %(max)d."), max=QUANTITY_MAX)
+        try:
+            price = Decimal(unit) if isinstance(unit, str) else None
+        except InvalidOperation:
+            price = None
+        if price is None or not price.is_finite() or price < 0 or price > amount \
+                or price != price.quantize(Decimal("0.01")):
+            raise InputError(N_("A unit amount is written like 15.00."))
+        lines.append(Line(name, quantity, price.quantize(Decimal("0.01"))))
+    return check_total(tuple(lines), amount)
+
+
+def check_total(lines: tuple[Line, ...], amount: Decimal) -> tuple[Line, ...]:
+    """Lines, when there are any, add up to the amount to the cent."""
+    total = sum((ln.total for ln in lines), Decimal(0))
+    if lines and total != amount:
+        raise InputError(N_("The lines add up to %(amount)s, not to the amount."), total)
+    return lines
+
+

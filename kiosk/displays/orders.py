@@ -1,0 +1,287 @@
+"""Orders: a checkout the cashier's console or a till sends to a display in till mode.
+
+The order waits on the display (status `pending`) until the customer picks a coin; then it becomes
+an ordinary checkout with its one upstream transaction, and its status is that checkout's outcome.
+A display holds one open order at a time: sending a second while one is open is refused, never a
+silent replacement. Everything lives in the shared store, so any worker or host can serve any
+display, console or till.
+
+Keys in the store:
+    order:<id>               the order: display, amount, lines, reference, note, times, tx id
+    order-gate:<id>          "started" once a coin was picked; "ended:<reason>" if it ended before
+    display-order:<id>       the display's current order (it is busy while that one is open)
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from decimal import Decimal
+
+from ..checkout import ownership
+from ..checkout.inputs import N_, NOTE_MAX, InputError, check_amount
+from ..checkout.outcome import Outcome
+from ..checkout.record import RECORD_TTL, CheckoutError, View
+from ..checkout.service import Checkout
+from ..checkout.start import guard_key
+from ..checkout.store import Store
+from ..clock import now as clock_now
+from .models import (
+    DisplayBusy,
+    DisplayNotInTillMode,
+    DisplayOffline,
+    Line,
+    Order,
+    OrderEnded,
+    OrderState,
+    check_total,
+)
+from .registry import Display, Displays
+
+log = logging.getLogger(__name__)
+
+KEY_TTL = 24 * 3600  # a repeated send with the same key returns the same order for a day
+PENDING = "orders"  # the index of orders waiting for a coin, by deadline
+
+
+class Orders:
+    def __init__(
+        self,
+        store: Store,
+        checkout: Checkout,
+        displays: Displays,
+        *,
+        min_amount: Decimal,
+        max_amount: Decimal,
+        currency: str = "TRY",
+        clock: Callable[[], float] = clock_now,
+    ) -> None:
+        self.store = store
+        self.checkout = checkout
+        self.displays = displays
+        self.min_amount = min_amount
+        self.max_amount = max_amount
+        self.currency = currency
+        self.clock = clock
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def send(
+        self,
+        display: Display,
+        amount: Decimal,
+        *,
+        reference: str | None = None,
+        note: str | None = None,
+        lines: Iterable[Line] = (),
+        source: str = "console",
+        key: str | None = None,
+    ) -> Order:
+        """Put an order on a display. Refused (nothing changed) when the display is not in
+        till mode, offline, or busy with an open order. A repeat with the same `key` (a double
+        tap, a resent form) returns the first order instead of a second."""
+        if key is None:
+            return self._send(display, amount, reference, note, tuple(lines), source)
+        guard = f"order-key:{key}"
+        for _ in range(150):
+            if self.store.add(guard, "pending", ttl=KEY_TTL):
+                try:
+                    order = self._send(display, amount, reference, note, tuple(lines), source)
+                except BaseException:
+                    self.store.delete(guard)
+                    raise
+                self.store.set(guard, order.id, ttl=KEY_TTL)
+                return order
+            earlier = self.store.get(guard)
+            if earlier not in (None, "pending"):
+                order = self.get(earlier)
+                if order is not None:
+                    return order
+            time.sleep(0.1)  # the first request is sending it now
+        raise DisplayBusy("the same order is still being sent")
+
+    def _send(self, display: Display, amount: Decimal, reference: str | None, note: str | None,
+              lines: tuple[Line, ...], source: str) -> Order:
+        amount = check_amount(amount, self.min_amount, self.max_amount)
+        if note is not None and len(note) > NOTE_MAX:
+            raise InputError(N_("The note can be at most %(max)d characters."), max=NOTE_MAX)
+        check_total(lines, amount)
+        if display.mode != "till":
+            raise DisplayNotInTillMode("the display is in keypad mode")
+        if not self.displays.online(display):
+            raise DisplayOffline("the display has not been seen for a while")
+        now = self.clock()
+        order = Order(f"chk_{secrets.token_hex(8)}", display.id, amount, self.currency, reference, note,
+                      lines, now, now + self.checkout.payment_timeout, source)
+        self.store.set(f"order:{order.id}", order.dumps(), ttl=RECORD_TTL)  # readable once claimed
+        key = f"display-order:{display.id}"
+        if not self.store.add(key, order.id):
+            current = self.store.get(key)
+            # An ended order makes room, unless another send takes its place first.
+            if current is not None and not self._open(current):
+                self.store.discard(key, current)
+            if not self.store.add(key, order.id):
+                self.store.delete(f"order:{order.id}")
+                raise DisplayBusy("the display is showing another payment")
+        self.store.schedule(PENDING, order.id, order.deadline)  # for the watcher, if nobody picks it up
+        log.info("order sent id=%s display=%s amount=%s %s", order.id, display.id, order.amount,
+                 order.currency, extra={"event": "order sent", "order": order.id, "display": display.id,
+                                        "amount": str(order.amount), "currency": order.currency})
+        return order
+
+    def _open(self, order_id: str) -> bool:
+        order = self.get(order_id)
+        return order is not None and not self.state(order, look=True).final
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def get(self, order_id: str | None) -> Order | None:
+        if not order_id or len(order_id) > 40:
+            return None
+        text = self.store.get(f"order:{order_id}")
+        return Order.loads(text) if text else None
+
+    def current(self, display: Display) -> Order | None:
+        """The order the display shows or is about to show (None: idle)."""
+        return self.get(self.store.get(f"display-order:{display.id}"))
+
+    def busy(self, display: Display) -> bool:
+        """From the store alone: an open order is on the display."""
+        order = self.current(display)
+        return order is not None and not self.state(order).final
+
+    def gate(self, order: Order) -> str | None:
+        return self.store.get(f"order-gate:{order.id}")
+
+    def tx_of(self, order: Order) -> str | None:
+        if order.tx:
+            return order.tx
+        # Set by the checkout once it exists.
+        value = self.store.get(guard_key(f"order-{order.id}", ownership.display(order.display)))
+        return value if value not in (None, "pending") else None
+
+    def state(self, order: Order, look: bool = False) -> OrderState:
+        """Where the order stands. `look`: ask upstream (shared with the display's own poll)
+        and apply the deadline; without it, from the store alone."""
+        tx_id = self.tx_of(order)
+        if tx_id is None:
+            gate = self.gate(order)
+            if gate is None and self.clock() >= order.deadline:
+                # Nobody picked a coin in time: expired, without any upstream transaction.
+                self.store.add(f"order-gate:{order.id}", "ended:deadline", ttl=RECORD_TTL)
+                gate = self.gate(order)
+            if gate and gate.startswith("ended:"):
+                reason = gate.split(":", 1)[1]
+                return OrderState(order, "expired" if reason == "deadline" else "cancelled",
+                                  cancel_reason=reason)
+            return OrderState(order, "pending")
+        record = self.checkout.record(tx_id)
+        if record is None:  # the record outlived by the order: only a person can tell
+            return OrderState(order, Outcome.SEE_CASHIER.value)
+        if look:
+            return self._with_view(order, self.checkout.view(record))
+        return self._status(order, self.checkout.last_outcome(tx_id), tx_id)
+
+    def recent(self, since: float = 0.0, display_id: str | None = None, limit: int = 20) -> list[OrderState]:
+        """Orders sent since `since`, newest first, with their status from the store alone."""
+        orders = [Order.loads(text) for _key, text in self.store.items("order:")]
+        chosen = [o for o in orders if o.created >= since and display_id in (None, o.display)]
+        chosen.sort(key=lambda o: o.created, reverse=True)
+        return [self.state(o) for o in chosen[:limit]]
+
+    # -- the customer picks a coin -----------------------------------------------------------
+
+    def begin(self, order: Order, coin: str, network: str) -> str:
+        """Create the order's one upstream transaction; a repeat (double tap, reload) returns the
+        same one. Raises OrderEnded when it was cancelled or expired before."""
+        gate_key = f"order-gate:{order.id}"
+        for _ in range(3):
+            if self.store.add(gate_key, "started", ttl=RECORD_TTL):
+                first = True
+                break
+            gate = self.store.get(gate_key)
+            if gate == "started":
+                first = False
+                break
+            if gate is not None:
+                raise OrderEnded("the order has ended")
+        else:  # pragma: no cover - the gate changed three times in a row
+            raise OrderEnded("the order could not be started")
+        if first and self.clock() >= order.deadline:
+            self.store.set(gate_key, "ended:deadline", ttl=RECORD_TTL)
+            raise OrderEnded("the order has expired")
+        try:
+            tx_id = self.checkout.start(
+                f"order-{order.id}", order.amount, coin, network, None, order.note,
+                owner=ownership.display(order.display), display=order.display, order=order.id,
+            )
+        except CheckoutError:
+            if first:
+                self.store.delete(gate_key)  # not started after all: a retry or a cancel may follow
+            raise
+        if order.tx != tx_id:
+            self.store.set(f"order:{order.id}", replace(order, tx=tx_id).dumps(), ttl=RECORD_TTL)
+            self.store.unschedule(PENDING, order.id)  # the checkout's own deadline watches it now
+        return tx_id
+
+    # -- ending --------------------------------------------------------------------------------
+
+    def cancel(self, order: Order, reason: str) -> OrderState:
+        """Cancel by `reason` (customer, till, operator). Before a coin was picked nothing exists
+        upstream and the order simply ends; after, the checkout's own cancel decides (a payment
+        that completed meanwhile stays paid)."""
+        for _ in range(150):
+            tx_id = self.tx_of(order)
+            if tx_id is not None:
+                record = self.checkout.record(tx_id)
+                if record is None:
+                    return self.state(order)
+                view = self.checkout.cancel(record, reason)
+                return self._with_view(order, view)
+            gate = self.gate(order)
+            if gate is None:
+                if self.clock() >= order.deadline:
+                    return self.state(order)  # it has expired: that is its end
+                if self.store.add(f"order-gate:{order.id}", f"ended:{reason}", ttl=RECORD_TTL):
+                    return self.state(order)
+                continue
+            if gate.startswith("ended:"):
+                return self.state(order)
+            time.sleep(0.1)  # the customer picked a coin a moment ago: its transaction is on the way
+        return self.state(order)
+
+    def _with_view(self, order: Order, view: View) -> OrderState:
+        return self._status(order, view.outcome, view.record.tx_id, view)
+
+    def _status(self, order: Order, outcome: Outcome, tx_id: str, view: View | None = None) -> OrderState:
+        status = Outcome.WAITING.value if outcome is Outcome.DUE else outcome.value
+        reason = self.checkout.cancel_reason(tx_id) if status in ("cancelled", "expired", "partial") else None
+        return OrderState(order, status, view, reason)
+
+    def acknowledge(self, display: Display, order: Order) -> None:
+        """The display has shown the order's result: it is free for the next one."""
+        if self.state(order).final:
+            self.store.discard(f"display-order:{display.id}", order.id)
+
+    def unpair(self, display: Display) -> None:
+        """Staff unpair a display: an open order on it is cancelled (by the operator), and the
+        browser shows a pairing code again on its next look."""
+        order = self.current(display)
+        if order is not None and not self.state(order).final:
+            self.cancel(order, "operator")
+        self.store.delete(f"display-order:{display.id}")
+        self.displays.unpair(display)
+
+    def sweep(self) -> int:
+        """Expire the orders nobody picked up by their deadline (the display was off, say): the
+        watcher's sweep calls this every minute. Returns how many expired."""
+        expired = 0
+        for order_id, _due in self.store.scheduled(PENDING, self.clock()):
+            order = self.get(order_id)
+            if order is not None and self.tx_of(order) is None and self.gate(order) is None:
+                expired += self.state(order).status == "expired"
+            self.store.unschedule(PENDING, order_id)
+        return expired

@@ -1,0 +1,250 @@
+"""The cashier's console, on the staff's own phone or PC, behind KIOSK_CASHIER_PIN (the operator
+PIN opens it too). The cashier sends the amount to a display; the customer only scans and pays.
+
+    /till                             PIN keypad, or the console: display, amount, reference, note
+    /till             (POST)          the PIN
+    /till/charge      (POST)          send the amount to the chosen display
+    /till/checkout/<id>               follow one checkout live, with Cancel
+    /till/checkout/<id>/status        polled by htmx; data-status holds the till API's status word
+    /till/checkout/<id>/cancel (POST) cancel it, before or after the customer picked a coin
+    /till/checkout/<id>/receipt       the receipt of a paid one (A4 or 58 mm)
+    /till/lock        (POST)          lock the console
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime
+from decimal import Decimal
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, abort, make_response, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+
+from .. import clock
+from ..checkout.inputs import InputError, parse_amount, parse_note, parse_reference
+from ..checkout.pin import PinGuard
+from ..displays import DisplayBusy, DisplayNotInTillMode, DisplayOffline, Order, OrderState
+from .extensions import kiosk
+from .operator import audit, audit_refused, pin_error, rotate_session, who
+from .operator import unlocked as operator_unlocked
+from .screens import is_htmx, message, new_nonce, qr_svg, valid_nonce
+
+bp = Blueprint("till", __name__, url_prefix="/till")
+
+IDLE_SECONDS = 900  # the console locks itself after fifteen minutes without a tap
+
+
+def enabled() -> bool:
+    return bool(kiosk().settings.cashier_pin or kiosk().settings.operator_pin)
+
+
+def unlocked() -> bool:
+    until = session.get("till_until")
+    return (isinstance(until, int | float) and until > clock.now()) or operator_unlocked()
+
+
+def cashier_only(poll: bool = False) -> Any:
+    """Staff with the cashier or operator PIN. A tap keeps the console open; a poll does not
+    (and never writes the session)."""
+    def decorate(view: Any) -> Any:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not enabled():
+                abort(404)
+            if not unlocked():
+                if not poll:
+                    lock_when_idle()
+                if poll:
+                    response = make_response("", 204)
+                    response.headers["HX-Redirect"] = url_for(".console")
+                    return response
+                return redirect(url_for(".console"))
+            if not poll:
+                session["till_until"] = clock.now() + IDLE_SECONDS
+            return view(*args, **kwargs)
+        return wrapped
+    return decorate
+
+
+def end_till_session() -> None:
+    if session.pop("till_until", None) is not None:
+        rotate_session()
+
+
+def lock_when_idle() -> None:
+    """The console was left alone past its idle time: it locks, with a new session id."""
+    if "till_until" in session:
+        audit("till.idle_lock")
+        end_till_session()
+
+
+def check_pin(attempt: str) -> Any:
+    """The cashier PIN or the operator's; wrong tries of either count against one lockout."""
+    settings = kiosk().settings
+    operator = settings.operator_pin
+    pin = operator if operator and hmac.compare_digest(attempt.encode(), operator.encode()) \
+        else settings.cashier_pin or operator
+    return PinGuard(kiosk().store, pin).check(attempt, who())
+
+
+def pin_screen(error: str | None = None, locked_for: int = 0, status: int = 200) -> Any:
+    return render_template("operator/pin.html", action=url_for(".pin_submit"), label=_("Cashier PIN"),
+                           error=error, locked_for=locked_for), status
+
+
+@bp.get("")
+def console() -> Any:
+    if not enabled():
+        abort(404)
+    if not unlocked():
+        lock_when_idle()
+        return pin_screen(locked_for=PinGuard(kiosk().store, None).locked_for(who()))
+    session["till_until"] = clock.now() + IDLE_SECONDS
+    return render_console()
+
+
+@bp.post("")
+def pin_submit() -> Any:
+    if not enabled():
+        abort(404)
+    result = check_pin(str(request.form.get("pin", ""))[:32])
+    if result.ok:
+        session["till_until"] = clock.now() + IDLE_SECONDS
+        rotate_session()  # an id learnt before the unlock is worth nothing after
+        audit("till.unlock")
+        return redirect(url_for(".console"), 303)
+    audit_refused(result, "till")
+    return pin_screen(pin_error(result), result.locked_for, 403)
+
+
+@bp.post("/lock")
+def lock() -> Any:
+    if "till_until" in session:
+        audit("till.lock")
+    end_till_session()
+    return redirect(url_for(".console"), 303)
+
+
+def start_of_day() -> float:
+    zone = kiosk().settings.timezone
+    today = datetime.fromtimestamp(clock.now(), zone).date()
+    return datetime.combine(today, datetime.min.time(), zone).timestamp()
+
+
+def render_console(error: str | None = None, status: int = 200, values: Any = None) -> Any:
+    services = kiosk()
+    displays = [(d, services.displays.online(d), services.orders.busy(d))
+                for d in services.displays.all() if d.mode == "till"]
+    names = {d.id: d.name for d in services.displays.all()}
+    chosen = (values or {}).get("display") or session.get("till_display")
+    if chosen not in {d.id for d, _online, _busy in displays}:
+        chosen = displays[0][0].id if len(displays) == 1 else None
+    s = services.settings
+    return render_template(
+        "till/console.html", displays=displays, chosen=chosen, error=error, values=values or {},
+        recent=services.orders.recent(since=start_of_day()), names=names, nonce=new_nonce(),
+        min_amount=s.min_amount, max_amount=s.max_amount,
+    ), status
+
+
+@bp.post("/charge")
+@cashier_only()
+def charge() -> Any:
+    form = request.form
+    services = kiosk()
+    display = services.displays.get(form.get("display"))
+    nonce = valid_nonce(form.get("nonce"))
+    if display is None:
+        return render_console(_("Choose a display."), 422, form)
+    if nonce is None:
+        return render_console(_("This form has expired. Please try again."), 422, form)
+    session["till_display"] = display.id
+    try:
+        amount = parse_amount(form.get("amount"), services.settings.min_amount, services.settings.max_amount)
+        order = services.orders.send(display, amount, reference=parse_reference(form.get("reference")),
+                                     note=parse_note(form.get("note")), key=f"till-{nonce}")
+    except InputError as err:
+        return render_console(message(err), 422, form)
+    except DisplayBusy:
+        return render_console(_("%(name)s is busy with another payment. Wait for it to end, or cancel "
+                                "it.", name=display.name), 409, form)
+    except DisplayOffline:
+        return render_console(_("%(name)s is offline: check that its screen is on and connected.",
+                                name=display.name), 409, form)
+    except DisplayNotInTillMode:
+        return render_console(_("%(name)s is in keypad mode.", name=display.name), 409, form)
+    audit("till.charge")
+    return redirect(url_for(".checkout", order_id=order.id), 303)
+
+
+def order_or_404(order_id: str) -> Order:
+    order = kiosk().orders.get(order_id)
+    if order is None:
+        abort(404)
+    return order
+
+
+def follow(state: OrderState) -> dict[str, Any]:
+    view = state.view
+    display = kiosk().displays.get(state.order.display)
+    return {"state": state, "order": state.order, "tx": view.tx if view else None, "view": view,
+            "display_name": display.name if display else "–",
+            "reconnecting": bool(view and view.reconnecting)}
+
+
+@bp.get("/checkout/<order_id>")
+@cashier_only()
+def checkout(order_id: str) -> Any:
+    state = kiosk().orders.state(order_or_404(order_id), look=True)
+    return render_template("till/checkout.html", **follow(state))
+
+
+@bp.get("/checkout/<order_id>/status")
+@cashier_only(poll=True)
+def status(order_id: str) -> Any:
+    order = order_or_404(order_id)
+    if not is_htmx():
+        return redirect(url_for(".checkout", order_id=order_id))
+    # Reads upstream at most once per half poll interval, shared with the display's own poll.
+    state = kiosk().orders.state(order, look=True)
+    response = make_response(render_template("till/_status.html", **follow(state)))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/checkout/<order_id>/cancel")
+@cashier_only()
+def cancel(order_id: str) -> Any:
+    kiosk().orders.cancel(order_or_404(order_id), "till")
+    audit("till.cancel")
+    return redirect(url_for(".checkout", order_id=order_id), 303)
+
+
+@bp.get("/checkout/<order_id>/receipt")
+@cashier_only()
+def receipt(order_id: str) -> Any:
+    state = kiosk().orders.state(order_or_404(order_id), look=True)
+    view = state.view
+    if state.status != "paid" or view is None or view.tx is None:
+        return redirect(url_for(".checkout", order_id=order_id))
+    tx = view.tx
+    paper = "58mm" if request.args.get("paper") == "58mm" else "a4"
+    rate = (tx.currency_amount / tx.coin_amount).quantize(Decimal("0.01")) if tx.coin_amount else None
+    links = {"a4": url_for(".receipt", order_id=order_id),
+             "58mm": url_for(".receipt", order_id=order_id, paper="58mm"),
+             "qr": url_for(".receipt_qr", order_id=order_id),
+             "back": url_for(".checkout", order_id=order_id)}
+    return render_template("kiosk/receipt.html", record=view.record, tx=tx, view=view, paper=paper,
+                           rate=rate, paid_at=tx.updated_at or tx.created_at, links=links,
+                           reference=state.order.reference or f"#{tx.sequence_id}")
+
+
+@bp.get("/checkout/<order_id>/receipt-qr.svg")
+@cashier_only(poll=True)
+def receipt_qr(order_id: str) -> Any:
+    tx_id = kiosk().orders.tx_of(order_or_404(order_id))
+    if tx_id is None:
+        abort(404)
+    return qr_svg(tx_id)

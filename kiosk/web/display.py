@@ -1,0 +1,175 @@
+"""The display's own screens. An unpaired browser shows its pairing code; a paired display in
+till mode waits on its welcome screen for the console or a till, then shows the order, the coin
+choice and the very same pay, status and result screens as a keypad kiosk:
+
+    /display                 pairing code, welcome screen, or the order the display holds now
+    /display/poll            every poll interval: has anything changed? (no session, no upstream)
+    /display/coin   (POST)   the customer picks a coin: the order's one upstream transaction
+    /display/cancel (POST)   the customer gives up before picking a coin
+    /display/logo            the shop's logo (KIOSK_LOGO)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import gettext as _
+
+from .. import clock
+from ..checkout import StartLimited, StartRejected, StartUnavailable
+from ..displays import Display, Order, OrderEnded, OrderState
+from ..displays.registry import new_credential
+from . import callers
+from .extensions import kiosk
+
+bp = Blueprint("display", __name__, url_prefix="/display")
+
+
+def state_token(display: Display | None, credential: str | None) -> str:
+    """What the display's screen depends on, as a short hash: the poll answers 304 while it is
+    the same, and sends the screen to /display when it changes."""
+    if display is None:
+        what = f"code:{kiosk().displays.code_for(credential).code}" if credential else "none"
+    else:
+        order = kiosk().orders.current(display)
+        status = kiosk().orders.state(order).status if order else "-"
+        what = f"{display.id}:{display.mode}:{display.name}:{order.id if order else '-'}:{status}"
+    return hashlib.sha256(what.encode()).hexdigest()[:16]
+
+
+@bp.get("")
+def show() -> Any:
+    display = callers.display()
+    if display is None:
+        return pairing_screen()
+    kiosk().displays.seen(display)
+    if display.mode == "keypad":
+        return redirect(url_for("kiosk.amount"))
+    order = kiosk().orders.current(display)
+    if order is None:
+        return screen("display/idle.html", display)
+    state = kiosk().orders.state(order)
+    tx_id = kiosk().orders.tx_of(order)
+    if tx_id is not None:
+        return redirect(url_for("kiosk.pay", tx_id=tx_id))  # the pay screen, or its result
+    if state.status == "pending":
+        coins = kiosk().settings.coins
+        if len(coins) == 1:
+            # Nothing for the customer to choose: the order's transaction is made as it is shown
+            # (once, however often the screen is loaded).
+            return begin(display, order, coins[0].key)
+        return order_screen(display, state)
+    return ended_screen(state)
+
+
+def screen(template: str, display: Display | None, status: int = 200, **values: Any) -> Any:
+    token = state_token(display, callers.credential())
+    return render_template(template, display=display, state_token=token, **values), status
+
+
+def pairing_screen() -> Any:
+    credential = callers.credential()
+    if credential is None:
+        if not kiosk().displays.may_issue(request.remote_addr or "-"):
+            return render_template("display/pairing.html", code=None, state_token=None), 429
+        credential = new_credential()
+    code = kiosk().displays.code_for(credential)
+    response = make_response(render_template("display/pairing.html", code=code, now=clock.now(),
+                                             state_token=state_token(None, credential)))
+    return callers.remember(response, credential)
+
+
+def order_screen(display: Display, state: OrderState, error: str | None = None, status: int = 200) -> Any:
+    return screen("display/order.html", display, status, order=state.order,
+                  coins=kiosk().settings.coins, error=error)
+
+
+def ended_screen(state: OrderState) -> Any:
+    """An order that ended before the customer picked a coin: the result screen, no transaction."""
+    order = state.order
+    return render_template("kiosk/result.html", view=None, record=order, tx=None, outcome=state.status,
+                           reference=order.reference or order.id[-8:], order=order)
+
+
+def begin(display: Display, order: Order, coin_key: str) -> Any:
+    pair = kiosk().settings.coin(coin_key)
+    state = kiosk().orders.state(order)
+    if pair is None:
+        return order_screen(display, state, _("Choose one of the coins shown."), 422)
+    try:
+        tx_id = kiosk().orders.begin(order, pair.coin, pair.network)
+    except OrderEnded:
+        return redirect(url_for(".show"), 303)
+    except (StartUnavailable, StartLimited):
+        return order_screen(display, state, _("Cryptom Pay is not answering right now. "
+                                              "Please try again in a moment."), 503)
+    except StartRejected as err:
+        return order_screen(display, state, _("The payment could not be started: %(reason)s",
+                                              reason=str(err)), 422)
+    return redirect(url_for("kiosk.pay", tx_id=tx_id), 303)
+
+
+def current_order() -> tuple[Display, Order]:
+    display = callers.display()
+    order = kiosk().orders.current(display) if display is not None else None
+    if display is None or order is None:
+        abort(404)
+    return display, order
+
+
+@bp.post("/coin")
+def coin() -> Any:
+    display, order = current_order()
+    if request.form.get("order") != order.id:
+        return redirect(url_for(".show"), 303)  # a stale screen: show what is there now
+    return begin(display, order, request.form.get("coin", ""))
+
+
+@bp.post("/cancel")
+def cancel() -> Any:
+    _display, order = current_order()
+    if request.form.get("order") == order.id:
+        kiosk().orders.cancel(order, "customer")
+    return redirect(url_for(".show"), 303)
+
+
+@bp.get("/poll")
+def poll() -> Response:
+    """Asked every poll interval by a waiting display, all day long: store reads only, no session
+    (the session interface skips this path), no upstream call, and 304 while nothing changed."""
+    credential = callers.credential()
+    display = kiosk().displays.by_credential(credential)
+    if display is not None:
+        kiosk().displays.seen(display)
+    token = state_token(display, credential)
+    if request.args.get("s") != token:
+        response = Response(status=200)
+        response.headers["HX-Redirect"] = url_for(".show")
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    response = Response(status=304 if request.if_none_match.contains(token) else 200)
+    response.set_etag(token)
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@bp.get("/logo")
+def logo() -> Any:
+    path = kiosk().settings.logo
+    if path is None:
+        abort(404)
+    response = send_file(path, max_age=3600)
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response

@@ -1,0 +1,334 @@
+"""Displays and the orders sent to them, without Flask: pairing codes, credentials, modes, busy,
+pending orders, and their one upstream transaction. On the SQLite store and on a real Redis."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+import time_machine
+
+from kiosk.checkout import Checkout, LocalStore, RedisStore
+from kiosk.checkout.inputs import InputError
+from kiosk.displays import (
+    DisplayBusy,
+    DisplayNotInTillMode,
+    DisplayOffline,
+    Displays,
+    Line,
+    OrderEnded,
+    Orders,
+    PairingError,
+    pairing,
+    parse_lines,
+)
+from kiosk.displays.registry import SEEN_EVERY, credential_hash, new_credential
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        return LocalStore(tmp_path / "kiosk.sqlite3")
+    import redis
+
+    return RedisStore(redis.Redis.from_url(request.getfixturevalue("redis_url")))
+
+
+@pytest.fixture
+def displays(store) -> Displays:
+    return Displays(store)
+
+
+@pytest.fixture
+def orders(store, client, displays) -> Orders:
+    checkout = Checkout(client, store, payment_timeout=600)
+    return Orders(store, checkout, displays, min_amount=Decimal("1"), max_amount=Decimal("100000"))
+
+
+def paired(displays: Displays, name: str = "Counter 1", mode: str = "till"):
+    credential = new_credential()
+    code = displays.code_for(credential)
+    return displays.pair(code.code, name, mode), credential
+
+
+# -- pairing codes ------------------------------------------------------------------------------
+
+
+def test_codes_use_six_characters_without_look_alikes():
+    codes = {pairing.new_code() for _ in range(2000)}
+    assert len(codes) > 1990
+    seen = set("".join(codes))
+    assert seen <= set(pairing.ALPHABET) and not seen & set("0O1IL")
+    assert all(len(c) == 6 for c in codes)
+    assert len(set(pairing.ALPHABET)) == 31
+
+
+@pytest.mark.parametrize(("typed", "code"), [("abc-def", "ABCDEF"), (" ab cd ef ", "ABCDEF"),
+                                              ("ABCDE", None), ("ABCDEFG", None), ("ABCDE0", None),
+                                              ("ABCDEI", None), ("", None), (None, None)])
+def test_typed_codes_are_normalized(typed, code):
+    assert pairing.normalize(typed) == code
+
+
+def test_a_browser_keeps_its_code_until_shortly_before_it_expires(displays):
+    credential = new_credential()
+    with time_machine.travel(1_800_000_000, tick=False) as clock:
+        first = displays.code_for(credential)
+        assert first.expires == 1_800_000_000 + 600
+        clock.shift(600 - 61)  # 61 s left: still the same code
+        assert displays.code_for(credential) == first
+        clock.shift(1)  # 60 s left: a new one, and the old one still pairs until its end
+        second = displays.code_for(credential)
+        assert second.code != first.code and second.expires == 1_800_000_000 + 540 + 600
+        assert displays.pair(first.code, "Counter 1", "till").credential_hash == credential_hash(credential)
+
+
+def test_an_expired_code_pairs_nothing(displays):
+    credential = new_credential()
+    with time_machine.travel(1_800_000_000, tick=False) as clock:
+        code = displays.code_for(credential).code
+        clock.shift(600)
+        with pytest.raises(PairingError, match="not valid or has expired"):
+            displays.pair(code, "Counter 1", "till")
+    assert displays.all() == []
+
+
+def test_pairing_binds_the_browser_credential_to_a_record(displays):
+    display, credential = paired(displays, "Counter 1", "till")
+    assert displays.by_credential(credential) == display
+    assert displays.by_credential(new_credential()) is None
+    assert displays.by_credential("short") is None and displays.by_credential(None) is None
+    assert [d.id for d in displays.all()] == [display.id]
+    assert credential not in display.dumps()  # only its hash is kept
+    # A code pairs once; the same code again is refused.
+    other = new_credential()
+    code = displays.code_for(other).code
+    displays.pair(code, "Counter 2", "till")
+    with pytest.raises(PairingError, match="not valid"):
+        displays.pair(code, "Counter 3", "till")
+    assert len(displays.all()) == 2
+
+
+def test_a_code_pairs_once_even_when_two_staff_send_it_at_once(displays):
+    credential = new_credential()
+    code = displays.code_for(credential).code
+    results: list[object] = []
+
+    def pair(name: str) -> None:
+        try:
+            results.append(displays.pair(code, name, "till"))
+        except PairingError as exc:
+            results.append(exc)
+
+    threads = [threading.Thread(target=pair, args=(f"Counter {n}",)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(displays.all()) == 1
+    assert sum(not isinstance(r, PairingError) for r in results) == 1
+
+
+@pytest.mark.parametrize(("name", "mode", "message"), [
+    ("", "till", "Give the display a name"),
+    ("x" * 41, "till", "at most %(max)d"),
+    ("Counter 1", "kiosk", "till or keypad"),
+    ("Counter\x001", "till", "at most %(max)d"),
+])
+def test_bad_pairing_input_changes_nothing(displays, name, mode, message):
+    code = displays.code_for(new_credential()).code
+    with pytest.raises(PairingError, match=re.escape(message)):
+        displays.pair(code, name, mode)
+    assert displays.all() == []
+    assert displays.pair(code, "x" * 40, "keypad").name == "x" * 40  # the code still works
+
+
+def test_rename_mode_and_unpair(displays):
+    display, credential = paired(displays)
+    display = displays.rename(display, "  Front   desk ")
+    display = displays.set_mode(display, "keypad")
+    assert displays.by_credential(credential) == display
+    assert (display.name, display.mode) == ("Front desk", "keypad")
+    with pytest.raises(PairingError):
+        displays.set_mode(display, "other")
+    displays.unpair(display)
+    assert displays.by_credential(credential) is None and displays.all() == []
+    assert displays.code_for(credential).code  # the same browser gets a code again
+
+
+def test_online_means_seen_within_thirty_seconds_and_seen_is_written_sparingly(displays, store):
+    with time_machine.travel(1_800_000_000, tick=False) as clock:
+        display, _ = paired(displays)
+        assert displays.online(display)
+        clock.shift(30)
+        assert displays.online(display)
+        clock.shift(1)
+        assert not displays.online(display)
+        displays.seen(display)
+        assert displays.last_seen(display) == 1_800_000_031
+        clock.shift(SEEN_EVERY - 1)
+        displays.seen(display)  # within SEEN_EVERY: no write
+        assert displays.last_seen(display) == 1_800_000_031
+        clock.shift(1)
+        displays.seen(display)
+        assert displays.last_seen(display) == 1_800_000_031 + SEEN_EVERY
+
+
+# -- orders ------------------------------------------------------------------------------------
+
+
+def test_an_order_waits_on_the_display_then_pays(orders, displays, sandbox):
+    display, _ = paired(displays)
+    lines = (Line("Çay", 2, Decimal("15.00")), Line("Simit", 1, Decimal("20.00")))
+    order = orders.send(display, Decimal("50.00"), reference="till-4711", note="Table 4", lines=lines)
+    assert orders.current(display) == order and orders.busy(display)
+    assert orders.state(order).status == "pending"
+    assert sandbox.calls("create") == 0  # nothing upstream until the customer picks a coin
+    tx_id = orders.begin(order, "TRX", "TRX")
+    assert orders.begin(order, "TRX", "TRX") == tx_id  # a double tap
+    assert sandbox.calls("create") == 1
+    [tx] = sandbox.transactions()
+    assert tx["statusNote"].startswith("Table 4 ") and Decimal(tx["currencyAmount"]) == Decimal("50")
+    record = orders.checkout.record(tx_id)
+    assert (record.owner, record.display, record.order) == (f"display:{display.id}", display.id, order.id)
+    assert orders.state(order, look=True).status == "waiting"
+    sandbox.pay(tx_id, share="half")
+    assert orders.state(order, look=True).status == "partly_paid"
+    sandbox.pay(tx_id, share="full")
+    state = orders.state(order, look=True)
+    assert state.status == "paid" and state.final and state.cancel_reason is None
+    assert not orders.busy(display)
+    again = orders.get(order.id)
+    assert again.lines == lines and again.tx == tx_id and again.reference == "till-4711"
+
+
+def test_a_busy_display_refuses_a_second_order_and_keeps_the_first(orders, displays, sandbox):
+    display, _ = paired(displays)
+    first = orders.send(display, Decimal("10"))
+    with pytest.raises(DisplayBusy):
+        orders.send(display, Decimal("20"))
+    assert orders.current(display) == first
+    tx_id = orders.begin(first, "TRX", "TRX")
+    with pytest.raises(DisplayBusy):
+        orders.send(display, Decimal("20"))
+    sandbox.pay(tx_id, share="full")
+    # Paid (seen by the send itself, no screen needed): the display takes the next one.
+    second = orders.send(display, Decimal("20"))
+    assert orders.current(display) == second
+    assert len(orders.recent()) == 2
+
+
+def test_two_sends_at_once_to_an_idle_display_put_exactly_one_on_it(orders, displays):
+    display, _ = paired(displays)
+    won: list[str] = []
+
+    def send(n: int) -> None:
+        with contextlib.suppress(DisplayBusy):
+            won.append(orders.send(display, Decimal(10 + n)).id)
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(won) == 1 and orders.current(display).id == won[0]
+    assert [s.order.id for s in orders.recent()] == won  # the refused ones left nothing behind
+
+
+def test_keypad_and_offline_displays_take_no_orders(orders, displays):
+    keypad, _ = paired(displays, "Keypad", "keypad")
+    with pytest.raises(DisplayNotInTillMode):
+        orders.send(keypad, Decimal("10"))
+    with time_machine.travel(time.time(), tick=False) as clock:
+        till, _ = paired(displays, "Till", "till")
+        clock.shift(31)
+        with pytest.raises(DisplayOffline):
+            orders.send(till, Decimal("10"))
+    assert orders.recent() == []
+
+
+@pytest.mark.parametrize(("amount", "message"), [
+    (Decimal("0"), "more than zero"), (Decimal("0.99"), "smallest"), (Decimal("100000.01"), "largest"),
+    (Decimal("12.345"), "two decimals"), (Decimal("NaN"), "two decimals"), (Decimal("1E+40"), "largest"),
+])
+def test_bad_amounts_send_nothing(orders, displays, amount, message):
+    display, _ = paired(displays)
+    with pytest.raises(InputError, match=message):
+        orders.send(display, amount)
+    assert orders.current(display) is None
+    assert orders.send(display, Decimal("1")).amount == Decimal("1.00")  # the limit itself is fine
+
+
+def test_lines_must_add_up_to_the_amount():
+    raw = [{"name": "Çay", "quantity": 2, "unit_amount": "15.00"}]
+    assert parse_lines(raw, Decimal("30.00")) == (Line("Çay", 2, Decimal("15.00")),)
+    with pytest.raises(InputError, match="add up"):
+        parse_lines(raw, Decimal("30.01"))
+    for bad in ([{"name": "", "quantity": 1, "unit_amount": "1.00"}],
+                [{"name": "x", "quantity": 0, "unit_amount": "1.00"}],
+                [{"name": "x", "quantity": True, "unit_amount": "1.00"}],
+                [{"name": "x", "quantity": 1, "unit_amount": 1.0}],
+                [{"name": "x", "quantity": 1, "unit_amount": "1.001"}],
+                [{"name": "x", "quantity": 1, "unit_amount": "abc"}], "lines", [1]):
+        with pytest.raises(InputError):
+            parse_lines(bad, Decimal("1.00"))
+
+
+def test_cancel_before_a_coin_is_picked_ends_it_with_nothing_upstream(orders, displays, sandbox):
+    display, _ = paired(displays)
+    order = orders.send(display, Decimal("10"))
+    state = orders.cancel(order, "till")
+    assert (state.status, state.cancel_reason) == ("cancelled", "till")
+    with pytest.raises(OrderEnded):
+        orders.begin(order, "TRX", "TRX")
+    assert sandbox.calls("create") == 0 and sandbox.calls("cancel") == 0
+    assert not orders.busy(display)
+    # The display shows the result, then it is free; another send takes its place.
+    orders.acknowledge(display, order)
+    assert orders.current(display) is None
+
+
+def test_cancel_after_the_coin_goes_upstream_once(orders, displays, sandbox):
+    display, _ = paired(displays)
+    order = orders.send(display, Decimal("10"))
+    orders.begin(order, "TRX", "TRX")
+    first, second = orders.cancel(order, "till"), orders.cancel(order, "customer")
+    assert first.status == second.status == "cancelled" and first.cancel_reason == "till"
+    assert sandbox.calls("cancel") == 1
+
+
+def test_cancel_of_an_order_paid_meanwhile_says_paid(orders, displays, sandbox):
+    display, _ = paired(displays)
+    order = orders.send(display, Decimal("10"))
+    sandbox.pay(orders.begin(order, "TRX", "TRX"), share="full")
+    assert orders.cancel(order, "till").status == "paid"
+
+
+def test_an_order_nobody_picks_up_expires_at_its_deadline(orders, displays, sandbox):
+    with time_machine.travel(time.time(), tick=False) as clock:
+        display, _ = paired(displays)
+        order = orders.send(display, Decimal("10"))
+        clock.shift(599)
+        assert orders.state(order).status == "pending"
+        clock.shift(1)
+        assert orders.sweep() == 1
+        state = orders.state(order)
+        assert (state.status, state.cancel_reason) == ("expired", "deadline")
+        with pytest.raises(OrderEnded):
+            orders.begin(order, "TRX", "TRX")
+        assert orders.cancel(order, "till").status == "expired"
+    assert sandbox.calls("create") == 0
+
+
+def test_unpair_cancels_the_open_order(orders, displays, sandbox):
+    display, credential = paired(displays)
+    order = orders.send(display, Decimal("10"))
+    orders.begin(order, "TRX", "TRX")
+    orders.unpair(display)
+    assert sandbox.transactions()[0]["status"] == "CANCELLED"
+    assert orders.state(order, look=True).cancel_reason == "operator"
+    assert displays.by_credential(credential) is None
