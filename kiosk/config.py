@@ -277,9 +277,16 @@ def load(config: dict[str, Any], instance_path: str) -> Settings:
     """
     state_dir = Path(config.get("STATE_DIR") or instance_path)
     try:
-        state_dir.mkdir(parents=True, exist_ok=True)
+        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"KIOSK_STATE_DIR cannot be created: {state_dir} ({exc.strerror})") from None
+    try:
+        # The upstream token, the sessions and a store whose keys name live session ids: the
+        # kiosk's user alone may read or even list it, whoever made the folder.
+        state_dir.chmod(0o700)
+    except OSError as exc:
+        raise ConfigError(f"KIOSK_STATE_DIR must belong to the kiosk's user: {state_dir} "
+                          f"({exc.strerror})") from None
 
     demo = config.get(DEMO) is True
     api_url = _api_url(config.get("API_URL"), demo)

@@ -20,15 +20,24 @@ _MASKS = [
 ]
 
 
+# Control characters a client may slip into what gets logged (a path, an upstream message): a
+# newline would start a forged line in the text format, an escape sequence would drive a terminal.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def mask(text: str) -> str:
     for pattern, replacement in _MASKS:
         text = pattern.sub(replacement, text)
     return text
 
 
+def one_line(text: str) -> str:
+    return _CONTROLS.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 class Masking(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = mask(record.getMessage())
+        record.msg = one_line(mask(record.getMessage()))
         record.args = ()
         record.request_id = request_id.get()
         return True

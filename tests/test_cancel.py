@@ -112,3 +112,25 @@ def test_store_failing_while_cancelling_is_calm(screen, sandbox, tmp_path):
     assert sandbox.calls("cancel") == 0
     assert screen.cancel(tx_id, token).headers["Location"] == f"/result/{tx_id}"
     assert sandbox.calls("cancel") == 1
+
+
+@pytest.mark.parametrize("ending", ["paid", "cancelled", "expired"])
+def test_a_cancel_from_a_stale_tab_after_the_result_sends_no_delete(screen, sandbox, crashes, ending):
+    """A second tab still shows the pay screen once the payment has its result: its Cancel sends
+    nothing upstream (a DELETE on a completed payment is a risk, never a help) and shows the
+    result."""
+    tx_id = screen.start()
+    token = screen.token(f"/pay/{tx_id}")
+    if ending == "paid":
+        sandbox.pay(tx_id, share="full")
+    elif ending == "cancelled":
+        screen.cancel(tx_id, token)
+    else:
+        with time_machine.travel(time.time() + 601, tick=False):
+            screen.poll(tx_id)
+    assert screen.result(tx_id) == ending
+    deletes = sandbox.calls("cancel")
+    answer = screen.cancel(tx_id, token)
+    assert answer.headers["Location"] == f"/result/{tx_id}" and screen.result(tx_id) == ending
+    assert sandbox.calls("cancel") == deletes
+    assert crashes() == []

@@ -192,6 +192,27 @@ def test_read_timeout_is_unavailable(sandbox):
     assert time.monotonic() - started < 0.8  # a timeout is not retried
 
 
+def test_an_answer_that_drips_in_is_cut_at_the_deadline(sandbox):
+    """Each byte arrives well within the read timeout, but the whole answer would take minutes:
+    the kiosk gives up once the answer as a whole is late, so no screen waits on it."""
+    client = CryptomClient(sandbox.url, DEFAULT_EMAIL, DEFAULT_PASSWORD, read_timeout=1.0)
+    tx = new_tx(client)
+    sandbox.faults(fail_next=1, fail_body="drip", only="detail")
+    started = time.monotonic()
+    with pytest.raises(Unavailable, match="in time"):
+        client.transaction(tx.id)
+    assert time.monotonic() - started < 3.0  # read timeout + 1 s, and one byte's wait at most
+    assert client.transaction(tx.id).id == tx.id  # the next answer, whole and quick, is read
+
+
+def test_a_huge_answer_is_refused_not_held_in_memory(client, sandbox):
+    tx = new_tx(client)
+    sandbox.faults(fail_next=1, fail_body="huge", only="detail")
+    with pytest.raises(Unavailable, match="too large"):
+        client.transaction(tx.id)
+    assert client.transaction(tx.id).id == tx.id
+
+
 def test_connection_refused_is_unavailable():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -242,6 +242,8 @@ def test_double_submit_at_the_same_moment_creates_one(kiosk, sandbox, crashes):
     sandbox.clear_faults()
     assert len(set(answers)) == 1 and answers[0].startswith("/pay/")
     assert sandbox.calls("create") == 1 and crashes() == []
+    # Whichever request's session was saved last, the payment is this browser's own.
+    assert screen.get(answers[0]).status_code == 200
 
 
 def test_create_without_an_answer_is_adopted_not_made_twice(kiosk, sandbox, crashes):

@@ -11,7 +11,7 @@ import time
 import pytest
 import time_machine
 
-from kiosk.checkout.base import WATCHED
+from kiosk.checkout.base import CREATES, WATCHED
 from kiosk.jobs.queue import JsonSerializer
 
 from .support import Customer
@@ -127,3 +127,31 @@ def test_the_watcher_reuses_a_screens_recent_answer(make_app, sandbox):
     with time_machine.travel(start + 30, tick=False):
         checkout.watch(tx_id)  # nobody looked for 16 s: the watcher reads
         assert sandbox.calls("detail") == reads + 1
+
+
+UNREADABLE = ["not json", "[]", "{}", '{"tx_id": "x", "amount": "lots", "coin": "TRX", "network": "TRX",'
+              ' "created": 0, "deadline": 0}', '{"tx_id": "x", "amount": "1", "coin": "TRX",'
+              ' "network": "TRX", "created": null, "deadline": 0}']
+
+
+@pytest.mark.parametrize("text", UNREADABLE)
+def test_an_unreadable_entry_is_set_aside_not_retried_forever(make_app, sandbox, caplog, text):
+    """A record or an unanswered create that cannot be read (written by hand, by another version,
+    or by whoever can write the fleet's Redis) is dropped from the watcher's lists with a
+    warning, once: the sweep would otherwise queue a failing job every minute for ever. The
+    screens answer it as an unknown id."""
+    app = make_app()
+    checkout = app.extensions["kiosk"].checkout
+    store = checkout.store
+    store.set("tx:6b06a0000000000000000000", text)
+    store.schedule(WATCHED, "6b06a0000000000000000000", 0)
+    store.set("create:0123456789abcdef", text)
+    store.schedule(CREATES, "0123456789abcdef", 0)
+    assert checkout.watch("6b06a0000000000000000000", 0) is None
+    checkout.resolve_create("0123456789abcdef")
+    assert checkout.overdue(0) == [] and checkout.unanswered() == []
+    assert any("cannot be read" in r.getMessage() for r in caplog.records)
+    assert checkout.record_for("6b06a0000000000000000000", "kiosk:x") is None
+    browser = app.test_client()
+    browser.get("/")  # a kiosk id in its session: the record is read, then refused
+    assert browser.get("/pay/6b06a0000000000000000000").status_code == 404

@@ -81,6 +81,23 @@ def test_another_kiosk_cannot_reach_a_paid_receipt(app, sandbox):
         assert response.status_code == 404 and tx_id not in response.get_data(as_text=True)
 
 
+def test_another_kiosk_sending_the_first_one_s_form_token_gets_its_own_payment(app, sandbox):
+    """The one-payment-per-form guard is the kiosk's own: another browser replaying the first
+    one's form token (its nonce) never learns the first one's transaction id."""
+    owner = Customer(app.test_client(), sandbox)
+    html = owner.amount_page()
+    nonce = field(html, "nonce")
+    owner.enter("300")  # two coins: the amount, then the coin with the amount screen's nonce
+    tx_id = owner.choose(nonce=nonce).headers["Location"].rsplit("/", 1)[1]
+    intruder = Customer(app.test_client(), sandbox)
+    intruder.enter("300")
+    answer = intruder.choose(nonce=nonce)
+    assert tx_id not in answer.headers.get("Location", "") + answer.get_data(as_text=True)
+    theirs = answer.headers["Location"].rsplit("/", 1)[1]
+    assert intruder.web.get(f"/pay/{theirs}").status_code == 200
+    assert sorted(tx["_id"] for tx in sandbox.transactions()) == sorted([tx_id, theirs])
+
+
 def test_a_browser_without_a_session_is_nobody(app, sandbox):
     tx_id = Customer(app.test_client(), sandbox).start()
     stranger = app.test_client(use_cookies=False)

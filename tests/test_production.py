@@ -10,6 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 import requests
 import time_machine
 
@@ -161,6 +162,28 @@ def test_json_log_lines_mask_secrets():
     line = json.loads(logs.JsonLines().format(record))
     assert line["msg"] == 'login Bearer *** for +90*******67 password="***"'
     assert line["level"] == "info" and line["request_id"] == "-"
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_forged_log_line_stays_inside_its_own(make_app, capsys, fmt):
+    """Whatever a client puts in a path or a header that gets logged (a newline, a carriage
+    return, an escape sequence) cannot start a line of its own: one request, one line."""
+    app = make_app()
+    root = logging.getLogger()
+    kept = root.handlers[:], root.level
+    try:
+        logs.configure(fmt)
+        capsys.readouterr()
+        app.test_client().post("/pay/x%0A%7B%22level%22:%22info%22%7D%0Dforged%1B[2J/cancel",
+                               data={"csrf_token": "stale"})
+        lines = capsys.readouterr().err.splitlines()
+    finally:
+        root.handlers[:], root.level = kept
+    start = re.compile(r'\{"ts": "|\d{4}-\d\d-\d\d ')  # how each record's line begins
+    assert lines and all(start.match(line) for line in lines), lines
+    [refused] = [line for line in lines if "form refused" in line]
+    assert "forged" in refused
+    assert "\x1b" not in refused[0] and "\r" not in refused[0]
 
 
 def test_lifecycle_logged_once_per_event_without_secrets(make_app, sandbox, caplog):

@@ -378,3 +378,21 @@ def test_coins_arriving_after_a_cancel_become_an_attention_item(customer, sandbo
     assert 'data-testid="result-partial"' in html  # never shown as a plain cancellation
     kinds = {item["kind"] for _, item in app.extensions["kiosk"].checkout.attention()}
     assert kinds == {"partial_late"}
+
+
+BODY_LIMIT = 64 * 1024
+
+
+@pytest.mark.parametrize("size", [BODY_LIMIT, BODY_LIMIT + 1, 20_000_000])
+def test_a_form_body_past_the_limit_is_refused_unread(customer, sandbox, size):
+    """No kiosk form comes near 64 KiB; a bigger body is refused before it is read (it would
+    otherwise be held in memory whole, by every worker thread an outsider keeps busy)."""
+    html = customer.amount_page()
+    form = f"csrf_token={field(html, 'csrf_token')}&nonce={field(html, 'nonce')}&amount=300&pad="
+    body = form + "x" * (size - len(form))
+    answer = customer.web.post("/", data=body, content_type="application/x-www-form-urlencoded")
+    if size <= BODY_LIMIT:
+        assert answer.status_code == 302 and answer.headers["Location"] == "/coin"
+    else:
+        assert answer.status_code == 413
+        assert customer.get("/coin").headers["Location"] == "/"  # no amount was taken

@@ -172,3 +172,20 @@ def test_the_sandbox_reads_its_settings_as_text(monkeypatch):
         assert login.status_code == 200
     finally:
         server.stop()
+
+
+# -- the state folder ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("existing", [None, 0o755, 0o775, 0o711])
+def test_the_state_folder_is_the_kiosk_s_alone(tmp_path, existing):
+    """It holds the upstream token, the sessions and a store whose keys name live session ids:
+    no other user of the machine may read or list it, whether the kiosk made it or found it."""
+    state = tmp_path / "state"
+    if existing is not None:
+        state.mkdir()
+        state.chmod(existing)
+    app = create_app({"STATE_DIR": str(state), **BASE})
+    app.test_client().get("/")  # a session, the store and the queue are written
+    assert {p.name for p in state.iterdir()} >= {"jobs.sqlite3", "kiosk.sqlite3", "sessions"}
+    assert oct(state.stat().st_mode & 0o777) == oct(0o700)

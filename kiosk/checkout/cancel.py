@@ -22,7 +22,10 @@ REFUSED_MAX_WAIT = 60.0
 class Cancelling(Base):
     def cancel(self, record: Record, reason: str = "customer") -> View:
         """A cancel by the customer (or `reason`: till, operator): one DELETE however many taps,
-        then a fresh look upstream."""
+        then a fresh look upstream. A checkout that already has its result (a stale tab, a late
+        tap on the console) gets no DELETE: only its result."""
+        if self.store.get(f"final:{record.tx_id}") is not None:
+            return self._look(record, expire=False)
         return self._cancel(record, reason)
 
     def cancel_by_operator(self, tx_id: str) -> None:

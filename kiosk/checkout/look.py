@@ -14,9 +14,9 @@ import segno
 
 from ..cryptom import CryptomError, NotFound, Status, Transaction, Unavailable
 from . import ownership
-from .base import Base
+from .base import Base, log
 from .outcome import ENDED, Outcome, decide
-from .record import RECORD_TTL, Record, View
+from .record import RECORD_TTL, UNREADABLE, Record, View
 
 LOST_GRACE = 60.0  # a transaction upstream says it does not know is lost only after this long
 LOST_ANSWERS = 3  # ... and this many "not found" answers: one 404 may be a passing fault
@@ -27,7 +27,13 @@ class Looking(Base):
         """Any checkout this kiosk recorded, whoever started it: for the operator area and the
         watcher only."""
         text = self.store.get(f"tx:{tx_id}")
-        return Record.loads(text) if text else None
+        if not text:
+            return None
+        try:
+            return Record.loads(text)
+        except UNREADABLE:
+            log.warning("the record of %s cannot be read: set aside as unknown", tx_id)
+            return None
 
     def record_for(self, tx_id: str, owner: str | None) -> Record | None:
         """The checkout if `owner` started it; None, as for an unknown id, to anyone else."""

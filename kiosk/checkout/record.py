@@ -12,6 +12,9 @@ from typing import Any
 from ..cryptom import Transaction
 from .outcome import Outcome
 
+# What reading a stored entry that is not what this kiosk writes raises (hand-edited, another
+# version, or planted by whoever can write the fleet's Redis).
+UNREADABLE = (ValueError, KeyError, TypeError, ArithmeticError)
 RECORD_TTL = 15 * 24 * 3600  # upstream reserves the wallet for two weeks
 GUARD_TTL = 24 * 3600
 MEMORY_ITEMS = 512  # per process: last-seen transactions and QR images

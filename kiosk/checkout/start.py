@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from ..cryptom import CryptomError, Rejected, Transaction, Unavailable
 from .base import CREATES, Base, log
-from .record import GUARD_TTL, RECORD_TTL, Record, StartLimited, StartRejected, StartUnavailable
+from .record import GUARD_TTL, RECORD_TTL, UNREADABLE, Record, StartLimited, StartRejected, StartUnavailable
 
 REF_MARK = "kiosk:"
 CREATE_TTL = 24 * 3600  # how long an unanswered create is remembered at most
@@ -28,6 +28,12 @@ SEARCH_PAGES = 5  # history pages of 100 read when looking for one reference
 def with_reference(ref: str, note: str | None) -> str:
     """The customer's note, if any, then the kiosk's reference as its last word."""
     return f"{note} {REF_MARK}{ref}" if note else f"{REF_MARK}{ref}"
+
+
+def guard_key(nonce: str, owner: str | None) -> str:
+    """The one-transaction guard of a form (or an order): the owner's own, so another browser
+    replaying a form's nonce learns nothing. Holds "pending", then the transaction id."""
+    return f"nonce:{owner or '-'}:{nonce}"
 
 
 def carries(tx: Transaction, ref: str) -> bool:
@@ -54,6 +60,15 @@ class Attempt:
         d = json.loads(text)
         return cls(d["ref"], d.get("owner"), Decimal(d["amount"]), d["coin"], d["network"], float(d["at"]))
 
+    @classmethod
+    def read(cls, ref: str, text: str) -> Attempt | None:
+        """The attempt, or None (with a warning) when the entry is not one this kiosk wrote."""
+        try:
+            return cls.loads(text)
+        except UNREADABLE:
+            log.warning("the unanswered create %s cannot be read: set aside", ref)
+            return None
+
 
 class Starting(Base):
     create_limit: tuple[int, int]
@@ -79,7 +94,7 @@ class Starting(Base):
         upstream for that transaction, so it is adopted, not made twice. `display` and `order`
         are kept with the record too: which display showed it, and which order of a till or the
         console it pays."""
-        key = f"nonce:{nonce}"
+        key = guard_key(nonce, owner)
         if not self.store.add(key, "pending", ttl=GUARD_TTL):
             return self._await_start(key)
         try:
@@ -126,8 +141,21 @@ class Starting(Base):
             self.store.delete(key)
             raise StartUnavailable("Cryptom Pay refused the kiosk's login") from None
         self._settled(attempt.ref)
+        if not self._as_asked(tx, attempt):
+            # Another amount, currency or coin than the customer's: never shown for payment.
+            self._discard(tx)
+            self.store.delete(key)
+            raise StartUnavailable("Cryptom Pay answered with another payment than was asked for")
         return self._begin(key, tx, amount, coin, network, started, attempt.ref, owner,
                            display=display, order=order)
+
+    def _discard(self, tx: Transaction) -> None:
+        """Cancel upstream a transaction nobody will pay; if that fails, the hourly
+        reconciliation finds it (no record of the kiosk's own carries it)."""
+        try:
+            self.client.cancel(tx.id)
+        except CryptomError:
+            log.warning("could not cancel transaction %s, made unlike the request", tx.id)
 
     def _settled(self, ref: str) -> None:
         """The create's fate is known: nothing left for the watcher to look for."""
@@ -156,9 +184,9 @@ class Starting(Base):
             return None
         self.store.delete(f"unanswered:{owner}")
         text = self.store.get(f"create:{ref}")
-        if text is None:
+        attempt = Attempt.read(ref, text) if text is not None else None
+        if attempt is None:
             return None
-        attempt = Attempt.loads(text)
         if (attempt.amount, attempt.coin, attempt.network) != (amount, coin, network):
             return None  # another sale: the watcher resolves the earlier create
         tx = self.find_created(attempt)

@@ -120,10 +120,10 @@ class Watching(Starting):
             return
         try:
             text = self.store.get(f"create:{ref}")
-            if text is None:
+            attempt = Attempt.read(ref, text) if text is not None else None
+            if attempt is None:  # resolved meanwhile, or unreadable: never a job failing for ever
                 self.store.unschedule(CREATES, ref)
                 return
-            attempt = Attempt.loads(text)
             now = self.clock()
             try:
                 tx = self._search(attempt)

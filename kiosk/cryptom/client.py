@@ -15,22 +15,28 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
+import urllib3
 
 from .errors import AuthError, CryptomError, NotFound, Rejected, Unavailable
 from .models import Page, Token, Transaction
 from .tokens import MemoryTokenStore, TokenStore
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Renew this long before upstream says the token expires, so a request never carries a token
 # that dies on the way.
 RENEW_MARGIN_SECONDS = 60.0
 DEFAULT_TOKEN_SECONDS = 300.0
+# An answer as a whole may take the read timeout and this much more (5 s + 1 s, under the 8 s
+# that a screen's poll waits), and be this large (a history page of 100 is a few hundred KB).
+ANSWER_GRACE_SECONDS = 1.0
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
 _TITLE = re.compile(r"<title>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 
@@ -129,11 +135,11 @@ class CryptomClient:
         if status_note:
             body["statusNote"] = status_note
         data = self._authed("POST", "/api/transaction/create", body=body)
-        return Transaction.from_json(self._data(data))
+        return _read(Transaction.from_json, self._data(data))
 
     def transaction(self, tx_id: str) -> Transaction:
         data = self._authed("GET", f"/api/transaction/detail/{_safe_id(tx_id)}")
-        return Transaction.from_json(self._data(data))
+        return _read(Transaction.from_json, self._data(data))
 
     def cancel(self, tx_id: str) -> None:
         """Ask upstream to cancel. Read the transaction again afterwards: it may have completed."""
@@ -151,7 +157,7 @@ class CryptomClient:
         params = {k: str(v) for k, v in (filters or {}).items() if v not in (None, "")}
         params.update(page=str(int(page)), limit=str(int(limit)))
         data = self._authed("GET", "/api/transaction", params=params)
-        return Page.from_json(self._data(data))
+        return _read(Page.from_json, self._data(data))
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -214,8 +220,9 @@ class CryptomClient:
             try:
                 response = self._session.request(
                     method, self.base_url + path, headers=headers, data=data, params=params,
-                    timeout=self.timeout,
+                    timeout=self.timeout, stream=True,
                 )
+                _read_body(response, started + self.timeout[1] + ANSWER_GRACE_SECONDS)
             except requests.ConnectionError as exc:
                 # Refused or reset before an answer: safe to try a GET again, never a POST.
                 if isinstance(exc, requests.ConnectTimeout) or attempt + 1 >= attempts:
@@ -269,12 +276,52 @@ class CryptomClient:
         return data
 
 
+def _read_body(response: requests.Response, deadline: float) -> None:
+    """The whole body, by `deadline` and within MAX_ANSWER_BYTES. The read timeout bounds each
+    wait for a byte only: an answer that drips in (or never ends) would hold a worker thread for
+    as long as upstream likes, and a huge one the worker's memory."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while True:
+            if time.monotonic() > deadline:
+                raise Unavailable("Cryptom Pay did not answer in time (the answer was too slow)")
+            chunk = response.raw.read1(65536, decode_content=True)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > MAX_ANSWER_BYTES:
+                raise Unavailable("Cryptom Pay answered with a body too large to read")
+            chunks.append(chunk)
+    except Unavailable:
+        response.close()
+        raise
+    except (TimeoutError, urllib3.exceptions.ReadTimeoutError) as exc:
+        response.close()
+        raise requests.Timeout(str(exc)) from None
+    except (OSError, urllib3.exceptions.HTTPError) as exc:
+        response.close()
+        raise requests.ConnectionError(str(exc)) from None
+    response._content = b"".join(chunks)  # what `response.content` gives from now on
+    response._content_consumed = True
+    response.raw.release_conn()  # read to its end: the connection serves the next request
+
+
 def _message(payload: Any, response: requests.Response) -> str:
     if isinstance(payload, dict) and isinstance(payload.get("message"), str):
         return payload["message"]
     match = _TITLE.search(response.text[:4096]) if response.content else None
     detail = f": {match.group(1).strip()[:120]}" if match else ""
     return f"Cryptom Pay answered HTTP {response.status_code}{detail}"
+
+
+def _read(model: Callable[[dict[str, Any]], T], data: dict[str, Any]) -> T:
+    """Upstream's data as our model; data the model cannot read (a transaction without an id, a
+    page whose rows are not objects) is a garbled answer: upstream unavailable, never a crash."""
+    try:
+        return model(data)
+    except (ValueError, TypeError, AttributeError, ArithmeticError) as exc:
+        raise Unavailable(f"Cryptom Pay answered with data the kiosk cannot read ({exc})") from None
 
 
 def _safe_id(tx_id: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -45,17 +46,31 @@ def to_decimal(value: Any, default: Decimal | None = Decimal(0)) -> Decimal | No
 
 
 def to_datetime(value: Any) -> datetime | None:
+    """A moment, or None for anything that is not one (a year past 9999 included)."""
     if not value:
         return None
-    if isinstance(value, int | Decimal):
-        return datetime.fromtimestamp(float(value), UTC)
-    text = str(value)
-    if text.isdigit():  # "timestamps": "1664666524" (epoch seconds as a string)
-        return datetime.fromtimestamp(int(text), UTC)
     try:
+        if isinstance(value, int | Decimal):
+            return datetime.fromtimestamp(float(value), UTC)
+        text = str(value)
+        if text.isdigit():  # "timestamps": "1664666524" (epoch seconds as a string)
+            return datetime.fromtimestamp(int(text), UTC)
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+    except (ValueError, OverflowError, OSError):
         return None
+
+
+def to_text(value: Any) -> str | None:
+    """A text field (note, mobile) that upstream may send as a number or an object."""
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def to_count(value: Any) -> int | None:
+    """A whole number such as `sequenceID`, as a number or digits (a sane length of them)."""
+    text = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    return int(text) if re.fullmatch(r"[0-9]{1,30}", text) else None
 
 
 def ref_id(value: Any) -> str | None:
@@ -76,10 +91,8 @@ class Wallet:
     def from_json(cls, data: dict[str, Any] | None) -> Wallet | None:
         if not isinstance(data, dict):
             return None
-        raw_id = data.get("ID")
-        wallet_id = int(raw_id) if isinstance(raw_id, int | str) and str(raw_id).isdigit() else None
         return cls(
-            id=wallet_id,
+            id=to_count(data.get("ID")),
             coin=str(data.get("coin", "")),
             network=str(data.get("network", "")),
             address=str(data.get("address", "")),
@@ -116,10 +129,9 @@ class Transaction:
         tx_id = data.get("id") or data.get("_id")
         if not tx_id:
             raise ValueError("transaction without an id")
-        seq = data.get("sequenceID")
         return cls(
             id=str(tx_id),
-            sequence_id=int(seq) if isinstance(seq, int | str) and str(seq).isdigit() else None,
+            sequence_id=to_count(data.get("sequenceID")),
             currency=str(data.get("currency", "")),
             currency_amount=to_decimal(data.get("currencyAmount")),
             coin=str(data.get("coin", "")),
@@ -132,8 +144,8 @@ class Transaction:
             status=Status.parse(data.get("status")),
             status_raw=str(data.get("status", "")),
             wallet=Wallet.from_json(data.get("wallet")),
-            user_mobile=data.get("userMobile"),
-            status_note=data.get("statusNote"),
+            user_mobile=to_text(data.get("userMobile")),
+            status_note=to_text(data.get("statusNote")),
             merchant_id=ref_id(data.get("assignedToMerchant")),
             created_by=ref_id(data.get("created_by")),
             created_at=to_datetime(data.get("createdAt")),

@@ -21,10 +21,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from decimal import Decimal
 
+from ..checkout import ownership
 from ..checkout.inputs import N_, NOTE_MAX, InputError, check_amount
 from ..checkout.outcome import Outcome
 from ..checkout.record import RECORD_TTL, CheckoutError, View
 from ..checkout.service import Checkout
+from ..checkout.start import guard_key
 from ..checkout.store import Store
 from ..clock import now as clock_now
 from .models import (
@@ -157,7 +159,8 @@ class Orders:
     def tx_of(self, order: Order) -> str | None:
         if order.tx:
             return order.tx
-        value = self.store.get(f"nonce:order-{order.id}")  # set by the checkout once it exists
+        # Set by the checkout once it exists.
+        value = self.store.get(guard_key(f"order-{order.id}", ownership.display(order.display)))
         return value if value not in (None, "pending") else None
 
     def state(self, order: Order, look: bool = False) -> OrderState:
@@ -213,7 +216,7 @@ class Orders:
         try:
             tx_id = self.checkout.start(
                 f"order-{order.id}", order.amount, coin, network, None, order.note,
-                owner=f"display:{order.display}", display=order.display, order=order.id,
+                owner=ownership.display(order.display), display=order.display, order=order.id,
             )
         except CheckoutError:
             if first:

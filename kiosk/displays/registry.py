@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
+from ..checkout import ownership
 from ..checkout.inputs import N_, InputError
 from ..checkout.store import Store
 from ..clock import now as clock_now
@@ -49,7 +50,7 @@ class Display:
     @property
     def owner(self) -> str:
         """Who its checkouts belong to (the same field a keypad kiosk's session fills)."""
-        return f"display:{self.id}"
+        return ownership.display(self.id)
 
     def dumps(self) -> str:
         return json.dumps(asdict(self))

@@ -7,6 +7,7 @@ JSON shapes and types, real HS256 tokens that really expire, and switches to inj
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import math
 import time
@@ -98,8 +99,28 @@ def create_sandbox_app(config: dict[str, Any] | None = None) -> Flask:
                 )
             if f.fail_body == "garbage":
                 return Response("<<not json>>", status=200, mimetype="application/json")
+            if f.fail_body == "huge":
+                pad = (b"x" * 65536 for _ in range(320))
+                body = itertools.chain([b'{"status": true, "pad": "'], pad, [b'"}'])
+                return Response(body, status=200, mimetype="application/json")
+            if f.fail_body == "drip":
+                request.environ["sandbox.drip"] = True  # the real answer, slowly: see `drip`
+                return None
             return fail(f.fail_status, "Internal server error")
         return None
+
+    @app.after_request
+    def drip(response: Response) -> Response:
+        if not request.environ.get("sandbox.drip"):
+            return response
+        data = response.get_data()
+
+        def slowly() -> Any:
+            for byte in data:
+                time.sleep(0.5)
+                yield bytes([byte])
+
+        return Response(slowly(), status=response.status_code, mimetype=response.mimetype)
 
     def authorised() -> bool:
         header = request.headers.get("Authorization", "")

@@ -37,7 +37,9 @@ def money(value: Decimal) -> str:
 class Faults:
     fail_next: int = 0
     fail_status: int = 500
-    fail_body: str = "json"  # json | html | garbage (a 200 whose body is not JSON)
+    # json | html | garbage (a 200 whose body is not JSON) | huge (a 200 of 20 MB of JSON) |
+    # drip (the real answer, one byte every half second)
+    fail_body: str = "json"
     latency_ms: int = 0
     latency_next: int = 0  # delay only this many requests (0: every one while latency_ms is set)
     only: str = ""  # fail only this endpoint (auth, create, detail, cancel, qr, history)

@@ -102,6 +102,8 @@ def init_app(app: Flask, settings: Settings) -> None:
         # A kiosk screen waits for customers all day: the CSRF token lives as long as the session.
         WTF_CSRF_TIME_LIMIT=None,
         SEND_FILE_MAX_AGE_DEFAULT=31536000,  # static URLs carry a version: cache them for good
+        # No form of the kiosk comes near this; a bigger body is refused (413) before it is read.
+        MAX_CONTENT_LENGTH=64 * 1024,
     )
     if kiosk_services.redis is not None:
         app.session_interface = sessions.RedisSessions(app, kiosk_services.redis, "kiosk:session:")

@@ -107,6 +107,7 @@ def amount() -> Any:
 
 def render_amount(error: str | None = None, status: int = 200, **values: Any) -> Any:
     s = kiosk().settings
+    owner(create=True)  # before the form exists: a double tap's requests share one owner
     display = callers.display()
     html = render_template(
         "kiosk/amount.html", error=error, nonce=new_nonce(), values=values,
