@@ -44,6 +44,10 @@ DEFAULTS: dict[str, Any] = {
     "CASHIER_PIN": None,  # opens the cashier console at /till (the operator PIN opens it too)
     "LOGO": None,  # an image file shown on the displays' welcome screen
     "SOUNDS": True,  # a short sound on the result screens
+    "API_RATE_LIMIT": "600/60",  # till API requests per key: N/seconds
+    "WEBHOOK_URL": None,  # where the till API's webhooks go (https:// in production)
+    "WEBHOOK_SECRET": None,  # whsec_... (Standard Webhooks): the receiver checks signatures with it
+    "WEBHOOK_BACKOFF": "5/3600",  # retries: the first after N s, doubling up to M s, for 3 days
 }
 
 
@@ -99,6 +103,10 @@ class Settings:
     cashier_pin: str | None = None
     logo: Path | None = None
     sounds: bool = True
+    api_rate_limit: tuple[int, int] = (600, 60)
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    webhook_backoff: tuple[float, float] = (5.0, 3600.0)
 
     def coin(self, key: str) -> Coin | None:
         return next((c for c in self.coins if c.key == key), None)
@@ -189,11 +197,31 @@ def _redis(raw: Any) -> str | None:
     return str(raw)
 
 
-def _limit(raw: Any) -> tuple[int, int]:
-    match = re.fullmatch(r"\s*([0-9]{1,5})\s*/\s*([0-9]{1,6})\s*", str(raw or ""))
+def _limit(raw: Any, name: str = "CREATE_LIMIT") -> tuple[int, int]:
+    match = re.fullmatch(r"\s*([0-9]{1,6})\s*/\s*([0-9]{1,6})\s*", str(raw or ""))
     if not match or int(match.group(1)) < 1 or int(match.group(2)) < 1:
-        raise ConfigError(f"KIOSK_CREATE_LIMIT must read COUNT/SECONDS like 10/60, got {raw!r}")
+        raise ConfigError(f"KIOSK_{name} must read COUNT/SECONDS like 10/60, got {raw!r}")
     return int(match.group(1)), int(match.group(2))
+
+
+def _webhook(config: dict[str, Any]) -> tuple[str | None, str | None]:
+    url, secret = config.get("WEBHOOK_URL") or None, config.get("WEBHOOK_SECRET") or None
+    if url is None and secret is None:
+        return None, None
+    if url is None or secret is None:
+        raise ConfigError("KIOSK_WEBHOOK_URL and KIOSK_WEBHOOK_SECRET go together: set both or neither")
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", str(url)):
+        raise ConfigError(f"KIOSK_WEBHOOK_URL must be an http(s) URL, got {url!r}")
+    if not re.fullmatch(r"whsec_[A-Za-z0-9+/=]{24,}", str(secret)):
+        raise ConfigError("KIOSK_WEBHOOK_SECRET must be a Standard Webhooks secret: whsec_ and base64")
+    return str(url), str(secret)
+
+
+def _backoff(raw: Any) -> tuple[float, float]:
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*/\s*([0-9]+(?:\.[0-9]+)?)\s*", str(raw or ""))
+    if not match or not 0 < float(match.group(1)) <= float(match.group(2)) <= 86400:
+        raise ConfigError(f"KIOSK_WEBHOOK_BACKOFF must read FIRST/MAX seconds like 5/3600, got {raw!r}")
+    return float(match.group(1)), float(match.group(2))
 
 
 def _choice(config: dict[str, Any], name: str, allowed: tuple[str, ...]) -> str:
@@ -284,7 +312,11 @@ def load(config: dict[str, Any], instance_path: str) -> Settings:
         require_pairing=_flag(config, "REQUIRE_PAIRING"),
         logo=_logo(config.get("LOGO")),
         sounds=_flag(config, "SOUNDS"),
+        api_rate_limit=_limit(config.get("API_RATE_LIMIT"), "API_RATE_LIMIT"),
+        webhook_backoff=_backoff(config.get("WEBHOOK_BACKOFF")),
     )
+    url, secret = _webhook(config)
+    settings = replace(settings, webhook_url=url, webhook_secret=secret)
     settings = replace(settings, cashier_pin=_cashier_pin(config.get("CASHIER_PIN"), settings.operator_pin))
     if settings.min_amount > settings.max_amount:
         raise ConfigError("KIOSK_MIN_AMOUNT must not be above KIOSK_MAX_AMOUNT")

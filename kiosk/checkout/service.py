@@ -147,6 +147,8 @@ class Checkout:
         self.clock = clock
         self._last_seen = _Recent()  # transactions, for display while upstream is away
         self._qr = _Recent()  # QR images: the same for the whole life of a transaction
+        # Told of every lifecycle event (the orders of tills and the console follow their checkout).
+        self.listeners: list[Callable[[Record, dict[str, str]], None]] = []
 
     # -- start ------------------------------------------------------------------------------
 
@@ -302,6 +304,11 @@ class Checkout:
         details = " ".join(f"{k}={v}" for k, v in facts.items() if v is not None)
         log.info("payment %s tx=%s amount=%s %s %s %s", event, record.tx_id, record.amount,
                  self.currency, extra["coin"], details, extra=extra)
+        for listener in self.listeners:
+            try:
+                listener(record, {k: v for k, v in facts.items() if v is not None})
+            except Exception:  # a listener never breaks a payment
+                log.exception("a checkout listener failed")
 
     def _away(self, record: Record, notice: str | None = None) -> View:
         last = self._last_seen.get_item(record.tx_id)

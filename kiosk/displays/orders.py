@@ -10,26 +10,32 @@ Keys in the store:
     order:<id>               the order: display, amount, lines, reference, note, times, tx id
     order-gate:<id>          "started" once a coin was picked; "ended:<reason>" if it ended before
     display-order:<id>       the display's current order (it is busy while that one is open)
+    order-key:<key>          a send's idempotency key: "pending <fingerprint>", then "<id> <fingerprint>"
+    order-status:<id>        the last status noticed, when it changed, and the money facts seen
+    order-event:<id>:<word>  each status is announced once (to the listeners: webhooks)
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 from ..checkout.inputs import N_, NOTE_MAX, InputError, check_amount
 from ..checkout.outcome import Outcome
-from ..checkout.service import RECORD_TTL, Checkout, CheckoutError, View
+from ..checkout.service import RECORD_TTL, Checkout, CheckoutError, Record, View
 from ..checkout.store import Store
 from ..clock import now as clock_now
 from .models import (
     DisplayBusy,
     DisplayNotInTillMode,
     DisplayOffline,
+    IdempotencyConflict,
     Line,
     Order,
     OrderEnded,
@@ -41,6 +47,10 @@ from .registry import Display, Displays
 log = logging.getLogger(__name__)
 
 KEY_TTL = 24 * 3600  # a repeated send with the same key returns the same order for a day
+# A status never goes back to a lower rank (a late notice of "waiting" after "paid" is dropped);
+# between final words it may move (coins arriving on a cancelled checkout make it paid).
+RANK = {"pending": 0, "waiting": 1, "partly_paid": 2}
+FACTS = ("coin", "network", "coin_amount", "received", "transaction_id", "sequence_id")
 
 
 class Orders:
@@ -62,10 +72,19 @@ class Orders:
         self.max_amount = max_amount
         self.currency = currency
         self.clock = clock
+        # Told once of each status an order reaches, with its facts (the webhooks).
+        self.listeners: list[Callable[[OrderState, dict], None]] = []
+        checkout.listeners.append(self._on_checkout)
 
     # -- sending ---------------------------------------------------------------------------
 
-    def send(
+    def send(self, display: Display, amount: Decimal, **options: Any) -> Order:
+        """Put an order on a display. Refused (nothing changed) when the display is not in
+        till mode, offline, or busy with an open order. A repeat with the same `key` (a double
+        tap, a resent form) returns the first order instead of a second. See `send_once`."""
+        return self.send_once(display, amount, **options)[0]
+
+    def send_once(
         self,
         display: Display,
         amount: Decimal,
@@ -75,27 +94,30 @@ class Orders:
         lines: Iterable[Line] = (),
         source: str = "console",
         key: str | None = None,
-    ) -> Order:
-        """Put an order on a display. Refused (nothing changed) when the display is not in
-        till mode, offline, or busy with an open order. A repeat with the same `key` (a double
-        tap, a resent form) returns the first order instead of a second."""
+        fingerprint: str = "-",
+    ) -> tuple[Order, bool]:
+        """`send`, telling whether the order is new. The same `key` with the same `fingerprint`
+        (what was asked) returns the first order for a day, from any worker or host, even when
+        both arrive at once; the same key with another fingerprint raises IdempotencyConflict."""
         if key is None:
-            return self._send(display, amount, reference, note, tuple(lines), source)
+            return self._send(display, amount, reference, note, tuple(lines), source), True
         guard = f"order-key:{key}"
         for _ in range(150):
-            if self.store.add(guard, "pending", ttl=KEY_TTL):
+            if self.store.add(guard, f"pending {fingerprint}", ttl=KEY_TTL):
                 try:
                     order = self._send(display, amount, reference, note, tuple(lines), source)
                 except BaseException:
                     self.store.delete(guard)
                     raise
-                self.store.set(guard, order.id, ttl=KEY_TTL)
-                return order
-            earlier = self.store.get(guard)
-            if earlier not in (None, "pending"):
+                self.store.set(guard, f"{order.id} {fingerprint}", ttl=KEY_TTL)
+                return order, True
+            earlier, _, sent_as = (self.store.get(guard) or "").partition(" ")
+            if earlier and sent_as != fingerprint:
+                raise IdempotencyConflict("this key was used for another order")
+            if earlier not in ("", "pending"):
                 order = self.get(earlier)
                 if order is not None:
-                    return order
+                    return order, False
             time.sleep(0.1)  # the first request is sending it now
         raise DisplayBusy("the same order is still being sent")
 
@@ -122,6 +144,7 @@ class Orders:
             if not self.store.add(key, order.id):
                 self.store.delete(f"order:{order.id}")
                 raise DisplayBusy("the display is showing another payment")
+        self._track(OrderState(order, "pending"))
         log.info("order sent id=%s display=%s amount=%s %s", order.id, display.id, order.amount,
                  order.currency, extra={"event": "order sent", "order": order.id, "display": display.id,
                                         "amount": str(order.amount), "currency": order.currency})
@@ -160,6 +183,11 @@ class Orders:
     def state(self, order: Order, look: bool = False) -> OrderState:
         """Where the order stands. `look`: ask upstream (shared with the display's own poll)
         and apply the deadline; without it, from the store alone."""
+        state = self._state(order, look)
+        self._track(state)
+        return state
+
+    def _state(self, order: Order, look: bool) -> OrderState:
         tx_id = self.tx_of(order)
         if tx_id is None:
             gate = self.gate(order)
@@ -247,7 +275,9 @@ class Orders:
         return self.state(order)
 
     def _with_view(self, order: Order, view: View) -> OrderState:
-        return self._status(order, view.outcome, view.record.tx_id, view)
+        state = self._status(order, view.outcome, view.record.tx_id, view)
+        self._track(state)
+        return state
 
     def _status(self, order: Order, outcome: Outcome, tx_id: str, view: View | None = None) -> OrderState:
         status = Outcome.WAITING.value if outcome is Outcome.DUE else outcome.value
@@ -276,3 +306,48 @@ class Orders:
             if self.tx_of(order) is None and self.gate(order) is None and self.clock() >= order.deadline:
                 expired += self.state(order).status == "expired"
         return expired
+
+    # -- following the status -------------------------------------------------------------------
+
+    def known(self, order: Order) -> dict:
+        """The last status noticed, when (`updated`), and the money facts seen so far."""
+        text = self.store.get(f"order-status:{order.id}")
+        return json.loads(text) if text else {}
+
+    def _track(self, state: OrderState, facts: dict | None = None) -> None:
+        """Note the order's status; the first to notice a new one tells the listeners, once."""
+        order = state.order
+        known = self.known(order)
+        seen = dict(facts or {})
+        view = state.view
+        if view is not None:
+            seen.update(coin=view.record.coin, network=view.record.network,
+                        transaction_id=view.record.tx_id)
+            if view.tx is not None:
+                seen.update(coin_amount=str(view.tx.coin_amount), received=str(view.tx.total_transfer_amount),
+                            sequence_id=view.tx.sequence_id)
+        fresh = {k: v for k, v in seen.items() if k in FACTS and v is not None and known.get(k) != v}
+        status = state.status
+        if status == known.get("status") or RANK.get(status, 3) < RANK.get(known.get("status", ""), -1):
+            if fresh and known:
+                self.store.set(f"order-status:{order.id}", json.dumps({**known, **fresh}), ttl=RECORD_TTL)
+            return
+        if not self.store.add(f"order-event:{order.id}:{status}", "1", ttl=RECORD_TTL):
+            return  # another request noticed it first and told the listeners
+        now = self.clock()
+        noted = {**known, **fresh, "status": status, "cancel_reason": state.cancel_reason, "updated": now}
+        self.store.set(f"order-status:{order.id}", json.dumps(noted), ttl=RECORD_TTL)
+        for listener in self.listeners:
+            try:
+                listener(state, noted)
+            except Exception:  # a listener (a webhook queue away) never breaks a payment
+                log.exception("an order listener failed")
+
+    def _on_checkout(self, record: Record, facts: dict[str, str]) -> None:
+        """The checkout of an order moved (a screen, the console, the till or the watcher looked)."""
+        order = self.get(record.order) if record.order else None
+        if order is None:
+            return
+        seen = {"coin": record.coin, "network": record.network, "transaction_id": record.tx_id}
+        seen.update({k: v for k, v in facts.items() if k in ("coin_amount", "received")})
+        self._track(self._state(order, look=False), seen)
