@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,18 @@ class DisplayBrowser:
     def look(self) -> requests.Response:
         """What the display shows now (with one coin, showing an order starts its transaction)."""
         return self.http.get(self.url + "/display", timeout=30)
+
+    def poll(self, tx_id: str) -> requests.Response:
+        """The pay screen's status poll, as htmx sends it."""
+        return self.http.get(f"{self.url}/pay/{tx_id}/status", headers={"HX-Request": "true"}, timeout=30)
+
+    def poll_until(self, tx_id: str, outcome: str, polls: int = 40) -> bool:
+        """Poll as the pay screen does (every quarter second here) until it shows `outcome`."""
+        for _ in range(polls):
+            if f'data-outcome="{outcome}"' in self.poll(tx_id).text:
+                return True
+            time.sleep(0.25)
+        return False
 
     def tx_id(self) -> str:
         page = self.look()

@@ -58,6 +58,13 @@ class Kiosk:
         self.displays = Displays(self.store)
         self.orders = Orders(self.store, self.checkout, self.displays, min_amount=settings.min_amount,
                              max_amount=settings.max_amount, currency=settings.currency)
+        self.webhooks = None
+        if settings.webhook_url and settings.webhook_secret:
+            from ..api.webhooks import Courier, Webhooks
+
+            self.webhooks = Webhooks(self.store, self.orders, settings.webhook_url, settings.webhook_secret,
+                                     backoff=settings.webhook_backoff)
+            Courier(self.webhooks).start()
 
 
 class SessionlessProbes(SessionInterface):
