@@ -120,8 +120,10 @@ def start_checkout(http: requests.Session, url: str, amount: str = "100") -> str
 
 
 def workers_of(master: int) -> list[int]:
+    """gunicorn's web workers (not the watcher's consumer, also a child of the master)."""
     out = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout
-    return [int(p) for p in out.split()]
+    return [int(p) for p in out.split()
+            if b"worker" not in Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")]
 
 
 def rss_mb(pid: int) -> float:
@@ -357,6 +359,51 @@ def memory(rows: list, polls: int) -> None:
     rows.append((f"RSS growth {polls // 2} → {polls} polls", f"{growth:+.1f} %", "< 5 %", growth < 5))
 
 
+def watcher_cost(rows: list, checkouts: int, seconds: float) -> None:
+    """The watcher with nobody looking: upstream calls per open checkout per minute (default
+    KIOSK_WATCH_INTERVAL), then the delay from each deadline to its DELETE upstream."""
+    import json
+
+    sys.path.insert(0, str(ROOT))
+    from kiosk.checkout import LocalStore
+
+    state = ROOT / "bench" / ".state-watcher"
+    with sandbox() as sb, kiosk(sb, state) as (url, _):
+        for n in range(checkouts):  # open for ten minutes: only the watcher reads them
+            start_checkout(requests.Session(), url, str(10 + n))
+        time.sleep(16)  # past each checkout's first look: measure the steady state
+        before = stats(sb)
+        time.sleep(seconds)
+        after = stats(sb)
+    upstream = sum(after.get(k, 0) - before.get(k, 0) for k in ("detail", "cancel", "history", "qr"))
+    per_minute = upstream / checkouts / (seconds / 60)
+    rows.append((f"Watcher: upstream calls per open checkout per minute, no screen ({checkouts} open)",
+                 f"{per_minute:.2f} ({upstream} calls in {seconds:.0f} s)", "≤ 6 (interval 15 s)",
+                 per_minute <= 6))
+
+    with sandbox() as sb, kiosk(sb, state, PAYMENT_TIMEOUT="10") as (url, _):
+        ids = []
+        for n in range(checkouts):  # spread over a few seconds, as customers come
+            ids.append(start_checkout(requests.Session(), url, str(10 + n)))
+            time.sleep(random.uniform(0, 0.2))
+        store = LocalStore(state / "kiosk.sqlite3")
+        deadlines = {tx: json.loads(store.get(f"tx:{tx}"))["deadline"] for tx in ids}
+        stop = time.monotonic() + 60
+        while time.monotonic() < stop:
+            rows_now = requests.get(sb + "/sandbox/transactions", timeout=10).json()
+            if sum(tx["status"] == "CANCELLED" for tx in rows_now) == checkouts:
+                break
+            time.sleep(0.5)
+        deletes = stats(sb).get("cancel", 0)
+    delays = [datetime.fromisoformat(tx["updatedAt"].replace("Z", "+00:00")).timestamp()
+              - deadlines[tx["_id"]] for tx in rows_now if tx["status"] == "CANCELLED"]
+    p50, p95 = pct(delays, 50), pct(delays, 95)
+    ok = len(delays) == checkouts and deletes == checkouts and min(delays) >= 0 and p95 <= 3
+    rows.append((f"Watcher: deadline to DELETE, no screen ({checkouts} checkouts), p50 / p95",
+                 f"{p50 * 1000:.0f} / {p95 * 1000:.0f} ms, {deletes} DELETEs, none early",
+                 "p95 ≤ 3 s, one DELETE each", ok))
+
+
 def soak(rows: list, kiosks: int, minutes: float) -> None:
     """Opt-in: many kiosks for a long time with 1 % upstream faults; nothing lost or doubled."""
     with sandbox() as sb, kiosk(sb, ROOT / "bench" / ".state-soak", THREADS="16") as (url, _):
@@ -427,6 +474,7 @@ def main() -> int:
         ("logins", lambda: logins(rows, 20 if q else 100)),
         ("page weight", lambda: page_weight(rows)),
         ("memory", lambda: memory(rows, 2000 if q else 10000)),
+        ("watcher", lambda: watcher_cost(rows, 10 if q else 30, 30 if q else 120)),
     ]
     if args.soak or args.only == "soak":
         steps.append(("soak", lambda: soak(rows, args.soak_kiosks, args.soak_minutes)))

@@ -21,7 +21,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         static_folder=str(STATIC_DIR),
     )
     app.config.from_mapping(config.DEFAULTS)
-    app.config.from_prefixed_env("KIOSK")
+    # Text, as written: Flask would read values as JSON, turning a password 12.50 into 12.5.
+    app.config.from_prefixed_env("KIOSK", loads=str)
+    app.config.pop(config.DEMO, None)  # only `kiosk demo` turns the demo on, never the environment
     if test_config:
         app.config.from_mapping(test_config)
     settings = config.load(app.config, app.instance_path)

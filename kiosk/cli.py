@@ -1,4 +1,4 @@
-"""The `kiosk` command: sandbox, demo, serve."""
+"""The `kiosk` command: sandbox, demo, serve, worker."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 from werkzeug.serving import make_server
 
 from . import logs
-from .config import SANDBOX_URL
+from .config import DEMO, DEMO_PIN, SANDBOX_URL
 
 
 def _serve_threads(servers: list[tuple[str, Any]]) -> None:
@@ -77,6 +77,7 @@ def _reachable(host: str) -> str:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from . import create_app
+    from .jobs import Runner
     from .sandbox import create_sandbox_app
 
     # The demo kiosk always talks to its own sandbox, whatever the environment says.
@@ -85,18 +86,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
     sandbox_app = create_sandbox_app()
     sandbox = make_server("127.0.0.1", args.sandbox_port, sandbox_app, threaded=True)
     app = create_app({
+        DEMO: True,  # the demo PIN and a generated secret key, for this sandbox only
         "API_URL": f"http://127.0.0.1:{sandbox.server_port}",
         "API_EMAIL": sandbox_app.config["SANDBOX_EMAIL"],
         "API_PASSWORD": sandbox_app.config["SANDBOX_PASSWORD"],
     })
     kiosk = make_server(args.host, args.port, app, threaded=True)
+    # The watcher runs in this process too: deadlines, late coins and reconciliation.
+    watcher = Runner(app.extensions["kiosk"].jobs).start()
     base = f"http://{_reachable(args.host)}:{kiosk.server_port}"
     print(f"Kiosk:   {base}/", flush=True)
+    print(f"Staff:   {base}/operator  (demo PIN {DEMO_PIN})")
     print(f"Display: {base}/display   (a tablet facing the customer: pair it in the operator area)")
     print(f"Console: {base}/till      (the cashier's phone or PC)")
     print(f"Sandbox: http://127.0.0.1:{sandbox.server_port}/sandbox  (pay demo payments here)")
     print("Press Ctrl-C to stop both.", flush=True)
-    _serve_threads([("sandbox", sandbox), ("kiosk", kiosk)])
+    try:
+        _serve_threads([("sandbox", sandbox), ("kiosk", kiosk)])
+    finally:
+        watcher.stop()
     return 0
 
 
@@ -130,6 +138,17 @@ def cmd_keys(args: argparse.Namespace) -> int:
     for item in keys.all():
         created = datetime.fromtimestamp(item.created, UTC).isoformat(timespec="seconds")
         print(f"{item.name}\t…{item.hint}\tcreated {created}")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from . import create_app
+    from .jobs import Runner
+
+    app = create_app()  # the same settings, checked the same way, as `kiosk serve`
+    services = app.extensions["kiosk"]
+    logs.configure(services.settings.log_format)
+    Runner(services.jobs, threads=args.threads, parent=args.parent).run()
     return 0
 
 
@@ -168,6 +187,11 @@ def main(argv: list[str] | None = None) -> int:
         one.add_argument("name", help="a name for the till, e.g. till-1")
     keys_sub.add_parser("list", help="the keys: name, last four characters, created")
     keys.set_defaults(func=cmd_keys)
+
+    worker = sub.add_parser("worker", help="run the job consumer (the watcher) on its own, for a fleet")
+    worker.add_argument("--threads", type=int, default=4)
+    worker.add_argument("--parent", type=int, help=argparse.SUPPRESS)  # stop when this process ends
+    worker.set_defaults(func=cmd_worker)
 
     args = parser.parse_args(argv)
     try:

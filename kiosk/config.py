@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import secrets
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD
 
 SANDBOX_URL = "http://127.0.0.1:8001"
+DEMO_PIN = "246810"  # the demo's operator PIN; a shop always sets its own
+
+# `kiosk demo` (and tests that ask for it) pass DEMO=True in create_app's mapping: the kiosk then
+# runs its own sandbox, with a generated secret key and the demo PIN. It is not a KIOSK_* setting:
+# create_app drops a DEMO read from the environment, so no shop switches it on by accident.
+DEMO = "DEMO"
 
 # Every setting, read from KIOSK_<NAME>; the README's configuration table mirrors this.
 DEFAULTS: dict[str, Any] = {
-    "API_URL": None,  # unset: the local sandbox at SANDBOX_URL
+    "API_URL": None,  # required; only the demo runs without it, against its own sandbox
     "API_EMAIL": None,
     "API_PASSWORD": None,
     "SECRET_KEY": None,
@@ -26,17 +34,19 @@ DEFAULTS: dict[str, Any] = {
     "MAX_AMOUNT": "100000",
     "PAYMENT_TIMEOUT": 600,
     "POLL_INTERVAL": 2,
+    "WATCH_INTERVAL": 15,
     "RESULT_SECONDS": 10,
     "IDLE_SECONDS": 60,
     "ASK_MOBILE": False,
     "ASK_NOTE": False,
     "DEFAULT_LOCALE": "tr",
     "SHOP_NAME": "Cryptom Pay",
-    "OPERATOR_PIN": None,  # default 1234 against the local sandbox; unset elsewhere: area off
+    "OPERATOR_PIN": None,  # unset: the operator area is off (the demo's is DEMO_PIN)
     "RECEIPTS": False,
     "TIMEZONE": "Europe/Istanbul",
     "SECURE_COOKIES": False,  # on when the kiosk is served over HTTPS
-    "BEHIND_PROXY": False,  # trust one proxy's X-Forwarded-* headers
+    "BEHIND_PROXY": False,  # read X-Forwarded-* from the trusted proxies
+    "TRUSTED_PROXIES": "127.0.0.0/8,::1",  # the proxies whose X-Forwarded-* count: addresses, CIDRs
     "REDIS_URL": None,  # a fleet: sessions, tokens, guards and deadlines shared in Redis
     "CREATE_LIMIT": "10/60",  # new payments per kiosk session and per client address: N/seconds
     "LOG_FORMAT": "json",  # json lines, or text
@@ -95,6 +105,7 @@ class Settings:
     timezone: ZoneInfo
     secure_cookies: bool = False
     behind_proxy: bool = False
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     redis_url: str | None = None
     create_limit: tuple[int, int] = (10, 60)
     log_format: str = "json"
@@ -107,6 +118,7 @@ class Settings:
     webhook_url: str | None = None
     webhook_secret: str | None = None
     webhook_backoff: tuple[float, float] = (5.0, 3600.0)
+    watch_interval: int = 15
 
     def coin(self, key: str) -> Coin | None:
         return next((c for c in self.coins if c.key == key), None)
@@ -148,12 +160,12 @@ def _flag(config: dict[str, Any], name: str) -> bool:
     raise ConfigError(f"KIOSK_{name} must be true or false, got {raw!r}")
 
 
-def _pin(raw: Any, local: bool) -> str | None:
+def _pin(raw: Any, demo: bool) -> str | None:
     if raw in (None, ""):
-        return "1234" if local else None  # the demo's PIN; a real shop sets its own
+        return DEMO_PIN if demo else None
     text = str(raw).strip()
-    if not re.fullmatch(r"[0-9]{4,12}", text):
-        raise ConfigError("KIOSK_OPERATOR_PIN must be 4 to 12 digits")
+    if not re.fullmatch(r"[0-9]{6,12}", text):
+        raise ConfigError("KIOSK_OPERATOR_PIN must be 6 to 12 digits")
     return text
 
 
@@ -180,6 +192,41 @@ def _logo(raw: Any) -> Path | None:
     if not path.is_file():
         raise ConfigError(f"KIOSK_LOGO names no readable file: {str(raw)!r}")
     return path.resolve()
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _api_url(raw: Any, demo: bool) -> str:
+    if raw in (None, ""):
+        if demo:
+            return SANDBOX_URL
+        raise ConfigError("KIOSK_API_URL is required: Cryptom Pay's base URL (https://…); "
+                          "`kiosk demo` runs against a local sandbox")
+    text = str(raw).strip()
+    parts = urlsplit(text) if re.fullmatch(r"https?://[^\s/]+(/\S*)?", text) else None
+    if parts is None or not parts.hostname:
+        raise ConfigError(f"KIOSK_API_URL must be an http(s) URL, got {raw!r}")
+    # Credentials and tokens travel in this connection: in the clear only inside this machine.
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ConfigError("KIOSK_API_URL must use https:// (plain http:// only to this machine's "
+                          f"loopback), got {raw!r}")
+    return text.rstrip("/")
+
+
+def _networks(raw: Any) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    networks = []
+    for item in filter(None, (part.strip() for part in str(raw or "").split(","))):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError("KIOSK_TRUSTED_PROXIES must list addresses or networks, comma "
+                              f"separated, like 127.0.0.1,10.0.0.0/8; got {item!r}") from None
+    return tuple(networks)
 
 
 def _zone(raw: Any) -> ZoneInfo:
@@ -253,8 +300,8 @@ def _coins(raw: Any) -> tuple[Coin, ...]:
 def load(config: dict[str, Any], instance_path: str) -> Settings:
     """Validate the Flask config (already filled from KIOSK_*) and return typed settings.
 
-    Also fills SECRET_KEY: required against a real upstream, generated and kept in the state
-    folder when upstream is the sandbox on this machine.
+    Also fills SECRET_KEY: required, except in the demo, which generates one and keeps it in the
+    state folder.
     """
     state_dir = Path(config.get("STATE_DIR") or instance_path)
     try:
@@ -262,22 +309,17 @@ def load(config: dict[str, Any], instance_path: str) -> Settings:
     except OSError as exc:
         raise ConfigError(f"KIOSK_STATE_DIR cannot be created: {state_dir} ({exc.strerror})") from None
 
-    api_url = config.get("API_URL")
-    uses_sandbox = not api_url
-    if uses_sandbox:
-        api_url = SANDBOX_URL
-    elif not re.fullmatch(r"https?://[^\s/]+(/\S*)?", str(api_url)):
-        raise ConfigError(f"KIOSK_API_URL must be an http(s) URL, got {api_url!r}")
-    email = config.get("API_EMAIL") or (DEFAULT_EMAIL if uses_sandbox else None)
-    password = config.get("API_PASSWORD") or (DEFAULT_PASSWORD if uses_sandbox else None)
+    demo = config.get(DEMO) is True
+    api_url = _api_url(config.get("API_URL"), demo)
+    email = config.get("API_EMAIL") or (DEFAULT_EMAIL if demo else None)
+    password = config.get("API_PASSWORD") or (DEFAULT_PASSWORD if demo else None)
     if not email:
         raise ConfigError("KIOSK_API_EMAIL is required when KIOSK_API_URL is set")
     if not password:
         raise ConfigError("KIOSK_API_PASSWORD is required when KIOSK_API_URL is set")
 
-    local = re.match(r"https?://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(/|$)", str(api_url))
     if not config.get("SECRET_KEY"):
-        if not local:
+        if not demo:
             raise ConfigError("KIOSK_SECRET_KEY is required: a long random string, e.g. "
                               "from `python -c 'import secrets; print(secrets.token_hex(32))'`")
         config["SECRET_KEY"] = _sandbox_secret(state_dir)
@@ -285,10 +327,10 @@ def load(config: dict[str, Any], instance_path: str) -> Settings:
         raise ConfigError("KIOSK_SECRET_KEY is too short: use at least 16 random characters")
 
     settings = Settings(
-        api_url=str(api_url).rstrip("/"),
+        api_url=api_url,
         api_email=str(email),
         api_password=str(password),
-        uses_sandbox=uses_sandbox,
+        uses_sandbox=demo,
         state_dir=state_dir,
         coins=_coins(config.get("COINS")),
         min_amount=_amount(config, "MIN_AMOUNT"),
@@ -301,11 +343,12 @@ def load(config: dict[str, Any], instance_path: str) -> Settings:
         ask_note=_flag(config, "ASK_NOTE"),
         default_locale=str(config.get("DEFAULT_LOCALE") or "tr"),
         shop_name=str(config.get("SHOP_NAME") or "Cryptom Pay"),
-        operator_pin=_pin(config.get("OPERATOR_PIN"), local is not None),
+        operator_pin=_pin(config.get("OPERATOR_PIN"), demo),
         receipts=_flag(config, "RECEIPTS"),
         timezone=_zone(config.get("TIMEZONE")),
         secure_cookies=_flag(config, "SECURE_COOKIES"),
         behind_proxy=_flag(config, "BEHIND_PROXY"),
+        trusted_proxies=_networks(config.get("TRUSTED_PROXIES")),
         redis_url=_redis(config.get("REDIS_URL")),
         create_limit=_limit(config.get("CREATE_LIMIT")),
         log_format=_choice(config, "LOG_FORMAT", ("json", "text")),
@@ -314,6 +357,7 @@ def load(config: dict[str, Any], instance_path: str) -> Settings:
         sounds=_flag(config, "SOUNDS"),
         api_rate_limit=_limit(config.get("API_RATE_LIMIT"), "API_RATE_LIMIT"),
         webhook_backoff=_backoff(config.get("WEBHOOK_BACKOFF")),
+        watch_interval=_seconds(config, "WATCH_INTERVAL", 1, 600),
     )
     url, secret = _webhook(config)
     settings = replace(settings, webhook_url=url, webhook_secret=secret)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from kiosk import logs
+from kiosk.jobs import Supervisor
 
 bind = os.environ.get("KIOSK_BIND", "127.0.0.1:8000")
 worker_class = "gthread"
@@ -28,3 +29,17 @@ def post_worker_init(worker: object) -> None:
 
 def on_starting(server: object) -> None:
     logs.configure(os.environ.get("KIOSK_LOG_FORMAT", "json"))
+
+
+# One job consumer (the watcher) per host, for all the workers: a process of its own, started by
+# the master once it listens and stopped with it. KIOSK_WATCHER=off leaves it to `kiosk worker`.
+_watcher = Supervisor()
+
+
+def when_ready(server: object) -> None:
+    if os.environ.get("KIOSK_WATCHER", "on").lower() not in ("off", "false", "0", "no"):
+        _watcher.start()
+
+
+def on_exit(server: object) -> None:
+    _watcher.stop()

@@ -44,8 +44,8 @@ class JsonLines(logging.Formatter):
             "msg": record.getMessage(),
             "request_id": getattr(record, "request_id", "-"),
         }
-        for key in ("event", "tx", "amount", "currency", "coin", "coin_amount", "received", "display",
-                    "order", "mode"):
+        for key in ("event", "tx", "client", "amount", "currency", "coin", "coin_amount", "received",
+                    "display", "order", "mode"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
         if record.exc_info:

@@ -19,17 +19,20 @@ from kiosk.checkout import LocalStore
 from .support import pairing_code
 
 
-def make_key(state_dir: Path, name: str, **env: str) -> str:
-    """`kiosk keys create NAME` for real, against the kiosk's state folder."""
-    done = subprocess.run([sys.executable, "-m", "kiosk.cli", "keys", "create", name], check=True,
-                          capture_output=True, text=True,
-                          env={**os.environ, "KIOSK_STATE_DIR": str(state_dir), **env})
-    return done.stdout.strip()
-
-
-def keys_cli(state_dir: Path, *args: str) -> subprocess.CompletedProcess:
+def keys_cli(state_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """`kiosk keys ...` for real, with the settings of a kiosk whose state is in `state_dir`
+    (the command never calls upstream)."""
+    settings = {"KIOSK_STATE_DIR": str(state_dir), "KIOSK_API_URL": "http://127.0.0.1:9",
+                "KIOSK_API_EMAIL": "shop@example.com", "KIOSK_API_PASSWORD": "-",
+                "KIOSK_SECRET_KEY": "test-secret-key-0123456789"}
     return subprocess.run([sys.executable, "-m", "kiosk.cli", "keys", *args], capture_output=True,
-                          text=True, env={**os.environ, "KIOSK_STATE_DIR": str(state_dir)})
+                          text=True, env={**os.environ, **settings, **env})
+
+
+def make_key(state_dir: Path, name: str, **env: str) -> str:
+    done = keys_cli(state_dir, "create", name, **env)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
 
 
 class Till:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -11,7 +12,7 @@ import pytest
 from kiosk.cryptom import CryptomClient
 from kiosk.sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD, create_sandbox_app
 
-from .support import Customer, Sandbox
+from .support import Customer, LiveServer, Sandbox
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +36,7 @@ def client(sandbox: Sandbox) -> CryptomClient:
 
 
 SECRET = "test-secret-key-0123456789abcdef"
+PIN = "246810"  # set explicitly, as a shop would; it happens to be the demo's PIN too
 
 
 def kiosk_config(sandbox: Sandbox, state_dir, **extra) -> dict:
@@ -43,6 +45,7 @@ def kiosk_config(sandbox: Sandbox, state_dir, **extra) -> dict:
         "API_EMAIL": DEFAULT_EMAIL,
         "API_PASSWORD": DEFAULT_PASSWORD,
         "SECRET_KEY": SECRET,
+        "OPERATOR_PIN": PIN,
         "STATE_DIR": str(state_dir),
         **extra,
     }
@@ -77,6 +80,49 @@ def web(app):
 def customer(web, sandbox) -> Customer:
     """A customer at the kiosk, through Flask's test client."""
     return Customer(web, sandbox)
+
+
+@pytest.fixture
+def crashes(caplog):
+    """Log records of unhandled exceptions; the scenario asserts there are none."""
+    caplog.set_level(logging.WARNING)
+    yield lambda: [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+@pytest.fixture
+def kiosk(make_app):
+    servers: list[LiveServer] = []
+
+    def start(**settings) -> LiveServer:
+        server = LiveServer(make_app(COINS="TRX:TRX", **settings))
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def watcher():
+    """The job consumer of an app, in threads of this process, stopped after the test."""
+    from kiosk.jobs import Runner
+
+    runners: list[Runner] = []
+
+    def start(app) -> Runner:
+        runner = Runner(app.extensions["kiosk"].jobs).start()
+        runners.append(runner)
+        jobs = app.extensions["kiosk"].jobs
+        deadline = time.monotonic() + 10
+        while jobs.store.get("jobs:last:sweep") is None:  # its first run, at start
+            assert time.monotonic() < deadline, "the watcher did not start"
+            time.sleep(0.05)
+        return runner
+
+    yield start
+    for runner in runners:
+        runner.stop()
 
 
 def free_port() -> int:

@@ -157,6 +157,17 @@ def test_create_is_never_retried(client, sandbox):
     assert sandbox.transactions() == []
 
 
+def test_not_found_page_in_html_is_unavailable_not_not_found(client, sandbox):
+    """A 404 page from a proxy in front of upstream says nothing about the transaction."""
+    tx = new_tx(client)
+    sandbox.faults(fail_next=1, fail_status=404, fail_body="html", only="detail")
+    with pytest.raises(Unavailable, match="HTTP 404: 404 Not Found"):
+        client.transaction(tx.id)
+    sandbox.faults(fail_next=1, fail_status=404, fail_body="json", only="detail")
+    with pytest.raises(NotFound):
+        client.transaction(tx.id)
+
+
 def test_html_error_body_gives_a_clear_error(client, sandbox):
     tx = new_tx(client)
     sandbox.faults(fail_next=2, fail_status=502, fail_body="html")

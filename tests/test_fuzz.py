@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from .conftest import PIN
 from .support import field
 
 EXAMPLES = int(os.environ.get("KIOSK_FUZZ_EXAMPLES", "400"))
@@ -37,7 +38,7 @@ def fuzz_app(sandbox_server, tmp_path_factory):
     from .conftest import kiosk_config
 
     app = create_app(kiosk_config(sandbox_server, tmp_path_factory.mktemp("fuzz"),
-                                  OPERATOR_PIN="1234", RECEIPTS=True, ASK_MOBILE=True, ASK_NOTE=True,
+                                  RECEIPTS=True, ASK_MOBILE=True, ASK_NOTE=True,
                                   CREATE_LIMIT="99999/60"))
     return app
 
@@ -144,6 +145,6 @@ def test_operator_paths_and_pin(web, sandbox_server, tx_id, pin):
     html = other.get("/operator").get_data(as_text=True)
     response = other.post("/operator", data={"csrf_token": field(html, "csrf_token"), "pin": pin})
     assert response.status_code < 500
-    if pin != "1234":
+    if pin != PIN:
         assert response.status_code in (403, 303) and "/operator/today" not in response.headers.get(
             "Location", "")

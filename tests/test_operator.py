@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from datetime import datetime
 from decimal import Decimal
@@ -12,12 +13,16 @@ import pytest
 import requests
 import time_machine
 
+from kiosk import logs
 from kiosk.sandbox import DEFAULT_PASSWORD
 
+from .conftest import PIN
 from .support import Customer, field
 
+WRONG = "135799"
 
-def unlock(web, pin: str = "1234"):
+
+def unlock(web, pin: str = PIN):
     html = web.get("/operator").get_data(as_text=True)
     return web.post("/operator", data={"csrf_token": field(html, "csrf_token"), "pin": pin})
 
@@ -35,33 +40,125 @@ def test_operator_pages_need_the_pin(web):
 
 
 def test_five_wrong_pins_lock_for_five_minutes(web, app):
-    for left in (4, 3, 2, 1):
-        response = unlock(web, "0000")
-        assert response.status_code == 403
-        assert f"{left} deneme hakkı kaldı" in response.get_data(as_text=True)
-    response = unlock(web, "0000")
-    assert "5 dakika sonra" in response.get_data(as_text=True)
-    assert unlock(web, "1234").status_code == 403  # even the right PIN, while locked
-    # Another session from the same address is locked too.
-    other = app.test_client()
-    assert unlock(other, "1234").status_code == 403
-    # Five minutes later (the lock's end moved into the past), the right PIN works.
-    store = app.extensions["kiosk"].store
-    for key, value in store.items("pin:"):
-        store.set(key, json.dumps({**json.loads(value), "until": time.time() - 1}))
-    assert unlock(web, "1234").headers["Location"] == "/operator/today"
+    with time_machine.travel(time.time(), tick=False) as clock:
+        start = time.time()
+        for left in (4, 3, 2, 1):
+            response = unlock(web, WRONG)
+            assert response.status_code == 403
+            assert f"{left} deneme hakkı kaldı" in response.get_data(as_text=True)
+        response = unlock(web, WRONG)
+        assert "5 dakika sonra" in response.get_data(as_text=True)
+        assert unlock(web, PIN).status_code == 403  # even the right PIN, while locked
+        # Another session from the same address is locked too.
+        other = app.test_client()
+        assert unlock(other, PIN).status_code == 403
+        clock.move_to(start + 299)
+        assert unlock(web, PIN).status_code == 403
+        clock.move_to(start + 300)
+        assert unlock(web, PIN).headers["Location"] == "/operator/today"
 
 
-def test_operator_session_ends_after_five_idle_minutes_and_on_lock(staff):
-    assert staff.get("/operator/settings").status_code == 200
-    with staff.session_transaction() as s:
-        s["operator_until"] = time.time() - 1
-    assert staff.get("/operator/settings").headers["Location"] == "/operator"
-    unlock(staff)
+def test_the_right_pin_resets_the_count_of_wrong_tries(web):
+    for _ in range(2):
+        for left in (4, 3, 2, 1):
+            assert f"{left} deneme hakkı kaldı" in unlock(web, WRONG).get_data(as_text=True)
+        assert unlock(web, PIN).headers["Location"] == "/operator/today"
+        html = web.get("/operator/today").get_data(as_text=True)
+        assert web.post("/operator/lock", data={"csrf_token": field(html, "csrf_token")}).status_code == 303
+
+
+def test_the_operator_area_locks_after_exactly_five_idle_minutes(web):
+    staff = web
+    with time_machine.travel(time.time(), tick=False) as clock:
+        start = time.time()
+        assert unlock(staff).headers["Location"] == "/operator/today"
+        clock.move_to(start + 299)  # 4:59 idle: still open, and the visit starts the five minutes anew
+        assert staff.get("/operator/settings").status_code == 200
+        clock.move_to(start + 299 + 299)
+        assert staff.get("/operator/settings").status_code == 200
+        clock.move_to(start + 299 + 299 + 300)  # 5:00 idle: locked
+        assert staff.get("/operator/settings").headers["Location"] == "/operator"
+        assert staff.get("/operator/today").headers["Location"] == "/operator"
+
+
+def test_lock_ends_the_operator_session(staff):
     html = staff.get("/operator/settings").get_data(as_text=True)
     response = staff.post("/operator/lock", data={"csrf_token": field(html, "csrf_token")})
     assert response.headers["Location"] == "/"
     assert staff.get("/operator/today").headers["Location"] == "/operator"
+
+
+def session_id(web) -> str:
+    return web.get_cookie("kiosk_session").value
+
+
+@pytest.mark.parametrize("sessions", ["files", "redis"])
+def test_the_session_id_changes_on_unlock_and_lock_and_the_checkout_stays(make_app, sandbox, sessions,
+                                                                          request):
+    app = make_app(REDIS_URL=request.getfixturevalue("redis_url") if sessions == "redis" else None)
+    web = app.test_client()
+    tx_id = Customer(web, sandbox).start()  # a customer's open payment on this tablet
+    before = session_id(web)
+    thief = app.test_client()  # someone who learnt the cookie before the staff unlocked
+    thief.set_cookie("kiosk_session", before)
+    assert unlock(web).headers["Location"] == "/operator/today"
+    unlocked = session_id(web)
+    assert unlocked != before
+    assert thief.get("/operator/today").headers["Location"] == "/operator"
+    assert web.get("/operator/today").status_code == 200
+    html = web.get("/operator/today").get_data(as_text=True)
+    assert web.post("/operator/lock", data={"csrf_token": field(html, "csrf_token")}).status_code == 303
+    assert session_id(web) not in (before, unlocked)
+    assert web.get("/").headers["Location"] == f"/pay/{tx_id}"  # the customer's checkout survived
+    assert "/pay/" not in thief.get("/").headers.get("Location", "")
+
+
+def test_the_idle_end_changes_the_session_id_too(web):
+    staff = web
+    with time_machine.travel(time.time(), tick=False) as clock:
+        start = time.time()
+        assert unlock(staff).headers["Location"] == "/operator/today"
+        unlocked = session_id(staff)
+        clock.move_to(start + 300)
+        assert staff.get("/operator/today").headers["Location"] == "/operator"
+        assert session_id(staff) != unlocked
+
+
+def audit_events(caplog) -> list[tuple[str, str, str | None]]:
+    return [(r.event, r.client, getattr(r, "tx", None)) for r in caplog.records
+            if r.name == "kiosk.audit"]
+
+
+def test_every_operator_action_is_audited_with_the_address_never_the_pin(app, sandbox, caplog):
+    caplog.set_level(logging.INFO, logger="kiosk")
+    [tx] = make_transactions(sandbox, 1)
+    intruder = app.test_client()
+    intruder.environ_base["REMOTE_ADDR"] = "127.0.0.7"
+    for _ in range(5):
+        unlock(intruder, WRONG)
+    unlock(intruder, PIN)  # refused while locked
+    staff = app.test_client()
+    unlock(staff)
+    html = staff.get(f"/operator/tx/{tx['_id']}").get_data(as_text=True)
+    token = {"csrf_token": field(html, "csrf_token")}
+    staff.post(f"/operator/tx/{tx['_id']}/cancel", data=token)
+    staff.post(f"/operator/attention/{tx['_id']}/dismiss", data=token)
+    staff.post("/operator/lock", data=token)
+    here, there = "127.0.0.1", "127.0.0.7"
+    assert audit_events(caplog) == [
+        *[("operator.pin_wrong", there, None)] * 4,
+        ("operator.lockout", there, None),
+        ("operator.pin_refused", there, None),
+        ("operator.unlock", here, None),
+        ("operator.cancel", here, tx["_id"]),
+        ("operator.dismiss", here, tx["_id"]),
+        ("operator.lock", here, None),
+    ]
+    for record in caplog.records:
+        text = f"{record.getMessage()} {record.__dict__}"
+        assert PIN not in text and WRONG not in text
+    line = json.loads(logs.JsonLines().format(next(r for r in caplog.records if r.name == "kiosk.audit")))
+    assert line["event"] == "operator.pin_wrong" and line["client"] == there
 
 
 def test_settings_show_health_and_no_secret(staff, app, sandbox):
@@ -211,3 +308,24 @@ def test_receipts_off_by_default(customer, sandbox):
     sandbox.pay(tx_id, share="full")
     assert "/receipt/" not in customer.web.get(f"/result/{tx_id}").get_data(as_text=True)
     assert customer.web.get(f"/receipt/{tx_id}").status_code == 404
+
+
+def test_settings_and_today_show_the_watcher(make_app, sandbox, watcher):
+    app = make_app()
+    web = app.test_client()
+    unlock(web)
+    html = web.get("/operator/settings").get_data(as_text=True)
+    assert "hiçbiri çalışmıyor" in html and "gözcü henüz çalışmadı" in html  # no consumer yet
+    watcher(app)
+    html = web.get("/operator/settings").get_data(as_text=True)
+    consumers = html.split('data-testid="consumers">', 1)[1].split("</dd>", 1)[0]
+    assert "çalışıyor" in consumers and app.extensions["kiosk"].jobs.host in consumers
+    assert "son çalışma" in html.split('data-testid="last-sweep">', 1)[1].split("</dd>", 1)[0]
+    assert "henüz çalışmadı" in html.split('data-testid="last-reconcile">', 1)[1].split("</dd>", 1)[0]
+    assert 'data-testid="waiting">0<' in html and 'data-testid="failures">0<' in html
+    customer = Customer(web, sandbox)
+    customer.start("300")
+    html = web.get("/operator/settings").get_data(as_text=True)
+    assert 'data-testid="watched">1<' in html
+    today = web.get("/operator/today").get_data(as_text=True)
+    assert "1 ödemeyi izliyor" in today.split('data-testid="watcher-summary">', 1)[1]

@@ -59,11 +59,13 @@ def test_static_assets_are_versioned_and_cached_for_long(web):
 # -- probes -----------------------------------------------------------------------------------
 
 
-def test_healthz_and_readyz(make_app, sandbox):
+def test_healthz_and_readyz(make_app, sandbox, watcher):
     from kiosk.web import health
 
     health._cache.update(at=0.0, health=None)
-    web = make_app().test_client()
+    app = make_app()
+    watcher(app)
+    web = app.test_client()
     assert web.get("/healthz").get_json()["status"] == "ok"
     ready = web.get("/readyz")
     assert ready.status_code == 200 and ready.get_json()["status"] == "ready"
@@ -75,7 +77,46 @@ def test_healthz_and_readyz(make_app, sandbox):
     sandbox.faults(fail_next=10)
     down = web.get("/readyz")
     assert down.status_code == 503 and down.get_json()["status"] == "not ready"
+    assert down.get_json()["reason"] == "upstream: not reachable"
+    assert "Internal server error" not in down.get_data(as_text=True)  # upstream's own words stay out
     assert web.get("/healthz").status_code == 200
+    health._cache.update(at=0.0, health=None)
+
+
+def test_readyz_fails_when_the_watcher_has_not_run_for_three_periods(make_app, sandbox):
+    from kiosk.web import health
+
+    app = make_app()
+    web = app.test_client()
+    up = app.extensions["kiosk"].started
+    for late, ready in ((180, True), (181, False)):  # a fresh start is not late; never running is
+        health._cache.update(at=0.0, health=None)
+        with time_machine.travel(up + late, tick=False):
+            answer = web.get("/readyz")
+        assert (answer.status_code == 200) is ready, answer.get_json()
+    assert answer.get_json()["reason"] == "watcher: not run yet"
+    jobs = app.extensions["kiosk"].jobs
+    start = time.time()
+    with time_machine.travel(start, tick=False):
+        jobs._run("sweep", lambda: jobs._sweep(lag=0))  # a run of the periodic sweep, as a consumer does
+    for late, ready in ((180, True), (181, False)):
+        health._cache.update(at=0.0, health=None)
+        with time_machine.travel(start + late, tick=False):
+            answer = web.get("/readyz")
+        assert (answer.status_code == 200) is ready, answer.get_json()
+    assert answer.get_json()["reason"] == "watcher: not run for 181 s"
+    health._cache.update(at=0.0, health=None)
+
+
+def test_readyz_names_a_refused_login_without_upstream_words(make_app, sandbox):
+    from kiosk.web import health
+
+    health._cache.update(at=0.0, health=None)
+    web = make_app(API_PASSWORD="wrong").test_client()
+    down = web.get("/readyz")
+    assert down.status_code == 503
+    assert down.get_json() == {"status": "not ready", "reason": "upstream: login refused",
+                               "upstream_ms": None, "version": "0.1.0"}
     health._cache.update(at=0.0, health=None)
 
 
@@ -265,6 +306,6 @@ def test_redis_down_gives_a_calm_screen_not_a_stack_trace(make_app, sandbox):
     health._cache.update(at=0.0, health=None)
     assert web.get("/healthz").status_code == 200
     ready = web.get("/readyz")
-    assert ready.status_code == 503 and ready.get_json()["reason"].startswith("Redis")
+    assert ready.status_code == 503 and ready.get_json()["reason"] == "redis: not reachable"
     health._cache.update(at=0.0, health=None)
     assert web.get("/static/kiosk.css").status_code == 200

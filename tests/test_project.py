@@ -18,6 +18,8 @@ import requests
 from kiosk import create_app
 from kiosk.config import ConfigError
 
+from .support import field
+
 ROOT = Path(__file__).resolve().parents[1]
 HTMX_SHA256 = "d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717"
 
@@ -55,28 +57,22 @@ def test_pages_have_no_inline_script_or_style(web):
     ],
 )
 def test_bad_settings_stop_with_one_clear_line(tmp_path, settings, message):
-    base = {"STATE_DIR": str(tmp_path), "API_EMAIL": "a@b.c", "API_PASSWORD": "p",
-            "SECRET_KEY": "0123456789abcdef0123"}
+    base = {"STATE_DIR": str(tmp_path), "API_URL": "https://pay.example", "API_EMAIL": "a@b.c",
+            "API_PASSWORD": "p", "SECRET_KEY": "0123456789abcdef0123"}
     with pytest.raises(ConfigError) as err:
         create_app({**base, **settings})
     assert message in str(err.value.code) and "\n" not in str(err.value.code)
 
 
 def test_bad_environment_setting_from_the_command_line(tmp_path):
-    env = {**os.environ, "KIOSK_STATE_DIR": str(tmp_path), "KIOSK_POLL_INTERVAL": "fast"}
+    env = {**os.environ, "KIOSK_STATE_DIR": str(tmp_path), "KIOSK_API_URL": "https://pay.example",
+           "KIOSK_API_EMAIL": "a@b.c", "KIOSK_API_PASSWORD": "p", "KIOSK_SECRET_KEY": "0123456789abcdef0123",
+           "KIOSK_POLL_INTERVAL": "fast"}
     run = subprocess.run([sys.executable, "-c", "import kiosk; kiosk.create_app()"], env=env,
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 1
     assert run.stderr.strip() == ("kiosk: configuration error: KIOSK_POLL_INTERVAL must be a whole "
                                   "number of seconds, got 'fast'")
-
-
-def test_sandbox_mode_keeps_its_generated_secret_key(tmp_path):
-    first = create_app({"STATE_DIR": str(tmp_path)})
-    second = create_app({"STATE_DIR": str(tmp_path)})
-    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
-    assert len(first.config["SECRET_KEY"]) == 64
-    assert first.extensions["kiosk"].settings.uses_sandbox
 
 
 def free_port() -> int:
@@ -108,11 +104,17 @@ def test_kiosk_demo_runs_both_and_stops_on_ctrl_c(tmp_path):
         page = wait_for(f"http://127.0.0.1:{kiosk_port}/")
         assert page.status_code == 200 and 'data-testid="amount-display"' in page.text
         assert wait_for(f"http://127.0.0.1:{sandbox_port}/sandbox").status_code == 200
+        staff = requests.Session()  # the demo's PIN opens the demo's operator area
+        html = staff.get(f"http://127.0.0.1:{kiosk_port}/operator", timeout=10).text
+        unlocked = staff.post(f"http://127.0.0.1:{kiosk_port}/operator", allow_redirects=False, timeout=10,
+                              data={"csrf_token": field(html, "csrf_token"), "pin": "246810"})
+        assert unlocked.headers["Location"] == "/operator/today"
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=15)
     finally:
         proc.kill()
     assert f"http://127.0.0.1:{kiosk_port}/" in out and f"http://127.0.0.1:{sandbox_port}/sandbox" in out
+    assert f"http://127.0.0.1:{kiosk_port}/operator  (demo PIN 246810)" in out
     assert proc.returncode == 0
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://127.0.0.1:{kiosk_port}/", timeout=2)
@@ -134,7 +136,7 @@ def test_wheel_carries_templates_and_static(tmp_path):
     (env_site / "zz-deps.pth").write_text(str(site) + "\n")
     script = (
         "import kiosk, pathlib;"
-        "app = kiosk.create_app({{'STATE_DIR': {!r}}});"
+        "app = kiosk.create_app({{'STATE_DIR': {!r}, 'DEMO': True}});"
         "assert 'site-packages' in kiosk.__file__, kiosk.__file__;"
         "html = app.test_client().get('/').get_data(as_text=True);"
         "assert 'data-testid=\"amount-display\"' in html;"

@@ -75,7 +75,9 @@ def test_optional_mobile_and_note_reach_upstream(make_app, sandbox):
     assert bad.status_code == 422 and sandbox.calls("create") == 0
     assert customer.enter("50", mobile="+90 555 123 45 67", note="Table 4").status_code == 303
     [tx] = sandbox.transactions()
-    assert tx["userMobile"] == "+905551234567" and tx["statusNote"] == "Table 4"
+    assert tx["userMobile"] == "+905551234567"
+    # The customer's note, then the kiosk's own reference, by which a lost answer is found again.
+    assert re.fullmatch(r"Table 4 kiosk:[0-9a-f]{16}", tx["statusNote"])
 
 
 def test_same_form_sent_twice_creates_one_transaction(customer, sandbox):
@@ -263,7 +265,12 @@ def test_vanished_transaction_asks_for_the_cashier(customer, sandbox):
 
     tx_id = customer.start()
     requests.post(f"{sandbox.url}/sandbox/transactions/{tx_id}/vanish", timeout=5)
-    assert customer.status(tx_id).headers["HX-Redirect"] == f"/result/{tx_id}"
+    start = time.time()
+    for moment in (0, 30):  # not found: perhaps a passing fault upstream, so the screen waits
+        with time_machine.travel(start + moment, tick=False):
+            assert "HX-Redirect" not in customer.status(tx_id).headers
+    with time_machine.travel(start + 60, tick=False):  # the third answer, a minute on
+        assert customer.status(tx_id).headers["HX-Redirect"] == f"/result/{tx_id}"
     html = customer.web.get(f"/result/{tx_id}").get_data(as_text=True)
     assert 'data-testid="result-attention"' in html and "Lütfen kasaya başvurun" in html
 
@@ -370,4 +377,4 @@ def test_coins_arriving_after_a_cancel_become_an_attention_item(customer, sandbo
     html = customer.web.get(f"/result/{tx_id}").get_data(as_text=True)
     assert 'data-testid="result-partial"' in html  # never shown as a plain cancellation
     kinds = {item["kind"] for _, item in app.extensions["kiosk"].checkout.attention()}
-    assert kinds == {"partial"}
+    assert kinds == {"partial_late"}

@@ -122,4 +122,5 @@ def test_a_receiver_down_for_a_while_gets_every_event_when_back(server, till, re
     finally:
         receiver.up()
     assert receiver.wait_for(made["id"], "cancelled") == ["pending", "waiting", "cancelled"]
-    assert [e["data"]["cancel_reason"] for e in receiver.events if e["data"]["id"] == made["id"]][-1] == "till"
+    reasons = [e["data"]["cancel_reason"] for e in receiver.events if e["data"]["id"] == made["id"]]
+    assert reasons[-1] == "till"

@@ -6,7 +6,8 @@ Each change is written to an outbox in the shared store first, numbered per chec
 takes a checkout's events strictly in that order and keeps the first one that failed until the
 receiver takes it (at least once, in order), retrying with back-off for three days. Delivery never
 runs on a request's path: `schedule` hands it to background work, so a dead receiver never slows a
-display or a poll. No Flask here.
+display or a poll: the job queue (kiosk/jobs) runs each delivery, and its sweep queues again
+the ones whose job was lost. No Flask here.
 
 Keys in the store:
     webhook-seq:<checkout>           the last event number of that checkout
@@ -27,7 +28,7 @@ from typing import Any
 import requests
 from standardwebhooks import Webhook
 
-from ..checkout.service import RECORD_TTL
+from ..checkout.record import RECORD_TTL
 from ..checkout.store import Store
 from ..clock import now as clock_now
 from ..displays import Orders, OrderState
@@ -116,61 +117,3 @@ class Webhooks:
         log.warning("webhook %s refused by the receiver: HTTP %d", event["id"], answer.status_code)
         return False
 
-
-class Courier:
-    """Runs deliveries in a background thread of this process, each at its time, and every
-    RESCAN seconds looks for waiting events any process left (a worker that was restarted).
-    The job queue takes this role where one runs; the outbox and `deliver` stay the same."""
-
-    RESCAN = 30.0
-
-    def __init__(self, webhooks: Webhooks) -> None:
-        import heapq
-        import threading
-
-        self.webhooks = webhooks
-        self._heap: list[tuple[float, str]] = []
-        self._push = heapq.heappush
-        self._pop = heapq.heappop
-        self._wake = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._threading = threading
-        webhooks.schedule = self.schedule
-
-    def schedule(self, checkout_id: str, at: float) -> None:
-        with self._wake:
-            self._push(self._heap, (at, checkout_id))
-            if self._thread is None:
-                self._thread = self._threading.Thread(target=self._run, name="webhooks", daemon=True)
-                self._thread.start()
-            self._wake.notify()
-
-    def start(self) -> Courier:
-        self.schedule("", 0.0)  # starts the thread; its first rescan runs at once
-        return self
-
-    def _run(self) -> None:
-        clock = self.webhooks.clock
-        next_scan = 0.0
-        while True:
-            with self._wake:
-                now = clock()
-                if self._heap and self._heap[0][0] <= now:
-                    due: str | None = self._pop(self._heap)[1]
-                elif now >= next_scan:
-                    due = None
-                else:
-                    first = self._heap[0][0] if self._heap else next_scan
-                    self._wake.wait(max(0.01, min(first, next_scan) - now))
-                    continue
-            try:
-                if due is None:
-                    next_scan = clock() + self.RESCAN
-                    for key in {k.split(":")[1] for k, _v in self.webhooks.store.items("webhook-event:")}:
-                        self.schedule(key, clock())
-                elif due:
-                    again = self.webhooks.deliver(due)
-                    if again is not None:
-                        self.schedule(due, again)
-            except Exception:  # the store away for a moment: the next rescan tries again
-                log.exception("webhook delivery failed")

@@ -1,15 +1,8 @@
 """The rules of one checkout. Plain Python: no Flask, no HTTP of its own."""
 
 from .outcome import Outcome, decide
-from .service import (
-    Checkout,
-    CheckoutError,
-    Record,
-    StartLimited,
-    StartRejected,
-    StartUnavailable,
-    View,
-)
+from .record import CheckoutError, Record, StartLimited, StartRejected, StartUnavailable, View
+from .service import Checkout
 from .store import LocalStore, RedisStore, Store
 
 __all__ = [

@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .. import clock
-from ..cryptom import CryptomClient, CryptomError, Page, Status
+from ..cryptom import AuthError, CryptomClient, CryptomError, Page, Status, Unavailable
 from .inputs import N_
 
 STATUSES = [s.value for s in Status if s is not Status.UNKNOWN]
@@ -154,8 +154,9 @@ def today(client: CryptomClient, zone: ZoneInfo, now: datetime | None = None) ->
 @dataclass(frozen=True)
 class Health:
     ok: bool
-    message: str
+    message: str  # for the staff behind the PIN: upstream's own words
     latency_ms: int | None
+    check: str = "ok"  # for the probes: which check failed, in the kiosk's words only
 
 
 def health(client: CryptomClient) -> Health:
@@ -164,8 +165,16 @@ def health(client: CryptomClient) -> Health:
     try:
         client.history(page=1, limit=1)
     except CryptomError as exc:
-        return Health(False, f"{type(exc).__name__}: {exc.message}", None)
+        return Health(False, f"{type(exc).__name__}: {exc.message}", None, _failed_check(exc))
     return Health(True, "ok", int((time.monotonic() - started) * 1000))
+
+
+def _failed_check(exc: CryptomError) -> str:
+    if isinstance(exc, AuthError):
+        return "upstream: login refused"
+    if isinstance(exc, Unavailable):
+        return "upstream: not reachable"
+    return "upstream: request refused"
 
 
 __all__ = ["HistoryQuery", "Today", "Health", "history", "today", "health", "STATUSES"]

@@ -3,7 +3,8 @@ Redis for a fleet of hosts behind a load balancer.
 
 It holds the kiosk's own facts about a checkout: the one-transaction guard, the deadline, why a
 transaction was cancelled, rate-limit counters and items for the operator. Upstream stays the
-truth about money.
+truth about money. Besides keys it keeps a few indexes (members ordered by a time): what the
+watcher looks at next, and the checkouts of the last days for the reconciliation.
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ class Store(Protocol):
     def discard(self, key: str, value: str) -> bool: ...
     def items(self, prefix: str) -> list[tuple[str, str]]: ...
     def incr(self, key: str, ttl: float) -> int: ...
+    def schedule(self, index: str, member: str, at: float) -> None: ...
+    def unschedule(self, index: str, member: str) -> None: ...
+    def when(self, index: str, member: str) -> float | None: ...
+    def scheduled(self, index: str, high: float, low: float = float("-inf"),
+                  limit: int = 1000) -> list[tuple[str, float]]: ...
+    def size(self, index: str) -> int: ...
 
 
 PURGE_EVERY = 600.0  # seconds between sweeps of expired rows, per process
@@ -40,6 +47,9 @@ class LocalStore:
                 "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, "
                 "expires REAL)"
             )
+            db.execute("CREATE TABLE IF NOT EXISTS idx (name TEXT NOT NULL, member TEXT NOT NULL, "
+                       "at REAL NOT NULL, PRIMARY KEY (name, member))")
+            db.execute("CREATE INDEX IF NOT EXISTS idx_at ON idx (name, at)")
 
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -125,6 +135,29 @@ class LocalStore:
             raise
         return count
 
+    def schedule(self, index: str, member: str, at: float) -> None:
+        self._db().execute(
+            "INSERT INTO idx(name, member, at) VALUES(?,?,?) "
+            "ON CONFLICT(name, member) DO UPDATE SET at=excluded.at", (index, member, at))
+
+    def unschedule(self, index: str, member: str) -> None:
+        self._db().execute("DELETE FROM idx WHERE name=? AND member=?", (index, member))
+
+    def when(self, index: str, member: str) -> float | None:
+        row = self._db().execute("SELECT at FROM idx WHERE name=? AND member=?", (index, member)).fetchone()
+        return float(row[0]) if row else None
+
+    def scheduled(self, index: str, high: float, low: float = float("-inf"),
+                  limit: int = 1000) -> list[tuple[str, float]]:
+        """Members whose time is between `low` and `high`, earliest first."""
+        rows = self._db().execute(
+            "SELECT member, at FROM idx WHERE name=? AND at>=? AND at<=? ORDER BY at LIMIT ?",
+            (index, max(low, -1e18), min(high, 1e18), limit)).fetchall()
+        return [(m, float(a)) for m, a in rows]
+
+    def size(self, index: str) -> int:
+        return int(self._db().execute("SELECT COUNT(*) FROM idx WHERE name=?", (index,)).fetchone()[0])
+
 
 class RedisStore:
     """The same store in Redis, shared by every instance of a fleet."""
@@ -166,3 +199,24 @@ class RedisStore:
         pipe.pexpire(self._k(key), int(ttl * 1000), nx=True)
         count, _ = pipe.execute()
         return int(count)
+
+    def _ix(self, index: str) -> str:
+        return f"{self.prefix}idx:{index}"
+
+    def schedule(self, index: str, member: str, at: float) -> None:
+        self.redis.zadd(self._ix(index), {member: at})
+
+    def unschedule(self, index: str, member: str) -> None:
+        self.redis.zrem(self._ix(index), member)
+
+    def when(self, index: str, member: str) -> float | None:
+        score = self.redis.zscore(self._ix(index), member)
+        return None if score is None else float(score)
+
+    def scheduled(self, index: str, high: float, low: float = float("-inf"),
+                  limit: int = 1000) -> list[tuple[str, float]]:
+        rows = self.redis.zrangebyscore(self._ix(index), low, high, start=0, num=limit, withscores=True)
+        return [(m.decode() if isinstance(m, bytes) else m, float(a)) for m, a in rows]
+
+    def size(self, index: str) -> int:
+        return int(self.redis.zcard(self._ix(index)))

@@ -252,6 +252,10 @@ class CryptomClient:
         if status == 401:
             raise AuthError(message, status=status)
         if status == 404:
+            if not isinstance(payload, dict):
+                # A proxy's or a load balancer's page, not upstream's API saying it has no such
+                # transaction: upstream is unavailable, nothing is known about the transaction.
+                raise Unavailable(message, status=status)
             raise NotFound(message, status=status)
         if status >= 500:
             raise Unavailable(message, status=status)

@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..checkout.inputs import N_, InputError
-from ..checkout.service import CheckoutError, View
+from ..checkout.record import CheckoutError, View
 
 # The status words of a checkout, the same in the console, the till API, webhooks and logs.
 STATUSES = ("pending", "waiting", "partly_paid", "paid", "cancelled", "expired", "partial", "see_cashier")

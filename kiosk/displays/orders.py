@@ -28,7 +28,8 @@ from typing import Any
 
 from ..checkout.inputs import N_, NOTE_MAX, InputError, check_amount
 from ..checkout.outcome import Outcome
-from ..checkout.service import RECORD_TTL, Checkout, CheckoutError, Record, View
+from ..checkout.record import RECORD_TTL, CheckoutError, Record, View
+from ..checkout.service import Checkout
 from ..checkout.store import Store
 from ..clock import now as clock_now
 from .models import (

@@ -13,6 +13,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from http import HTTPStatus
 from typing import Any
 
 import segno
@@ -55,7 +56,7 @@ def create_sandbox_app(config: dict[str, Any] | None = None) -> Flask:
         SANDBOX_TOKEN_TTL_MS=3_600_000,
         SANDBOX_RATES=DEFAULT_RATES,
     )
-    app.config.from_prefixed_env("KIOSK")
+    app.config.from_prefixed_env("KIOSK", loads=str)  # a password 12.50 stays 12.50
     app.config.from_mapping(config or {})
     app.json.sort_keys = False  # keep the document's field order
     state = SandboxState(
@@ -79,6 +80,10 @@ def create_sandbox_app(config: dict[str, Any] | None = None) -> Flask:
             f = state.faults
             targeted = f.only in ("", name)
             latency = f.latency_ms if targeted else 0
+            if latency and f.latency_next:
+                f.latency_next -= 1
+                if not f.latency_next:
+                    f.latency_ms = 0  # that was the last slow one
             failing = f.fail_next > 0 and targeted
             if failing:
                 f.fail_next -= 1
@@ -86,8 +91,9 @@ def create_sandbox_app(config: dict[str, Any] | None = None) -> Flask:
             time.sleep(latency / 1000)
         if failing:
             if f.fail_body == "html":
+                title = f"{f.fail_status} {HTTPStatus(f.fail_status).phrase}"
                 return Response(
-                    "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>",
+                    f"<html><head><title>{title}</title></head><body>nginx</body></html>",
                     status=f.fail_status, mimetype="text/html",
                 )
             if f.fail_body == "garbage":
@@ -329,6 +335,7 @@ def create_sandbox_app(config: dict[str, Any] | None = None) -> Flask:
             f.fail_status = int(values.get("fail_status", f.fail_status))
             f.fail_body = str(values.get("fail_body", f.fail_body))
             f.latency_ms = int(values.get("latency_ms", f.latency_ms))
+            f.latency_next = int(values.get("latency_next", f.latency_next))
             f.only = str(values.get("only", f.only))
             if values.get("revoke_tokens"):
                 state.tokens.clear()

@@ -39,6 +39,7 @@ class Faults:
     fail_status: int = 500
     fail_body: str = "json"  # json | html | garbage (a 200 whose body is not JSON)
     latency_ms: int = 0
+    latency_next: int = 0  # delay only this many requests (0: every one while latency_ms is set)
     only: str = ""  # fail only this endpoint (auth, create, detail, cancel, qr, history)
 
 

@@ -8,63 +8,25 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-import redis
 from cachelib.file import FileSystemCache
 from flask import Flask, Request, Response, current_app, request, session
 from flask.sessions import NullSession, SessionInterface
 from flask_babel import Babel
 from flask_session import Session
 from flask_wtf.csrf import CSRFProtect
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .. import __version__, logs
-from ..checkout import Checkout, LocalStore, RedisStore, Store
 from ..config import Settings
-from ..cryptom import CryptomClient, FileTokenStore, RedisTokenStore, TokenStore
-from ..displays import Displays, Orders
 from ..i18n import LANGUAGE_NAMES, LOCALES, TRANSLATIONS_DIR, compile_catalogs
 from ..paths import STATIC_DIR
+from ..services import Services
 from . import format as fmt
 from . import security, sessions
+from .proxy import TrustedProxies
 
 csrf = CSRFProtect()
 SESSION_LIFETIME = timedelta(days=30)
 babel = Babel()
-
-
-class Kiosk:
-    """The app's services, reachable from views as `kiosk()`. With KIOSK_REDIS_URL everything
-    shared lives in Redis (a fleet of instances); without it, in files on this host."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.redis = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
-        tokens: TokenStore
-        if self.redis is not None:
-            tokens = RedisTokenStore(self.redis)
-            self.store: Store = RedisStore(self.redis)
-        else:
-            tokens = FileTokenStore(settings.state_dir / "cryptom-token.json")
-            self.store = LocalStore(settings.state_dir / "kiosk.sqlite3")
-        self.client = CryptomClient(
-            settings.api_url, settings.api_email, settings.api_password, token_store=tokens,
-        )
-        self.checkout = Checkout(
-            self.client, self.store, payment_timeout=settings.payment_timeout,
-            currency=settings.currency, create_limit=settings.create_limit,
-            # Half a poll interval: one tab never sees a stale answer, a second tab shares it.
-            share_seconds=settings.poll_interval / 2,
-        )
-        self.displays = Displays(self.store)
-        self.orders = Orders(self.store, self.checkout, self.displays, min_amount=settings.min_amount,
-                             max_amount=settings.max_amount, currency=settings.currency)
-        self.webhooks = None
-        if settings.webhook_url and settings.webhook_secret:
-            from ..api.webhooks import Courier, Webhooks
-
-            self.webhooks = Webhooks(self.store, self.orders, settings.webhook_url, settings.webhook_secret,
-                                     backoff=settings.webhook_backoff)
-            Courier(self.webhooks).start()
 
 
 class SessionlessProbes(SessionInterface):
@@ -86,8 +48,13 @@ class SessionlessProbes(SessionInterface):
         if not isinstance(session, NullSession):
             self.inner.save_session(app, session, response)
 
+    def regenerate(self, session: Any) -> None:
+        """A new session id with the same contents (flask-session drops the old one)."""
+        self.inner.regenerate(session)  # type: ignore[attr-defined]
 
-def kiosk() -> Kiosk:
+
+def kiosk() -> Services:
+    """The app's services (kiosk.services), from a view."""
     return current_app.extensions["kiosk"]
 
 
@@ -110,7 +77,7 @@ def _asset_version() -> str:
 
 
 def init_app(app: Flask, settings: Settings) -> None:
-    kiosk_services = Kiosk(settings)
+    kiosk_services = Services(settings)
     app.extensions["kiosk"] = kiosk_services
     if kiosk_services.redis is None:
         app.config.update(
@@ -120,7 +87,8 @@ def init_app(app: Flask, settings: Settings) -> None:
                                              mode=0o600),
         )
     if settings.behind_proxy:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+        app.wsgi_app = TrustedProxies(  # type: ignore[method-assign]
+            app.wsgi_app, settings.trusted_proxies)
     app.config.update(
         # A kiosk's browser may crash or restart mid-payment: its cookie outlives the browser,
         # so it comes back to the same checkout.

@@ -4,19 +4,21 @@
     /operator/today           today's completed payments and what needs attention
     /operator/history         upstream history with filters and upstream's own pages
     /operator/tx/<id>         one transaction; cancel it while it is still pending
-    /operator/settings        read-only settings and upstream health
+    /operator/settings        read-only settings, upstream health and the watcher's queue
     /operator/displays        pair a display with its code; rename, change mode, unpair
     /operator/lock  (POST)    back to the customer screen
 """
 
 from __future__ import annotations
 
+import logging
 from functools import wraps
 from typing import Any
 
 from flask import (
     Blueprint,
     abort,
+    current_app,
     redirect,
     render_template,
     request,
@@ -30,10 +32,12 @@ from ..checkout import ledger
 from ..checkout.pin import PinGuard, PinResult
 from ..cryptom import CryptomError, NotFound, Rejected, Status
 from ..displays import MODES, Display, PairingError
+from ..jobs import queue_health
 from .extensions import kiosk
 from .screens import client_keys, message
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
+audit_log = logging.getLogger("kiosk.audit")
 
 IDLE_SECONDS = 300
 
@@ -47,9 +51,28 @@ def who() -> list[str]:
     return list(client_keys())
 
 
+def audit(event: str, tx_id: str | None = None) -> None:
+    """One line per operator action, with the client's address (never a PIN)."""
+    extra: dict[str, Any] = {"event": event, "client": request.remote_addr or "-"}
+    if tx_id is not None:
+        extra["tx"] = tx_id
+    audit_log.info("%s from %s%s", event, extra["client"], f" on {tx_id}" if tx_id else "", extra=extra)
+
+
+def rotate_session() -> None:
+    """A new session id whenever the operator's rights change, with the same contents (so a
+    customer's checkout on this tablet carries on): an id learnt before is worth nothing after."""
+    current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]
+
+
 def unlocked() -> bool:
     until = session.get("operator_until")
     return isinstance(until, int | float) and until > clock.now()
+
+
+def end_operator_session() -> None:
+    if session.pop("operator_until", None) is not None:
+        rotate_session()
 
 
 def operator_only(view: Any) -> Any:
@@ -58,7 +81,9 @@ def operator_only(view: Any) -> Any:
         if kiosk().settings.operator_pin is None:
             abort(404)
         if not unlocked():
-            session.pop("operator_until", None)
+            if "operator_until" in session:
+                audit("operator.idle_lock")
+            end_operator_session()
             return redirect(url_for(".pin"))
         session["operator_until"] = clock.now() + IDLE_SECONDS  # five idle minutes end it
         return view(*args, **kwargs)
@@ -82,7 +107,11 @@ def pin_submit() -> Any:
     result = guard().check(str(request.form.get("pin", ""))[:32], who())
     if result.ok:
         session["operator_until"] = clock.now() + IDLE_SECONDS
+        rotate_session()
+        audit("operator.unlock")
         return redirect(url_for(".today"), 303)
+    audit("operator.pin_refused" if not result.compared else
+          "operator.lockout" if result.locked_for else "operator.pin_wrong")
     return render_template("operator/pin.html", locked_for=result.locked_for, error=pin_error(result)), 403
 
 
@@ -95,7 +124,9 @@ def pin_error(result: PinResult) -> str:
 
 @bp.post("/lock")
 def lock() -> Any:
-    session.pop("operator_until", None)
+    if unlocked():
+        audit("operator.lock")
+    end_operator_session()
     return redirect(url_for("kiosk.amount"), 303)
 
 
@@ -110,13 +141,15 @@ def today() -> Any:
     except CryptomError:
         error = _("Cryptom Pay is not answering right now.")
     return render_template("operator/today.html", summary=summary, error=error,
-                           attention=kiosk().checkout.attention())
+                           attention=kiosk().checkout.attention(),
+                           queue=queue_health(kiosk().jobs, with_queue=False))
 
 
 @bp.post("/attention/<tx_id>/dismiss")
 @operator_only
 def dismiss(tx_id: str) -> Any:
     kiosk().checkout.dismiss(tx_id)
+    audit("operator.dismiss", tx_id)
     return redirect(url_for(".today"), 303)
 
 
@@ -160,6 +193,7 @@ def cancel(tx_id: str) -> Any:
         kiosk().checkout.cancel_by_operator(tx_id)
     except NotFound:
         abort(404)
+    audit("operator.cancel", tx_id)
     return redirect(url_for(".detail", tx_id=tx_id), 303)
 
 
@@ -167,7 +201,7 @@ def cancel(tx_id: str) -> Any:
 @operator_only
 def settings() -> Any:
     return render_template("operator/settings.html", health=ledger.health(kiosk().client),
-                           version=__version__)
+                           queue=queue_health(kiosk().jobs), version=__version__)
 
 
 # -- displays ---------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from ..conftest import PIN
 from .conftest import PORTRAIT, shot
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,7 +108,7 @@ def test_no_accessibility_violations(browser, screens, sandbox, locale):
             page.get_by_test_id("expired").wait_for()
             problems += audit(page, f"{locale}/{size_name}/expired", source)
             page.goto(kiosk.url + "/operator")
-            page.get_by_test_id("pin").fill("1234")
+            page.get_by_test_id("pin").fill(PIN)
             page.get_by_test_id("unlock").click()
             page.wait_for_url("**/operator/today")
             for name, url in operator.items():

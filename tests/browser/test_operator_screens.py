@@ -6,6 +6,7 @@ import re
 
 from playwright.sync_api import expect
 
+from ..conftest import PIN
 from .conftest import OUTPUT, shot
 from .test_journey import start_payment
 
@@ -21,21 +22,22 @@ def test_long_press_on_the_shop_name_opens_the_pin_screen(page, kiosk_server, sa
     page.mouse.up()
     shot(page, "20-operator-pin")
     page.expected_errors.append(r"/operator: .*status of 403")  # the wrong PIN's answer
-    page.get_by_test_id("pin").fill("1111")
+    page.get_by_test_id("pin").fill("111111")
     page.get_by_test_id("unlock").click()
     expect(page.get_by_test_id("error")).to_contain_text("4 deneme")
-    page.get_by_test_id("pin").fill("1234")
+    page.get_by_test_id("pin").fill(PIN)
     page.get_by_test_id("unlock").click()
     expect(page.get_by_test_id("paid-count")).to_be_visible()
 
 
-def test_operator_screens(page, kiosk_server, sandbox):
+def test_operator_screens(page, kiosk_server, sandbox, watcher):
     kiosk = kiosk_server()
+    watcher(kiosk.app)
     tx_id = start_payment(page, kiosk.url, digits="30000")
     sandbox.pay(tx_id, share="full")
     expect(page.get_by_test_id("result-paid")).to_be_visible()
     page.goto(kiosk.url + "/operator")
-    page.get_by_test_id("pin").fill("1234")
+    page.get_by_test_id("pin").fill(PIN)
     page.get_by_test_id("unlock").click()
     expect(page.get_by_test_id("paid-total")).to_have_text("₺300,00")
     shot(page, "21-operator-today")
@@ -47,6 +49,7 @@ def test_operator_screens(page, kiosk_server, sandbox):
     shot(page, "23-operator-detail")
     page.get_by_test_id("nav-settings").click()
     expect(page.get_by_test_id("health")).to_contain_text("çalışıyor")
+    expect(page.get_by_test_id("consumers")).to_contain_text("çalışıyor")
     shot(page, "24-operator-settings")
     page.get_by_test_id("lock").click()
     expect(page.get_by_test_id("amount-display")).to_be_visible()

@@ -73,7 +73,9 @@ def _wait_for_port(port: int, proc: subprocess.Popen, log: Path) -> None:
             time.sleep(0.05)
 
 
-@pytest.fixture(scope="session")
+# Module scope: `kiosk serve` runs its watcher, which reads its open checkouts from the shared
+# sandbox; stopped with this module, it never adds calls to another test's count.
+@pytest.fixture(scope="module")
 def site(sandbox_server, tmp_path_factory):
     nginx = _tool("nginx", "/usr/sbin/nginx")
     openssl = _tool("openssl", "/usr/bin/openssl")
@@ -121,7 +123,7 @@ def site(sandbox_server, tmp_path_factory):
         kiosk.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def https_browser(site, playwright_driver):
     _need("chromium", CHROMIUM)
     browser = playwright_driver.chromium.launch(

@@ -1,0 +1,58 @@
+"""The services one checkout works with, shared by the parts of `Checkout` (start, look,
+cancel, attention, watch), each in a module of its own."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from ..cryptom import CryptomClient
+from .record import Recent, Record
+from .store import Store
+
+log = logging.getLogger("kiosk.checkout")
+
+# The watcher's lists in the store, by the time each entry is next due.
+WATCHED = "watched"  # checkouts: open ones until they close, closed ones for a day after
+CREATES = "creates"  # creates that got no answer yet, by the time to look for them upstream
+
+
+class Base:
+    client: CryptomClient
+    store: Store
+    payment_timeout: int
+    currency: str
+    share_seconds: float
+    watch_interval: float
+    clock: Callable[[], float]
+    on_watch: Callable[[str, float], None] | None
+    _last_seen: Recent
+    _qr: Recent
+    listeners: list[Callable[[Record, dict[str, str]], None]]
+
+    def _event(self, event: str, record: Record, **facts: str | None) -> None:
+        """One log line per lifecycle event, for people and for machines (JSON fields)."""
+        extra = {"event": event, "tx": record.tx_id, "amount": str(record.amount),
+                 "currency": self.currency, "coin": f"{record.coin}/{record.network}",
+                 **{k: v for k, v in facts.items() if v is not None}}
+        details = " ".join(f"{k}={v}" for k, v in facts.items() if v is not None)
+        log.info("payment %s tx=%s amount=%s %s %s %s", event, record.tx_id, record.amount,
+                 self.currency, extra["coin"], details, extra=extra)
+        for listener in self.listeners:
+            try:
+                listener(record, {k: v for k, v in facts.items() if v is not None})
+            except Exception:  # a listener never breaks a payment
+                log.exception("a checkout listener failed")
+
+    def watch_at(self, tx_id: str, at: float) -> None:
+        """Have the watcher look at this checkout at `at`: the entry in the store is the truth
+        (a sweep finds it even if the queue lost its job); `on_watch` wakes the queue on time."""
+        self.store.schedule(WATCHED, tx_id, at)
+        self.wake(tx_id, at)
+
+    def wake(self, tx_id: str, at: float) -> None:
+        if self.on_watch is not None:
+            try:
+                self.on_watch(tx_id, at)
+            except Exception:  # the sweep picks it up: a queue hiccup must not fail a payment
+                log.warning("could not queue the watch of %s; the next sweep will", tx_id, exc_info=True)

@@ -1,0 +1,108 @@
+"""What the kiosk itself knows of one checkout, what a screen gets back, and the errors of a start."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from ..cryptom import Transaction
+from .outcome import Outcome
+
+RECORD_TTL = 15 * 24 * 3600  # upstream reserves the wallet for two weeks
+GUARD_TTL = 24 * 3600
+MEMORY_ITEMS = 512  # per process: last-seen transactions and QR images
+
+
+class Recent(OrderedDict[str, Any]):
+    """A small least-recently-used map, safe between threads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+
+    def get_item(self, key: str) -> Any:
+        with self.lock:
+            if key in self:
+                self.move_to_end(key)
+                return self[key]
+            return None
+
+    def put(self, key: str, value: Any) -> None:
+        with self.lock:
+            self[key] = value
+            self.move_to_end(key)
+            while len(self) > MEMORY_ITEMS:
+                self.popitem(last=False)
+
+    def drop(self, key: str) -> None:
+        with self.lock:
+            self.pop(key, None)
+
+
+class CheckoutError(Exception):
+    """A checkout could not start; the message is safe to show."""
+
+
+class StartUnavailable(CheckoutError):
+    """Upstream did not answer; nothing was created, or nothing we could find."""
+
+
+class StartRejected(CheckoutError):
+    """Upstream refused the payment request."""
+
+
+class StartLimited(CheckoutError):
+    """Too many new payments from this kiosk or address: each one reserves a wallet address
+    upstream for two weeks, so a playful customer must not drain the merchant's pool."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """What the kiosk itself knows of a checkout it started. `ref` is the kiosk's own reference,
+    sent upstream in `statusNote`, by which a create that got no answer is found again."""
+
+    tx_id: str
+    amount: Decimal
+    coin: str
+    network: str
+    created: float
+    deadline: float
+    owner: str | None = None  # who started it (see ownership); None: recorded before owners were
+    ref: str = ""
+    display: str | None = None  # the paired display that showed it
+    order: str | None = None  # the order a till or the console sent, when it came from one
+
+    def dumps(self) -> str:
+        data = {
+            "tx_id": self.tx_id, "amount": str(self.amount), "coin": self.coin,
+            "network": self.network, "created": self.created, "deadline": self.deadline,
+            "owner": self.owner, "ref": self.ref,
+        }
+        data.update({k: v for k, v in (("display", self.display), ("order", self.order)) if v is not None})
+        return json.dumps(data)
+
+    @classmethod
+    def loads(cls, text: str) -> Record:
+        data = json.loads(text)
+        return cls(data["tx_id"], Decimal(data["amount"]), data["coin"], data["network"],
+                   float(data["created"]), float(data["deadline"]), data.get("owner"),
+                   str(data.get("ref") or ""), data.get("display"), data.get("order"))
+
+
+@dataclass(frozen=True)
+class View:
+    """What a screen needs: the outcome, the transaction (None while upstream is unreachable
+    and nothing was seen yet) and whether upstream is answering right now."""
+
+    record: Record
+    outcome: Outcome
+    tx: Transaction | None
+    reconnecting: bool = False
+    notice: str | None = None
+
+    def remaining(self, now: float) -> int:
+        return max(0, int(self.record.deadline - now + 0.999))

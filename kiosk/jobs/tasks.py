@@ -1,0 +1,179 @@
+"""The watcher's jobs. Each calls the same checkout functions as the screens.
+
+- `watch` (one checkout, queued for the moment it is next due: its deadline, its next look);
+- `resolve_create` (a create that got no answer, once its customer has had time to retry);
+- `sweep` (every minute): queues again whatever is overdue, in case a host died with its job;
+- `reconcile` (every hour): the last day of upstream's history against the kiosk's records.
+
+A periodic job runs once per period across every host (a guard in the shared store, per period)
+and never twice at once (a lock in the same store, with a time limit so a dead host does not hold
+it: Huey's own `lock_task` has no time limit on SQLite). Every job can be repeated, so a host
+that dies half way leaves nothing another cannot finish.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from huey import Huey, crontab
+from huey.signals import SIGNAL_ERROR
+
+from ..checkout import Checkout, Store
+from ..clock import now
+
+log = logging.getLogger(__name__)
+
+SWEEP_PERIOD = 60  # Huey's periodic jobs run by the minute
+SWEEP_LAG = 15.0  # a watch this late was lost with its job (a dead host, a full queue)
+RECONCILE_PERIOD = 3600
+PERIODIC = {"sweep": SWEEP_PERIOD, "reconcile": RECONCILE_PERIOD}
+LOCK_TTL = {"sweep": 300, "reconcile": 1800}
+HEARTBEAT_TTL = 60.0
+
+
+class Jobs:
+    """The queue and its jobs, for one process: the web workers queue, the consumer runs."""
+
+    def __init__(self, huey: Huey, checkout: Checkout, store: Store) -> None:
+        self.huey = huey
+        self.checkout = checkout
+        self.store = store
+        self.host = f"{socket.gethostname()}:{os.getpid()}"
+
+        @huey.task(priority=10, name="watch")
+        def watch(tx_id: str, due_at: float | None = None) -> None:
+            checkout.watch(tx_id, due_at)
+
+        @huey.task(priority=5, name="resolve_create")
+        def resolve_create(ref: str) -> None:
+            checkout.resolve_create(ref)
+
+        @huey.task(priority=1, name="catch_up")
+        def catch_up() -> None:
+            self._run("sweep", lambda: self._sweep(lag=0.0))
+
+        @huey.periodic_task(crontab(minute="*"), priority=1, name="sweep")
+        def sweep() -> None:
+            self._periodic("sweep", lambda: self._sweep(lag=SWEEP_LAG))
+
+        @huey.periodic_task(crontab(minute="7"), priority=0, name="reconcile")
+        def reconcile() -> None:
+            self._periodic("reconcile", self._reconcile)
+
+        self.watch_task = watch
+        self.resolve_task = resolve_create
+        self.catch_up = catch_up
+        self.sweep_task = sweep
+        self.reconcile_task = reconcile
+
+        @huey.task(priority=8, name="webhook")
+        def webhook(checkout_id: str) -> None:
+            if self.webhooks is None:
+                return
+            again = self.webhooks.deliver(checkout_id)
+            if again is not None:
+                self.webhook_at(checkout_id, again)
+
+        self.webhook_task = webhook
+        # Set by the services once built: the till API's webhooks and the displays' orders.
+        self.webhooks: Any = None
+        self.orders: Any = None
+        huey.signal(SIGNAL_ERROR)(self._failed)
+
+    # -- queueing ------------------------------------------------------------------------------
+
+    def wake(self, tx_id: str, at: float) -> None:
+        """Run the watch of this checkout at `at` (Huey's scheduler looks every second)."""
+        if at <= now():
+            self.watch_task(tx_id, at)
+        else:
+            self.watch_task.schedule((tx_id, at), eta=datetime.fromtimestamp(at, UTC))
+
+    def webhook_at(self, checkout_id: str, at: float) -> None:
+        """Deliver this checkout's waiting webhooks at `at` (a retry's back-off)."""
+        self.store.set(f"webhook-due:{checkout_id}", repr(at), ttl=4 * 24 * 3600)
+        if at <= now():
+            self.webhook_task(checkout_id)
+        else:
+            self.webhook_task.schedule((checkout_id,), eta=datetime.fromtimestamp(at, UTC))
+
+    def _sweep_webhooks(self, lag: float) -> int:
+        """Webhooks whose delivery job was lost (a host died with it) are queued again."""
+        lost = 0
+        for checkout_id in sorted({k.split(":")[1] for k, _v in self.store.items("webhook-event:")}):
+            due = self.store.get(f"webhook-due:{checkout_id}")
+            if due is None or float(due) + lag < now():
+                self.webhook_at(checkout_id, now())
+                lost += 1
+        return lost
+
+    def _sweep(self, lag: float) -> dict[str, int]:
+        # Orders nobody picked up (a display switched off) expire by their deadline.
+        expired = self.orders.sweep() if self.orders is not None else 0
+        hooks = self._sweep_webhooks(lag) if self.webhooks is not None else 0
+        overdue = self.checkout.overdue(lag)
+        for tx_id, due in overdue:
+            self.watch_task(tx_id, due)
+        creates = self.checkout.unanswered()
+        for ref in creates:
+            self.resolve_task(ref)
+        if overdue:
+            log.info("watcher: %d checkouts were overdue; queued again", len(overdue))
+        return {"overdue": len(overdue), "creates": len(creates), "orders_expired": expired,
+                "webhooks": hooks}
+
+    def _reconcile(self) -> dict[str, int]:
+        found = self.checkout.reconcile()
+        log.info("reconciliation: %d pages, %d transactions of the last day, %d unknown, "
+                 "%d ended upstream", found.pages, found.read, found.unknown, found.ended_upstream)
+        return {"pages": found.pages, "read": found.read, "unknown": found.unknown,
+                "ended_upstream": found.ended_upstream}
+
+    # -- running -----------------------------------------------------------------------------
+
+    def _periodic(self, name: str, body: Callable[[], dict[str, int]]) -> None:
+        """Once per period across all hosts: the first host to take the period's guard runs it."""
+        period = PERIODIC[name]
+        slot = int(now() // period)
+        if not self.store.add(f"jobs:period:{name}:{slot}", self.host, ttl=2 * period):
+            return
+        self._run(name, body)
+
+    def _run(self, name: str, body: Callable[[], dict[str, int]]) -> None:
+        started = now()
+        lock = f"jobs:lock:{name}"
+        if not self.store.add(lock, self.host, ttl=LOCK_TTL[name]):
+            return  # still running elsewhere: that run records itself
+        try:
+            facts = body()
+        except Exception as exc:
+            self._record(name, started, ok=False, error=type(exc).__name__)
+            raise
+        finally:
+            self.store.delete(lock)
+        self._record(name, started, ok=True, **facts)
+
+    def _record(self, name: str, started: float, **facts: Any) -> None:
+        last = {"at": now(), "started": started, "host": self.host, **facts}
+        self.store.set(f"jobs:last:{name}", json.dumps(last))
+
+    def _failed(self, signal: str, task: Any, exc: BaseException | None = None) -> None:
+        hour = int(now() // 3600)
+        self.store.incr(f"jobs:failures:{hour}", ttl=7200)
+        self.store.set("jobs:last-failure", json.dumps({
+            "at": now(), "job": getattr(task, "name", "?"), "error": type(exc).__name__ if exc else "?",
+            "host": self.host}), ttl=7 * 86400)
+
+    def beat(self, started: float) -> None:
+        """The consumer of this process is alive (written every few seconds while it runs)."""
+        self.store.set(f"jobs:consumer:{self.host}", json.dumps(
+            {"at": now(), "started": started, "host": self.host}), ttl=HEARTBEAT_TTL)
+
+    def gone(self) -> None:
+        self.store.delete(f"jobs:consumer:{self.host}")

@@ -1,0 +1,58 @@
+"""Everything the kiosk works with, built once per process from the settings: the shared store,
+the upstream client, the checkout rules and the job queue. No Flask here: the web app, the job
+consumer (`kiosk worker`) and the demo build the same services."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import redis
+
+from .checkout import Checkout, LocalStore, RedisStore, Store
+from .clock import now
+from .config import Settings
+from .cryptom import CryptomClient, FileTokenStore, RedisTokenStore, TokenStore
+from .displays import Displays, Orders
+from .jobs import Jobs, make_queue
+
+if TYPE_CHECKING:
+    from .api.webhooks import Webhooks
+
+
+class Services:
+    """With KIOSK_REDIS_URL everything shared lives in Redis (a fleet of instances); without
+    it, in files on this host."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.started = now()
+        self.redis = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+        tokens: TokenStore
+        if self.redis is not None:
+            tokens = RedisTokenStore(self.redis)
+            self.store: Store = RedisStore(self.redis)
+        else:
+            tokens = FileTokenStore(settings.state_dir / "cryptom-token.json")
+            self.store = LocalStore(settings.state_dir / "kiosk.sqlite3")
+        self.client = CryptomClient(
+            settings.api_url, settings.api_email, settings.api_password, token_store=tokens,
+        )
+        self.checkout = Checkout(
+            self.client, self.store, payment_timeout=settings.payment_timeout,
+            currency=settings.currency, create_limit=settings.create_limit,
+            # Half a poll interval: one tab never sees a stale answer, a second tab shares it.
+            share_seconds=settings.poll_interval / 2,
+            watch_interval=settings.watch_interval,
+        )
+        self.jobs = Jobs(make_queue(settings.state_dir, settings.redis_url), self.checkout, self.store)
+        self.checkout.on_watch = self.jobs.wake
+        self.displays = Displays(self.store)
+        self.orders = Orders(self.store, self.checkout, self.displays, min_amount=settings.min_amount,
+                             max_amount=settings.max_amount, currency=settings.currency)
+        self.webhooks: Webhooks | None = None
+        if settings.webhook_url and settings.webhook_secret:
+            from .api.webhooks import Webhooks
+
+            self.webhooks = Webhooks(self.store, self.orders, settings.webhook_url, settings.webhook_secret,
+                                     backoff=settings.webhook_backoff, schedule=self.jobs.webhook_at)
+        self.jobs.orders, self.jobs.webhooks = self.orders, self.webhooks
