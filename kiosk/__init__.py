@@ -28,6 +28,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     settings = config.load(app.config, app.instance_path)
 
+    from . import api
     from .web import console, display, extensions, health, operator, screens
 
     extensions.init_app(app, settings)
@@ -36,4 +37,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(console.bp)
     app.register_blueprint(operator.bp)
     app.register_blueprint(health.bp)
+    api.init_app(app)
     return app

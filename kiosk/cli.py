@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
 from werkzeug.serving import make_server
@@ -113,6 +114,33 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return run()
 
 
+def cmd_keys(args: argparse.Namespace) -> int:
+    """The till API's keys, in the store the kiosk uses (KIOSK_STATE_DIR or KIOSK_REDIS_URL)."""
+    from . import create_app
+    from .api.keys import ApiKeys, KeyError_
+
+    keys = ApiKeys(create_app().extensions["kiosk"].store)
+    if args.action == "create":
+        try:
+            key = keys.create(args.name)
+        except KeyError_ as err:
+            print(f"kiosk: {err}", file=sys.stderr)
+            return 1
+        print(key)
+        print(f"The key of {args.name!r}: copy it into the till now, it is not shown again.", file=sys.stderr)
+        return 0
+    if args.action == "revoke":
+        if not keys.revoke(args.name):
+            print(f"kiosk: no key named {args.name!r}", file=sys.stderr)
+            return 1
+        print(f"revoked {args.name}")
+        return 0
+    for item in keys.all():
+        created = datetime.fromtimestamp(item.created, UTC).isoformat(timespec="seconds")
+        print(f"{item.name}\t…{item.hint}\tcreated {created}")
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from . import create_app
     from .jobs import Runner
@@ -151,6 +179,14 @@ def main(argv: list[str] | None = None) -> int:
 
     serve = sub.add_parser("serve", help="run the kiosk under gunicorn (production)")
     serve.set_defaults(func=cmd_serve)
+
+    keys = sub.add_parser("keys", help="API keys of the shop's tills (the till API)")
+    keys_sub = keys.add_subparsers(dest="action", required=True)
+    for action, text in (("create", "make a key and print it once"), ("revoke", "revoke a key")):
+        one = keys_sub.add_parser(action, help=text)
+        one.add_argument("name", help="a name for the till, e.g. till-1")
+    keys_sub.add_parser("list", help="the keys: name, last four characters, created")
+    keys.set_defaults(func=cmd_keys)
 
     worker = sub.add_parser("worker", help="run the job consumer (the watcher) on its own, for a fleet")
     worker.add_argument("--threads", type=int, default=4)

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import ipaddress
-import re
 import secrets
 from dataclasses import dataclass, replace
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
+from . import settings_parse as parse
 from .sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD
+from .settings_parse import DEMO_PIN, SANDBOX_URL, Coin, ConfigError
 
-SANDBOX_URL = "http://127.0.0.1:8001"
-DEMO_PIN = "246810"  # the demo's operator PIN; a shop always sets its own
+__all__ = ["DEFAULTS", "DEMO", "DEMO_PIN", "SANDBOX_URL", "Coin", "ConfigError", "Settings", "load"]
+
 
 # `kiosk demo` (and tests that ask for it) pass DEMO=True in create_app's mapping: the kiosk then
 # runs its own sandbox, with a generated secret key and the demo PIN. It is not a KIOSK_* setting:
@@ -54,28 +54,11 @@ DEFAULTS: dict[str, Any] = {
     "CASHIER_PIN": None,  # opens the cashier console at /till (the operator PIN opens it too)
     "LOGO": None,  # an image file shown on the displays' welcome screen
     "SOUNDS": True,  # a short sound on the result screens
+    "API_RATE_LIMIT": "600/60",  # till API requests per key: N/seconds
+    "WEBHOOK_URL": None,  # where the till API's webhooks go (https:// in production)
+    "WEBHOOK_SECRET": None,  # whsec_... (Standard Webhooks): the receiver checks signatures with it
+    "WEBHOOK_BACKOFF": "5/3600",  # retries: the first after N s, doubling up to M s, for 3 days
 }
-
-
-class ConfigError(SystemExit):
-    """A bad setting. A SystemExit, so every entry point prints one line, never a traceback."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(f"kiosk: configuration error: {message}")
-
-
-@dataclass(frozen=True)
-class Coin:
-    coin: str
-    network: str
-
-    @property
-    def key(self) -> str:
-        return f"{self.coin}-{self.network}"
-
-    @property
-    def label(self) -> str:
-        return self.coin if self.coin == self.network else f"{self.coin} ({self.network})"
 
 
 @dataclass(frozen=True)
@@ -110,163 +93,14 @@ class Settings:
     cashier_pin: str | None = None
     logo: Path | None = None
     sounds: bool = True
+    api_rate_limit: tuple[int, int] = (600, 60)
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    webhook_backoff: tuple[float, float] = (5.0, 3600.0)
     watch_interval: int = 15
 
     def coin(self, key: str) -> Coin | None:
         return next((c for c in self.coins if c.key == key), None)
-
-
-def _amount(config: dict[str, Any], name: str) -> Decimal:
-    raw = config.get(name)
-    try:
-        value = Decimal(str(raw).strip())
-    except (InvalidOperation, ValueError):
-        raise ConfigError(f"KIOSK_{name} must be an amount in lira, got {raw!r}") from None
-    if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
-        raise ConfigError(f"KIOSK_{name} must be a positive amount with at most 2 decimals, got {raw!r}")
-    return value
-
-
-def _seconds(config: dict[str, Any], name: str, low: int, high: int) -> int:
-    raw = config.get(name)
-    try:
-        if isinstance(raw, bool):
-            raise ValueError
-        value = int(str(raw).strip())
-    except ValueError:
-        raise ConfigError(f"KIOSK_{name} must be a whole number of seconds, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ConfigError(f"KIOSK_{name} must be between {low} and {high} seconds, got {value}")
-    return value
-
-
-def _flag(config: dict[str, Any], name: str) -> bool:
-    raw = config.get(name)
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text in {"1", "true", "yes", "on"}:
-        return True
-    if text in {"0", "false", "no", "off", "", "none"}:
-        return False
-    raise ConfigError(f"KIOSK_{name} must be true or false, got {raw!r}")
-
-
-def _pin(raw: Any, demo: bool) -> str | None:
-    if raw in (None, ""):
-        return DEMO_PIN if demo else None
-    text = str(raw).strip()
-    if not re.fullmatch(r"[0-9]{6,12}", text):
-        raise ConfigError("KIOSK_OPERATOR_PIN must be 6 to 12 digits")
-    return text
-
-
-def _cashier_pin(raw: Any, operator_pin: str | None) -> str | None:
-    if raw in (None, ""):
-        return None
-    text = str(raw).strip()
-    if not re.fullmatch(r"[0-9]{6,12}", text):
-        raise ConfigError("KIOSK_CASHIER_PIN must be 6 to 12 digits")
-    if text == operator_pin:
-        raise ConfigError("KIOSK_CASHIER_PIN must differ from KIOSK_OPERATOR_PIN")
-    return text
-
-
-LOGO_TYPES = {".png", ".svg", ".jpg", ".jpeg", ".webp"}
-
-
-def _logo(raw: Any) -> Path | None:
-    if raw in (None, ""):
-        return None
-    path = Path(str(raw)).expanduser()
-    if path.suffix.lower() not in LOGO_TYPES:
-        raise ConfigError(f"KIOSK_LOGO must be a .png, .svg, .jpg or .webp file, got {str(raw)!r}")
-    if not path.is_file():
-        raise ConfigError(f"KIOSK_LOGO names no readable file: {str(raw)!r}")
-    return path.resolve()
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _api_url(raw: Any, demo: bool) -> str:
-    if raw in (None, ""):
-        if demo:
-            return SANDBOX_URL
-        raise ConfigError("KIOSK_API_URL is required: Cryptom Pay's base URL (https://…); "
-                          "`kiosk demo` runs against a local sandbox")
-    text = str(raw).strip()
-    parts = urlsplit(text) if re.fullmatch(r"https?://[^\s/]+(/\S*)?", text) else None
-    if parts is None or not parts.hostname:
-        raise ConfigError(f"KIOSK_API_URL must be an http(s) URL, got {raw!r}")
-    # Credentials and tokens travel in this connection: in the clear only inside this machine.
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise ConfigError("KIOSK_API_URL must use https:// (plain http:// only to this machine's "
-                          f"loopback), got {raw!r}")
-    return text.rstrip("/")
-
-
-def _networks(raw: Any) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    networks = []
-    for item in filter(None, (part.strip() for part in str(raw or "").split(","))):
-        try:
-            networks.append(ipaddress.ip_network(item, strict=False))
-        except ValueError:
-            raise ConfigError("KIOSK_TRUSTED_PROXIES must list addresses or networks, comma "
-                              f"separated, like 127.0.0.1,10.0.0.0/8; got {item!r}") from None
-    return tuple(networks)
-
-
-def _zone(raw: Any) -> ZoneInfo:
-    try:
-        return ZoneInfo(str(raw or "Europe/Istanbul"))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"KIOSK_TIMEZONE must be a zone name like Europe/Istanbul, got {raw!r}") from None
-
-
-def _redis(raw: Any) -> str | None:
-    if raw in (None, ""):
-        return None
-    if not re.fullmatch(r"rediss?://\S+|unix://\S+", str(raw)):
-        raise ConfigError("KIOSK_REDIS_URL must be a redis:// or rediss:// URL")
-    return str(raw)
-
-
-def _limit(raw: Any) -> tuple[int, int]:
-    match = re.fullmatch(r"\s*([0-9]{1,5})\s*/\s*([0-9]{1,6})\s*", str(raw or ""))
-    if not match or int(match.group(1)) < 1 or int(match.group(2)) < 1:
-        raise ConfigError(f"KIOSK_CREATE_LIMIT must read COUNT/SECONDS like 10/60, got {raw!r}")
-    return int(match.group(1)), int(match.group(2))
-
-
-def _choice(config: dict[str, Any], name: str, allowed: tuple[str, ...]) -> str:
-    value = str(config.get(name) or allowed[0]).strip().lower()
-    if value not in allowed:
-        raise ConfigError(f"KIOSK_{name} must be one of {', '.join(allowed)}, got {value!r}")
-    return value
-
-
-def _coins(raw: Any) -> tuple[Coin, ...]:
-    coins: list[Coin] = []
-    for item in str(raw or "").split(","):
-        item = item.strip()
-        if not item:
-            continue
-        coin, _, network = item.partition(":")
-        if not re.fullmatch(r"[A-Za-z0-9]{2,10}", coin) or not re.fullmatch(
-            r"[A-Za-z0-9]{2,10}", network or coin
-        ):
-            raise ConfigError(f"KIOSK_COINS must list COIN:NETWORK pairs like TRX:TRX, got {item!r}")
-        pair = Coin(coin.upper(), (network or coin).upper())
-        if pair not in coins:
-            coins.append(pair)
-    if not coins:
-        raise ConfigError("KIOSK_COINS must name at least one COIN:NETWORK pair, e.g. TRX:TRX")
-    return tuple(coins)
 
 
 def load(config: dict[str, Any], instance_path: str) -> Settings:
@@ -289,7 +123,7 @@ def load(config: dict[str, Any], instance_path: str) -> Settings:
                           f"({exc.strerror})") from None
 
     demo = config.get(DEMO) is True
-    api_url = _api_url(config.get("API_URL"), demo)
+    api_url = parse.api_url(config.get("API_URL"), demo)
     email = config.get("API_EMAIL") or (DEFAULT_EMAIL if demo else None)
     password = config.get("API_PASSWORD") or (DEFAULT_PASSWORD if demo else None)
     if not email:
@@ -311,32 +145,36 @@ def load(config: dict[str, Any], instance_path: str) -> Settings:
         api_password=str(password),
         uses_sandbox=demo,
         state_dir=state_dir,
-        coins=_coins(config.get("COINS")),
-        min_amount=_amount(config, "MIN_AMOUNT"),
-        max_amount=_amount(config, "MAX_AMOUNT"),
-        payment_timeout=_seconds(config, "PAYMENT_TIMEOUT", 5, 86400),
-        poll_interval=_seconds(config, "POLL_INTERVAL", 1, 60),
-        result_seconds=_seconds(config, "RESULT_SECONDS", 1, 600),
-        idle_seconds=_seconds(config, "IDLE_SECONDS", 5, 3600),
-        ask_mobile=_flag(config, "ASK_MOBILE"),
-        ask_note=_flag(config, "ASK_NOTE"),
+        coins=parse.coins(config.get("COINS")),
+        min_amount=parse.amount(config, "MIN_AMOUNT"),
+        max_amount=parse.amount(config, "MAX_AMOUNT"),
+        payment_timeout=parse.seconds(config, "PAYMENT_TIMEOUT", 5, 86400),
+        poll_interval=parse.seconds(config, "POLL_INTERVAL", 1, 60),
+        result_seconds=parse.seconds(config, "RESULT_SECONDS", 1, 600),
+        idle_seconds=parse.seconds(config, "IDLE_SECONDS", 5, 3600),
+        ask_mobile=parse.flag(config, "ASK_MOBILE"),
+        ask_note=parse.flag(config, "ASK_NOTE"),
         default_locale=str(config.get("DEFAULT_LOCALE") or "tr"),
         shop_name=str(config.get("SHOP_NAME") or "Cryptom Pay"),
-        operator_pin=_pin(config.get("OPERATOR_PIN"), demo),
-        receipts=_flag(config, "RECEIPTS"),
-        timezone=_zone(config.get("TIMEZONE")),
-        secure_cookies=_flag(config, "SECURE_COOKIES"),
-        behind_proxy=_flag(config, "BEHIND_PROXY"),
-        trusted_proxies=_networks(config.get("TRUSTED_PROXIES")),
-        redis_url=_redis(config.get("REDIS_URL")),
-        create_limit=_limit(config.get("CREATE_LIMIT")),
-        log_format=_choice(config, "LOG_FORMAT", ("json", "text")),
-        require_pairing=_flag(config, "REQUIRE_PAIRING"),
-        logo=_logo(config.get("LOGO")),
-        sounds=_flag(config, "SOUNDS"),
-        watch_interval=_seconds(config, "WATCH_INTERVAL", 1, 600),
+        operator_pin=parse.pin(config.get("OPERATOR_PIN"), demo),
+        receipts=parse.flag(config, "RECEIPTS"),
+        timezone=parse.zone(config.get("TIMEZONE")),
+        secure_cookies=parse.flag(config, "SECURE_COOKIES"),
+        behind_proxy=parse.flag(config, "BEHIND_PROXY"),
+        trusted_proxies=parse.networks(config.get("TRUSTED_PROXIES")),
+        redis_url=parse.redis_url(config.get("REDIS_URL")),
+        create_limit=parse.limit(config.get("CREATE_LIMIT")),
+        log_format=parse.choice(config, "LOG_FORMAT", ("json", "text")),
+        require_pairing=parse.flag(config, "REQUIRE_PAIRING"),
+        logo=parse.logo(config.get("LOGO")),
+        sounds=parse.flag(config, "SOUNDS"),
+        api_rate_limit=parse.limit(config.get("API_RATE_LIMIT"), "API_RATE_LIMIT"),
+        webhook_backoff=parse.backoff(config.get("WEBHOOK_BACKOFF")),
+        watch_interval=parse.seconds(config, "WATCH_INTERVAL", 1, 600),
     )
-    settings = replace(settings, cashier_pin=_cashier_pin(config.get("CASHIER_PIN"), settings.operator_pin))
+    url, secret = parse.webhook(config)
+    cashier_pin = parse.cashier_pin(config.get("CASHIER_PIN"), settings.operator_pin)
+    settings = replace(settings, webhook_url=url, webhook_secret=secret, cashier_pin=cashier_pin)
     if settings.min_amount > settings.max_amount:
         raise ConfigError("KIOSK_MIN_AMOUNT must not be above KIOSK_MAX_AMOUNT")
     if settings.default_locale not in {"tr", "en"}:

@@ -4,6 +4,8 @@ Flask here: the web app, the job consumer (`kiosk worker`) and the demo build th
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import redis
 
 from .checkout import Checkout, LocalStore, RedisStore, Store
@@ -12,6 +14,9 @@ from .config import Settings
 from .cryptom import CryptomClient, FileTokenStore, RedisTokenStore, TokenStore
 from .displays import Displays, Orders
 from .jobs import Jobs, make_queue
+
+if TYPE_CHECKING:
+    from .api.webhooks import Webhooks
 
 
 class Services:
@@ -45,3 +50,10 @@ class Services:
         self.jobs = Jobs(make_queue(settings.state_dir, settings.redis_url), self.checkout, self.store,
                          self.orders)
         self.checkout.on_watch = self.jobs.wake
+        self.webhooks: Webhooks | None = None
+        if settings.webhook_url and settings.webhook_secret:
+            from .api.webhooks import Webhooks
+
+            self.webhooks = Webhooks(self.store, self.orders, settings.webhook_url, settings.webhook_secret,
+                                     backoff=settings.webhook_backoff, schedule=self.jobs.webhook_at)
+        self.jobs.webhooks = self.webhooks

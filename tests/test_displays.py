@@ -192,7 +192,8 @@ def test_an_order_waits_on_the_display_then_pays(orders, displays, sandbox):
     assert orders.begin(order, "TRX", "TRX") == tx_id  # a double tap
     assert sandbox.calls("create") == 1
     [tx] = sandbox.transactions()
-    assert tx["statusNote"].startswith("Table 4 ") and Decimal(tx["currencyAmount"]) == Decimal("50")
+    # The note goes upstream with the kiosk's own reference after it (by which a lost create is found).
+    assert tx["statusNote"].startswith("Table 4 kiosk:") and Decimal(tx["currencyAmount"]) == Decimal("50")
     record = orders.checkout.record(tx_id)
     assert (record.owner, record.display, record.order) == (f"display:{display.id}", display.id, order.id)
     assert orders.state(order, look=True).status == "waiting"

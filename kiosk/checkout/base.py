@@ -28,6 +28,7 @@ class Base:
     on_watch: Callable[[str, float], None] | None
     _last_seen: Recent
     _qr: Recent
+    listeners: list[Callable[[Record, dict[str, str]], None]]
 
     def _event(self, event: str, record: Record, **facts: str | None) -> None:
         """One log line per lifecycle event, for people and for machines (JSON fields)."""
@@ -37,6 +38,11 @@ class Base:
         details = " ".join(f"{k}={v}" for k, v in facts.items() if v is not None)
         log.info("payment %s tx=%s amount=%s %s %s %s", event, record.tx_id, record.amount,
                  self.currency, extra["coin"], details, extra=extra)
+        for listener in self.listeners:
+            try:
+                listener(record, {k: v for k, v in facts.items() if v is not None})
+            except Exception:  # a listener never breaks a payment
+                log.exception("a checkout listener failed")
 
     def watch_at(self, tx_id: str, at: float) -> None:
         """Have the watcher look at this checkout at `at`: the entry in the store is the truth

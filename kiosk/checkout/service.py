@@ -15,7 +15,7 @@ from ..cryptom import CryptomClient
 from .attention import Attention
 from .cancel import Cancelling
 from .look import Looking
-from .record import Recent
+from .record import Recent, Record
 from .store import Store
 from .watch import Watching
 
@@ -47,3 +47,5 @@ class Checkout(Watching, Looking, Cancelling, Attention):
         self.clock = clock
         self._last_seen = Recent()  # transactions, for display while upstream is away
         self._qr = Recent()  # QR images: the same for the whole life of a transaction
+        # Told of every lifecycle event (the orders of tills and the console follow their checkout).
+        self.listeners: list[Callable[[Record, dict[str, str]], None]] = []

@@ -8,6 +8,7 @@ from .models import (
     DisplayBusy,
     DisplayNotInTillMode,
     DisplayOffline,
+    IdempotencyConflict,
     Line,
     Order,
     OrderEnded,
@@ -20,6 +21,6 @@ from .registry import MODES, ONLINE_SECONDS, Code, Display, Displays, PairingErr
 
 __all__ = [
     "FINAL", "MODES", "ONLINE_SECONDS", "REASONS", "STATUSES", "Code", "Display", "DisplayBusy",
-    "DisplayNotInTillMode", "DisplayOffline", "Displays", "Line", "Order", "OrderEnded",
-    "OrderRefused", "OrderState", "Orders", "PairingError", "parse_lines",
+    "DisplayNotInTillMode", "DisplayOffline", "Displays", "IdempotencyConflict", "Line", "Order",
+    "OrderEnded",    "OrderRefused", "OrderState", "Orders", "PairingError", "parse_lines",
 ]

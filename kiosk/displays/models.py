@@ -38,6 +38,12 @@ class DisplayNotInTillMode(OrderRefused):
     code = "display_mode"
 
 
+class IdempotencyConflict(OrderRefused):
+    """The same idempotency key came with another order: nothing was sent."""
+
+    code = "idempotency_conflict"
+
+
 class OrderEnded(OrderRefused):
     """The order was cancelled or expired before the customer picked a coin."""
 
@@ -101,8 +107,9 @@ class OrderState:
         return self.status in FINAL
 
 
-def parse_lines(raw: Any, amount: Decimal) -> tuple[Line, ...]:
-    """Lines a till sends: [{"name", "quantity", "unit_amount"}], adding up to the amount."""
+def parse_lines(raw: Any, amount: Decimal, *, add_up: bool = True) -> tuple[Line, ...]:
+    """Lines a till sends: [{"name", "quantity", "unit_amount"}], adding up to the amount
+    (checked apart with `add_up=False`: the till API tells a bad line from a wrong total)."""
     if raw in (None, []):
         return ()
     if not isinstance(raw, list) or len(raw) > LINES_MAX:
@@ -127,7 +134,7 @@ def parse_lines(raw: Any, amount: Decimal) -> tuple[Line, ...]:
                 or price != price.quantize(Decimal("0.01")):
             raise InputError(N_("A unit amount is written like 15.00."))
         lines.append(Line(name, quantity, price.quantize(Decimal("0.01"))))
-    return check_total(tuple(lines), amount)
+    return check_total(tuple(lines), amount) if add_up else tuple(lines)
 
 
 def check_total(lines: tuple[Line, ...], amount: Decimal) -> tuple[Line, ...]:

@@ -10,6 +10,8 @@ Keys in the store:
     order:<id>               the order: display, amount, lines, reference, note, times, tx id
     order-gate:<id>          "started" once a coin was picked; "ended:<reason>" if it ended before
     display-order:<id>       the display's current order (it is busy while that one is open)
+    order-key:<key>          a send's idempotency key: "pending <fingerprint>", then "<id> <fingerprint>"
+    (order-status and order-event: see following.py)
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 from ..checkout import ownership
 from ..checkout.inputs import N_, NOTE_MAX, InputError, check_amount
@@ -29,10 +32,12 @@ from ..checkout.service import Checkout
 from ..checkout.start import guard_key
 from ..checkout.store import Store
 from ..clock import now as clock_now
+from .following import Following
 from .models import (
     DisplayBusy,
     DisplayNotInTillMode,
     DisplayOffline,
+    IdempotencyConflict,
     Line,
     Order,
     OrderEnded,
@@ -47,7 +52,7 @@ KEY_TTL = 24 * 3600  # a repeated send with the same key returns the same order 
 PENDING = "orders"  # the index of orders waiting for a coin, by deadline
 
 
-class Orders:
+class Orders(Following):
     def __init__(
         self,
         store: Store,
@@ -66,10 +71,19 @@ class Orders:
         self.max_amount = max_amount
         self.currency = currency
         self.clock = clock
+        # Told once of each status an order reaches, with its facts (the webhooks).
+        self.listeners: list[Callable[[OrderState, dict], None]] = []
+        checkout.listeners.append(self._on_checkout)
 
     # -- sending ---------------------------------------------------------------------------
 
-    def send(
+    def send(self, display: Display, amount: Decimal, **options: Any) -> Order:
+        """Put an order on a display. Refused (nothing changed) when the display is not in
+        till mode, offline, or busy with an open order. A repeat with the same `key` (a double
+        tap, a resent form) returns the first order instead of a second. See `send_once`."""
+        return self.send_once(display, amount, **options)[0]
+
+    def send_once(
         self,
         display: Display,
         amount: Decimal,
@@ -79,27 +93,30 @@ class Orders:
         lines: Iterable[Line] = (),
         source: str = "console",
         key: str | None = None,
-    ) -> Order:
-        """Put an order on a display. Refused (nothing changed) when the display is not in
-        till mode, offline, or busy with an open order. A repeat with the same `key` (a double
-        tap, a resent form) returns the first order instead of a second."""
+        fingerprint: str = "-",
+    ) -> tuple[Order, bool]:
+        """`send`, telling whether the order is new. The same `key` with the same `fingerprint`
+        (what was asked) returns the first order for a day, from any worker or host, even when
+        both arrive at once; the same key with another fingerprint raises IdempotencyConflict."""
         if key is None:
-            return self._send(display, amount, reference, note, tuple(lines), source)
+            return self._send(display, amount, reference, note, tuple(lines), source), True
         guard = f"order-key:{key}"
         for _ in range(150):
-            if self.store.add(guard, "pending", ttl=KEY_TTL):
+            if self.store.add(guard, f"pending {fingerprint}", ttl=KEY_TTL):
                 try:
                     order = self._send(display, amount, reference, note, tuple(lines), source)
                 except BaseException:
                     self.store.delete(guard)
                     raise
-                self.store.set(guard, order.id, ttl=KEY_TTL)
-                return order
-            earlier = self.store.get(guard)
-            if earlier not in (None, "pending"):
+                self.store.set(guard, f"{order.id} {fingerprint}", ttl=KEY_TTL)
+                return order, True
+            earlier, _, sent_as = (self.store.get(guard) or "").partition(" ")
+            if earlier and sent_as != fingerprint:
+                raise IdempotencyConflict("this key was used for another order")
+            if earlier not in ("", "pending"):
                 order = self.get(earlier)
                 if order is not None:
-                    return order
+                    return order, False
             time.sleep(0.1)  # the first request is sending it now
         raise DisplayBusy("the same order is still being sent")
 
@@ -127,6 +144,7 @@ class Orders:
                 self.store.delete(f"order:{order.id}")
                 raise DisplayBusy("the display is showing another payment")
         self.store.schedule(PENDING, order.id, order.deadline)  # for the watcher, if nobody picks it up
+        self._track(OrderState(order, "pending"))
         log.info("order sent id=%s display=%s amount=%s %s", order.id, display.id, order.amount,
                  order.currency, extra={"event": "order sent", "order": order.id, "display": display.id,
                                         "amount": str(order.amount), "currency": order.currency})
@@ -166,6 +184,11 @@ class Orders:
     def state(self, order: Order, look: bool = False) -> OrderState:
         """Where the order stands. `look`: ask upstream (shared with the display's own poll)
         and apply the deadline; without it, from the store alone."""
+        state = self._state(order, look)
+        self._track(state)
+        return state
+
+    def _state(self, order: Order, look: bool) -> OrderState:
         tx_id = self.tx_of(order)
         if tx_id is None:
             gate = self.gate(order)
@@ -254,7 +277,9 @@ class Orders:
         return self.state(order)
 
     def _with_view(self, order: Order, view: View) -> OrderState:
-        return self._status(order, view.outcome, view.record.tx_id, view)
+        state = self._status(order, view.outcome, view.record.tx_id, view)
+        self._track(state)
+        return state
 
     def _status(self, order: Order, outcome: Outcome, tx_id: str, view: View | None = None) -> OrderState:
         status = Outcome.WAITING.value if outcome is Outcome.DUE else outcome.value

@@ -2,8 +2,10 @@
 
 - `watch` (one checkout, queued for the moment it is next due: its deadline, its next look);
 - `resolve_create` (a create that got no answer, once its customer has had time to retry);
-- `sweep` (every minute): queues again whatever is overdue, in case a host died with its job,
-  and expires the orders sent to a display that nobody picked up by their deadline;
+- `sweep` (every minute): queues again whatever is overdue (checkouts and webhook deliveries), in
+  case a host died with its job, and expires the orders sent to a display that nobody picked up
+  by their deadline;
+- `webhook` (one checkout's waiting webhooks, queued at once and again after each back-off);
 - `reconcile` (every hour): the last day of upstream's history against the kiosk's records.
 
 A periodic job runs once per period across every host (a guard in the shared store, per period)
@@ -74,6 +76,18 @@ class Jobs:
         self.catch_up = catch_up
         self.sweep_task = sweep
         self.reconcile_task = reconcile
+
+        @huey.task(priority=8, name="webhook")
+        def webhook(checkout_id: str) -> None:
+            if self.webhooks is None:
+                return
+            again = self.webhooks.deliver(checkout_id)
+            if again is not None:
+                self.webhook_at(checkout_id, again)
+
+        self.webhook_task = webhook
+        # Set by the services once built (the webhooks follow the orders): the till API's webhooks.
+        self.webhooks: Any = None
         huey.signal(SIGNAL_ERROR)(self._failed)
 
     # -- queueing ------------------------------------------------------------------------------
@@ -85,7 +99,26 @@ class Jobs:
         else:
             self.watch_task.schedule((tx_id, at), eta=datetime.fromtimestamp(at, UTC))
 
+    def webhook_at(self, checkout_id: str, at: float) -> None:
+        """Deliver this checkout's waiting webhooks at `at` (a retry's back-off)."""
+        self.store.set(f"webhook-due:{checkout_id}", repr(at), ttl=4 * 24 * 3600)
+        if at <= now():
+            self.webhook_task(checkout_id)
+        else:
+            self.webhook_task.schedule((checkout_id,), eta=datetime.fromtimestamp(at, UTC))
+
+    def _sweep_webhooks(self, lag: float) -> int:
+        """Webhooks whose delivery job was lost (a host died with it) are queued again."""
+        lost = 0
+        for checkout_id in sorted({k.split(":")[1] for k, _v in self.store.items("webhook-event:")}):
+            due = self.store.get(f"webhook-due:{checkout_id}")
+            if due is None or float(due) + lag < now():
+                self.webhook_at(checkout_id, now())
+                lost += 1
+        return lost
+
     def _sweep(self, lag: float) -> dict[str, int]:
+        hooks = self._sweep_webhooks(lag) if self.webhooks is not None else 0
         overdue = self.checkout.overdue(lag)
         for tx_id, due in overdue:
             self.watch_task(tx_id, due)
@@ -97,7 +130,8 @@ class Jobs:
         expired = self.orders.sweep() if self.orders is not None else 0
         if expired:
             log.info("watcher: %d orders sent to a display expired before a coin was picked", expired)
-        return {"overdue": len(overdue), "creates": len(creates), "orders_expired": expired}
+        return {"overdue": len(overdue), "creates": len(creates), "orders_expired": expired,
+                "webhooks": hooks}
 
     def _reconcile(self) -> dict[str, int]:
         found = self.checkout.reconcile()

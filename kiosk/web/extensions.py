@@ -30,11 +30,11 @@ babel = Babel()
 
 
 class SessionlessProbes(SessionInterface):
-    """Probes, static files and the displays' idle poll need no session: they answer without
+    """Probes, static files, the till API and the displays' idle poll need no session: they answer without
     touching the session store, so /healthz and the stylesheet work even while Redis is away,
     and a display waiting all day for the next sale costs no session read or write."""
 
-    SKIP = ("/healthz", "/readyz", "/static/", "/display/poll", "/display/logo")
+    SKIP = ("/healthz", "/readyz", "/static/", "/display/poll", "/display/logo", "/api/")
 
     def __init__(self, inner: SessionInterface) -> None:
         self.inner = inner

@@ -1,0 +1,85 @@
+"""API keys of the shop's tills. A key is shown once when created; the store keeps only its
+SHA-256 (a key is 256 random bits, so a fast hash is enough: nothing to guess from it).
+
+Keys in the store:
+    apikey:<name>            the key's record: name, hash, created at, the last four characters
+    apikey-hash:<sha256>     name of the key with that hash
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from ..checkout.store import Store
+from ..clock import now as clock_now
+
+PREFIX = "kiosk_"
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
+_KEY = re.compile(r"kiosk_[A-Za-z0-9_-]{43}")
+
+
+class KeyError_(ValueError):  # noqa: N801 - not the builtin KeyError
+    """A key could not be made: the message says why."""
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    name: str
+    hash: str
+    created: float
+    hint: str  # the last four characters, so staff can tell keys apart
+
+
+def digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiKeys:
+    def __init__(self, store: Store, clock: Callable[[], float] = clock_now) -> None:
+        self.store = store
+        self.clock = clock
+
+    def create(self, name: str) -> str:
+        """A new key named `name`, returned once and never again."""
+        if not NAME.fullmatch(name or ""):
+            raise KeyError_("a key's name is 1-40 letters, digits, dots, dashes or underscores, "
+                            "starting with a letter or digit")
+        key = PREFIX + secrets.token_urlsafe(32)
+        record = ApiKey(name, digest(key), self.clock(), key[-4:])
+        if not self.store.add(f"apikey:{name}", json.dumps(asdict(record))):
+            raise KeyError_(f"a key named {name!r} exists already: revoke it first")
+        self.store.set(f"apikey-hash:{record.hash}", name)
+        return key
+
+    def get(self, name: str) -> ApiKey | None:
+        text = self.store.get(f"apikey:{name}") if NAME.fullmatch(name or "") else None
+        return ApiKey(**json.loads(text)) if text else None
+
+    def all(self) -> list[ApiKey]:
+        keys = [ApiKey(**json.loads(text)) for _k, text in self.store.items("apikey:")]
+        return sorted(keys, key=lambda k: k.name)
+
+    def verify(self, key: str | None) -> str | None:
+        """The name of the key, or None for a wrong, malformed or revoked one."""
+        if not key or not _KEY.fullmatch(key):
+            return None
+        hashed = digest(key)
+        name = self.store.get(f"apikey-hash:{hashed}")
+        record = self.get(name) if name else None
+        if record is None or not hmac.compare_digest(record.hash, hashed):
+            return None
+        return record.name
+
+    def revoke(self, name: str) -> bool:
+        record = self.get(name)
+        if record is None:
+            return False
+        self.store.delete(f"apikey-hash:{record.hash}")
+        self.store.delete(f"apikey:{name}")
+        return True

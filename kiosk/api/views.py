@@ -1,0 +1,325 @@
+"""The till API, /api/v1: a till (a POS, an ERP) sends checkouts to the shop's displays and
+learns their outcome. JSON in and out, a bearer key per till, errors as
+{"error": {"code", "message"}}. The routes are thin: the orders of kiosk/displays hold the rules,
+the same ones the cashier's console uses.
+
+    GET    /api/v1/displays                  the shop's displays
+    POST   /api/v1/displays                  pair one with the code it shows
+    DELETE /api/v1/displays/<id>             unpair it
+    POST   /api/v1/checkouts                 send a checkout to a display (Idempotency-Key)
+    GET    /api/v1/checkouts                 the latest, newest first (display_id, status, limit)
+    GET    /api/v1/checkouts/<id>            one, as upstream says now (shared with the display)
+    POST   /api/v1/checkouts/<id>/cancel     cancel it; paid meanwhile stays paid
+    GET    /api/v1/openapi.json              the contract (no key needed)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request, send_file
+from redis.exceptions import RedisError
+from werkzeug.exceptions import HTTPException
+
+from .. import clock
+from ..checkout.inputs import NOTE_MAX, REFERENCE_MAX, InputError, check_amount
+from ..displays import (
+    STATUSES,
+    DisplayBusy,
+    DisplayNotInTillMode,
+    DisplayOffline,
+    IdempotencyConflict,
+    Order,
+    PairingError,
+    parse_lines,
+)
+from ..displays.models import check_total
+from ..web.extensions import kiosk
+from . import present
+from .errors import ApiError, answer
+from .keys import ApiKeys
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+BODY_MAX = 32 * 1024  # a checkout with fifty lines is a few kilobytes
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,64}")  # printable ASCII, no spaces
+_ORDER_ID = re.compile(r"chk_[0-9a-f]{16}")
+_DISPLAY_ID = re.compile(r"[0-9a-f]{12}")
+LIST_MAX = 100
+OPENAPI = __file__.rsplit("/", 1)[0] + "/openapi.json"
+
+
+def keys() -> ApiKeys:
+    return ApiKeys(kiosk().store)
+
+
+# -- every request ---------------------------------------------------------------------------
+
+
+@bp.before_request
+def authenticate() -> None:
+    if request.endpoint == "api.openapi":
+        return
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    name = keys().verify(key.strip()) if scheme.lower() == "bearer" else None
+    if name is None:
+        raise ApiError("unauthorized", "A valid API key is needed: Authorization: Bearer <key>.")
+    g.api_key = name
+    count, window = kiosk().settings.api_rate_limit
+    slot = int(clock.now() // window)
+    if kiosk().store.incr(f"rate:api:{name}:{slot}", ttl=window) > count:
+        retry = str(max(1, int((slot + 1) * window - clock.now())))
+        raise ApiError("rate_limited", f"More than {count} requests in {window} s with this key.",
+                       {"Retry-After": retry})
+
+
+@bp.after_request
+def no_store(response: Response) -> Response:
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+@bp.errorhandler(ApiError)
+def api_error(err: ApiError) -> Any:
+    return answer(err)
+
+
+@bp.errorhandler(HTTPException)
+def http_error(err: HTTPException) -> Any:
+    if err.code == 413:
+        return answer(ApiError("invalid_request", f"The body can be at most {BODY_MAX} bytes.", status=413))
+    if err.code == 405:
+        return answer(ApiError("not_found", "No such route."))
+    if err.code == 400:
+        return answer(ApiError("invalid_request", "The request could not be read."))
+    return answer(ApiError("not_found", "No such route.")) if err.code == 404 else answer(
+        ApiError("unavailable", "The kiosk could not answer; try again."))
+
+
+@bp.errorhandler(RedisError)
+def store_away(err: RedisError) -> Any:
+    return answer(ApiError("unavailable", "The kiosk's store is not answering; try again."))
+
+
+@bp.errorhandler(Exception)
+def unexpected(err: Exception) -> Any:
+    log.exception("till API request failed")
+    return answer(ApiError("unavailable", "The kiosk could not answer; try again."))
+
+
+def body() -> dict[str, Any]:
+    """The JSON object sent, at most BODY_MAX bytes."""
+    if request.content_length is not None and request.content_length > BODY_MAX:
+        raise ApiError("invalid_request", f"The body can be at most {BODY_MAX} bytes.", status=413)
+    raw = request.stream.read(BODY_MAX + 1)
+    if len(raw) > BODY_MAX:
+        raise ApiError("invalid_request", f"The body can be at most {BODY_MAX} bytes.", status=413)
+    if not request.mimetype == "application/json":
+        raise ApiError("invalid_request", "Send JSON with Content-Type: application/json.")
+    try:
+        data = json.loads(raw, parse_float=Decimal, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        raise ApiError("invalid_request", "The body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise ApiError("invalid_request", "The body must be a JSON object.")
+    return data
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+def text(data: dict[str, Any], name: str, *, required: bool = False, most: int = 200) -> str | None:
+    value = data.get(name)
+    if value is None:
+        if required:
+            raise ApiError("invalid_request", f"{name} is required.")
+        return None
+    if not isinstance(value, str):
+        raise ApiError("invalid_request", f"{name} must be a string.")
+    if len(value) > most:
+        raise ApiError("invalid_request", f"{name} can be at most {most} characters.")
+    return value
+
+
+def input_message(err: InputError) -> str:
+    return err.message % {**err.params, **({"amount": str(err.amount)} if err.amount is not None else {})}
+
+
+# -- displays ---------------------------------------------------------------------------------
+
+
+@bp.get("/displays")
+def list_displays() -> Any:
+    services = kiosk()
+    return jsonify({"data": [present.display(d, services.displays, services.orders)
+                             for d in services.displays.all()]})
+
+
+@bp.post("/displays")
+def pair_display() -> Any:
+    data = body()
+    code = text(data, "pairing_code", required=True, most=32)
+    name = text(data, "name", required=True, most=200)
+    mode = text(data, "mode", most=20) or "till"
+    services = kiosk()
+    try:
+        item = services.displays.pair(code, name, mode)
+    except PairingError as err:
+        code_problem = "code" in err.message or "paired already" in err.message
+        raise ApiError("not_found" if code_problem else "invalid_request", input_message(err)) from None
+    log.info("display paired by the till API key=%s display=%s", g.api_key, item.id)
+    return jsonify(present.display(item, services.displays, services.orders)), 201
+
+
+@bp.delete("/displays/<display_id>")
+def unpair_display(display_id: str) -> Any:
+    services = kiosk()
+    item = services.displays.get(display_id) if _DISPLAY_ID.fullmatch(display_id) else None
+    if item is None:
+        raise ApiError("not_found", "No display with this id.")
+    services.orders.unpair(item)
+    log.info("display unpaired by the till API key=%s display=%s", g.api_key, item.id)
+    return Response(status=204)
+
+
+# -- checkouts --------------------------------------------------------------------------------
+
+
+@bp.post("/checkouts")
+def create_checkout() -> Any:
+    key = request.headers.get("Idempotency-Key")
+    if key is None or not IDEMPOTENCY_KEY.fullmatch(key):
+        raise ApiError("invalid_request", "The Idempotency-Key header is required: 1-64 printable "
+                                          "characters, the same for every retry of this checkout.")
+    data = body()
+    services = kiosk()
+    settings = services.settings
+    display_id = text(data, "display_id", required=True, most=64)
+    raw_amount = data.get("amount")
+    if raw_amount is None:
+        raise ApiError("invalid_request", "amount is required.")
+    amount = parse_api_amount(raw_amount, settings.min_amount, settings.max_amount)
+    currency = text(data, "currency", most=8)
+    if currency is not None and currency != settings.currency:
+        raise ApiError("invalid_request", f"This kiosk takes {settings.currency} only.")
+    reference = clean(text(data, "reference", most=REFERENCE_MAX), "reference")
+    note = clean(text(data, "note", most=NOTE_MAX), "note")
+    try:
+        lines = parse_lines(data.get("lines"), amount, add_up=False)
+    except InputError as err:
+        raise ApiError("invalid_request", input_message(err)) from None
+    try:
+        check_total(lines, amount)
+    except InputError as err:
+        raise ApiError("invalid_amount", input_message(err)) from None
+    display = services.displays.get(display_id) if _DISPLAY_ID.fullmatch(display_id or "") else None
+    if display is None:
+        raise ApiError("not_found", "No display with this id.")
+    # What was asked, so a retry with the same key is told apart from another checkout.
+    fingerprint = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:32]
+    try:
+        order, new = services.orders.send_once(
+            display, amount, reference=reference, note=note, lines=lines, source="api",
+            key=f"api:{g.api_key}:{key}", fingerprint=fingerprint)
+    except IdempotencyConflict:
+        raise ApiError("idempotency_conflict", "This Idempotency-Key was used for another checkout "
+                                               "in the last 24 hours.") from None
+    except DisplayOffline:
+        raise ApiError("display_offline", f"{display.name} has not been seen for 30 seconds: check "
+                                          "that its screen is on and connected.") from None
+    except DisplayNotInTillMode:
+        raise ApiError("display_busy", f"{display.name} is in keypad mode: the customer types the "
+                                       "amount there. Switch it to till mode first.") from None
+    except DisplayBusy:
+        raise ApiError("display_busy", f"{display.name} is showing another checkout: wait for it to "
+                                       "end, or cancel it.") from None
+    except InputError as err:
+        raise ApiError("invalid_amount", input_message(err)) from None
+    if new:
+        log.info("checkout sent by the till API key=%s id=%s display=%s", g.api_key, order.id, display.id)
+    state = services.orders.state(order)
+    return jsonify(present.checkout(state, services.orders)), 201 if new else 200
+
+
+def parse_api_amount(raw: Any, low: Decimal, high: Decimal) -> Decimal:
+    if not isinstance(raw, str) or not re.fullmatch(r"[0-9]{1,9}(\.[0-9]{1,2})?", raw):
+        raise ApiError("invalid_amount", 'amount is a decimal string with at most two decimals, '
+                                         'like "125.00".')
+    try:
+        return check_amount(Decimal(raw), low, high)
+    except (InputError, InvalidOperation) as err:
+        message = input_message(err) if isinstance(err, InputError) else "amount is not a number."
+        raise ApiError("invalid_amount", message) from None
+
+
+def clean(value: str | None, name: str) -> str | None:
+    if value is None:
+        return None
+    joined = " ".join(value.split())
+    if not joined.isprintable():
+        raise ApiError("invalid_request", f"{name} must be printable text.")
+    return joined or None
+
+
+def order_or_404(order_id: str) -> Order:
+    order = kiosk().orders.get(order_id) if _ORDER_ID.fullmatch(order_id) else None
+    if order is None:
+        raise ApiError("not_found", "No checkout with this id.")
+    return order
+
+
+@bp.get("/checkouts")
+def list_checkouts() -> Any:
+    args = request.args
+    display_id = args.get("display_id") or None
+    status = args.get("status") or None
+    if status is not None and status not in STATUSES:
+        raise ApiError("invalid_request", f"status is one of {', '.join(STATUSES)}.")
+    raw_limit = args.get("limit", "20")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= LIST_MAX:
+        raise ApiError("invalid_request", f"limit is a whole number from 1 to {LIST_MAX}.")
+    orders = kiosk().orders
+    states = orders.recent(display_id=display_id, limit=10**6)
+    chosen = [s for s in states if status in (None, s.status)][: int(raw_limit)]
+    return jsonify({"data": [present.checkout(s, orders) for s in chosen]})
+
+
+@bp.get("/checkouts/<order_id>")
+def get_checkout(order_id: str) -> Any:
+    orders = kiosk().orders
+    # Upstream is read at most once per half poll interval, shared with the display's own poll.
+    state = orders.state(order_or_404(order_id), look=True)
+    return jsonify(present.checkout(state, orders))
+
+
+@bp.post("/checkouts/<order_id>/cancel")
+def cancel_checkout(order_id: str) -> Any:
+    orders = kiosk().orders
+    order = order_or_404(order_id)
+    state = orders.cancel(order, "till")
+    if state.view is not None and state.view.reconnecting and not state.final:
+        raise ApiError("unavailable", "Cryptom Pay did not answer the cancel; the checkout is still "
+                                      "open. Try again in a moment.")
+    log.info("checkout cancel by the till API key=%s id=%s status=%s", g.api_key, order.id, state.status)
+    return jsonify(present.checkout(state, orders))
+
+
+@bp.get("/openapi.json")
+def openapi() -> Any:
+    response = send_file(OPENAPI, mimetype="application/json", max_age=0)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.route("/<path:anything>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def unknown(anything: str) -> Any:
+    raise ApiError("not_found", "No such route.")

@@ -1,0 +1,212 @@
+"""Parsers of the KIOSK_* settings, one per kind of value: each returns the typed value or stops
+the start with one clear line (ConfigError). kiosk.config puts them together."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+SANDBOX_URL = "http://127.0.0.1:8001"
+DEMO_PIN = "246810"  # the demo's operator PIN; a shop always sets its own
+
+
+class ConfigError(SystemExit):
+    """A bad setting. A SystemExit, so every entry point prints one line, never a traceback."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"kiosk: configuration error: {message}")
+
+
+@dataclass(frozen=True)
+class Coin:
+    coin: str
+    network: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.coin}-{self.network}"
+
+    @property
+    def label(self) -> str:
+        return self.coin if self.coin == self.network else f"{self.coin} ({self.network})"
+
+
+def amount(config: dict[str, Any], name: str) -> Decimal:
+    raw = config.get(name)
+    try:
+        value = Decimal(str(raw).strip())
+    except (InvalidOperation, ValueError):
+        raise ConfigError(f"KIOSK_{name} must be an amount in lira, got {raw!r}") from None
+    if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
+        raise ConfigError(f"KIOSK_{name} must be a positive amount with at most 2 decimals, got {raw!r}")
+    return value
+
+
+def seconds(config: dict[str, Any], name: str, low: int, high: int) -> int:
+    raw = config.get(name)
+    try:
+        if isinstance(raw, bool):
+            raise ValueError
+        value = int(str(raw).strip())
+    except ValueError:
+        raise ConfigError(f"KIOSK_{name} must be a whole number of seconds, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"KIOSK_{name} must be between {low} and {high} seconds, got {value}")
+    return value
+
+
+def flag(config: dict[str, Any], name: str) -> bool:
+    raw = config.get(name)
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", "", "none"}:
+        return False
+    raise ConfigError(f"KIOSK_{name} must be true or false, got {raw!r}")
+
+
+def pin(raw: Any, demo: bool) -> str | None:
+    if raw in (None, ""):
+        return DEMO_PIN if demo else None
+    text = str(raw).strip()
+    if not re.fullmatch(r"[0-9]{6,12}", text):
+        raise ConfigError("KIOSK_OPERATOR_PIN must be 6 to 12 digits")
+    return text
+
+
+def cashier_pin(raw: Any, operator_pin: str | None) -> str | None:
+    if raw in (None, ""):
+        return None
+    text = str(raw).strip()
+    if not re.fullmatch(r"[0-9]{6,12}", text):
+        raise ConfigError("KIOSK_CASHIER_PIN must be 6 to 12 digits")
+    if text == operator_pin:
+        raise ConfigError("KIOSK_CASHIER_PIN must differ from KIOSK_OPERATOR_PIN")
+    return text
+
+
+LOGO_TYPES = {".png", ".svg", ".jpg", ".jpeg", ".webp"}
+
+
+def logo(raw: Any) -> Path | None:
+    if raw in (None, ""):
+        return None
+    path = Path(str(raw)).expanduser()
+    if path.suffix.lower() not in LOGO_TYPES:
+        raise ConfigError(f"KIOSK_LOGO must be a .png, .svg, .jpg or .webp file, got {str(raw)!r}")
+    if not path.is_file():
+        raise ConfigError(f"KIOSK_LOGO names no readable file: {str(raw)!r}")
+    return path.resolve()
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def api_url(raw: Any, demo: bool) -> str:
+    if raw in (None, ""):
+        if demo:
+            return SANDBOX_URL
+        raise ConfigError("KIOSK_API_URL is required: Cryptom Pay's base URL (https://…); "
+                          "`kiosk demo` runs against a local sandbox")
+    text = str(raw).strip()
+    parts = urlsplit(text) if re.fullmatch(r"https?://[^\s/]+(/\S*)?", text) else None
+    if parts is None or not parts.hostname:
+        raise ConfigError(f"KIOSK_API_URL must be an http(s) URL, got {raw!r}")
+    # Credentials and tokens travel in this connection: in the clear only inside this machine.
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ConfigError("KIOSK_API_URL must use https:// (plain http:// only to this machine's "
+                          f"loopback), got {raw!r}")
+    return text.rstrip("/")
+
+
+def networks(raw: Any) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    networks = []
+    for item in filter(None, (part.strip() for part in str(raw or "").split(","))):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError("KIOSK_TRUSTED_PROXIES must list addresses or networks, comma "
+                              f"separated, like 127.0.0.1,10.0.0.0/8; got {item!r}") from None
+    return tuple(networks)
+
+
+def zone(raw: Any) -> ZoneInfo:
+    try:
+        return ZoneInfo(str(raw or "Europe/Istanbul"))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"KIOSK_TIMEZONE must be a zone name like Europe/Istanbul, got {raw!r}") from None
+
+
+def redis_url(raw: Any) -> str | None:
+    if raw in (None, ""):
+        return None
+    if not re.fullmatch(r"rediss?://\S+|unix://\S+", str(raw)):
+        raise ConfigError("KIOSK_REDIS_URL must be a redis:// or rediss:// URL")
+    return str(raw)
+
+
+def limit(raw: Any, name: str = "CREATE_LIMIT") -> tuple[int, int]:
+    match = re.fullmatch(r"\s*([0-9]{1,6})\s*/\s*([0-9]{1,6})\s*", str(raw or ""))
+    if not match or int(match.group(1)) < 1 or int(match.group(2)) < 1:
+        raise ConfigError(f"KIOSK_{name} must read COUNT/SECONDS like 10/60, got {raw!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def webhook(config: dict[str, Any]) -> tuple[str | None, str | None]:
+    url, secret = config.get("WEBHOOK_URL") or None, config.get("WEBHOOK_SECRET") or None
+    if url is None and secret is None:
+        return None, None
+    if url is None or secret is None:
+        raise ConfigError("KIOSK_WEBHOOK_URL and KIOSK_WEBHOOK_SECRET go together: set both or neither")
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", str(url)):
+        raise ConfigError(f"KIOSK_WEBHOOK_URL must be an http(s) URL, got {url!r}")
+    if not re.fullmatch(r"whsec_[A-Za-z0-9+/=]{24,}", str(secret)):
+        raise ConfigError("KIOSK_WEBHOOK_SECRET must be a Standard Webhooks secret: whsec_ and base64")
+    return str(url), str(secret)
+
+
+def backoff(raw: Any) -> tuple[float, float]:
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*/\s*([0-9]+(?:\.[0-9]+)?)\s*", str(raw or ""))
+    if not match or not 0 < float(match.group(1)) <= float(match.group(2)) <= 86400:
+        raise ConfigError(f"KIOSK_WEBHOOK_BACKOFF must read FIRST/MAX seconds like 5/3600, got {raw!r}")
+    return float(match.group(1)), float(match.group(2))
+
+
+def choice(config: dict[str, Any], name: str, allowed: tuple[str, ...]) -> str:
+    value = str(config.get(name) or allowed[0]).strip().lower()
+    if value not in allowed:
+        raise ConfigError(f"KIOSK_{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+def coins(raw: Any) -> tuple[Coin, ...]:
+    coins: list[Coin] = []
+    for item in str(raw or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        coin, _, network = item.partition(":")
+        if not re.fullmatch(r"[A-Za-z0-9]{2,10}", coin) or not re.fullmatch(
+            r"[A-Za-z0-9]{2,10}", network or coin
+        ):
+            raise ConfigError(f"KIOSK_COINS must list COIN:NETWORK pairs like TRX:TRX, got {item!r}")
+        pair = Coin(coin.upper(), (network or coin).upper())
+        if pair not in coins:
+            coins.append(pair)
+    if not coins:
+        raise ConfigError("KIOSK_COINS must name at least one COIN:NETWORK pair, e.g. TRX:TRX")
+    return tuple(coins)

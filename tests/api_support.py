@@ -1,0 +1,103 @@
+"""Helpers of the till API tests: a kiosk under `kiosk serve`, its keys, a till over HTTP, and a
+display (a browser's cookie jar) that shows what is sent to it."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from kiosk.checkout import LocalStore
+
+from .support import pairing_code
+
+
+def keys_cli(state_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """`kiosk keys ...` for real, with the settings of a kiosk whose state is in `state_dir`
+    (the command never calls upstream)."""
+    settings = {"KIOSK_STATE_DIR": str(state_dir), "KIOSK_API_URL": "http://127.0.0.1:9",
+                "KIOSK_API_EMAIL": "shop@example.com", "KIOSK_API_PASSWORD": "-",
+                "KIOSK_SECRET_KEY": "test-secret-key-0123456789"}
+    return subprocess.run([sys.executable, "-m", "kiosk.cli", "keys", *args], capture_output=True,
+                          text=True, env={**os.environ, **settings, **env})
+
+
+def make_key(state_dir: Path, name: str, **env: str) -> str:
+    done = keys_cli(state_dir, "create", name, **env)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+class Till:
+    """A till speaking the API with its key."""
+
+    def __init__(self, url: str, key: str | None) -> None:
+        self.url = url + "/api/v1"
+        self.http = requests.Session()
+        if key is not None:
+            self.http.headers["Authorization"] = f"Bearer {key}"
+
+    def get(self, path: str, **kw: Any) -> requests.Response:
+        return self.http.get(self.url + path, timeout=30, **kw)
+
+    def post(self, path: str, json: Any = None, **kw: Any) -> requests.Response:
+        return self.http.post(self.url + path, json=json, timeout=30, **kw)
+
+    def delete(self, path: str, **kw: Any) -> requests.Response:
+        return self.http.delete(self.url + path, timeout=30, **kw)
+
+    def create(self, display_id: str, amount: str = "125.00", key: str | None = None,
+               **fields: Any) -> requests.Response:
+        return self.post("/checkouts", {"display_id": display_id, "amount": amount, **fields},
+                         headers={"Idempotency-Key": key or uuid.uuid4().hex})
+
+    def pair(self, display: DisplayBrowser, name: str = "Counter 1", mode: str = "till") -> str:
+        response = self.post("/displays", {"pairing_code": display.code(), "name": name, "mode": mode})
+        assert response.status_code == 201, response.text
+        display.id = response.json()["id"]
+        return display.id
+
+
+class DisplayBrowser:
+    """A display's browser without the browser: its cookie, the screens it is sent to."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.http = requests.Session()
+        self.id = ""
+
+    def code(self) -> str:
+        return pairing_code(self.http.get(self.url + "/display", timeout=10).text)
+
+    def look(self) -> requests.Response:
+        """What the display shows now (with one coin, showing an order starts its transaction)."""
+        return self.http.get(self.url + "/display", timeout=30)
+
+    def poll(self, tx_id: str) -> requests.Response:
+        """The pay screen's status poll, as htmx sends it."""
+        return self.http.get(f"{self.url}/pay/{tx_id}/status", headers={"HX-Request": "true"}, timeout=30)
+
+    def poll_until(self, tx_id: str, outcome: str, polls: int = 40) -> bool:
+        """Poll as the pay screen does (every quarter second here) until it shows `outcome`."""
+        for _ in range(polls):
+            if f'data-outcome="{outcome}"' in self.poll(tx_id).text:
+                return True
+            time.sleep(0.25)
+        return False
+
+    def tx_id(self) -> str:
+        page = self.look()
+        match = re.search(r"/pay/([0-9a-f]{24})", page.url)
+        assert match, f"the display shows no payment: {page.url}"
+        return match.group(1)
+
+
+def store_of(state_dir: Path) -> LocalStore:
+    return LocalStore(state_dir / "kiosk.sqlite3")
