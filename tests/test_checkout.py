@@ -91,3 +91,25 @@ def test_store_purges_expired_rows(tmp_path):
         assert store.purge() == 50
     rows = sqlite3.connect(tmp_path / "s.sqlite3").execute("SELECT key FROM kv").fetchall()
     assert rows == [("tx:kept",)]
+
+
+def _open_when_all_ready(path: str, barrier) -> None:
+    barrier.wait(30)
+    store = LocalStore(path)
+    store.add("opened", "1")
+
+
+def test_many_processes_opening_a_new_store_at_once_all_start(tmp_path):
+    """Workers of a fresh install start together: none may fail setting up the file."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    for attempt in range(6):
+        path = str(tmp_path / f"new-{attempt}.sqlite3")
+        barrier = ctx.Barrier(32)
+        procs = [ctx.Process(target=_open_when_all_ready, args=(path, barrier)) for _ in range(32)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        assert [p.exitcode for p in procs] == [0] * 32

@@ -9,8 +9,10 @@ watcher looks at next, and the checkouts of the last days for the reconciliation
 
 from __future__ import annotations
 
+import random
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -41,15 +43,29 @@ class LocalStore:
         self.path = str(path)
         self._local = threading.local()
         self._last_purge = 0.0
-        with self._db() as db:
+        # The workers of a fresh install open the file together: switching it to WAL can meet
+        # another process's lock, which SQLite reports at once rather than waiting. Retry then.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self._setup()
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05 + random.random() * 0.1)
+
+    def _setup(self) -> None:
+        db = self._db()
+        if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, "
-                "expires REAL)"
-            )
-            db.execute("CREATE TABLE IF NOT EXISTS idx (name TEXT NOT NULL, member TEXT NOT NULL, "
-                       "at REAL NOT NULL, PRIMARY KEY (name, member))")
-            db.execute("CREATE INDEX IF NOT EXISTS idx_at ON idx (name, at)")
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, "
+            "expires REAL)"
+        )
+        db.execute("CREATE TABLE IF NOT EXISTS idx (name TEXT NOT NULL, member TEXT NOT NULL, "
+                   "at REAL NOT NULL, PRIMARY KEY (name, member))")
+        db.execute("CREATE INDEX IF NOT EXISTS idx_at ON idx (name, at)")
 
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
