@@ -42,6 +42,10 @@ class Desk:
     def start(self, amount: str = "300", owner: str = "kiosk:a") -> str:
         return self.checkout.start(secrets.token_hex(8), Decimal(amount), "TRX", "TRX", owner=owner)
 
+    def view(self, tx_id: str):
+        """What a screen polling the checkout is shown now."""
+        return self.checkout.view(self.checkout.record(tx_id))
+
     def due(self, tx_id: str) -> float | None:
         """When the watcher is next to look at the checkout (None: no longer watched)."""
         return self.store.when(WATCHED, tx_id)
