@@ -27,11 +27,11 @@ class Desk:
     time), `events()` the lifecycle events it logged."""
 
     def __init__(self, sandbox: Sandbox, path: Path, caplog: pytest.LogCaptureFixture,
-                 **settings: Any) -> None:
+                 read_timeout: float = 5.0, **settings: Any) -> None:
         self.sandbox = sandbox
         self.caplog = caplog
         self.store = LocalStore(path)
-        self.client = CryptomClient(sandbox.url, DEFAULT_EMAIL, DEFAULT_PASSWORD)
+        self.client = CryptomClient(sandbox.url, DEFAULT_EMAIL, DEFAULT_PASSWORD, read_timeout=read_timeout)
         settings.setdefault("payment_timeout", 600)
         self.woken: list[tuple[str, float]] = []
         self.checkout = Checkout(self.client, self.store, on_watch=self._wake, **settings)

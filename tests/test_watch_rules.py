@@ -5,6 +5,8 @@ real HTTP; the clock is moved with time-machine."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import time_machine
 
 from kiosk.checkout.base import WATCHED
@@ -225,3 +227,39 @@ def test_overdue_lists_checkouts_whose_job_was_lost(desk):
         assert d.checkout.overdue(30) == [(first, T0 + 15), (second, T0 + 25)]
         assert d.checkout.overdue(30, limit=1) == [(first, T0 + 15)]
         assert d.checkout.watched() == 2
+
+
+def test_nothing_a_checkout_leaves_in_the_store_outlives_its_record(desk):
+    """The record lives as long as upstream reserves the wallet (15 days); every marker, count
+    and finding about the checkout goes with it, so the store does not grow for ever."""
+    d = desk(watch_interval=15, payment_timeout=60, share_seconds=1.5)
+    with time_machine.travel(T0, tick=False) as clock:
+        tx = d.start()
+        d.sandbox.pay(tx, share="half")
+        d.view(tx)  # partly paid, the shared answer
+        gone = d.vanish(tx)
+        clock.shift(2)
+        d.view(tx)  # a 404
+        d.reappear(gone)
+        clock.move_to(T0 + 60)
+        d.sandbox.faults(fail_next=1, fail_status=400, only="cancel")
+        d.view(tx)  # refused at the deadline
+        clock.shift(2)
+        d.view(tx)  # cancelled: kept with part of the money
+        d.sandbox.pay(tx, share="half")
+        clock.shift(2)
+        d.view(tx)  # the rest of the coins after the close: paid late
+        other = d.start(owner="kiosk:b")
+        d.vanish(other)
+        for moment in (100, 130, 160):  # lost upstream
+            clock.move_to(T0 + moment)
+            d.view(other)
+        clock.move_to(T0 + 3600)
+        d.sandbox.state.create(Decimal("75"), "TRX", "TRX", None, None)  # unknown to the kiosk
+        clock.move_to(T0 + 3600 + 120)
+        assert d.checkout.reconcile().unknown == 1
+        left = {key.split(":", 1)[0] for key, _ in d.store.items("")}
+        assert {"tx", "final", "partly", "cancel", "cancel-refused", "gone", "gone-count", "late",
+                "attention", "reconciled"} <= left
+        clock.move_to(T0 + 3600 + 120 + 15 * 24 * 3600)
+        assert d.store.items("") == []
