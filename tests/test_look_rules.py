@@ -308,10 +308,19 @@ def test_the_qr_image_is_upstreams_and_kept(desk):
         assert d.calls("qr") == 1
 
 
-def test_when_upstream_has_no_qr_image_the_kiosk_draws_the_same_one(desk):
+# The sandbox's TRON address, and a long one (a Cardano address), which needs a larger symbol.
+LONG = ("addr1qx2fxv2umyhttkxyxp8x0dlpdt3k6cwng5pxj3jhsydzer3n0d3vllmyqwsx5wktcd8cc3sq835lu7drv2xwl2"
+        "wywfgse35a3x")
+
+
+@pytest.mark.parametrize("address", [None, LONG], ids=["tron", "long"])
+def test_when_upstream_has_no_qr_image_the_kiosk_draws_the_same_one(desk, address):
     d = desk()
     with time_machine.travel(T0, tick=False):
         tx = d.start()
+        if address:
+            d.sandbox.state.transactions[tx]["wallet"]["address"] = address
+            d.view(tx)  # the kiosk has seen it
         record = d.checkout.record(tx)
         reads = d.calls("detail")
         d.sandbox.faults(fail_next=2, only="qr")

@@ -25,7 +25,7 @@ def foreign(d, at: float, amount: str = "75", note: str | None = None) -> str:
         return d.sandbox.state.create(Decimal(amount), "TRX", "TRX", None, note)["_id"]
 
 
-def test_the_window_is_the_last_day_but_the_last_two_minutes(desk):
+def test_the_window_is_the_last_day_but_the_last_two_minutes(desk, caplog):
     d = desk()
     # Upstream's times have milliseconds: 10 ms is the nearest a float of this size gets.
     before = foreign(d, NOW - DAY - 0.01)
@@ -42,6 +42,9 @@ def test_the_window_is_the_last_day_but_the_last_two_minutes(desk):
         d.checkout.dismiss(first)
         again = d.checkout.reconcile()  # each finding once: what was dismissed stays dismissed
         assert (again.read, again.unknown) == (2, 0) and set(d.attention()) == {last}
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [f"upstream holds transaction {tx} that this kiosk does not know"
+                        for tx in (last, first)]
 
 
 def test_a_shorter_window(desk):
@@ -99,12 +102,39 @@ def test_a_checkout_upstream_ended_unseen_is_closed_and_noted_once(desk):
         items = d.attention()
         assert {tx: item["kind"] for tx, item in items.items()} == {
             ended: "ended_upstream", paid: "ended_upstream", kept: "partial"}
-        assert items[ended]["amount"] == "300" and items[ended]["received"] == "0"
+        assert items[ended] == {"kind": "ended_upstream", "at": NOW, "amount": "300", "coin": "TRX",
+                                "network": "TRX", "received": "0",
+                                "expected": d.upstream(ended)["coinAmount"]}
         assert [d.checkout.last_outcome(tx) for tx in (ended, paid, kept, still_open)] == [
             Outcome.CANCELLED, Outcome.PAID, Outcome.PARTIAL_KEPT, Outcome.WAITING]
         d.checkout.dismiss(ended)
         again = d.checkout.reconcile()
         assert (again.ended_upstream, again.unknown) == (0, 0) and ended not in d.attention()
+
+
+def test_a_checkout_the_kiosk_closed_itself_is_not_a_finding(desk):
+    d = desk()
+    with time_machine.travel(NOW - 3600, tick=False):
+        cancelled = d.start(owner="kiosk:a")
+        d.checkout.cancel(d.checkout.record(cancelled))
+        paid = d.start(owner="kiosk:b")
+        d.sandbox.pay(paid, share="full")
+        d.view(paid)
+    with time_machine.travel(NOW, tick=False):
+        reads = d.calls("detail")
+        found = d.checkout.reconcile()
+        assert (found.read, found.ended_upstream, found.unknown) == (2, 0, 0)
+        assert d.attention() == {} and d.calls("detail") == reads
+
+
+def test_a_reconciliation_reads_a_hundred_pages_at_most(desk):
+    d = desk()
+    with time_machine.travel(NOW - 60, tick=False):  # made in the last two minutes: only paged
+        for _ in range(100 * 100 + 1):
+            d.sandbox.state.create(Decimal("75"), "TRX", "TRX", None, None)
+    with time_machine.travel(NOW, tick=False):
+        found = d.checkout.reconcile()
+        assert (found.pages, found.read) == (100, 0)
 
 
 def test_an_ended_checkout_upstream_does_not_answer_for_is_noted_once_and_closed_later(desk):

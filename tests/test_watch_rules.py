@@ -254,10 +254,13 @@ def test_nothing_a_checkout_leaves_in_the_store_outlives_its_record(desk):
         for moment in (100, 130, 160):  # lost upstream
             clock.move_to(T0 + moment)
             d.view(other)
+        ended = d.start(owner="kiosk:c")
+        d.sandbox.state.cancel(ended)  # ended upstream, unseen by the kiosk
         clock.move_to(T0 + 3600)
         d.sandbox.state.create(Decimal("75"), "TRX", "TRX", None, None)  # unknown to the kiosk
         clock.move_to(T0 + 3600 + 120)
-        assert d.checkout.reconcile().unknown == 1
+        found = d.checkout.reconcile()
+        assert (found.unknown, found.ended_upstream) == (1, 1)
         left = {key.split(":", 1)[0] for key, _ in d.store.items("")}
         assert {"tx", "final", "partly", "cancel", "cancel-refused", "gone", "gone-count", "late",
                 "attention", "reconciled"} <= left
