@@ -24,7 +24,7 @@ def test_an_open_checkout_is_read_every_interval_and_at_its_deadline(desk):
         clock.shift(14.999)  # the queue's clock a moment ahead: not yet, and no upstream read
         assert d.checkout.watch(tx, T0 + 15) is None
         assert d.calls("detail") == reads and d.due(tx) == T0 + 15
-        assert d.woken[-1] == (tx, T0 + 15)  # queued again for when it is due
+        assert d.woken == [(tx, T0 + 15)] * 2  # queued again for when it is due
         clock.shift(0.001)  # due now
         assert d.checkout.watch(tx, T0 + 15) == T0 + 30
         assert d.calls("detail") == reads + 1 and d.due(tx) == T0 + 30 and d.woken[-1] == (tx, T0 + 30)
@@ -157,6 +157,40 @@ def test_a_closed_checkout_that_is_paid_late_is_no_longer_watched(desk):
     assert d.events(tx) == ["created", "expired", "partly paid after close", "paid late"]
 
 
+def test_a_closed_checkout_is_read_afresh_not_from_a_screens_answer(desk):
+    """The result screen shares its answers; the watcher's look at a closed checkout does not
+    take one, so coins that arrived since are noticed."""
+    d = desk(watch_interval=15, payment_timeout=60, share_seconds=1.5)
+    with time_machine.travel(T0, tick=False) as clock:
+        tx = d.start()
+        clock.move_to(T0 + 60)
+        assert d.checkout.watch(tx) == T0 + 75
+        clock.move_to(T0 + 74)
+        d.view(tx)  # a screen still showing the result
+        d.sandbox.pay(tx, share="half")
+        clock.move_to(T0 + 75)
+        d.checkout.watch(tx)
+        assert d.checkout.last_outcome(tx) == "partial" and d.attention()[tx]["kind"] == "partial_late"
+
+
+def test_a_checkout_closed_as_lost_that_reappears_is_only_read(desk):
+    """What the kiosk said stays said: a transaction it gave up as lost that answers again,
+    still open past the deadline, is read but not cancelled by the watcher."""
+    d = desk(watch_interval=15, payment_timeout=60)
+    with time_machine.travel(T0, tick=False) as clock:
+        tx = d.start()
+        gone = d.vanish(tx)
+        for moment in (10, 40, 70):
+            clock.move_to(T0 + moment)
+            d.watch_now(tx)
+        assert d.checkout.last_outcome(tx) == "see_cashier"
+        d.reappear(gone)
+        clock.move_to(T0 + 100)
+        assert d.watch_now(tx) == T0 + 100 + 20
+        assert d.calls("cancel") == 0 and d.upstream(tx)["status"] == "PENDING"
+        assert d.checkout.last_outcome(tx) == "see_cashier"
+
+
 def test_a_checkout_paid_in_time_is_let_go_at_once(desk):
     d = desk(watch_interval=15)
     with time_machine.travel(T0, tick=False) as clock:
@@ -256,6 +290,9 @@ def test_nothing_a_checkout_leaves_in_the_store_outlives_its_record(desk):
             d.view(other)
         ended = d.start(owner="kiosk:c")
         d.sandbox.state.cancel(ended)  # ended upstream, unseen by the kiosk
+        timed_out = d.start(owner="kiosk:d")
+        d.sandbox.state.expire(timed_out)
+        d.checkout.cancel(d.checkout.record(timed_out))  # refused: upstream had ended it
         clock.move_to(T0 + 3600)
         d.sandbox.state.create(Decimal("75"), "TRX", "TRX", None, None)  # unknown to the kiosk
         clock.move_to(T0 + 3600 + 120)
