@@ -77,6 +77,31 @@ def test_history_is_read_page_by_page_only_as_far_back_as_the_window(desk):
         assert (found.pages, found.read) == (2, 150)  # the last page has no next
 
 
+def test_transactions_at_the_very_start_of_the_window_over_two_pages_are_all_read(desk):
+    d = desk()
+    for _ in range(101):  # a busy millisecond: the first page ends exactly at the window's start
+        foreign(d, NOW - DAY)
+    with time_machine.travel(NOW, tick=False):
+        found = d.checkout.reconcile()
+        assert (found.pages, found.read, found.unknown) == (2, 101, 101)
+
+
+def test_rows_without_a_creation_time_are_passed_over(desk):
+    """Upstream rows that do not say when they were made are neither findings nor a failure;
+    a page of nothing else ends the reading."""
+    d = desk()
+    for _ in range(101):
+        tx = foreign(d, NOW - 600)
+        d.sandbox.state.transactions[tx]["createdAt"] = ""
+    with time_machine.travel(NOW, tick=False):
+        found = d.checkout.reconcile()
+        assert (found.pages, found.read, found.unknown) == (1, 0, 0) and d.attention() == {}
+    counted = foreign(d, NOW - 600)
+    with time_machine.travel(NOW, tick=False):
+        found = d.checkout.reconcile()
+        assert (found.pages, found.read) == (2, 1) and set(d.attention()) == {counted}
+
+
 def test_a_create_that_got_no_answer_is_left_to_its_resolution(desk):
     d = desk()
     with time_machine.travel(NOW - 600, tick=False):

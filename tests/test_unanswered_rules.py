@@ -64,6 +64,50 @@ def test_an_unanswered_create_nobody_adopted_is_cancelled_after_two_minutes(desk
         assert d.calls("cancel") == 1 and d.calls("history") == 2
 
 
+def test_a_resolution_holds_its_claim_for_two_minutes_at_most(desk):
+    """A host that hangs while resolving a create keeps it for two minutes; then another may."""
+    d = desk(read_timeout=0.3)
+    seen = []
+    with time_machine.travel(T0, tick=False) as clock:
+        ref = unanswered(d)
+        claim = f"resolving:{ref}"
+
+        def hang(record, facts):
+            if not seen:
+                seen.append(d.store.add(claim, "other", ttl=1))
+                clock.shift(119.999)
+                seen.append(d.store.add(claim, "other", ttl=1))
+                clock.shift(0.001)
+                seen.append(d.store.add(claim, "other", ttl=1))
+
+        d.checkout.listeners.append(hang)
+        clock.move_to(T0 + 120)
+        d.checkout.resolve_create(ref)
+    assert seen == [False, False, True]
+
+
+def test_a_hundred_creates_are_looked_for_at_a_time(desk):
+    d = desk()
+    with time_machine.travel(T0, tick=False):
+        for n in range(101):
+            d.store.schedule(CREATES, f"{n:016x}", T0 - 101 + n)
+        assert len(d.checkout.unanswered()) == 100 and d.checkout.unanswered(limit=2) == [
+            f"{0:016x}", f"{1:016x}"]
+
+
+def test_an_entry_without_its_create_is_dropped_quietly(desk, caplog):
+    d = desk()
+    with time_machine.travel(T0, tick=False):
+        d.store.schedule(CREATES, "0123456789abcdef", T0)  # its create expired meanwhile
+        d.store.set("create:fedcba9876543210", "{}")
+        d.store.schedule(CREATES, "fedcba9876543210", T0)
+        d.checkout.resolve_create("0123456789abcdef")
+        d.checkout.resolve_create("fedcba9876543210")
+        assert d.checkout.unanswered() == [] and d.calls("history") == 0
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        "the unanswered create fedcba9876543210 cannot be read: set aside"]
+
+
 def test_the_same_customers_retry_adopts_it_and_the_watcher_leaves_it(desk):
     d = desk(read_timeout=0.3)
     with time_machine.travel(T0, tick=False) as clock:

@@ -261,6 +261,9 @@ def test_overdue_lists_checkouts_whose_job_was_lost(desk):
         assert d.checkout.overdue(30) == [(first, T0 + 15), (second, T0 + 25)]
         assert d.checkout.overdue(30, limit=1) == [(first, T0 + 15)]
         assert d.checkout.watched() == 2
+        for n in range(500):  # a sweep queues 500 at most; the next sweep the rest
+            d.store.schedule(WATCHED, f"tx{n:03d}", T0 + n / 1000)
+        assert d.checkout.watched() == 502 and len(d.checkout.overdue(30)) == 500
 
 
 def test_nothing_a_checkout_leaves_in_the_store_outlives_its_record(desk):
