@@ -24,7 +24,7 @@ def cancel(d, tx: str, reason: str = "customer"):
 
 
 @pytest.mark.parametrize(("reason", "notice"), [("customer", "cancel_failed"), ("till", None)])
-def test_a_cancel_upstream_does_not_answer_is_never_claimed(desk, reason, notice):
+def test_a_cancel_upstream_does_not_answer_is_never_claimed(desk, caplog, reason, notice):
     d = desk()
     with time_machine.travel(T0, tick=False):
         tx = d.start()
@@ -36,6 +36,30 @@ def test_a_cancel_upstream_does_not_answer_is_never_claimed(desk, reason, notice
         view = cancel(d, tx, reason)  # tried again at once: nothing was left behind
         assert view.outcome is Outcome.CANCELLED and view.notice is None and not view.reconnecting
         assert d.calls("cancel") == 2 and d.checkout.cancel_reason(tx) == reason
+    assert not any(r.exc_info for r in caplog.records)  # an expected answer, not a failure
+
+
+def test_a_delete_upstream_confirms_but_has_not_applied_yet_is_read_once(desk):
+    """Upstream confirms the DELETE but still shows the transaction open for a moment (past the
+    deadline): the kiosk reads it once, shows it waiting, and sends nothing more."""
+    d = desk(payment_timeout=60)
+    with time_machine.travel(T0 + 60, tick=False):
+        tx = d.start()
+    with time_machine.travel(T0 + 120, tick=False):
+
+        def lagging():  # the DELETE is applied; upstream's reads lag behind it
+            wait_for("the DELETE", lambda: d.calls("cancel") == 1, seconds=10)
+            d.set_status(tx, "PENDING")
+
+        helper = threading.Thread(target=lagging)
+        helper.start()
+        d.sandbox.faults(latency_ms=700, latency_next=1, only="detail")
+        reads = d.calls("detail")
+        view = cancel(d, tx)
+        helper.join()
+        assert view.outcome is Outcome.WAITING and not view.reconnecting
+        assert d.calls("detail") == reads + 1 and d.calls("cancel") == 1
+        assert d.checkout.cancel_reason(tx) == "customer"
 
 
 def test_one_delete_however_many_ask(desk):

@@ -56,6 +56,8 @@ def test_without_a_shared_time_every_look_reads_upstream(desk):
 
 def test_coins_on_their_way_are_shown_and_noted_once(desk):
     d = desk()
+    told = []
+    d.checkout.listeners.append(lambda record, facts: told.append(facts))
     with time_machine.travel(T0, tick=False):
         tx = d.start()
         assert d.checkout.last_outcome(tx) is Outcome.WAITING and not d.checkout.is_closed(tx)
@@ -65,6 +67,9 @@ def test_coins_on_their_way_are_shown_and_noted_once(desk):
         assert str(first.tx.total_transfer_amount) == d.upstream(tx)["totalTransferAmount"]
         assert d.checkout.last_outcome(tx) is Outcome.PARTLY_PAID and not d.checkout.is_closed(tx)
         assert d.events(tx) == ["created", "partly paid"] and d.attention() == {}
+        upstream = d.upstream(tx)
+        assert told[-1] == {"received": upstream["totalTransferAmount"],
+                            "coin_amount": upstream["coinAmount"]}
 
 
 # A GET that fails with 5xx is tried twice; a refusal is not.
