@@ -238,6 +238,57 @@ def test_money_on_a_transaction_upstream_had_ended_is_a_late_payment(desk):
         assert d.attention()[tx]["kind"] == "paid_late" and d.events(tx) == ["created", "paid late"]
 
 
+def test_a_cancel_from_a_stale_tab_of_a_checkout_closed_as_lost_sends_no_delete(desk):
+    """The kiosk gave the transaction up as lost; it answers again, open, past the deadline: a
+    cancel tapped on a tab still open shows the result and asks nothing of upstream."""
+    d = desk(payment_timeout=60)
+    with time_machine.travel(T0, tick=False) as clock:
+        tx = d.start()
+        gone = d.vanish(tx)
+        for moment in (10, 40, 70):
+            clock.move_to(T0 + moment)
+            d.view(tx)
+        d.reappear(gone)
+        clock.move_to(T0 + 100)
+        assert d.checkout.cancel(d.checkout.record(tx)).outcome is Outcome.SEE_CASHIER
+        assert d.calls("cancel") == 0 and d.upstream(tx)["status"] == "PENDING"
+
+
+def test_a_checkout_closed_as_lost_that_answers_again_keeps_its_result(desk):
+    """What the kiosk said stays said: screens looking at a checkout it gave up as lost show
+    that result when upstream answers again with the transaction open, and cancel nothing."""
+    d = desk(payment_timeout=60)
+    with time_machine.travel(T0, tick=False) as clock:
+        tx = d.start()
+        gone = d.vanish(tx)
+        for moment in (10, 20, 30, 40, 70):
+            clock.move_to(T0 + moment)
+            d.view(tx)
+        d.reappear(gone)
+        clock.move_to(T0 + 71)  # before... and after the deadline (here passed already)
+        for _ in range(2):
+            view = d.view(tx)
+            assert view.outcome is Outcome.SEE_CASHIER and view.tx.id == tx
+            clock.shift(120)
+        assert d.calls("cancel") == 0 and d.upstream(tx)["status"] == "PENDING"
+        assert d.events(tx) == ["created", "needs a check"]
+
+
+@pytest.mark.parametrize("ending", [Outcome.PAID, Outcome.EXPIRED])
+def test_a_closed_checkout_keeps_its_result_while_upstream_is_away(desk, ending):
+    d = desk(payment_timeout=60)
+    with time_machine.travel(T0, tick=False) as clock:
+        tx = d.start()
+        if ending is Outcome.PAID:
+            d.sandbox.pay(tx, share="full")
+        clock.move_to(T0 + 60)
+        assert d.view(tx).outcome is ending
+        d.sandbox.faults(fail_next=4, fail_status=503, only="detail")
+        assert d.view(tx).outcome is ending
+        assert d.checkout.cancel(d.checkout.record(tx)).outcome is ending
+        assert d.calls("cancel") == (1 if ending is Outcome.EXPIRED else 0)
+
+
 def test_a_payment_completed_in_time_is_no_attention_item(desk):
     d = desk()
     with time_machine.travel(T0, tick=False):
