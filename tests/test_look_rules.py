@@ -145,7 +145,25 @@ def test_a_transaction_that_answers_again_starts_the_count_afresh(desk):
         clock.move_to(T0 + 30)
         assert not d.view(tx).reconnecting
         d.vanish(tx)
-        for moment in (80, 90, 100, 139.999):  # a minute from the new first answer, not the old
+        for moment in (80, 141):  # two answers over a minute: the earlier ones no longer count
+            clock.move_to(T0 + moment)
+            assert d.view(tx).reconnecting, moment
+        clock.move_to(T0 + 142)
+        assert d.view(tx).outcome is Outcome.SEE_CASHIER
+
+
+def test_after_answering_again_a_minute_counts_from_the_next_first_answer(desk):
+    d = desk()
+    with time_machine.travel(T0, tick=False) as clock:
+        tx = d.start()
+        gone = d.vanish(tx)
+        clock.move_to(T0 + 10)
+        d.view(tx)
+        d.reappear(gone)
+        clock.move_to(T0 + 20)
+        d.view(tx)
+        d.vanish(tx)
+        for moment in (80, 90, 139.999):
             clock.move_to(T0 + moment)
             assert d.view(tx).reconnecting, moment
         clock.move_to(T0 + 140)
@@ -195,7 +213,8 @@ def test_past_the_deadline_while_another_host_cancels_the_screen_keeps_waiting(d
 
 @pytest.mark.parametrize(("coins", "outcome", "kind"), [
     (None, Outcome.SEE_CASHIER, "see_cashier"),
-    ("half", Outcome.PARTIAL_KEPT, "partial"),
+    ("0.000001", Outcome.PARTIAL_KEPT, "partial"),  # the smallest amount a wallet sends
+    ("12", Outcome.PARTIAL_KEPT, "partial"),
 ])
 def test_a_status_upstream_will_not_cancel_past_the_deadline_needs_a_person(desk, coins, outcome, kind):
     """Upstream has moved the transaction into a state of its own (a manual check): the kiosk
@@ -204,7 +223,7 @@ def test_a_status_upstream_will_not_cancel_past_the_deadline_needs_a_person(desk
     with time_machine.travel(T0, tick=False) as clock:
         tx = d.start()
         if coins:
-            d.sandbox.pay(tx, share=coins)
+            d.sandbox.pay(tx, amount=coins)
         d.set_status(tx, "MANUAL_CHECK")
         clock.move_to(T0 + 59.999)
         assert d.view(tx).outcome is (Outcome.PARTLY_PAID if coins else Outcome.WAITING)
@@ -215,13 +234,14 @@ def test_a_status_upstream_will_not_cancel_past_the_deadline_needs_a_person(desk
         assert d.upstream(tx)["status"] == "MANUAL_CHECK"
 
 
-@pytest.mark.parametrize(("coins", "outcome"), [(None, Outcome.SEE_CASHIER), ("half", Outcome.PARTIAL_KEPT)])
+@pytest.mark.parametrize(("coins", "outcome"),
+                         [(None, Outcome.SEE_CASHIER), ("0.000001", Outcome.PARTIAL_KEPT)])
 def test_a_status_upstream_will_not_cancel_while_another_host_cancels(desk, coins, outcome):
     d = desk(payment_timeout=60)
     with time_machine.travel(T0, tick=False) as clock:
         tx = d.start()
         if coins:
-            d.sandbox.pay(tx, share=coins)
+            d.sandbox.pay(tx, amount=coins)
         d.set_status(tx, "MANUAL_CHECK")
         clock.move_to(T0 + 60)
         assert d.store.add(f"cancel:{tx}", "deadline", ttl=60)
@@ -310,10 +330,12 @@ def test_coins_after_the_customer_cancelled_are_noted_once_each(desk):
         assert d.view(tx).outcome is Outcome.PARTIAL_KEPT
         assert d.view(tx).outcome is Outcome.PARTIAL_KEPT
         assert d.checkout.last_outcome(tx) is Outcome.PARTIAL_KEPT
-        assert d.attention()[tx]["kind"] == "partial_late"
+        item = d.attention()[tx]
+        assert (item["kind"], item["received"]) == ("partial_late", d.upstream(tx)["totalTransferAmount"])
         d.sandbox.pay(tx, share="full")
         assert d.view(tx).outcome is Outcome.PAID and d.view(tx).outcome is Outcome.PAID
-        assert d.attention()[tx]["kind"] == "paid_late"
+        item = d.attention()[tx]
+        assert (item["kind"], item["received"]) == ("paid_late", d.upstream(tx)["totalTransferAmount"])
     assert d.events(tx) == ["created", "cancelled", "partly paid after close", "paid late"]
 
 
@@ -352,6 +374,28 @@ def test_a_partial_result_another_host_wrote_just_now_is_not_noted_twice(desk, t
         d.sandbox.state.cancel(tx)
         assert d.view(tx).outcome is Outcome.PARTIAL_KEPT
         assert d.attention() == {} and d.events(tx) == ["created"]
+
+
+def test_an_answer_with_numbers_is_shared_exactly(desk):
+    """Upstream sends some amounts as JSON numbers: the answer shared between screens keeps
+    every digit."""
+    d = desk(share_seconds=1.5)
+    with time_machine.travel(T0, tick=False):
+        tx = d.start()
+        d.sandbox.state.transactions[tx]["totalTransferAmount"] = 12.000001  # a JSON number
+        d.sandbox.state.transactions[tx]["status"] = "TRANSFERRED"
+        first, shared = d.view(tx), d.view(tx)
+        assert str(first.tx.total_transfer_amount) == str(shared.tx.total_transfer_amount) == "12.000001"
+        assert shared.outcome is Outcome.PARTLY_PAID
+
+
+def test_an_unreadable_record_is_an_unknown_id_with_a_warning(desk, caplog):
+    d = desk()
+    d.store.set("tx:6b06a0000000000000000000", "not json")
+    assert d.checkout.record("6b06a0000000000000000000") is None
+    assert d.checkout.record_for("6b06a0000000000000000000", "kiosk:a") is None
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        "the record of 6b06a0000000000000000000 cannot be read: set aside as unknown"] * 2
 
 
 def test_the_qr_image_is_upstreams_and_kept(desk):
