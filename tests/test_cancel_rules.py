@@ -206,6 +206,8 @@ def test_a_refusal_because_upstream_had_ended_it_keeps_who_asked(desk):
         other = d.start(owner="kiosk:b")
         d.sandbox.state.expire(other)
         assert cancel(d, other).outcome is Outcome.EXPIRED and d.checkout.cancel_reason(other) == "customer"
+        clock.shift(3600)  # kept with the result, not only while a DELETE is on its way
+        assert d.checkout.cancel_reason(tx) == "deadline" and d.checkout.cancel_reason(other) == "customer"
 
 
 @pytest.mark.parametrize(("reason", "notice"), [("customer", "cancel_failed"), ("till", None)])

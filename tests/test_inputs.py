@@ -6,7 +6,15 @@ from decimal import Decimal
 
 import pytest
 
-from kiosk.checkout.inputs import NOTE_MAX, InputError, parse_amount, parse_mobile, parse_note
+from kiosk.checkout.inputs import (
+    NOTE_MAX,
+    REFERENCE_MAX,
+    InputError,
+    parse_amount,
+    parse_mobile,
+    parse_note,
+    parse_reference,
+)
 
 LOW, HIGH = Decimal("1.00"), Decimal("100000.00")
 
@@ -75,3 +83,15 @@ def test_notes_are_tidied_and_limited_at_their_edge():
         parse_note("x" * (NOTE_MAX + 1))
     assert refused.value.message == "The note can be at most %(max)d characters."
     assert refused.value.params == {"max": 120} and NOTE_MAX == 120
+
+
+def test_a_tills_reference_is_tidied_and_limited_at_its_edge():
+    assert parse_reference(None) is None and parse_reference(" \t ") is None
+    assert parse_reference("  receipt\n 42 ") == "receipt 42"
+    assert parse_reference("r" * REFERENCE_MAX) == "r" * REFERENCE_MAX  # exactly at the limit
+    assert parse_reference(" " + "r" * REFERENCE_MAX + " ") == "r" * REFERENCE_MAX
+    for refused in ("r" * (REFERENCE_MAX + 1), "receipt\x0042", "receipt\u200b42", "r\x1b[2J"):
+        with pytest.raises(InputError) as error:
+            parse_reference(refused)
+        assert error.value.message == "The reference can be at most %(max)d characters."
+        assert error.value.params == {"max": 64} and REFERENCE_MAX == 64

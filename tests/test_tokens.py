@@ -89,6 +89,16 @@ def test_redis_lock_lets_one_instance_in_at_a_time(redis_url):
         pass
 
 
+def test_redis_lock_frees_itself_after_a_crashed_holder_and_bounds_the_wait(redis_url):
+    """A holder that dies mid-login frees the lock 15 s later (longer than a login can take);
+    another instance waits 20 s for it at most."""
+    store = RedisTokenStore(redis.Redis.from_url(redis_url))
+    lock = store.lock()
+    assert (lock.timeout, lock.blocking_timeout) == (15, 20)
+    with lock:
+        assert 14_000 < store.redis.pttl(store.key + ":lock") <= 15_000
+
+
 @pytest.mark.parametrize("store_kind", ["memory", "file"])
 def test_the_token_is_never_shared_between_unrelated_stores(tmp_path, store_kind):
     make = (lambda n: MemoryTokenStore()) if store_kind == "memory" else (

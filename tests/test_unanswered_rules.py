@@ -108,6 +108,18 @@ def test_an_entry_without_its_create_is_dropped_quietly(desk, caplog):
         "the unanswered create fedcba9876543210 cannot be read: set aside"]
 
 
+def test_nothing_of_a_resolved_create_but_its_record_outlives_a_day(desk):
+    d = desk(read_timeout=0.3)
+    with time_machine.travel(T0, tick=False) as clock:
+        ref = unanswered(d)
+        clock.move_to(T0 + 120)
+        d.checkout.resolve_create(ref)
+        clock.move_to(T0 + 120 + 24 * 3600)
+        left = {key.split(":", 1)[0] for key, _ in d.store.items("")}
+        assert left <= {"tx", "final", "cancel", "attention"}, left
+        assert d.checkout.record(made(d)["_id"]) is not None
+
+
 def test_the_same_customers_retry_adopts_it_and_the_watcher_leaves_it(desk):
     d = desk(read_timeout=0.3)
     with time_machine.travel(T0, tick=False) as clock:
