@@ -10,6 +10,7 @@ from kiosk.checkout.inputs import (
     NOTE_MAX,
     REFERENCE_MAX,
     InputError,
+    check_amount,
     parse_amount,
     parse_mobile,
     parse_note,
@@ -95,3 +96,13 @@ def test_a_tills_reference_is_tidied_and_limited_at_its_edge():
             parse_reference(refused)
         assert error.value.message == "The reference can be at most %(max)d characters."
         assert error.value.params == {"max": 64} and REFERENCE_MAX == 64
+
+
+@pytest.mark.parametrize("amount", ["NaN", "sNaN", "Infinity", "-Infinity", "10.001", "10.0000001"])
+def test_an_amount_from_a_till_that_is_no_sum_of_lira_and_cents_is_refused(amount):
+    """A till sends a number, not the form's text: anything but lira and cents is refused with
+    the form's own message."""
+    with pytest.raises(InputError) as refused:
+        check_amount(Decimal(amount), Decimal("1"), Decimal("50000"))
+    assert refused.value.message == "Enter the amount in lira, with at most two decimals."
+    assert check_amount(Decimal("10.10"), Decimal("1"), Decimal("50000")) == Decimal("10.10")
