@@ -41,6 +41,8 @@ def made(d) -> dict:
 
 def test_an_unanswered_create_nobody_adopted_is_cancelled_after_two_minutes(desk):
     d = desk(read_timeout=0.3, watch_interval=15)
+    told = []
+    d.checkout.listeners.append(lambda record, facts: told.append(facts))
     with time_machine.travel(T0, tick=False) as clock:
         ref = unanswered(d)
         tx = made(d)["_id"]
@@ -60,6 +62,8 @@ def test_an_unanswered_create_nobody_adopted_is_cancelled_after_two_minutes(desk
         assert d.due(tx) == T0 + 135 and d.woken[-1] == (tx, T0 + 135)
         assert d.checkout.unanswered(until=T0 + 10**6) == [] and d.store.get(f"create:{ref}") is None
         assert d.events(tx) == ["created without an answer", "cancelled"]
+        assert told[0] == {"coin_amount": made(d)["coinAmount"]}
+        assert d.store.when("records", tx) == T0  # reconciled like any checkout of the kiosk
         d.checkout.resolve_create(ref)  # a duplicate job: nothing more
         assert d.calls("cancel") == 1 and d.calls("history") == 2
 
@@ -118,6 +122,8 @@ def test_nothing_of_a_resolved_create_but_its_record_outlives_a_day(desk):
         left = {key.split(":", 1)[0] for key, _ in d.store.items("")}
         assert left <= {"tx", "final", "cancel", "attention"}, left
         assert d.checkout.record(made(d)["_id"]) is not None
+        clock.move_to(T0 + 120 + 15 * 24 * 3600)  # and the record lives as long as any other
+        assert d.store.items("") == []
 
 
 def test_the_same_customers_retry_adopts_it_and_the_watcher_leaves_it(desk):
