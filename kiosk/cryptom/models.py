@@ -138,7 +138,8 @@ class Transaction:
             network=str(data.get("network", "")),
             coin_amount=to_decimal(data.get("coinAmount")),
             conversion_rate=to_decimal(data.get("conversionRate"), None),
-            total_transfer_amount=to_decimal(data.get("totalTransferAmount")),
+            # No payment takes money back: below nothing is nothing received.
+            total_transfer_amount=max(to_decimal(data.get("totalTransferAmount")), Decimal(0)),
             # Only a real JSON true means paid: a string "false" must never count as paid.
             is_transfer_complete=data.get("isTransferComplete") is True,
             status=Status.parse(data.get("status")),
