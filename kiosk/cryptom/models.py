@@ -221,3 +221,13 @@ class Token:
 
     access_token: str
     expires_at: float
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Upstream refused the login with these credentials (`who`: a short digest of them): no
+    new login before `until`; `level` counts the refusals in a row, for the back-off."""
+
+    who: str
+    until: float
+    level: int
