@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import threading
@@ -141,6 +142,19 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pin(args: argparse.Namespace) -> int:
+    """Ends the operator and cashier PIN locks of every kiosk sharing this store."""
+    from . import create_app
+    from .checkout.pin import PinGuard
+
+    services = create_app().extensions["kiosk"]
+    locks = PinGuard(services.store, services.settings.operator_pin).unlock()
+    logging.getLogger("kiosk.audit").info("pin locks ended from the command line (%d)", locks,
+                                          extra={"event": "cli.pin_unlock"})
+    print(f"Ended {locks} lock{'s' if locks != 1 else ''}." if locks else "Nothing was locked.")
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from . import create_app
     from .jobs import Runner
@@ -187,6 +201,11 @@ def main(argv: list[str] | None = None) -> int:
         one.add_argument("name", help="a name for the till, e.g. till-1")
     keys_sub.add_parser("list", help="the keys: name, last four characters, created")
     keys.set_defaults(func=cmd_keys)
+
+    pin = sub.add_parser("pin", help="the operator and cashier PIN locks")
+    pin_sub = pin.add_subparsers(dest="action", required=True)
+    pin_sub.add_parser("unlock", help="end every PIN lock now (after strangers locked staff out)")
+    pin.set_defaults(func=cmd_pin)
 
     worker = sub.add_parser("worker", help="run the job consumer (the watcher) on its own, for a fleet")
     worker.add_argument("--threads", type=int, default=4)
