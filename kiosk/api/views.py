@@ -285,7 +285,8 @@ def list_checkouts() -> Any:
     if status is not None and status not in STATUSES:
         raise ApiError("invalid_request", f"status is one of {', '.join(STATUSES)}.")
     raw_limit = args.get("limit", "20")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= LIST_MAX:
+    # ASCII digits only: str.isdigit() takes "²" (which int() refuses) and "١٢" (which it reads).
+    if not re.fullmatch(r"[0-9]{1,9}", raw_limit) or not 1 <= int(raw_limit) <= LIST_MAX:
         raise ApiError("invalid_request", f"limit is a whole number from 1 to {LIST_MAX}.")
     orders = kiosk().orders
     states = orders.recent(display_id=display_id, limit=10**6)
