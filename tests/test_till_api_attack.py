@@ -64,3 +64,47 @@ def test_a_limit_that_is_not_ascii_digits_is_a_400_never_a_5xx(server, till, lim
 @pytest.mark.parametrize(("limit", "status"), [("1", 200), ("100", 200), ("101", 400), ("0", 400)])
 def test_the_limit_at_its_edges(till, limit, status):
     assert till.get("/checkouts", params={"limit": limit}).status_code == status
+
+
+# -- the routes ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/api/v1", "/api/v1/"])
+def test_the_api_root_answers_as_the_api_does(server, path):
+    with_key = requests.get(server.url + path, headers={"Authorization": f"Bearer {server.key}"}, timeout=5)
+    assert error(with_key) == (404, "not_found")
+    assert error(requests.get(server.url + path, timeout=5)) == (401, "unauthorized")
+
+
+# -- bodies ----------------------------------------------------------------------------------------
+
+
+def line(**fields):
+    return [{"name": "Çay", "quantity": 1, "unit_amount": "30.00", **fields}]
+
+
+@pytest.mark.parametrize("lines", [
+    line(unit_amount="٣٠.٠٠"),  # Arabic-Indic digits: Decimal reads them, the contract does not
+    line(unit_amount="3_0.00"),
+    line(unit_amount="3.0E+1"),
+    line(unit_amount=" 30.00"),
+    line(unit_amount="30.00\n"),
+    line(unit_amount="+30.00"),
+    line(unit_amount="30."),
+    [{"name": "Çay", "quantity": 1, "unit_amount": "-0.00"}, *line()],
+    line(name=5),
+    line(name=["Çay"]),
+    line(name={"Çay": 1}),
+    line(name=True),
+], ids=["arabic-indic", "underscore", "exponent", "space", "newline", "plus", "dot", "minus-zero",
+        "name-number", "name-list", "name-object", "name-true"])
+def test_a_line_is_written_as_the_contract_says_or_refused(till, display, sandbox, lines):
+    assert error(till.create(display.id, "30.00", lines=lines)) == (400, "invalid_request")
+    assert till.get("/checkouts", params={"display_id": display.id}).json()["data"] == []
+
+
+@pytest.mark.parametrize("unit", ["30", "30.0", "30.00", "30.000"])
+def test_unit_amounts_the_contract_allows(till, display, unit):
+    made = till.create(display.id, "30.00", lines=line(unit_amount=unit))
+    assert made.status_code == 201, made.text
+    assert made.json()["lines"][0]["unit_amount"] == "30.00"
