@@ -321,6 +321,9 @@ def openapi() -> Any:
     return response
 
 
+# The root too, with and without its slash: every path under /api/v1 answers the API's JSON.
+@bp.route("", defaults={"anything": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+          strict_slashes=False)
 @bp.route("/<path:anything>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 def unknown(anything: str) -> Any:
     raise ApiError("not_found", "No such route.")
