@@ -5,6 +5,10 @@ with the API's own error, changes nothing, and leaves no traceback in the log.""
 
 from __future__ import annotations
 
+import http.client
+import json
+import threading
+import time
 import uuid
 
 import pytest
@@ -108,3 +112,174 @@ def test_unit_amounts_the_contract_allows(till, display, unit):
     made = till.create(display.id, "30.00", lines=line(unit_amount=unit))
     assert made.status_code == 201, made.text
     assert made.json()["lines"][0]["unit_amount"] == "30.00"
+
+
+# -- a customer's keypad checkout is out of a till's reach -----------------------------------------
+
+
+def test_a_keypad_checkout_of_a_display_is_unknown_to_the_till(server, till, sandbox):
+    from .support import Customer
+
+    keypad = DisplayBrowser(server.url)
+    till.pair(keypad, "Keypad", "keypad")
+    tx_id = Customer.over_http(server.url, keypad.http).start("300")
+    for forged in (tx_id, f"chk_{tx_id[:16]}", f"chk_{tx_id[-16:]}", tx_id.upper()):
+        assert error(till.get(f"/checkouts/{forged}")) == (404, "not_found"), forged
+        assert error(till.post(f"/checkouts/{forged}/cancel")) == (404, "not_found"), forged
+    listed = till.get("/checkouts", params={"limit": 100}).json()["data"]
+    assert tx_id not in {c["transaction_id"] for c in listed}
+    assert sandbox.calls("cancel") == 0 and sandbox.transactions()[0]["status"] == "PENDING"
+    assert 'data-outcome="waiting"' in keypad.poll(tx_id).text  # the customer pays on
+
+
+# -- keys and the Authorization header -------------------------------------------------------------
+
+
+def test_only_a_bearer_key_of_the_shop_opens_the_api(server, sandbox):
+    key = server.key
+    refused = [
+        "", "Bearer", "Bearer ", key, f"Basic {key}", f"Token {key}", f"Bearer\t{key}",
+        f"Bearer {key}x", f"Bearer {key[:-1]}", f"Bearer {key.upper()}", f"Bearer {key},{key}",
+        f"Bearer {key} {key}", f"Bearer kiosk_{'A' * 43}", f"Bearer {key[6:]}", "Bearer " + "k" * 8000,
+        f"Bearer {key[:-1]}\u00e9",
+    ]
+    for header in refused:
+        status, headers, text = raw_get(server, "/api/v1/displays", header.encode("utf-8"))
+        assert (status, json.loads(text)["error"]["code"]) == (401, "unauthorized"), header[:40]
+        assert headers["WWW-Authenticate"] == 'Bearer realm="kiosk"'
+        assert key not in text
+    # The scheme's case and the spaces around the key are free (RFC 6750: "Bearer" 1*SP token;
+    # HTTP drops the spaces around a header's value).
+    for header in (f"bearer {key}", f"BEARER {key}", f"Bearer   {key}", f"Bearer {key}  ", f" Bearer {key}"):
+        assert raw_get(server, "/api/v1/displays", header.encode())[0] == 200, header
+
+
+def raw_get(server, path: str, authorization: bytes) -> tuple[int, dict[str, str], str]:
+    """A GET with the Authorization header's bytes as given (requests refuses some of them)."""
+    connection = http.client.HTTPConnection(server.url.removeprefix("http://"), timeout=5)
+    try:
+        connection.putrequest("GET", path)
+        connection.putheader("Authorization", authorization)
+        connection.endheaders()
+        answer = connection.getresponse()
+        return answer.status, dict(answer.getheaders()), answer.read().decode()
+    finally:
+        connection.close()
+
+
+def test_a_refused_request_changes_nothing(server, till, display, sandbox):
+    body = {"display_id": display.id, "amount": "20.00"}
+    for key in (None, "kiosk_" + "B" * 43):
+        other = Till(server.url, key)
+        assert error(other.post("/checkouts", body, headers={"Idempotency-Key": "x-1"}))[0] == 401
+        assert error(other.delete(f"/displays/{display.id}"))[0] == 401
+        assert error(other.post("/displays", {"pairing_code": DisplayBrowser(server.url).code(),
+                                               "name": "Stranger"}))[0] == 401
+    assert till.get("/checkouts", params={"display_id": display.id}).json()["data"] == []
+    assert display.id in {d["id"] for d in till.get("/displays").json()["data"]}
+    assert "Stranger" not in {d["name"] for d in till.get("/displays").json()["data"]}
+    # The refused key's idempotency key was not spent either.
+    assert till.post("/checkouts", body, headers={"Idempotency-Key": "x-1"}).status_code == 201
+
+
+# -- idempotency keys ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("key", "status"), [
+    ("k", 201), ("k" * 64, 201), ("k" * 65, 400), ("a b", 400), ("ş", 400), ("a\tb", 400),
+    ("!~:/?#", 201), ("%00", 201),
+])
+def test_idempotency_keys_at_their_edges(till, display, key, status):
+    answer = till.post("/checkouts", {"display_id": display.id, "amount": "20.00"},
+                       headers={"Idempotency-Key": key.encode("utf-8")})
+    assert answer.status_code == status, answer.text
+    if status == 400:
+        assert error(answer) == (400, "invalid_request")
+        assert till.get("/checkouts", params={"display_id": display.id}).json()["data"] == []
+
+
+def test_the_same_key_for_another_display_conflicts_and_sends_nothing(server, till, display):
+    key = uuid.uuid4().hex
+    first = till.create(display.id, "20.00", key=key)
+    assert first.status_code == 201
+    other = DisplayBrowser(server.url)
+    till.pair(other, "Other")
+    assert error(till.create(other.id, "20.00", key=key)) == (409, "idempotency_conflict")
+    assert till.get("/checkouts", params={"display_id": other.id}).json()["data"] == []
+    # Still the first one, even after it was cancelled: a retry never makes a second checkout.
+    till.post(f"/checkouts/{first.json()['id']}/cancel")
+    again = till.create(display.id, "20.00", key=key)
+    assert (again.status_code, again.json()["id"], again.json()["status"]) == \
+        (200, first.json()["id"], "cancelled")
+
+
+def test_idempotency_keys_are_kept_per_api_key(server, till, display):
+    other = Till(server.url, make_key(server.state, f"till-{uuid.uuid4().hex[:6]}"))
+    made = till.create(display.id, "20.00", key="sale-1")
+    assert made.status_code == 201
+    # Another till's "sale-1" is another sale: it does not get the first till's checkout.
+    assert error(other.create(display.id, "20.00", key="sale-1")) == (409, "display_busy")
+
+
+def test_one_key_two_bodies_at_once_sends_at_most_one(server, till, display):
+    key = uuid.uuid4().hex
+    start = threading.Barrier(2)
+    answers: list[requests.Response] = []
+
+    def send(amount: str) -> None:
+        one = Till(server.url, server.key)
+        start.wait()
+        answers.append(one.create(display.id, amount, key=key))
+
+    threads = [threading.Thread(target=send, args=(amount,)) for amount in ("20.00", "21.00")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(a.status_code for a in answers) == [201, 409], [a.text for a in answers]
+    assert len(till.get("/checkouts", params={"display_id": display.id}).json()["data"]) == 1
+
+
+# -- races -----------------------------------------------------------------------------------------
+
+
+def test_many_tills_at_one_idle_display_one_wins(server, till, display):
+    start = threading.Barrier(6)
+    answers: list[requests.Response] = []
+
+    def send() -> None:
+        one = Till(server.url, server.key)
+        start.wait()
+        answers.append(one.create(display.id, "20.00"))
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    codes = sorted((a.status_code, a.json().get("error", {}).get("code")) for a in answers)
+    assert codes == [(201, None)] + [(409, "display_busy")] * 5
+    listed = till.get("/checkouts", params={"display_id": display.id}).json()["data"]
+    assert [c["id"] for c in listed] == [a.json()["id"] for a in answers if a.status_code == 201]
+
+
+def test_cancel_and_pay_at_once_ends_as_upstream_says(server, till, sandbox):
+    for attempt in range(4):
+        browser = DisplayBrowser(server.url)
+        till.pair(browser, f"Race {attempt}")
+        made = till.create(browser.id, "50.00").json()
+        tx_id = browser.tx_id()
+        start = threading.Barrier(2)
+        threads = [threading.Thread(target=lambda: (start.wait(), sandbox.pay(tx_id))),
+                   threading.Thread(target=lambda: (start.wait(), Till(server.url, server.key).post(
+                       f"/checkouts/{made['id']}/cancel")))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        expected = "paid"  # the coins arrived, before or after the cancel
+        deadline = time.monotonic() + 10
+        while (status := till.get(f"/checkouts/{made['id']}").json()["status"]) != expected:
+            assert time.monotonic() < deadline, (attempt, status, sandbox.transactions())
+            time.sleep(0.2)
+        assert [t["isTransferComplete"] for t in sandbox.transactions() if t["_id"] == tx_id] == [True]
