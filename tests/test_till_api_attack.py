@@ -283,3 +283,94 @@ def test_cancel_and_pay_at_once_ends_as_upstream_says(server, till, sandbox):
             assert time.monotonic() < deadline, (attempt, status, sandbox.transactions())
             time.sleep(0.2)
         assert [t["isTransferComplete"] for t in sandbox.transactions() if t["_id"] == tx_id] == [True]
+
+
+# -- hostile bodies --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("amount", ["١٢٣", "１２３", "0.001", "-0.00", "0.00", "1e3", "1E3", "12.", ".5",
+                                    " 12.00", "12.00 ", "12,00", "NaN", "Infinity", "0x10", "1_000",
+                                    "1" * 10, 123, 12.5, True, None, [], {}])
+def test_amounts_of_every_other_shape_are_refused(till, display, amount):
+    answer = till.post("/checkouts", {"display_id": display.id, "amount": amount},
+                       headers={"Idempotency-Key": uuid.uuid4().hex})
+    assert error(answer) in ((422, "invalid_amount"), (400, "invalid_request")), answer.text
+    assert till.get("/checkouts", params={"display_id": display.id}).json()["data"] == []
+
+
+def test_json_numbers_never_go_through_a_float(till, display):
+    headers = {"Idempotency-Key": uuid.uuid4().hex, "Content-Type": "application/json"}
+    raw = b'{"display_id": "%s", "amount": "30.00", "lines": [{"name": "x", "quantity": 1.0, ' \
+          b'"unit_amount": "30.00"}]}' % display.id.encode()
+    assert error(till.post("/checkouts", data=raw, headers=headers)) == (400, "invalid_request")
+    raw = raw.replace(b"1.0", b"1e0")
+    assert error(till.post("/checkouts", data=raw, headers=headers)) == (400, "invalid_request")
+
+
+def test_duplicate_names_in_the_body_read_the_last_and_replay_the_same(till, display):
+    headers = {"Idempotency-Key": uuid.uuid4().hex, "Content-Type": "application/json"}
+    raw = b'{"display_id": "%s", "amount": "5.00", "amount": "20.00"}' % display.id.encode()
+    first = till.post("/checkouts", data=raw, headers=headers)
+    assert first.status_code == 201 and first.json()["amount"] == "20.00"
+    plain = b'{"display_id": "%s", "amount": "20.00"}' % display.id.encode()
+    assert till.post("/checkouts", data=plain, headers=headers).json()["id"] == first.json()["id"]
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("reference", "a\x00b"), ("reference", "a\x07b"), ("reference", "\u200b"), ("reference", "a\ufeffb"),
+    ("note", "\x1b[31mred"), ("note", "a\u202eb"), ("note", "\ud800"), ("reference", "r" * 65),
+    ("note", "n" * 121), ("reference", 5), ("note", ["x"]),
+])
+def test_text_fields_refuse_control_characters_and_overlong_values(till, display, field, value):
+    answer = till.create(display.id, "20.00", **{field: value})
+    assert error(answer) == (400, "invalid_request"), answer.text
+    assert till.get("/checkouts", params={"display_id": display.id}).json()["data"] == []
+
+
+def test_text_fields_at_their_edges_and_whitespace_folded(till, display):
+    made = till.create(display.id, "20.00", reference="r" * 64, note="Masa\t4\n  ve\u20285")
+    assert made.status_code == 201, made.text
+    assert (made.json()["reference"], made.json()["note"]) == ("r" * 64, "Masa 4 ve 5")
+
+
+@pytest.mark.parametrize("lines", [
+    [{"name": "x", "quantity": 0, "unit_amount": "20.00"}],
+    [{"name": "x", "quantity": -1, "unit_amount": "20.00"}],
+    [{"name": "x", "quantity": 10000, "unit_amount": "0.00"}],
+    [{"name": "x", "quantity": 10 ** 30, "unit_amount": "0.00"}],
+    [{"name": "x" * 81, "quantity": 1, "unit_amount": "20.00"}],
+    [{"name": "x\x00", "quantity": 1, "unit_amount": "20.00"}],
+    [{"name": "x", "quantity": 1, "unit_amount": "20.00", "extra": 1}] * 51,
+    {"name": "x", "quantity": 1, "unit_amount": "20.00"},
+    [["x", 1, "20.00"]],
+])
+def test_lines_out_of_bounds(till, display, lines):
+    assert error(till.create(display.id, "20.00", lines=lines)) == (400, "invalid_request")
+
+
+def test_lines_that_do_not_add_up_by_a_cent(till, display):
+    lines = [{"name": "x", "quantity": 3, "unit_amount": "6.67"}]
+    assert error(till.create(display.id, "20.00", lines=lines)) == (422, "invalid_amount")
+    assert till.create(display.id, "20.01", lines=lines).status_code == 201
+    big = [{"name": "x" * 80, "quantity": 9999, "unit_amount": "0.00"}] * 49 + \
+        [{"name": "y", "quantity": 1, "unit_amount": "20.00"}]
+    assert till.create(display.id, "20.00", lines=big).status_code == 409  # well formed; busy now
+
+
+def test_bodies_too_large_or_too_deep_are_refused_by_every_route(till, display, server):
+    before = tracebacks(server)
+    headers = {"Idempotency-Key": uuid.uuid4().hex, "Content-Type": "application/json"}
+    exactly = b'{"display_id": "%s", "amount": "20.00", "x": "' % display.id.encode()
+    exactly += b"x" * (32 * 1024 - len(exactly) - 2) + b'"}'
+    assert len(exactly) == 32 * 1024
+    assert till.post("/checkouts", data=exactly, headers=headers).status_code == 201
+    over = exactly[:-2] + b'x"}'
+    assert error(till.post("/checkouts", data=over, headers=headers)) == (413, "invalid_request")
+    assert error(till.post("/displays", data=over, headers=headers)) == (413, "invalid_request")
+    deep = b'{"display_id": "%s", "amount": "20.00", "x": ' % display.id.encode() + \
+        b"[" * 5000 + b"]" * 5000 + b"}"
+    assert error(till.post("/checkouts", data=deep, headers={**headers, "Idempotency-Key": "deep"})) \
+        == (400, "invalid_request")
+    chunked = till.http.post(till.url + "/checkouts", data=iter([over]), headers=headers, timeout=10)
+    assert error(chunked) == (413, "invalid_request")
+    assert tracebacks(server) == before
