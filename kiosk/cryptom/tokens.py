@@ -29,6 +29,7 @@ RENEW_MARGIN_SECONDS = 60.0
 DEFAULT_TOKEN_SECONDS = 300.0
 # After a refused login: the next one waits 30 s, then twice as long each time, at most 5 minutes.
 LOGIN_PAUSE = (30.0, 300.0)
+MAX_LEVEL = 16  # 30 s * 2 ** 16 is far past the longest pause
 
 
 class TokenStore(Protocol):
@@ -207,13 +208,18 @@ class Logins:
 
     def check(self, now: float) -> None:
         refusal = self._last()
-        if refusal is not None and refusal.until > now:
+        wait = refusal.until - now if refusal is not None else 0.0
+        # A pause longer than the longest was not written by this clock (it jumped back since, or
+        # the record is not the kiosk's): it holds back no login. NaN compares false: no pause.
+        if 0 < wait <= LOGIN_PAUSE[1]:
             raise AuthError(f"Cryptom Pay refused the login; the kiosk tries again in "
-                            f"{math.ceil(refusal.until - now)} s", status=401)
+                            f"{math.ceil(wait)} s", status=401)
 
     def refused(self, now: float) -> None:
         last = self._last()
-        level = last.level + 1 if last is not None else 1
+        # The level only counts up to where the pause stops growing: 2 ** level overflows a float
+        # after a thousand refusals (three and a half days of wrong credentials).
+        level = min(max(last.level, 0), MAX_LEVEL) + 1 if last is not None else 1
         first, most = LOGIN_PAUSE
         self.tokens.save_refusal(Refusal(self.who, now + min(first * 2 ** (level - 1), most), level))
 
