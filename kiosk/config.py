@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -98,6 +98,8 @@ class Settings:
     webhook_secret: str | None = None
     webhook_backoff: tuple[float, float] = (5.0, 3600.0)
     watch_interval: int = 15
+    # SECRET_KEY, for the digests that must not be computable from the store alone.
+    secret_key: str = field(default="", repr=False)
 
     def coin(self, key: str) -> Coin | None:
         return next((c for c in self.coins if c.key == key), None)
@@ -174,7 +176,8 @@ def load(config: dict[str, Any], instance_path: str) -> Settings:
     )
     url, secret = parse.webhook(config)
     cashier_pin = parse.cashier_pin(config.get("CASHIER_PIN"), settings.operator_pin)
-    settings = replace(settings, webhook_url=url, webhook_secret=secret, cashier_pin=cashier_pin)
+    settings = replace(settings, webhook_url=url, webhook_secret=secret, cashier_pin=cashier_pin,
+                       secret_key=str(config["SECRET_KEY"]))
     if settings.min_amount > settings.max_amount:
         raise ConfigError("KIOSK_MIN_AMOUNT must not be above KIOSK_MAX_AMOUNT")
     if settings.default_locale not in {"tr", "en"}:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import hmac
 import json
 import math
 import os
@@ -197,10 +198,13 @@ def token_from_auth(data: Mapping[str, Any], now: float) -> Token:
 class Logins:
     """The pause after a refused login, shared through the token store by every worker."""
 
-    def __init__(self, tokens: TokenStore, email: str, password: str) -> None:
+    def __init__(self, tokens: TokenStore, email: str, password: str, key: str = "") -> None:
         self.tokens = tokens
-        # A short digest, so that new credentials (the shop fixed them) are tried at once.
-        self.who = hashlib.sha256(f"{email}\0{password}".encode()).hexdigest()[:12]
+        # A short digest, so that new credentials (the shop fixed them) are tried at once. Keyed
+        # with the kiosk's secret: the record sits in the token store (a fleet's Redis, a backup
+        # of the state folder), and a plain hash of the credentials would let whoever reads it
+        # test password guesses offline.
+        self.who = hmac.new(key.encode(), f"{email}\0{password}".encode(), hashlib.sha256).hexdigest()[:12]
 
     def _last(self) -> Refusal | None:
         refusal = self.tokens.load_refusal()
