@@ -104,3 +104,17 @@ def test_a_record_of_another_version_or_garbage_leaves_the_page_and_the_api_work
     assert alive(kiosk, key)
     listed = {k.name for k in kiosk.keys.all()}
     assert listed == ({"till-1", "newer"} if "scopes" in record else {"till-1"})  # a newer one is kept
+
+
+def test_the_audit_log_names_the_key_revoked_never_the_key(kiosk, sandbox, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="kiosk.audit")
+    gone = kiosk.keys.create("till-1")
+    kiosk.keys.create("till-2")
+    staff = browser(kiosk)
+    caplog.clear()
+    assert revoke(staff, kiosk, "till-1", token(staff, kiosk)).status_code == 303
+    revoked = [r for r in caplog.records if getattr(r, "event", "") == "operator.key_revoke"]
+    assert len(revoked) == 1 and revoked[0].key == "till-1" and "till-1" in revoked[0].getMessage()
+    assert gone not in f"{revoked[0].getMessage()} {revoked[0].__dict__}"
