@@ -54,12 +54,16 @@ def who() -> list[str]:
     return list(client_keys())
 
 
-def audit(event: str, tx_id: str | None = None) -> None:
-    """One line per operator action, with the client's address (never a PIN)."""
+def audit(event: str, tx_id: str | None = None, key: str | None = None) -> None:
+    """One line per operator action, with the client's address (never a PIN), and what it
+    acted on: a transaction, or an API key by its name (never the key)."""
     extra: dict[str, Any] = {"event": event, "client": request.remote_addr or "-"}
     if tx_id is not None:
         extra["tx"] = tx_id
-    audit_log.info("%s from %s%s", event, extra["client"], f" on {tx_id}" if tx_id else "", extra=extra)
+    if key is not None:
+        extra["key_name"] = key
+    target = tx_id or key
+    audit_log.info("%s from %s%s", event, extra["client"], f" on {target}" if target else "", extra=extra)
 
 
 def rotate_session() -> None:
@@ -292,5 +296,5 @@ def api_keys() -> Any:
 def revoke_key(name: str) -> Any:
     if not ApiKeys(kiosk().store).revoke(name):
         abort(404)
-    audit("operator.key_revoke")
+    audit("operator.key_revoke", key=name)
     return redirect(url_for(".api_keys", revoked=name), 303)
