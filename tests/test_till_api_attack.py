@@ -374,3 +374,23 @@ def test_bodies_too_large_or_too_deep_are_refused_by_every_route(till, display, 
     chunked = till.http.post(till.url + "/checkouts", data=iter([over]), headers=headers, timeout=10)
     assert error(chunked) == (413, "invalid_request")
     assert tracebacks(server) == before
+
+
+# -- a proxy that lies -----------------------------------------------------------------------------
+
+
+def test_forwarded_addresses_from_a_peer_not_trusted_buy_no_more_pairing_codes(server, till):
+    """The kiosk is not behind a proxy here: X-Forwarded-For is whatever a client typed."""
+    answers = [requests.get(server.url + "/display", timeout=5,
+                            headers={"X-Forwarded-For": f"203.0.113.{n}", "X-Real-IP": f"198.51.100.{n}",
+                                     "Forwarded": f"for=192.0.2.{n}"}).status_code for n in range(31)]
+    assert answers == [200] * 30 + [429]
+
+
+# -- last: what the log kept -----------------------------------------------------------------------
+
+
+def test_the_log_holds_no_key_and_no_traceback(server):
+    log = server.log_path.read_text()
+    assert server.key not in log and server.key[6:] not in log
+    assert "Traceback" not in log
