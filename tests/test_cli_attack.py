@@ -57,3 +57,11 @@ def test_pin_unlock_prints_no_secret(tmp_path):
     assert done.returncode == 0 and done.stdout == "Nothing was locked.\n"
     for secret in SECRETS:
         assert secret not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize("secret", ["whsec_" + "A" * 25, "whsec_" + "A" * 23 + "=" * 2 + "A", "whsec_" + "=" * 24])
+def test_a_webhook_secret_that_is_not_base64_is_a_configuration_error(tmp_path, secret):
+    done = cli(tmp_path, "keys", "list", KIOSK_WEBHOOK_URL="https://till.example/hook",
+               KIOSK_WEBHOOK_SECRET=secret)
+    assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr[-1500:]
+    assert "KIOSK_WEBHOOK_SECRET" in done.stderr and secret not in done.stderr
