@@ -387,6 +387,27 @@ def test_forwarded_addresses_from_a_peer_not_trusted_buy_no_more_pairing_codes(s
     assert answers == [200] * 30 + [429]
 
 
+
+def test_unpairing_a_display_with_an_open_checkout_cancels_it_as_the_till(server, till, display, sandbox):
+    made = till.create(display.id, "40.00").json()
+    tx_id = display.tx_id()
+    assert till.delete(f"/displays/{display.id}").status_code == 204
+    ended = till.get(f"/checkouts/{made['id']}").json()
+    assert (ended["status"], ended["cancel_reason"]) == ("cancelled", "till")
+    assert [t["status"] for t in sandbox.transactions() if t["_id"] == tx_id] == ["CANCELLED"]
+    assert 'data-testid="pairing-code"' in display.look().text
+    assert error(till.create(display.id, "40.00")) == (404, "not_found")
+
+
+@pytest.mark.parametrize("forged", ["..", "%2e%2e", "ABCDEF012345", "abcdef0123456", "abcdef01234",
+                                    "abcdef01234%00", "ａbcdef012345", "abcdef012345%2F", "*"])
+def test_unpairing_a_display_id_of_another_shape_unpairs_nothing(till, display, forged):
+    lookalike = forged.replace("abcdef012345", display.id).replace("ABCDEF012345", display.id.upper())
+    answer = till.delete(f"/displays/{lookalike}")
+    assert answer.status_code in (404, 308), (lookalike, answer.status_code)
+    assert display.id in {d["id"] for d in till.get("/displays").json()["data"]}
+
+
 # -- last: what the log kept -----------------------------------------------------------------------
 
 
