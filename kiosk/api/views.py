@@ -186,7 +186,7 @@ def unpair_display(display_id: str) -> Any:
     item = services.displays.get(display_id) if _DISPLAY_ID.fullmatch(display_id) else None
     if item is None:
         raise ApiError("not_found", "No display with this id.")
-    services.orders.unpair(item)
+    services.orders.unpair(item, by="till")
     log.info("display unpaired by the till API key=%s display=%s", g.api_key, item.id)
     return Response(status=204)
 

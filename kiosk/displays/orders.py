@@ -291,12 +291,12 @@ class Orders(Following):
         if self.state(order).final:
             self.store.discard(f"display-order:{display.id}", order.id)
 
-    def unpair(self, display: Display) -> None:
-        """Staff unpair a display: an open order on it is cancelled (by the operator), and the
-        browser shows a pairing code again on its next look."""
+    def unpair(self, display: Display, by: str = "operator") -> None:
+        """Staff (or a till: `by`) unpair a display: an open order on it is cancelled by them, and
+        the browser shows a pairing code again on its next look."""
         order = self.current(display)
         if order is not None and not self.state(order).final:
-            self.cancel(order, "operator")
+            self.cancel(order, by)
         self.store.delete(f"display-order:{display.id}")
         self.displays.unpair(display)
 
