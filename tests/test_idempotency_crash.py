@@ -43,12 +43,15 @@ def test_a_send_killed_midway_frees_its_idempotency_key_within_a_minute(make_app
     while store.get("order-key:api:till-1:sale-9") is None:
         assert time.monotonic() < deadline and sender.poll() is None, "the send never started"
         time.sleep(0.05)
+    seen_at = time.time()  # the key was taken at most this long ago
     sender.send_signal(signal.SIGKILL)  # mid-send: it holds the key and will never let go
     sender.wait(10)
     sandbox.clear_faults()
     assert store.get("order-key:api:till-1:sale-9") == "pending fp-9"
     orders.cancel(first, "till")  # the display is free: only the key could stand in the way
-    with time_machine.travel(time.time() + 61, tick=False):
+    with time_machine.travel(seen_at + 59, tick=False):  # a send may still be under way: held
+        assert store.get("order-key:api:till-1:sale-9") == "pending fp-9"
+    with time_machine.travel(seen_at + 61, tick=False):
         displays.seen(display)
         started = time.monotonic()
         order, new = orders.send_once(display, Decimal("20.00"), key="api:till-1:sale-9", fingerprint="fp-9")

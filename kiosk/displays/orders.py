@@ -49,6 +49,7 @@ from .registry import Display, Displays
 log = logging.getLogger(__name__)
 
 KEY_TTL = 24 * 3600  # a repeated send with the same key returns the same order for a day
+PENDING_TTL = 60  # a send under way holds its key this long at most
 PENDING = "orders"  # the index of orders waiting for a coin, by deadline
 
 
@@ -102,7 +103,9 @@ class Orders(Following):
             return self._send(display, amount, reference, note, tuple(lines), source), True
         guard = f"order-key:{key}"
         for _ in range(150):
-            if self.store.add(guard, f"pending {fingerprint}", ttl=KEY_TTL):
+            # "pending" lives a minute only: a process killed midway (or its host gone) must not
+            # hold the key for a day. A send takes milliseconds, one upstream look at most.
+            if self.store.add(guard, f"pending {fingerprint}", ttl=PENDING_TTL):
                 try:
                     order = self._send(display, amount, reference, note, tuple(lines), source)
                 except BaseException:
