@@ -65,3 +65,16 @@ def test_a_webhook_secret_that_is_not_base64_is_a_configuration_error(tmp_path, 
                KIOSK_WEBHOOK_SECRET=secret)
     assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr[-1500:]
     assert "KIOSK_WEBHOOK_SECRET" in done.stderr and secret not in done.stderr
+
+
+def test_the_settings_never_show_a_secret_when_printed(make_app):
+    """A debug line or an error report that prints the settings shows no password, PIN or key."""
+    from .api_support import SECRET as WEBHOOK_SECRET
+
+    app = make_app(API_PASSWORD="upstream-pass-s3cr3t", OPERATOR_PIN="135790", CASHIER_PIN="975310",
+                   WEBHOOK_URL="https://till.example/hook", WEBHOOK_SECRET=WEBHOOK_SECRET)
+    settings = app.extensions["kiosk"].settings
+    shown = f"{settings!r} {settings!s}"
+    for secret in ("upstream-pass-s3cr3t", "135790", "975310", WEBHOOK_SECRET, app.config["SECRET_KEY"]):
+        assert secret not in shown
+    assert "till.example" in shown  # the rest is still there to read
