@@ -54,12 +54,16 @@ def who() -> list[str]:
     return list(client_keys())
 
 
-def audit(event: str, tx_id: str | None = None) -> None:
-    """One line per operator action, with the client's address (never a PIN)."""
+def audit(event: str, tx_id: str | None = None, key: str | None = None) -> None:
+    """One line per operator action, with the client's address (never a PIN, never a key: a
+    key's name only)."""
     extra: dict[str, Any] = {"event": event, "client": request.remote_addr or "-"}
+    on = ""
     if tx_id is not None:
-        extra["tx"] = tx_id
-    audit_log.info("%s from %s%s", event, extra["client"], f" on {tx_id}" if tx_id else "", extra=extra)
+        extra["tx"], on = tx_id, f" on {tx_id}"
+    if key is not None:
+        extra["key"], on = key, f" on key {key}"
+    audit_log.info("%s from %s%s", event, extra["client"], on, extra=extra)
 
 
 def rotate_session() -> None:
@@ -292,5 +296,5 @@ def api_keys() -> Any:
 def revoke_key(name: str) -> Any:
     if not ApiKeys(kiosk().store).revoke(name):
         abort(404)
-    audit("operator.key_revoke")
+    audit("operator.key_revoke", key=name)
     return redirect(url_for(".api_keys", revoked=name), 303)
