@@ -50,6 +50,13 @@ def fail(status: int, message: str) -> Response:
     return response
 
 
+def find_or_404(state: SandboxState, tx_id: str) -> dict[str, Any]:
+    tx = state.transactions.get(tx_id)
+    if tx is None:
+        abort(fail(404, "Transaction not found"))
+    return tx
+
+
 def create_sandbox_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask("kiosk.sandbox", template_folder=str(TEMPLATES_DIR), static_folder=str(STATIC_DIR))
     app.config.from_mapping(
@@ -148,10 +155,7 @@ def create_sandbox_app(config: dict[str, Any] | None = None) -> Flask:
             abort(fail(401, "Unauthorized"))
 
     def find(tx_id: str) -> dict[str, Any]:
-        tx = state.transactions.get(tx_id)
-        if tx is None:
-            abort(fail(404, "Transaction not found"))
-        return tx
+        return find_or_404(state, tx_id)
 
     # -- the Cryptom Pay POS API ------------------------------------------------------------
 

@@ -13,13 +13,10 @@ from .store import Faults, SandboxState
 
 
 def add_controls(app: Flask, state: SandboxState) -> None:
-    from .app import fail
+    from .app import fail, find_or_404  # (the app imports this module first)
 
     def find(tx_id: str) -> dict[str, Any]:
-        tx = state.transactions.get(tx_id)
-        if tx is None:
-            abort(fail(404, "Transaction not found"))
-        return tx
+        return find_or_404(state, tx_id)
 
     @app.get("/sandbox")
     def index() -> str:
