@@ -137,9 +137,13 @@ def cmd_keys(args: argparse.Namespace) -> int:
             return 1
         print(f"revoked {args.name}")
         return 0
+    def moment(at: float) -> str:
+        return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds")
+
     for item in keys.all():
-        created = datetime.fromtimestamp(item.created, UTC).isoformat(timespec="seconds")
-        print(f"{item.name}\t…{item.hint}\tcreated {created}")
+        used = keys.last_used(item.name)
+        print(f"{item.name}\t…{item.hint}\tcreated {moment(item.created)}\t"
+              + (f"last used {moment(used)}" if used is not None else "never used"))
     return 0
 
 
@@ -200,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     for action, text in (("create", "make a key and print it once"), ("revoke", "revoke a key")):
         one = keys_sub.add_parser(action, help=text)
         one.add_argument("name", help="a name for the till, e.g. till-1")
-    keys_sub.add_parser("list", help="the keys: name, last four characters, created")
+    keys_sub.add_parser("list", help="the keys: name, last four characters, created, last used")
     keys.set_defaults(func=cmd_keys)
 
     pin = sub.add_parser("pin", help="the operator and cashier PIN locks")

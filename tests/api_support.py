@@ -21,7 +21,7 @@ from standardwebhooks import Webhook
 from kiosk.checkout import LocalStore
 
 from .conftest import free_port
-from .support import LiveServer, pairing_code
+from .support import Gunicorn, LiveServer, pairing_code
 
 SECRET = "whsec_" + base64.b64encode(b"a receiver's secret of 32 bytes!").decode()
 
@@ -154,3 +154,13 @@ class Receiver:
         with self.changed:
             self.changed.wait_for(lambda: status in self.statuses(checkout_id), timeout)
         return self.statuses(checkout_id)
+
+
+def kiosk_with_webhooks(sandbox_url: str, state: Path, receiver: Receiver, key_name: str,
+                        **settings: str) -> Gunicorn:
+    """`kiosk serve` sending its webhooks to `receiver` (retries after 0.2 s, at most 1 s apart),
+    with a key for the till as `.key`."""
+    hooks = {"WEBHOOK_URL": receiver.url, "WEBHOOK_SECRET": SECRET}
+    kiosk = Gunicorn(sandbox_url, state, free_port(), WEBHOOK_BACKOFF="0.2/1", **hooks, **settings)
+    kiosk.key = make_key(state, key_name, **{f"KIOSK_{k}": v for k, v in hooks.items()})
+    return kiosk

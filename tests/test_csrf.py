@@ -231,3 +231,17 @@ def test_every_form_route_accepts_its_own_token(kiosk_app, sandbox, caplog):
         if response.status_code in (302, 303):
             after = till.web.get(response.headers["Location"], follow_redirects=True)
             assert EXPIRED not in after.get_data(as_text=True), (method, rule)
+
+
+def test_a_stale_form_for_a_payment_this_browser_no_longer_owns_says_one_thing(kiosk_app, sandbox):
+    """The session is gone (cookies cleared), so the payment is no longer this browser's: the
+    screen it came from says the payment is not known here, without a "try again" that cannot
+    help, and the notice does not turn up on the next screen either."""
+    till, tx_id = customer_with_a_checkout(kiosk_app, sandbox)
+    stranger = kiosk_app.test_client()
+    response = stranger.post(f"/pay/{tx_id}/cancel", data=FORM, follow_redirects=True)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 404 and 'data-testid="missing"' in html
+    assert EXPIRED not in html and 'data-testid="expired"' not in html
+    assert EXPIRED not in stranger.get("/").get_data(as_text=True)
+    assert sandbox.calls("cancel") == 0

@@ -94,8 +94,9 @@ def test_revoke_a_key(app, web, caplog):
     html = web.get(response.headers["Location"]).get_data(as_text=True)
     assert list(rows(html)) == ["till-2"]
     assert 'data-testid="revoked"' in html and "till-1" in html
-    audit = [(r.event, r.client) for r in caplog.records if r.name == "kiosk.audit"]
-    assert audit == [("operator.key_revoke", "127.0.0.1")]
+    audit = [(r.event, r.client, r.key, r.getMessage()) for r in caplog.records if r.name == "kiosk.audit"]
+    assert audit == [("operator.key_revoke", "127.0.0.1", "till-1",
+                      "operator.key_revoke from 127.0.0.1 on key till-1")]
     for record in caplog.records:
         assert gone not in f"{record.getMessage()} {record.__dict__}"
 

@@ -116,5 +116,5 @@ def test_the_audit_log_names_the_key_revoked_never_the_key(kiosk, sandbox, caplo
     caplog.clear()
     assert revoke(staff, kiosk, "till-1", token(staff, kiosk)).status_code == 303
     revoked = [r for r in caplog.records if getattr(r, "event", "") == "operator.key_revoke"]
-    assert len(revoked) == 1 and revoked[0].key_name == "till-1" and "till-1" in revoked[0].getMessage()
+    assert len(revoked) == 1 and revoked[0].key == "till-1" and "till-1" in revoked[0].getMessage()
     assert gone not in f"{revoked[0].getMessage()} {revoked[0].__dict__}"

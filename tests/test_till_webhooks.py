@@ -8,25 +8,13 @@ import json
 
 import pytest
 
-from .api_support import SECRET, DisplayBrowser, Receiver, Till, make_key
-from .conftest import free_port
-from .support import Gunicorn
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    hook = Receiver()
-    yield hook
-    if hook.server:
-        hook.server.stop()
+from .api_support import DisplayBrowser, Till, kiosk_with_webhooks
 
 
 @pytest.fixture(scope="module")
 def server(sandbox_server, tmp_path_factory, receiver):
-    state = tmp_path_factory.mktemp("hooks")
-    kiosk = Gunicorn(sandbox_server.url, state, free_port(), WEBHOOK_URL=receiver.url, WEBHOOK_SECRET=SECRET,
-                     WEBHOOK_BACKOFF="0.2/1", POLL_INTERVAL="1")
-    kiosk.key = make_key(state, "hooks", KIOSK_WEBHOOK_URL=receiver.url, KIOSK_WEBHOOK_SECRET=SECRET)
+    kiosk = kiosk_with_webhooks(sandbox_server.url, tmp_path_factory.mktemp("hooks"), receiver, "hooks",
+                                POLL_INTERVAL="1")
     yield kiosk
     kiosk.stop()
 

@@ -55,15 +55,15 @@ def who() -> list[str]:
 
 
 def audit(event: str, tx_id: str | None = None, key: str | None = None) -> None:
-    """One line per operator action, with the client's address (never a PIN), and what it
-    acted on: a transaction, or an API key by its name (never the key)."""
+    """One line per operator action, with the client's address (never a PIN, never a key: a
+    key's name only)."""
     extra: dict[str, Any] = {"event": event, "client": request.remote_addr or "-"}
+    on = ""
     if tx_id is not None:
-        extra["tx"] = tx_id
+        extra["tx"], on = tx_id, f" on {tx_id}"
     if key is not None:
-        extra["key_name"] = key
-    target = tx_id or key
-    audit_log.info("%s from %s%s", event, extra["client"], f" on {target}" if target else "", extra=extra)
+        extra["key"], on = key, f" on key {key}"
+    audit_log.info("%s from %s%s", event, extra["client"], on, extra=extra)
 
 
 def rotate_session() -> None:

@@ -14,9 +14,7 @@ import pytest
 from playwright.sync_api import expect
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from ..api_support import SECRET, Receiver, Till, make_key
-from ..conftest import free_port
-from ..support import Gunicorn
+from ..api_support import SECRET, Till, kiosk_with_webhooks
 from .conftest import shot
 
 LINES = [{"name": "Çay", "quantity": 2, "unit_amount": "15.00"},
@@ -26,20 +24,9 @@ QR_LOADED = """() => { const img = document.querySelector('[data-testid=qr]');
 
 
 @pytest.fixture(scope="module")
-def receiver():
-    hook = Receiver()
-    yield hook
-    if hook.server:
-        hook.server.stop()
-
-
-@pytest.fixture(scope="module")
 def server(sandbox_server, tmp_path_factory, receiver):
-    state = tmp_path_factory.mktemp("till-journey")
-    hooks = {"WEBHOOK_URL": receiver.url, "WEBHOOK_SECRET": SECRET}
-    kiosk = Gunicorn(sandbox_server.url, state, free_port(), POLL_INTERVAL="1", RESULT_SECONDS="60",
-                     WEBHOOK_BACKOFF="0.2/1", **hooks)
-    kiosk.key = make_key(state, "till-1", **{f"KIOSK_{k}": v for k, v in hooks.items()})
+    kiosk = kiosk_with_webhooks(sandbox_server.url, tmp_path_factory.mktemp("till-journey"), receiver,
+                                "till-1", POLL_INTERVAL="1", RESULT_SECONDS="60")
     yield kiosk
     kiosk.stop()
 
