@@ -10,6 +10,7 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
+from redis.exceptions import RedisError
 from werkzeug.serving import make_server
 
 from . import logs
@@ -219,6 +220,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
+    except RedisError as exc:
+        # The shop's owner at a terminal: one line (redis names the host and port, never the
+        # password), not a traceback.
+        print(f"kiosk: Redis (KIOSK_REDIS_URL) is not answering: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         if exc.errno == 98:
             print(f"kiosk: the port is already in use ({exc.strerror})", file=sys.stderr)

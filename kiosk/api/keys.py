@@ -38,6 +38,16 @@ class ApiKey:
     hint: str  # the last four characters, so staff can tell keys apart
 
 
+def _read(text: str) -> ApiKey | None:
+    """A key's record; None for one this kiosk cannot read (garbage, or an older version's),
+    which then opens nothing. A newer version's extra fields are left aside."""
+    try:
+        data = json.loads(text)
+        return ApiKey(str(data["name"]), str(data["hash"]), float(data["created"]), str(data["hint"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
@@ -62,10 +72,10 @@ class ApiKeys:
 
     def get(self, name: str) -> ApiKey | None:
         text = self.store.get(f"apikey:{name}") if NAME.fullmatch(name or "") else None
-        return ApiKey(**json.loads(text)) if text else None
+        return _read(text) if text else None
 
     def all(self) -> list[ApiKey]:
-        keys = [ApiKey(**json.loads(text)) for _k, text in self.store.items("apikey:")]
+        keys = [key for _k, text in self.store.items("apikey:") if (key := _read(text)) is not None]
         return sorted(keys, key=lambda k: k.name)
 
     def verify(self, key: str | None) -> str | None:

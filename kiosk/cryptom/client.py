@@ -67,10 +67,12 @@ class CryptomClient:
         read_timeout: float = 5.0,
         get_retries: int = 1,
         clock: Any = time.time,
+        login_key: str = "",
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._email = email
         self._password = password
+        self._login_key = login_key  # keys the refusal's digest: see Logins
         self.tokens = token_store or MemoryTokenStore()
         self.timeout = (connect_timeout, read_timeout)
         self.get_retries = get_retries
@@ -85,7 +87,7 @@ class CryptomClient:
     def authenticate(self) -> Token:
         """Log in and store the new token for every worker. After a refused login, no worker
         logs in with the same credentials again before its pause is over (`LOGIN_PAUSE`)."""
-        logins = Logins(self.tokens, self._email, self._password)
+        logins = Logins(self.tokens, self._email, self._password, self._login_key)
         logins.check(self._clock())
         try:
             data = self._call("POST", "/auth", body={"email": self._email, "password": self._password})

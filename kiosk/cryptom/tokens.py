@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import hmac
 import json
 import math
 import os
@@ -29,6 +30,7 @@ RENEW_MARGIN_SECONDS = 60.0
 DEFAULT_TOKEN_SECONDS = 300.0
 # After a refused login: the next one waits 30 s, then twice as long each time, at most 5 minutes.
 LOGIN_PAUSE = (30.0, 300.0)
+MAX_LEVEL = 16  # 30 s * 2 ** 16 is far past the longest pause
 
 
 class TokenStore(Protocol):
@@ -196,10 +198,13 @@ def token_from_auth(data: Mapping[str, Any], now: float) -> Token:
 class Logins:
     """The pause after a refused login, shared through the token store by every worker."""
 
-    def __init__(self, tokens: TokenStore, email: str, password: str) -> None:
+    def __init__(self, tokens: TokenStore, email: str, password: str, key: str = "") -> None:
         self.tokens = tokens
-        # A short digest, so that new credentials (the shop fixed them) are tried at once.
-        self.who = hashlib.sha256(f"{email}\0{password}".encode()).hexdigest()[:12]
+        # A short digest, so that new credentials (the shop fixed them) are tried at once. Keyed
+        # with the kiosk's secret: the record sits in the token store (a fleet's Redis, a backup
+        # of the state folder), and a plain hash of the credentials would let whoever reads it
+        # test password guesses offline.
+        self.who = hmac.new(key.encode(), f"{email}\0{password}".encode(), hashlib.sha256).hexdigest()[:12]
 
     def _last(self) -> Refusal | None:
         refusal = self.tokens.load_refusal()
@@ -207,13 +212,18 @@ class Logins:
 
     def check(self, now: float) -> None:
         refusal = self._last()
-        if refusal is not None and refusal.until > now:
+        wait = refusal.until - now if refusal is not None else 0.0
+        # A pause longer than the longest was not written by this clock (it jumped back since, or
+        # the record is not the kiosk's): it holds back no login. NaN compares false: no pause.
+        if 0 < wait <= LOGIN_PAUSE[1]:
             raise AuthError(f"Cryptom Pay refused the login; the kiosk tries again in "
-                            f"{math.ceil(refusal.until - now)} s", status=401)
+                            f"{math.ceil(wait)} s", status=401)
 
     def refused(self, now: float) -> None:
         last = self._last()
-        level = last.level + 1 if last is not None else 1
+        # The level only counts up to where the pause stops growing: 2 ** level overflows a float
+        # after a thousand refusals (three and a half days of wrong credentials).
+        level = min(max(last.level, 0), MAX_LEVEL) + 1 if last is not None else 1
         first, most = LOGIN_PAUSE
         self.tokens.save_refusal(Refusal(self.who, now + min(first * 2 ** (level - 1), most), level))
 
