@@ -399,6 +399,29 @@ def test_unpairing_a_display_with_an_open_checkout_cancels_it_as_the_till(server
     assert error(till.create(display.id, "40.00")) == (404, "not_found")
 
 
+def test_unpairing_a_keypad_display_mid_payment_cancels_its_customers_checkout(server, till, sandbox):
+    """A keypad display's customer is paying when the till unpairs it: the browser is no longer
+    that display and cannot show the payment, so the kiosk cancels it upstream as the till, never
+    leaving a payment open that nobody in front of the screen can follow. A checkout of
+    another keypad display, and one already paid, are left alone."""
+    from .support import Customer
+
+    keypad, other = DisplayBrowser(server.url), DisplayBrowser(server.url)
+    till.pair(keypad, "Keypad", "keypad")
+    till.pair(other, "Other", "keypad")
+    paid = Customer.over_http(server.url, keypad.http).start("200")
+    sandbox.pay(paid, share="full")
+    assert 'data-outcome="paid"' in keypad.poll(paid).text
+    tx_id = Customer.over_http(server.url, keypad.http).start("300")
+    kept = Customer.over_http(server.url, other.http).start("100")
+    assert till.delete(f"/displays/{keypad.id}").status_code == 204
+    status = {t["_id"]: t["status"] for t in sandbox.transactions()}
+    assert status[tx_id] == "CANCELLED" and status[kept] == "PENDING"
+    assert status[paid] != "CANCELLED"
+    assert sandbox.calls("cancel") == 1
+    assert 'data-testid="pairing-code"' in keypad.look().text
+
+
 @pytest.mark.parametrize("forged", ["..", "%2e%2e", "ABCDEF012345", "abcdef0123456", "abcdef01234",
                                     "abcdef01234%00", "ａbcdef012345", "abcdef012345%2F", "*"])
 def test_unpairing_a_display_id_of_another_shape_unpairs_nothing(till, display, forged):

@@ -295,11 +295,15 @@ class Orders(Following):
             self.store.discard(f"display-order:{display.id}", order.id)
 
     def unpair(self, display: Display, by: str = "operator") -> None:
-        """Staff (or a till: `by`) unpair a display: an open order on it is cancelled by them, and
-        the browser shows a pairing code again on its next look."""
+        """Staff (or a till: `by`) unpair a display: an open order or keypad checkout on it is
+        cancelled by them, and the browser shows a pairing code again on its next look."""
         order = self.current(display)
         if order is not None and not self.state(order).final:
             self.cancel(order, by)
+        # A keypad display's customer may be paying: once unpaired the browser can no longer show
+        # that payment, so it is cancelled too (a payment that completed meanwhile stays paid).
+        for record in self.checkout.open_of(display.owner):
+            self.checkout.cancel(record, by)
         self.store.delete(f"display-order:{display.id}")
         self.displays.unpair(display)
 
