@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import threading
 from datetime import UTC, datetime
 from typing import Any
 
+from redis.exceptions import RedisError
 from werkzeug.serving import make_server
 
 from . import logs
@@ -135,9 +137,26 @@ def cmd_keys(args: argparse.Namespace) -> int:
             return 1
         print(f"revoked {args.name}")
         return 0
+    def moment(at: float) -> str:
+        return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds")
+
     for item in keys.all():
-        created = datetime.fromtimestamp(item.created, UTC).isoformat(timespec="seconds")
-        print(f"{item.name}\t…{item.hint}\tcreated {created}")
+        used = keys.last_used(item.name)
+        print(f"{item.name}\t…{item.hint}\tcreated {moment(item.created)}\t"
+              + (f"last used {moment(used)}" if used is not None else "never used"))
+    return 0
+
+
+def cmd_pin(args: argparse.Namespace) -> int:
+    """Ends the operator and cashier PIN locks of every kiosk sharing this store."""
+    from . import create_app
+    from .checkout.pin import PinGuard
+
+    services = create_app().extensions["kiosk"]
+    locks = PinGuard(services.store, services.settings.operator_pin).unlock()
+    logging.getLogger("kiosk.audit").info("pin locks ended from the command line (%d)", locks,
+                                          extra={"event": "cli.pin_unlock"})
+    print(f"Ended {locks} lock{'s' if locks != 1 else ''}." if locks else "Nothing was locked.")
     return 0
 
 
@@ -185,8 +204,13 @@ def main(argv: list[str] | None = None) -> int:
     for action, text in (("create", "make a key and print it once"), ("revoke", "revoke a key")):
         one = keys_sub.add_parser(action, help=text)
         one.add_argument("name", help="a name for the till, e.g. till-1")
-    keys_sub.add_parser("list", help="the keys: name, last four characters, created")
+    keys_sub.add_parser("list", help="the keys: name, last four characters, created, last used")
     keys.set_defaults(func=cmd_keys)
+
+    pin = sub.add_parser("pin", help="the operator and cashier PIN locks")
+    pin_sub = pin.add_subparsers(dest="action", required=True)
+    pin_sub.add_parser("unlock", help="end every PIN lock now (after strangers locked staff out)")
+    pin.set_defaults(func=cmd_pin)
 
     worker = sub.add_parser("worker", help="run the job consumer (the watcher) on its own, for a fleet")
     worker.add_argument("--threads", type=int, default=4)
@@ -196,6 +220,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
+    except RedisError as exc:
+        # The shop's owner at a terminal: one line (redis names the host and port, never the
+        # password), not a traceback.
+        print(f"kiosk: Redis (KIOSK_REDIS_URL) is not answering: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         if exc.errno == 98:
             print(f"kiosk: the port is already in use ({exc.strerror})", file=sys.stderr)

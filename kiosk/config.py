@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -63,9 +63,10 @@ DEFAULTS: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class Settings:
+    # Printed (a debug line, an error report), the settings show no password, PIN or secret.
     api_url: str
     api_email: str
-    api_password: str
+    api_password: str = field(repr=False)
     uses_sandbox: bool
     state_dir: Path
     coins: tuple[Coin, ...]
@@ -79,7 +80,7 @@ class Settings:
     ask_note: bool
     default_locale: str
     shop_name: str
-    operator_pin: str | None
+    operator_pin: str | None = field(repr=False)
     receipts: bool
     timezone: ZoneInfo
     secure_cookies: bool = False
@@ -90,14 +91,16 @@ class Settings:
     log_format: str = "json"
     currency: str = "TRY"
     require_pairing: bool = False
-    cashier_pin: str | None = None
+    cashier_pin: str | None = field(default=None, repr=False)
     logo: Path | None = None
     sounds: bool = True
     api_rate_limit: tuple[int, int] = (600, 60)
     webhook_url: str | None = None
-    webhook_secret: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
     webhook_backoff: tuple[float, float] = (5.0, 3600.0)
     watch_interval: int = 15
+    # SECRET_KEY, for the digests that must not be computable from the store alone.
+    secret_key: str = field(default="", repr=False)
 
     def coin(self, key: str) -> Coin | None:
         return next((c for c in self.coins if c.key == key), None)
@@ -174,7 +177,8 @@ def load(config: dict[str, Any], instance_path: str) -> Settings:
     )
     url, secret = parse.webhook(config)
     cashier_pin = parse.cashier_pin(config.get("CASHIER_PIN"), settings.operator_pin)
-    settings = replace(settings, webhook_url=url, webhook_secret=secret, cashier_pin=cashier_pin)
+    settings = replace(settings, webhook_url=url, webhook_secret=secret, cashier_pin=cashier_pin,
+                       secret_key=str(config["SECRET_KEY"]))
     if settings.min_amount > settings.max_amount:
         raise ConfigError("KIOSK_MIN_AMOUNT must not be above KIOSK_MAX_AMOUNT")
     if settings.default_locale not in {"tr", "en"}:

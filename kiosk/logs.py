@@ -54,7 +54,7 @@ class JsonLines(logging.Formatter):
             "request_id": getattr(record, "request_id", "-"),
         }
         for key in ("event", "tx", "client", "amount", "currency", "coin", "coin_amount", "received",
-                    "display", "order", "mode"):
+                    "display", "order", "mode", "key"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
         if record.exc_info:

@@ -36,6 +36,7 @@ class Services:
             self.store = LocalStore(settings.state_dir / "kiosk.sqlite3")
         self.client = CryptomClient(
             settings.api_url, settings.api_email, settings.api_password, token_store=tokens,
+            login_key=settings.secret_key,
         )
         self.checkout = Checkout(
             self.client, self.store, payment_timeout=settings.payment_timeout,

@@ -3,6 +3,8 @@ the start with one clear line (ConfigError). kiosk.config puts them together."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -174,9 +176,18 @@ def webhook(config: dict[str, Any]) -> tuple[str | None, str | None]:
         raise ConfigError("KIOSK_WEBHOOK_URL and KIOSK_WEBHOOK_SECRET go together: set both or neither")
     if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", str(url)):
         raise ConfigError(f"KIOSK_WEBHOOK_URL must be an http(s) URL, got {url!r}")
-    if not re.fullmatch(r"whsec_[A-Za-z0-9+/=]{24,}", str(secret)):
-        raise ConfigError("KIOSK_WEBHOOK_SECRET must be a Standard Webhooks secret: whsec_ and base64")
+    if not re.fullmatch(r"whsec_[A-Za-z0-9+/=]{24,}", str(secret)) or len(_base64(str(secret)[6:])) < 16:
+        raise ConfigError("KIOSK_WEBHOOK_SECRET must be a Standard Webhooks secret: whsec_ and base64 "
+                          "of at least 16 random bytes")
     return str(url), str(secret)
+
+
+def _base64(text: str) -> bytes:
+    """Strictly decoded: "========" would otherwise sign with an empty key."""
+    try:
+        return base64.b64decode(text, validate=True)
+    except binascii.Error:
+        return b""
 
 
 def backoff(raw: Any) -> tuple[float, float]:

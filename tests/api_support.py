@@ -1,22 +1,29 @@
-"""Helpers of the till API tests: a kiosk under `kiosk serve`, its keys, a till over HTTP, and a
-display (a browser's cookie jar) that shows what is sent to it."""
+"""Helpers of the till API tests: a kiosk under `kiosk serve`, its keys, a till over HTTP, a
+display (a browser's cookie jar) that shows what is sent to it, and a till's webhook receiver."""
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import requests
+from flask import Flask, request
+from standardwebhooks import Webhook
 
 from kiosk.checkout import LocalStore
 
-from .support import pairing_code
+from .conftest import free_port
+from .support import Gunicorn, LiveServer, pairing_code
+
+SECRET = "whsec_" + base64.b64encode(b"a receiver's secret of 32 bytes!").decode()
 
 
 def keys_cli(state_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
@@ -101,3 +108,59 @@ class DisplayBrowser:
 
 def store_of(state_dir: Path) -> LocalStore:
     return LocalStore(state_dir / "kiosk.sqlite3")
+
+
+class Receiver:
+    """A till's webhook endpoint: checks each signature, keeps the events (and each delivery as
+    it came: body and headers), can go down."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.events: list[dict] = []
+        self.ids: list[str] = []
+        self.deliveries: list[tuple[bytes, dict[str, str]]] = []
+        self.changed = threading.Condition()
+        app = Flask("receiver")
+
+        @app.post("/hook")
+        def hook():
+            body, headers = request.get_data(), dict(request.headers)
+            payload = Webhook(SECRET).verify(body, headers)
+            with self.changed:
+                self.ids.append(request.headers["webhook-id"])
+                self.events.append(payload)
+                self.deliveries.append((body, headers))
+                self.changed.notify_all()
+            return "", 204
+
+        self.app = app
+        self.server: LiveServer | None = LiveServer(app, self.port)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def down(self) -> None:
+        self.server.stop()
+        self.server = None
+
+    def up(self) -> None:
+        self.server = LiveServer(self.app, self.port)
+
+    def statuses(self, checkout_id: str) -> list[str]:
+        return [e["data"]["status"] for e in self.events if e["data"]["id"] == checkout_id]
+
+    def wait_for(self, checkout_id: str, status: str, timeout: float = 30) -> list[str]:
+        with self.changed:
+            self.changed.wait_for(lambda: status in self.statuses(checkout_id), timeout)
+        return self.statuses(checkout_id)
+
+
+def kiosk_with_webhooks(sandbox_url: str, state: Path, receiver: Receiver, key_name: str,
+                        **settings: str) -> Gunicorn:
+    """`kiosk serve` sending its webhooks to `receiver` (retries after 0.2 s, at most 1 s apart),
+    with a key for the till as `.key`."""
+    hooks = {"WEBHOOK_URL": receiver.url, "WEBHOOK_SECRET": SECRET}
+    kiosk = Gunicorn(sandbox_url, state, free_port(), WEBHOOK_BACKOFF="0.2/1", **hooks, **settings)
+    kiosk.key = make_key(state, key_name, **{f"KIOSK_{k}": v for k, v in hooks.items()})
+    return kiosk

@@ -131,31 +131,40 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory):
-    """A real Redis on a free loopback port, without persistence, stopped after the run."""
+def start_redis(workdir, *args: str) -> subprocess.Popen:
+    """A real redis-server on loopback, without persistence (skipped if not installed, a
+    failure under CI)."""
     binary = shutil.which("redis-server") or "/usr/bin/redis-server"
     if not os.path.exists(binary):
         message = "redis-server is not installed: run `make test` as root, or apt-get install redis-server"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    return subprocess.Popen([binary, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", str(workdir), *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def wait_for_redis(client) -> None:
     import redis
 
-    client = redis.Redis(port=port)
-    for _ in range(100):
+    for _ in range(200):
         try:
             client.ping()
-            break
+            return
         except redis.ConnectionError:
             time.sleep(0.05)
+    raise AssertionError("redis-server did not start")
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A real Redis on a free loopback port, without persistence, stopped after the run."""
+    import redis
+
+    port = free_port()
+    proc = start_redis(tmp_path_factory.mktemp("redis"), "--port", str(port))
+    wait_for_redis(redis.Redis(port=port))
     yield f"redis://127.0.0.1:{port}/0"
     proc.terminate()
     proc.wait(10)
@@ -195,3 +204,14 @@ def desk(sandbox, tmp_path, caplog):
         return Desk(sandbox, tmp_path / f"desk{made}.sqlite3", caplog, **settings)
 
     return build
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    """A till's webhook endpoint (tests/api_support.py), for the tests of one module."""
+    from .api_support import Receiver
+
+    hook = Receiver()
+    yield hook
+    if hook.server:
+        hook.server.stop()

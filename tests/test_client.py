@@ -20,6 +20,7 @@ from kiosk.cryptom import (
     Status,
     Unavailable,
 )
+from kiosk.cryptom.tokens import MemoryTokenStore
 from kiosk.sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD, create_sandbox_app
 
 from .support import Sandbox
@@ -95,6 +96,61 @@ def test_wrong_credentials_raise_auth_error(sandbox):
     bad = CryptomClient(sandbox.url, DEFAULT_EMAIL, "wrong")
     with pytest.raises(AuthError, match="refused the login"):
         bad.transaction("6338cb9cd4cb3327e706ddb1")
+
+
+@pytest.fixture(params=["memory", "file", "redis"])
+def token_store(request, tmp_path):
+    """Where the workers of one host (or a fleet) share the token, and a refused login."""
+    if request.param == "redis":
+        import redis
+
+        from kiosk.cryptom import RedisTokenStore
+
+        return lambda: RedisTokenStore(redis.Redis.from_url(request.getfixturevalue("redis_url")))
+    if request.param == "file":
+        return lambda: FileTokenStore(tmp_path / "token.json")
+    shared = MemoryTokenStore()
+    return lambda: shared
+
+
+def test_a_refused_login_is_not_tried_again_at_once(sandbox, token_store):
+    """Wrong credentials, and every tablet polling: upstream gets one login every 30 s, then every
+    60, 120, 240 and at most 300 s, from all the workers sharing the token store together, so the
+    merchant's account is not hammered (and perhaps locked) by the kiosk."""
+    tablets = [CryptomClient(sandbox.url, DEFAULT_EMAIL, "wrong", token_store=token_store())
+               for _ in range(3)]
+    with time_machine.travel(1_800_000_000, tick=False) as clock:
+        for logins, pause in enumerate((30, 60, 120, 240, 300, 300), start=1):
+            for tablet in tablets:
+                with pytest.raises(AuthError, match="refused the login"):
+                    tablet.transaction("6338cb9cd4cb3327e706ddb1")
+            assert sandbox.calls("auth") == logins
+            clock.shift(pause - 0.001)
+            with pytest.raises(AuthError, match="tries again in 1 s"):
+                tablets[0].transaction("6338cb9cd4cb3327e706ddb1")
+            assert sandbox.calls("auth") == logins
+            clock.shift(0.001)
+
+
+def test_new_credentials_log_in_at_once_and_end_the_pause(sandbox, token_store):
+    """The shop fixes the password and restarts: the new login is not held back by the old
+    refusal, and its success ends the back-off."""
+    with time_machine.travel(1_800_000_000, tick=False) as clock:
+        wrong = CryptomClient(sandbox.url, DEFAULT_EMAIL, "wrong", token_store=token_store())
+        for _ in range(3):
+            with pytest.raises(AuthError):
+                wrong.transaction("6338cb9cd4cb3327e706ddb1")
+            clock.shift(300)
+        fixed = CryptomClient(sandbox.url, DEFAULT_EMAIL, DEFAULT_PASSWORD, token_store=token_store())
+        assert new_tx(fixed).coin == "TRX"
+        assert sandbox.calls("auth") == 4
+        fixed.tokens.save(None)  # the token is lost: the next refusal starts at 30 s again
+        with pytest.raises(AuthError, match="refused the login"):
+            wrong.transaction("6338cb9cd4cb3327e706ddb1")
+        clock.shift(30)
+        with pytest.raises(AuthError, match="refused the login"):
+            wrong.transaction("6338cb9cd4cb3327e706ddb1")
+        assert sandbox.calls("auth") == 6
 
 
 def test_token_renewed_from_expires_not_jwt_exp(sandbox_server):

@@ -41,15 +41,18 @@ def url_for_rule(rule: str, tx_id: str, ids: dict[str, str] | None = None) -> st
 
 
 def display_with_an_order(app) -> dict[str, str]:
-    """A paired display holding an order from the console: the ids the staff's forms take."""
+    """A paired display holding an order from the console, and a till's API key: the ids the
+    staff's forms take."""
     from decimal import Decimal
 
+    from kiosk.api.keys import ApiKeys
     from kiosk.displays.registry import new_credential
 
     services = app.extensions["kiosk"]
     display = services.displays.pair(services.displays.code_for(new_credential()).code, "Counter 1", "till")
     order = services.orders.send(display, Decimal("50.00"))
-    return {"display_id": display.id, "order_id": order.id, "change": "rename"}
+    ApiKeys(services.store).create("till-1")
+    return {"display_id": display.id, "order_id": order.id, "change": "rename", "name": "till-1"}
 
 
 @pytest.fixture
@@ -109,7 +112,8 @@ def test_the_walk_finds_every_form_route(kiosk_app):
                   ("POST", "/operator/lock"), ("POST", "/operator/tx/<tx_id>/cancel"),
                   ("POST", "/operator/attention/<tx_id>/dismiss"), ("POST", "/operator/displays"),
                   ("POST", "/display/coin"), ("POST", "/display/cancel"), ("POST", "/till"),
-                  ("POST", "/till/charge"), ("POST", "/till/checkout/<order_id>/cancel")]:
+                  ("POST", "/till/charge"), ("POST", "/till/checkout/<order_id>/cancel"),
+                  ("POST", "/operator/keys/<name>/revoke")]:
         assert known in routes
 
 
@@ -168,6 +172,7 @@ def test_every_form_route_refuses_a_bad_token_calmly(kind, kiosk_app, sandbox, c
     ("POST", "/operator/attention/{tx}/dismiss", "/operator"),
     ("POST", "/operator/displays", "/operator/displays"),
     ("POST", "/operator/displays/{tx}/rename", "/operator/displays"),
+    ("POST", "/operator/keys/{tx}/revoke", "/operator/keys"),
     ("POST", "/display/coin", "/display"),
     ("POST", "/till/charge", "/till"),
     ("POST", "/till/checkout/{tx}/cancel", "/till/checkout/{tx}"),
@@ -226,3 +231,17 @@ def test_every_form_route_accepts_its_own_token(kiosk_app, sandbox, caplog):
         if response.status_code in (302, 303):
             after = till.web.get(response.headers["Location"], follow_redirects=True)
             assert EXPIRED not in after.get_data(as_text=True), (method, rule)
+
+
+def test_a_stale_form_for_a_payment_this_browser_no_longer_owns_says_one_thing(kiosk_app, sandbox):
+    """The session is gone (cookies cleared), so the payment is no longer this browser's: the
+    screen it came from says the payment is not known here, without a "try again" that cannot
+    help, and the notice does not turn up on the next screen either."""
+    till, tx_id = customer_with_a_checkout(kiosk_app, sandbox)
+    stranger = kiosk_app.test_client()
+    response = stranger.post(f"/pay/{tx_id}/cancel", data=FORM, follow_redirects=True)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 404 and 'data-testid="missing"' in html
+    assert EXPIRED not in html and 'data-testid="expired"' not in html
+    assert EXPIRED not in stranger.get("/").get_data(as_text=True)
+    assert sandbox.calls("cancel") == 0

@@ -7,7 +7,6 @@ import os
 import pickle
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import msgspec
@@ -16,7 +15,7 @@ import redis
 
 from kiosk.sandbox import DEFAULT_PASSWORD
 
-from .conftest import free_port
+from .conftest import free_port, start_redis, wait_for_redis
 from .support import Customer
 
 PREFIX = "kiosk:session:"
@@ -85,28 +84,6 @@ def test_sessions_are_stored_as_msgpack(make_app, sandbox, redis_url):
 # -- Redis behind a password, and behind TLS ---------------------------------------------------
 
 
-def start_redis(workdir: Path, *args: str) -> subprocess.Popen:
-    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-    if not os.path.exists(binary):
-        message = "redis-server is not installed: run `make test` as root, or apt-get install redis-server"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return subprocess.Popen([binary, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(workdir), *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def wait_for(client: redis.Redis) -> None:
-    for _ in range(200):
-        try:
-            client.ping()
-            return
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    raise AssertionError("redis-server did not start")
-
-
 PASSWORD = "s3cret/with:odd@chars"
 
 
@@ -115,7 +92,7 @@ def redis_with_password(tmp_path_factory):
     port = free_port()
     proc = start_redis(tmp_path_factory.mktemp("redis-auth"), "--port", str(port),
                        "--requirepass", PASSWORD)
-    wait_for(redis.Redis(host="127.0.0.1", port=port, password=PASSWORD))
+    wait_for_redis(redis.Redis(host="127.0.0.1", port=port, password=PASSWORD))
     yield port
     proc.terminate()
     proc.wait(10)
@@ -190,7 +167,7 @@ def tls_redis(tmp_path_factory):
     proc = start_redis(work, "--port", "0", "--tls-port", str(port), "--tls-cert-file", "redis.pem",
                        "--tls-key-file", "redis.key", "--tls-ca-cert-file", "ca.pem",
                        "--tls-auth-clients", "no", "--requirepass", PASSWORD)
-    wait_for(redis.Redis(host="127.0.0.1", port=port, password=PASSWORD, ssl=True,
+    wait_for_redis(redis.Redis(host="127.0.0.1", port=port, password=PASSWORD, ssl=True,
                          ssl_ca_certs=str(work / "ca.pem")))
     yield port, work / "ca.pem"
     proc.terminate()

@@ -118,3 +118,20 @@ def test_reconciliation_reads_another_tills_odd_note(make_app, sandbox, note):
     row["createdAt"] = (datetime.now(UTC) - timedelta(minutes=10)).isoformat()
     found = app.extensions["kiosk"].checkout.reconcile()
     assert (found.read, found.unknown) == (1, 1)
+
+
+def test_a_negative_amount_received_counts_as_nothing_received(kiosk, sandbox, crashes):
+    """No payment takes money back: a negative totalTransferAmount is read as nothing received,
+    never as more due than the price, and never as a partial payment."""
+    server = kiosk()
+    screen = Customer.over_http(server.url)
+    tx_id = screen.start("300")
+    row = sandbox.state.transactions[tx_id]
+    row["totalTransferAmount"] = "-5"
+    assert screen.poll(tx_id) == ("waiting", None)
+    client = server.app.extensions["kiosk"].client
+    tx = client.transaction(tx_id)
+    assert tx.total_transfer_amount == 0 and tx.amount_due == Decimal(row["coinAmount"])
+    row["totalTransferAmount"] = "-0.000001"  # the edge: the least below nothing
+    assert client.transaction(tx_id).amount_due == Decimal(row["coinAmount"])
+    assert crashes() == []

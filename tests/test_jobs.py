@@ -129,6 +129,24 @@ def test_the_watcher_reuses_a_screens_recent_answer(make_app, sandbox):
         assert sandbox.calls("detail") == reads + 1
 
 
+@pytest.mark.parametrize("age, reads", [(1.999, 0), (2, 1), (14, 1)])
+def test_the_watcher_reads_afresh_once_no_screen_is_polling(make_app, sandbox, age, reads):
+    """A screen polls every POLL_INTERVAL (2 s): an answer older than that means nobody is looking,
+    so the watcher reads upstream itself and a payment is noticed within one watch interval, not
+    two (an answer of 14 s ago would otherwise do for another 15 s)."""
+    app = make_app(share=True, COINS="TRX:TRX", WATCH_INTERVAL=15, POLL_INTERVAL=2)
+    checkout = app.extensions["kiosk"].checkout
+    customer = Customer(app.test_client(), sandbox)
+    tx_id = customer.enter("300").headers["Location"].rsplit("/", 1)[1]
+    due = checkout.store.when(WATCHED, tx_id)
+    with time_machine.travel(due - age, tick=False):
+        customer.status(tx_id)  # the screen's last poll, then it went dark
+        before = sandbox.calls("detail")
+    with time_machine.travel(due, tick=False):
+        assert checkout.watch(tx_id, due) == due + 15
+        assert sandbox.calls("detail") == before + reads
+
+
 UNREADABLE = ["not json", "[]", "{}", '{"tx_id": "x", "amount": "lots", "coin": "TRX", "network": "TRX",'
               ' "created": 0, "deadline": 0}', '{"tx_id": "x", "amount": "1", "coin": "TRX",'
               ' "network": "TRX", "created": null, "deadline": 0}']

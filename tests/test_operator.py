@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from datetime import datetime
 from decimal import Decimal
@@ -301,6 +302,26 @@ def test_receipt_of_a_paid_payment(make_app, sandbox):
     assert "1 TRX = ₺12,50" in html and f"/receipt/{tx_id}/qr.svg" in html
     svg = web.get(f"/receipt/{tx_id}/qr.svg")
     assert svg.mimetype == "image/svg+xml" and b"<svg" in svg.data
+
+
+@pytest.mark.parametrize("currency_amount, coin_amount, rate", [
+    ("3" + "0" * 30, "24", None),  # more digits than a rate to the kuruş can hold
+    ("300", "-24", None),
+    ("300", "0", None),
+    ("300", "24", "1 TRX = ₺12,50"),
+])
+def test_a_receipt_whose_rate_makes_no_sense_leaves_the_rate_out(make_app, sandbox, currency_amount,
+                                                                coin_amount, rate):
+    """Upstream's amounts are its own: a rate that cannot be written to the kuruş, or that would
+    be negative, is left out of the receipt, never a 503."""
+    web = make_app(RECEIPTS=True).test_client()
+    tx_id = Customer(web, sandbox).start("300")
+    sandbox.pay(tx_id, share="full")
+    sandbox.state.transactions[tx_id].update(currencyAmount=currency_amount, coinAmount=coin_amount)
+    response = web.get(f"/receipt/{tx_id}")
+    assert response.status_code == 200
+    shown = re.search(r'data-testid="rate">([^<]*)<', response.get_data(as_text=True))
+    assert (shown.group(1) if shown else None) == rate
 
 
 def test_receipts_off_by_default(customer, sandbox):

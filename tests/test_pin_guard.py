@@ -256,3 +256,55 @@ def test_counters_count_and_reset_in_both_stores(shared):
         assert store.incr("c", ttl=60) == 1
         clock.move_to(START + timedelta(seconds=59))
         assert store.incr("c", ttl=60) == 2
+
+
+# -- the owner clears a lockout from the server ----------------------------------------------------
+
+
+def pin_cli(state_dir, *args: str, **env: str):
+    import os
+    import subprocess
+    import sys
+
+    settings = {"KIOSK_STATE_DIR": str(state_dir), "KIOSK_API_URL": "http://127.0.0.1:9",
+                "KIOSK_API_EMAIL": "shop@example.com", "KIOSK_API_PASSWORD": "-",
+                "KIOSK_SECRET_KEY": "test-secret-key-0123456789", "KIOSK_OPERATOR_PIN": PIN}
+    return subprocess.run([sys.executable, "-m", "kiosk.cli", "pin", *args], capture_output=True,
+                          text=True, env={**os.environ, **settings, **env}, timeout=60)
+
+
+@pytest.mark.parametrize("where", ["sqlite", "redis"])
+def test_kiosk_pin_unlock_ends_every_lock_and_the_back_off(where, tmp_path, request):
+    """Staff locked themselves out, then strangers spent the global budget. `kiosk pin unlock` on
+    the server lets staff in at once and starts the back-off over; it never prints the PIN."""
+    env = {}
+    if where == "redis":
+        env["KIOSK_REDIS_URL"] = request.getfixturevalue("redis_url")
+        store = open_store(env["KIOSK_REDIS_URL"])
+    else:
+        store = LocalStore(tmp_path / "kiosk.sqlite3")
+    guard = PinGuard(store, PIN)
+    staff = ["addr:10.0.0.9", "session:staff"]
+    for _ in range(5):
+        guard.check(WRONG, staff)
+    for n in range(5):
+        guard.check(WRONG, [f"addr:198.51.100.{n}", f"session:{n}"])
+    assert guard.locked_for(staff) == 300
+    assert guard.locked_for(["addr:192.0.2.1", "session:other"]) == 300  # everyone
+
+    done = pin_cli(tmp_path, "unlock", **env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "Ended 3 locks."  # the global one, the staff's address and session
+    assert PIN not in done.stdout + done.stderr
+    assert guard.locked_for(staff) == 0
+    assert guard.check(PIN, staff).ok
+    # The back-off started over: the next ten wrong tries lock for five minutes, not ten.
+    for n in range(10):
+        result = guard.check(WRONG, [f"addr:203.0.113.{n}", f"session:x{n}"])
+    assert result.locked_for == 300
+
+
+def test_kiosk_pin_unlock_with_nothing_locked_says_so(tmp_path):
+    done = pin_cli(tmp_path, "unlock")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "Nothing was locked."

@@ -4,6 +4,7 @@ every endpoint and every error code, keys from the real `kiosk keys` command."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
@@ -64,9 +65,13 @@ def test_no_key_a_wrong_key_and_a_revoked_key_get_401(server, sandbox):
     basic = requests.get(server.url + "/api/v1/displays", auth=("till-1", server.key), timeout=5)
     assert error(basic) == (401, "unauthorized")
     key = make_key(server.state, "till-2")
+    [line] = [row for row in keys_cli(server.state, "list").stdout.splitlines() if row.startswith("till-2")]
+    assert line.endswith("\tnever used")
     assert Till(server.url, key).get("/displays").status_code == 200
     listed = keys_cli(server.state, "list").stdout
     assert "till-2" in listed and key not in listed and key[-4:] in listed
+    [line] = [row for row in listed.splitlines() if row.startswith("till-2")]
+    assert re.search(r"\tlast used \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$", line)
     assert keys_cli(server.state, "revoke", "till-2").returncode == 0
     assert error(Till(server.url, key).get("/displays")) == (401, "unauthorized")
     assert keys_cli(server.state, "revoke", "till-2").returncode == 1

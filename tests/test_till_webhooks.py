@@ -4,77 +4,17 @@ down takes them."""
 
 from __future__ import annotations
 
-import base64
 import json
-import threading
 
 import pytest
-from flask import Flask, request
-from standardwebhooks import Webhook
 
-from .api_support import DisplayBrowser, Till, make_key
-from .conftest import free_port
-from .support import Gunicorn, LiveServer
-
-SECRET = "whsec_" + base64.b64encode(b"a receiver's secret of 32 bytes!").decode()
-
-
-class Receiver:
-    """A till's webhook endpoint: checks each signature, keeps the events, can go down."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.events: list[dict] = []
-        self.ids: list[str] = []
-        self.changed = threading.Condition()
-        app = Flask("receiver")
-
-        @app.post("/hook")
-        def hook():
-            payload = Webhook(SECRET).verify(request.get_data(), dict(request.headers))
-            with self.changed:
-                self.ids.append(request.headers["webhook-id"])
-                self.events.append(payload)
-                self.changed.notify_all()
-            return "", 204
-
-        self.app = app
-        self.server: LiveServer | None = LiveServer(app, self.port)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-    def down(self) -> None:
-        self.server.stop()
-        self.server = None
-
-    def up(self) -> None:
-        self.server = LiveServer(self.app, self.port)
-
-    def statuses(self, checkout_id: str) -> list[str]:
-        return [e["data"]["status"] for e in self.events if e["data"]["id"] == checkout_id]
-
-    def wait_for(self, checkout_id: str, status: str, timeout: float = 30) -> list[str]:
-        with self.changed:
-            self.changed.wait_for(lambda: status in self.statuses(checkout_id), timeout)
-        return self.statuses(checkout_id)
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    hook = Receiver()
-    yield hook
-    if hook.server:
-        hook.server.stop()
+from .api_support import DisplayBrowser, Till, kiosk_with_webhooks
 
 
 @pytest.fixture(scope="module")
 def server(sandbox_server, tmp_path_factory, receiver):
-    state = tmp_path_factory.mktemp("hooks")
-    kiosk = Gunicorn(sandbox_server.url, state, free_port(), WEBHOOK_URL=receiver.url, WEBHOOK_SECRET=SECRET,
-                     WEBHOOK_BACKOFF="0.2/1", POLL_INTERVAL="1")
-    kiosk.key = make_key(state, "hooks", KIOSK_WEBHOOK_URL=receiver.url, KIOSK_WEBHOOK_SECRET=SECRET)
+    kiosk = kiosk_with_webhooks(sandbox_server.url, tmp_path_factory.mktemp("hooks"), receiver, "hooks",
+                                POLL_INTERVAL="1")
     yield kiosk
     kiosk.stop()
 

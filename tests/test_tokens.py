@@ -106,3 +106,36 @@ def test_the_token_is_never_shared_between_unrelated_stores(tmp_path, store_kind
     first, second = make(1), make(2)
     first.save(TOKEN)
     assert second.load() is None
+
+
+@pytest.mark.parametrize("kind", ["memory", "file", "redis"])
+def test_a_refused_login_is_kept_beside_the_token(tmp_path, request, kind):
+    """Every store gives the refusal back to every worker, forgets it on None, and reads
+    garbage as no refusal; in Redis it outlives its pause by a day (the back-off grows)."""
+    from kiosk.cryptom.models import Refusal
+
+    if kind == "redis":
+        client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
+        make = lambda: RedisTokenStore(client, key="kiosk:test-token")  # noqa: E731
+    elif kind == "file":
+        make = lambda: FileTokenStore(tmp_path / "token.json")  # noqa: E731
+    else:
+        shared = MemoryTokenStore()
+        make = lambda: shared  # noqa: E731
+    refusal = Refusal("a1b2c3d4e5f6", NOW + 60, 2)
+    with time_machine.travel(NOW, tick=False):
+        store = make()
+        assert store.load_refusal() is None
+        store.save_refusal(refusal)
+        assert make().load_refusal() == refusal
+        if kind == "redis":
+            assert client.ttl("kiosk:test-token:refused") == 60 + 86400
+            client.set("kiosk:test-token:refused", b"\x80garbage")
+            assert store.load_refusal() is None
+        if kind == "file":
+            assert stat.S_IMODE(os.stat(tmp_path / "token.json.refused").st_mode) == 0o600
+            (tmp_path / "token.json.refused").write_text('{"who": 1}')
+            assert store.load_refusal() is None
+        store.save_refusal(None)
+        assert make().load_refusal() is None
+        store.save_refusal(None)

@@ -186,7 +186,7 @@ def unpair_display(display_id: str) -> Any:
     item = services.displays.get(display_id) if _DISPLAY_ID.fullmatch(display_id) else None
     if item is None:
         raise ApiError("not_found", "No display with this id.")
-    services.orders.unpair(item)
+    services.orders.unpair(item, by="till")
     log.info("display unpaired by the till API key=%s display=%s", g.api_key, item.id)
     return Response(status=204)
 
@@ -285,7 +285,8 @@ def list_checkouts() -> Any:
     if status is not None and status not in STATUSES:
         raise ApiError("invalid_request", f"status is one of {', '.join(STATUSES)}.")
     raw_limit = args.get("limit", "20")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= LIST_MAX:
+    # ASCII digits only: str.isdigit() takes "²" (which int() refuses) and "١٢" (which it reads).
+    if not re.fullmatch(r"[0-9]{1,9}", raw_limit) or not 1 <= int(raw_limit) <= LIST_MAX:
         raise ApiError("invalid_request", f"limit is a whole number from 1 to {LIST_MAX}.")
     orders = kiosk().orders
     states = orders.recent(display_id=display_id, limit=10**6)
@@ -320,6 +321,9 @@ def openapi() -> Any:
     return response
 
 
+# The root too, with and without its slash: every path under /api/v1 answers the API's JSON.
+@bp.route("", defaults={"anything": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+          strict_slashes=False)
 @bp.route("/<path:anything>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 def unknown(anything: str) -> Any:
     raise ApiError("not_found", "No such route.")

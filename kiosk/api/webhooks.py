@@ -107,13 +107,16 @@ class Webhooks:
         headers = {"content-type": "application/json", "webhook-id": event["id"],
                    "webhook-timestamp": str(int(moment.timestamp())), "webhook-signature": signature}
         try:
-            answer = requests.post(self.url, data=event["body"].encode(), headers=headers, timeout=TIMEOUT,
-                                   allow_redirects=False)
+            # The status line is the receiver's whole answer: its body is never read, so one
+            # that drips (or never ends, or is huge) holds a job's thread no longer than TIMEOUT.
+            with requests.post(self.url, data=event["body"].encode(), headers=headers, timeout=TIMEOUT,
+                               allow_redirects=False, stream=True) as answer:
+                code = answer.status_code
         except requests.RequestException as exc:
             log.warning("webhook %s not delivered: %s", event["id"], type(exc).__name__)
             return False
-        if 200 <= answer.status_code < 300:
+        if 200 <= code < 300:
             return True
-        log.warning("webhook %s refused by the receiver: HTTP %d", event["id"], answer.status_code)
+        log.warning("webhook %s refused by the receiver: HTTP %d", event["id"], code)
         return False
 

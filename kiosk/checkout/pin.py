@@ -5,6 +5,8 @@
   everyone: 5 minutes, then 10, 20, 40, at most an hour, so rotating sessions or addresses does
   not buy more guesses. The back-off starts over a day after the first of these locks.
 - The right PIN resets every count of wrong tries (never a lock).
+- Only the shop, from the server (`kiosk pin unlock`), ends locks early: whoever can guess
+  cannot also lock staff out for good.
 
 Every attempt takes its place in the counts with the store's atomic increment *before* the PIN
 is compared, so a burst from many processes gets exactly as many comparisons as the rules allow.
@@ -103,3 +105,11 @@ class PinGuard:
         # The count stays full until the lock ends, so a try that got past the first look at the
         # lock is still refused by its count; both end together and the next round starts at 0.
         self.store.set(f"pin:tries:{who}", str(self._limit(who)), ttl=seconds)
+
+    def unlock(self) -> int:
+        """Ends every lock and count now and starts the back-off over; returns how many locks
+        there were. For the shop's owner, from the server, when strangers locked staff out."""
+        locks = [key for key, _ in self.store.items("pin:lock:")]
+        for key in [*locks, *(k for k, _ in self.store.items("pin:tries:")), "pin:backoff"]:
+            self.store.delete(key)
+        return len(locks)

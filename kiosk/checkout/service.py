@@ -49,3 +49,14 @@ class Checkout(Watching, Looking, Cancelling, Attention):
         self._qr = Recent()  # QR images: the same for the whole life of a transaction
         # Told of every lifecycle event (the orders of tills and the console follow their checkout).
         self.listeners: list[Callable[[Record, dict[str, str]], None]] = []
+
+    def open_of(self, owner: str) -> list[Record]:
+        """The checkouts `owner` started that have no result yet. Only those started within the
+        payment timeout (and a minute) can be open: the watcher ends the older ones."""
+        now = self.clock()
+        found = []
+        for tx_id, _started in self.store.scheduled("records", now, now - self.payment_timeout - 60):
+            record = self.record_for(tx_id, owner)
+            if record is not None and self.store.get(f"final:{tx_id}") is None:
+                found.append(record)
+        return found

@@ -77,7 +77,9 @@ class Watching(Starting):
         tx_id = record.tx_id
         closed = self.store.get(f"final:{tx_id}")
         if closed is None:
-            view = self._look(record, expire=True, max_age=self.watch_interval)
+            # A screen that is looking polls every poll interval (two share windows): an older
+            # answer means nobody looks, and reusing it would leave two watch intervals unread.
+            view = self._look(record, expire=True, max_age=min(self.watch_interval, 2 * self.share_seconds))
             now = self.clock()
             if not view.outcome.is_final:
                 if self.store.get(f"gone:{tx_id}") is not None:

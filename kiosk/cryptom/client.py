@@ -24,15 +24,11 @@ import urllib3
 
 from .errors import AuthError, CryptomError, NotFound, Rejected, Unavailable
 from .models import Page, Token, Transaction
-from .tokens import MemoryTokenStore, TokenStore
+from .tokens import Logins, MemoryTokenStore, TokenStore, token_from_auth
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Renew this long before upstream says the token expires, so a request never carries a token
-# that dies on the way.
-RENEW_MARGIN_SECONDS = 60.0
-DEFAULT_TOKEN_SECONDS = 300.0
 # An answer as a whole may take the read timeout and this much more (5 s + 1 s, under the 8 s
 # that a screen's poll waits), and be this large (a history page of 100 is a few hundred KB).
 ANSWER_GRACE_SECONDS = 1.0
@@ -57,22 +53,6 @@ def _dump_json(body: dict[str, Any]) -> str:
     return text
 
 
-def token_from_auth(data: Mapping[str, Any], now: float) -> Token:
-    access = data.get("accessToken")
-    if not isinstance(access, str) or not access:
-        raise Unavailable("upstream login answered without an access token")
-    lifetimes: list[float] = []
-    expires = data.get("expires")
-    if isinstance(expires, Mapping) and isinstance(expires.get("accessToken"), int | Decimal):
-        lifetimes.append(float(expires["accessToken"]) / 1000.0)
-    expires_in = data.get("expiresIn")
-    if isinstance(expires_in, Mapping) and isinstance(expires_in.get("accessToken"), int | Decimal):
-        lifetimes.append(float(expires_in["accessToken"]) / 1000.0 - now)
-    lifetime = min(lifetimes) if lifetimes else DEFAULT_TOKEN_SECONDS
-    margin = min(RENEW_MARGIN_SECONDS, max(lifetime, 0) / 10.0)
-    return Token(access_token=access, expires_at=now + lifetime - margin)
-
-
 class CryptomClient:
     """One client per upstream account; safe to share between threads."""
 
@@ -87,10 +67,12 @@ class CryptomClient:
         read_timeout: float = 5.0,
         get_retries: int = 1,
         clock: Any = time.time,
+        login_key: str = "",
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._email = email
         self._password = password
+        self._login_key = login_key  # keys the refusal's digest: see Logins
         self.tokens = token_store or MemoryTokenStore()
         self.timeout = (connect_timeout, read_timeout)
         self.get_retries = get_retries
@@ -103,15 +85,18 @@ class CryptomClient:
     # -- public API ---------------------------------------------------------------------------
 
     def authenticate(self) -> Token:
-        """Log in and store the new token for every worker."""
+        """Log in and store the new token for every worker. After a refused login, no worker
+        logs in with the same credentials again before its pause is over (`LOGIN_PAUSE`)."""
+        logins = Logins(self.tokens, self._email, self._password, self._login_key)
+        logins.check(self._clock())
         try:
             data = self._call("POST", "/auth", body={"email": self._email, "password": self._password})
-        except Rejected as exc:  # 400/403 from /auth is a refusal of the credentials too
-            raise AuthError(f"Cryptom Pay refused the login: {exc.message}", status=exc.status) from None
-        except AuthError as exc:
+        except (Rejected, AuthError) as exc:  # 400/403 from /auth is a refusal of the credentials too
+            logins.refused(self._clock())
             raise AuthError(f"Cryptom Pay refused the login: {exc.message}", status=exc.status) from None
         token = token_from_auth(data, self._clock())
         self.tokens.save(token)
+        logins.accepted()
         log.info("cryptom: logged in; token valid for %.0f s", token.expires_at - self._clock())
         return token
 

@@ -138,7 +138,8 @@ class Transaction:
             network=str(data.get("network", "")),
             coin_amount=to_decimal(data.get("coinAmount")),
             conversion_rate=to_decimal(data.get("conversionRate"), None),
-            total_transfer_amount=to_decimal(data.get("totalTransferAmount")),
+            # No payment takes money back: below nothing is nothing received.
+            total_transfer_amount=max(to_decimal(data.get("totalTransferAmount")), Decimal(0)),
             # Only a real JSON true means paid: a string "false" must never count as paid.
             is_transfer_complete=data.get("isTransferComplete") is True,
             status=Status.parse(data.get("status")),
@@ -220,3 +221,13 @@ class Token:
 
     access_token: str
     expires_at: float
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Upstream refused the login with these credentials (`who`: a short digest of them): no
+    new login before `until`; `level` counts the refusals in a row, for the back-off."""
+
+    who: str
+    until: float
+    level: int

@@ -4,8 +4,9 @@ stands, and why one is refused. Plain data; the rules that move an order are in 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from ..checkout.inputs import N_, InputError
@@ -18,6 +19,7 @@ REASONS = ("customer", "till", "operator", "deadline")
 LINES_MAX = 50
 LINE_NAME_MAX = 80
 QUANTITY_MAX = 9999
+UNIT_AMOUNT = re.compile(r"[0-9]+(\.[0-9]+)?")  # as the OpenAPI document's pattern
 
 
 class OrderRefused(CheckoutError):
@@ -120,18 +122,16 @@ def parse_lines(raw: Any, amount: Decimal, *, add_up: bool = True) -> tuple[Line
         if not isinstance(item, dict):
             raise InputError(N_("At most %(max)d lines, each with a name, a quantity and a unit amount."),
                              max=LINES_MAX)
-        name = " ".join(str(item.get("name") or "").split())
-        quantity, unit = item.get("quantity"), item.get("unit_amount")
+        raw_name, quantity, unit = item.get("name"), item.get("quantity"), item.get("unit_amount")
+        name = " ".join(raw_name.split()) if isinstance(raw_name, str) else ""
         if not name or len(name) > LINE_NAME_MAX or not name.isprintable():
             raise InputError(N_("Each line needs a name of at most %(max)d characters."), max=LINE_NAME_MAX)
         if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= QUANTITY_MAX:
             raise InputError(N_("A quantity is a whole number from 1 to %(max)d."), max=QUANTITY_MAX)
-        try:
-            price = Decimal(unit) if isinstance(unit, str) else None
-        except InvalidOperation:
-            price = None
-        if price is None or not price.is_finite() or price < 0 or price > amount \
-                or price != price.quantize(Decimal("0.01")):
+        # Written as the contract's pattern says: Decimal alone would also read "٣٠", "3_0",
+        # "3E+1", " 30" and "-0.00".
+        price = Decimal(unit) if isinstance(unit, str) and UNIT_AMOUNT.fullmatch(unit) else None
+        if price is None or price > amount or price != price.quantize(Decimal("0.01")):
             raise InputError(N_("A unit amount is written like 15.00."))
         lines.append(Line(name, quantity, price.quantize(Decimal("0.01"))))
     return check_total(tuple(lines), amount) if add_up else tuple(lines)

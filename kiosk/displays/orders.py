@@ -49,6 +49,7 @@ from .registry import Display, Displays
 log = logging.getLogger(__name__)
 
 KEY_TTL = 24 * 3600  # a repeated send with the same key returns the same order for a day
+PENDING_TTL = 60  # a send under way holds its key this long at most
 PENDING = "orders"  # the index of orders waiting for a coin, by deadline
 
 
@@ -102,7 +103,9 @@ class Orders(Following):
             return self._send(display, amount, reference, note, tuple(lines), source), True
         guard = f"order-key:{key}"
         for _ in range(150):
-            if self.store.add(guard, f"pending {fingerprint}", ttl=KEY_TTL):
+            # "pending" lives a minute only: a process killed midway (or its host gone) must not
+            # hold the key for a day. A send takes milliseconds, one upstream look at most.
+            if self.store.add(guard, f"pending {fingerprint}", ttl=PENDING_TTL):
                 try:
                     order = self._send(display, amount, reference, note, tuple(lines), source)
                 except BaseException:
@@ -291,12 +294,16 @@ class Orders(Following):
         if self.state(order).final:
             self.store.discard(f"display-order:{display.id}", order.id)
 
-    def unpair(self, display: Display) -> None:
-        """Staff unpair a display: an open order on it is cancelled (by the operator), and the
-        browser shows a pairing code again on its next look."""
+    def unpair(self, display: Display, by: str = "operator") -> None:
+        """Staff (or a till: `by`) unpair a display: an open order or keypad checkout on it is
+        cancelled by them, and the browser shows a pairing code again on its next look."""
         order = self.current(display)
         if order is not None and not self.state(order).final:
-            self.cancel(order, "operator")
+            self.cancel(order, by)
+        # A keypad display's customer may be paying: once unpaired the browser can no longer show
+        # that payment, so it is cancelled too (a payment that completed meanwhile stays paid).
+        for record in self.checkout.open_of(display.owner):
+            self.checkout.cancel(record, by)
         self.store.delete(f"display-order:{display.id}")
         self.displays.unpair(display)
 

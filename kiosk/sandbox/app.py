@@ -18,11 +18,12 @@ from http import HTTPStatus
 from typing import Any
 
 import segno
-from flask import Flask, Response, abort, jsonify, redirect, render_template, request, url_for
+from flask import Flask, Response, abort, jsonify, request
 
 from ..paths import STATIC_DIR, TEMPLATES_DIR
 from . import jwt
-from .store import Faults, SandboxState
+from .controls import add_controls
+from .store import SandboxState
 
 DEFAULT_EMAIL = "merchant@sandbox.test"
 DEFAULT_PASSWORD = "sandbox-password"  # noqa: S105 - the sandbox's documented demo account
@@ -47,6 +48,13 @@ def fail(status: int, message: str) -> Response:
     response = jsonify(status=False, message=message)
     response.status_code = status
     return response
+
+
+def find_or_404(state: SandboxState, tx_id: str) -> dict[str, Any]:
+    tx = state.transactions.get(tx_id)
+    if tx is None:
+        abort(fail(404, "Transaction not found"))
+    return tx
 
 
 def create_sandbox_app(config: dict[str, Any] | None = None) -> Flask:
@@ -147,10 +155,7 @@ def create_sandbox_app(config: dict[str, Any] | None = None) -> Flask:
             abort(fail(401, "Unauthorized"))
 
     def find(tx_id: str) -> dict[str, Any]:
-        tx = state.transactions.get(tx_id)
-        if tx is None:
-            abort(fail(404, "Transaction not found"))
-        return tx
+        return find_or_404(state, tx_id)
 
     # -- the Cryptom Pay POS API ------------------------------------------------------------
 
@@ -289,97 +294,7 @@ def create_sandbox_app(config: dict[str, Any] | None = None) -> Flask:
                 return False
         return True
 
-    # -- controls for demos and tests -------------------------------------------------------
-
-    @app.get("/sandbox")
-    def index() -> str:
-        with state.lock:
-            rows = sorted(state.transactions.values(), key=lambda tx: -tx["sequenceID"])[:50]
-        return render_template("sandbox/index.html", rows=rows, email=state.email)
-
-    @app.get("/sandbox/transactions")
-    def transactions() -> Response:
-        with state.lock:
-            return jsonify([dict(tx) for tx in state.transactions.values()])
-
-    def control_amount(tx: dict[str, Any]) -> Decimal:
-        values = request.get_json(silent=True) or request.form
-        due = Decimal(tx["coinAmount"]) - Decimal(tx["totalTransferAmount"])
-        share = values.get("share")
-        if share == "half":
-            return (Decimal(tx["coinAmount"]) / 2).quantize(Decimal("0.000001"))
-        if share == "full" or values.get("amount") in (None, ""):
-            return max(due, Decimal(0))
-        try:
-            amount = Decimal(str(values["amount"]))
-        except InvalidOperation:
-            abort(fail(400, "amount must be a number"))
-        if not amount.is_finite() or amount <= 0:
-            abort(fail(400, "amount must be greater than 0"))
-        return amount
-
-    def done(tx: dict[str, Any]) -> Response:
-        if request.is_json or request.accept_mimetypes.best == "application/json":
-            return jsonify(status=True, data=tx)
-        return redirect(url_for("index"))
-
-    @app.post("/sandbox/transactions/<tx_id>/pay")
-    def pay(tx_id: str) -> Response:
-        tx = find(tx_id)
-        return done(state.pay(tx_id, control_amount(tx)))
-
-    @app.post("/sandbox/transactions/<tx_id>/expire")
-    def expire(tx_id: str) -> Response:
-        find(tx_id)
-        return done(state.expire(tx_id))
-
-    @app.post("/sandbox/transactions/<tx_id>/cancel")
-    def cancel_control(tx_id: str) -> Response:
-        find(tx_id)
-        return done(state.cancel(tx_id)[1])
-
-    @app.post("/sandbox/transactions/<tx_id>/vanish")
-    def vanish(tx_id: str) -> Response:
-        with state.lock:
-            tx = state.transactions.pop(tx_id, None)
-        if tx is None:
-            return fail(404, "Transaction not found")
-        return jsonify(status=True)
-
-    @app.post("/sandbox/faults")
-    def set_faults() -> Response:
-        values = request.get_json(silent=True) or {}
-        with state.lock:
-            f = state.faults
-            f.fail_next = int(values.get("fail_next", f.fail_next))
-            f.fail_status = int(values.get("fail_status", f.fail_status))
-            f.fail_body = str(values.get("fail_body", f.fail_body))
-            f.latency_ms = int(values.get("latency_ms", f.latency_ms))
-            f.latency_next = int(values.get("latency_next", f.latency_next))
-            f.only = str(values.get("only", f.only))
-            if values.get("revoke_tokens"):
-                state.tokens.clear()
-            return jsonify(status=True, faults=vars(f))
-
-    @app.delete("/sandbox/faults")
-    def clear_faults() -> Response:
-        with state.lock:
-            state.faults = Faults()
-        return jsonify(status=True)
-
-    @app.get("/sandbox/stats")
-    def stats() -> Response:
-        with state.lock:
-            return jsonify(calls=dict(state.calls), transactions=len(state.transactions))
-
-    @app.post("/sandbox/reset")
-    def reset() -> Response:
-        with state.lock:
-            state.transactions.clear()
-            state.calls.clear()
-            state.faults = Faults()
-        return jsonify(status=True)
-
+    add_controls(app, state)
     return app
 
 

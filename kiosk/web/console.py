@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hmac
 from datetime import datetime
-from decimal import Decimal
 from functools import wraps
 from typing import Any
 
@@ -26,10 +25,12 @@ from .. import clock
 from ..checkout.inputs import InputError, parse_amount, parse_note, parse_reference
 from ..checkout.pin import PinGuard
 from ..displays import DisplayBusy, DisplayNotInTillMode, DisplayOffline, Order, OrderState
+from . import format as fmt
 from .extensions import kiosk
 from .operator import audit, audit_refused, pin_error, rotate_session, who
 from .operator import unlocked as operator_unlocked
-from .screens import is_htmx, message, new_nonce, qr_svg, valid_nonce
+from .paying import qr_svg
+from .screens import is_htmx, message, new_nonce, valid_nonce
 
 bp = Blueprint("till", __name__, url_prefix="/till")
 
@@ -231,7 +232,7 @@ def receipt(order_id: str) -> Any:
         return redirect(url_for(".checkout", order_id=order_id))
     tx = view.tx
     paper = "58mm" if request.args.get("paper") == "58mm" else "a4"
-    rate = (tx.currency_amount / tx.coin_amount).quantize(Decimal("0.01")) if tx.coin_amount else None
+    rate = fmt.lira_per_coin(tx)
     links = {"a4": url_for(".receipt", order_id=order_id),
              "58mm": url_for(".receipt", order_id=order_id, paper="58mm"),
              "qr": url_for(".receipt_qr", order_id=order_id),

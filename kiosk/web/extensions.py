@@ -12,7 +12,6 @@ from cachelib.file import FileSystemCache
 from flask import Flask, Request, Response, current_app, request, session
 from flask.sessions import NullSession, SessionInterface
 from flask_babel import Babel
-from flask_session import Session
 from flask_wtf.csrf import CSRFProtect
 
 from .. import __version__, logs
@@ -79,13 +78,6 @@ def _asset_version() -> str:
 def init_app(app: Flask, settings: Settings) -> None:
     kiosk_services = Services(settings)
     app.extensions["kiosk"] = kiosk_services
-    if kiosk_services.redis is None:
-        app.config.update(
-            SESSION_TYPE="cachelib",
-            SESSION_CACHELIB=FileSystemCache(str(settings.state_dir / "sessions"), threshold=5000,
-                                             default_timeout=int(SESSION_LIFETIME.total_seconds()),
-                                             mode=0o600),
-        )
     if settings.behind_proxy:
         app.wsgi_app = TrustedProxies(  # type: ignore[method-assign]
             app.wsgi_app, settings.trusted_proxies)
@@ -108,7 +100,9 @@ def init_app(app: Flask, settings: Settings) -> None:
     if kiosk_services.redis is not None:
         app.session_interface = sessions.RedisSessions(app, kiosk_services.redis, "kiosk:session:")
     else:
-        Session(app)
+        files = FileSystemCache(str(settings.state_dir / "sessions"), threshold=5000,
+                                default_timeout=int(SESSION_LIFETIME.total_seconds()), mode=0o600)
+        app.session_interface = sessions.FileSessions(app, client=files, permanent=True)
     app.session_interface = SessionlessProbes(app.session_interface)
     app.before_request(lambda: sessions.refuse_without_store(session))  # before the CSRF check
     compile_catalogs()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from babel.numbers import format_decimal
 from flask_babel import format_datetime
@@ -20,6 +20,17 @@ def fiat(amount: Decimal, locale: str = "tr") -> str:
     """₺1.234,50 in Turkish, ₺1,234.50 in English (Babel's English default, TRY1,234.50, reads
     badly on a till)."""
     return LIRA + format_decimal(amount, "#,##0.00", locale=LOCALES.get(locale, locale))
+
+
+def lira_per_coin(tx: Transaction) -> Decimal | None:
+    """Lira per coin for a receipt, to the kuruş; None where upstream's amounts give no sensible
+    rate (no coins, a negative amount, more digits than a rate can have)."""
+    if tx.coin_amount <= 0 or tx.currency_amount <= 0:
+        return None
+    try:
+        return (tx.currency_amount / tx.coin_amount).quantize(Decimal("0.01"))
+    except InvalidOperation:
+        return None
 
 
 def coin_due(amount: Decimal | str, coin: str, network: str) -> str:

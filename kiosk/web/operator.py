@@ -6,6 +6,7 @@
     /operator/tx/<id>         one transaction; cancel it while it is still pending
     /operator/settings        read-only settings, upstream health and the watcher's queue
     /operator/displays        pair a display with its code; rename, change mode, unpair
+    /operator/keys            the till API's keys: hint, made, last used; revoke one
     /operator/lock  (POST)    back to the customer screen
 """
 
@@ -28,6 +29,8 @@ from flask import (
 from flask_babel import gettext as _
 
 from .. import __version__, clock
+from ..api.keys import NAME as KEY_NAME
+from ..api.keys import ApiKeys
 from ..checkout import ledger
 from ..checkout.pin import PinGuard, PinResult
 from ..cryptom import CryptomError, NotFound, Rejected, Status
@@ -51,12 +54,16 @@ def who() -> list[str]:
     return list(client_keys())
 
 
-def audit(event: str, tx_id: str | None = None) -> None:
-    """One line per operator action, with the client's address (never a PIN)."""
+def audit(event: str, tx_id: str | None = None, key: str | None = None) -> None:
+    """One line per operator action, with the client's address (never a PIN, never a key: a
+    key's name only)."""
     extra: dict[str, Any] = {"event": event, "client": request.remote_addr or "-"}
+    on = ""
     if tx_id is not None:
-        extra["tx"] = tx_id
-    audit_log.info("%s from %s%s", event, extra["client"], f" on {tx_id}" if tx_id else "", extra=extra)
+        extra["tx"], on = tx_id, f" on {tx_id}"
+    if key is not None:
+        extra["key"], on = key, f" on key {key}"
+    audit_log.info("%s from %s%s", event, extra["client"], on, extra=extra)
 
 
 def rotate_session() -> None:
@@ -267,3 +274,27 @@ def unpair(display_id: str) -> Any:
     kiosk().orders.unpair(display_or_404(display_id))
     audit("operator.display_unpair")
     return redirect(url_for(".displays"), 303)
+
+
+# -- the till API's keys ---------------------------------------------------------------------
+
+
+@bp.get("/keys")
+@operator_only
+def api_keys() -> Any:
+    """None is made here: a new key is shown once, on the server (`kiosk keys create NAME`),
+    so a key never reaches a browser."""
+    keys = ApiKeys(kiosk().store)
+    rows = [(key, keys.last_used(key.name)) for key in keys.all()]
+    revoked = request.args.get("revoked", "")
+    gone = revoked if KEY_NAME.fullmatch(revoked) and keys.get(revoked) is None else None
+    return render_template("operator/keys.html", rows=rows, revoked=gone)
+
+
+@bp.post("/keys/<name>/revoke")
+@operator_only
+def revoke_key(name: str) -> Any:
+    if not ApiKeys(kiosk().store).revoke(name):
+        abort(404)
+    audit("operator.key_revoke", key=name)
+    return redirect(url_for(".api_keys", revoked=name), 303)

@@ -15,15 +15,12 @@
 
 from __future__ import annotations
 
-import io
 import secrets
 from decimal import Decimal
 from typing import Any
 
-import segno
 from flask import (
     Blueprint,
-    Response,
     abort,
     make_response,
     redirect,
@@ -35,8 +32,7 @@ from flask import (
 from flask_babel import gettext as _
 from redis.exceptions import RedisError
 
-from .. import clock
-from ..checkout import Outcome, Record, StartLimited, StartRejected, StartUnavailable, View, ownership
+from ..checkout import Record, StartLimited, StartRejected, StartUnavailable, ownership
 from ..checkout.inputs import InputError, parse_amount, parse_mobile, parse_note
 from ..i18n import LOCALES
 from . import callers
@@ -216,7 +212,7 @@ def start(nonce: str | None, coin_key: str, retry: str) -> Any:
     return redirect(url_for(".pay", tx_id=tx_id), 303)
 
 
-# -- pay ----------------------------------------------------------------------------------
+# -- whose checkout -------------------------------------------------------------------------
 
 
 def owner(create: bool = False) -> str | None:
@@ -240,128 +236,6 @@ def owned_or_404(tx_id: str) -> Record:
     return record
 
 
-def pay_screen(view: View, code: int = 302) -> Any:
-    """The pay screen while the payment is open; its result once it has one."""
-    if view.outcome.is_final:
-        return redirect(url_for(".result", tx_id=view.record.tx_id), code)
-    # What the till sent, beside the QR: the customer checks the lines before paying.
-    order = kiosk().orders.get(view.record.order) if view.record.order else None
-    return render_template("kiosk/pay.html", **screen(view), order=order)
-
-
-@bp.get("/pay/<tx_id>")
-def pay(tx_id: str) -> Any:
-    return pay_screen(kiosk().checkout.view(owned_or_404(tx_id)))
-
-
-@bp.get("/pay/<tx_id>/status")
-def status(tx_id: str) -> Any:
-    record = owned_or_404(tx_id)
-    if not is_htmx():  # every URL is a page too: a reload lands on the right screen
-        return redirect(url_for(".pay", tx_id=tx_id))
-    view = kiosk().checkout.view(record)
-    response = make_response(render_template("kiosk/_status.html", **screen(view)))
-    if view.outcome.is_final:
-        # The fragment above has no polling attributes, so polling stops even if this is lost.
-        response.headers["HX-Redirect"] = url_for(".result", tx_id=tx_id)
-    elif request.args.get("bare") and view.tx is not None:
-        # The page was drawn while upstream was away, without QR and address: draw it again.
-        response.headers["HX-Refresh"] = "true"
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-@bp.post("/pay/<tx_id>/cancel")
-def cancel(tx_id: str) -> Any:
-    return pay_screen(kiosk().checkout.cancel(owned_or_404(tx_id)), 303)
-
-
-@bp.get("/pay/<tx_id>/qr.png")
-def qr(tx_id: str) -> Response:
-    png = kiosk().checkout.qr_png(owned_or_404(tx_id))
-    if png is None:
-        abort(503)
-    response = Response(png, mimetype="image/png")
-    response.headers["Cache-Control"] = "private, max-age=3600"
-    return response
-
-
-# -- result -------------------------------------------------------------------------------
-
-
-@bp.get("/result/<tx_id>")
-def result(tx_id: str) -> Any:
-    record = owned_or_404(tx_id)
-    view = kiosk().checkout.view(record)
-    if not view.outcome.is_final:
-        return redirect(url_for(".pay", tx_id=tx_id))
-    return render_template("kiosk/result.html", **screen(view))
-
-
-@bp.get("/receipt/<tx_id>")
-def receipt(tx_id: str) -> Any:
-    """A printable receipt of a completed payment: 58 mm thermal paper or A4."""
-    settings = kiosk().settings
-    record = owned_or_404(tx_id)
-    if not settings.receipts:
-        abort(404)
-    view = kiosk().checkout.view(record)
-    if view.outcome is not Outcome.PAID or view.tx is None:
-        return redirect(url_for(".pay", tx_id=tx_id))
-    tx = view.tx
-    paper = "58mm" if request.args.get("paper") == "58mm" else "a4"
-    rate = (tx.currency_amount / tx.coin_amount).quantize(Decimal("0.01")) if tx.coin_amount else None
-    links = {"a4": url_for(".receipt", tx_id=tx_id), "58mm": url_for(".receipt", tx_id=tx_id, paper="58mm"),
-             "qr": url_for(".receipt_qr", tx_id=tx_id)}
-    return render_template("kiosk/receipt.html", **screen(view), paper=paper, rate=rate,
-                           paid_at=tx.updated_at or tx.created_at, links=links)
-
-
-@bp.get("/receipt/<tx_id>/qr.svg")
-def receipt_qr(tx_id: str) -> Response:
-    return qr_svg(owned_or_404(tx_id).tx_id)
-
-
-def qr_svg(tx_id: str) -> Response:
-    """The QR printed on a receipt: the transaction's id, for staff to look it up."""
-    out = io.BytesIO()
-    segno.make(tx_id, error="m").save(out, kind="svg", scale=4, border=4, xmldecl=False)
-    response = Response(out.getvalue(), mimetype="image/svg+xml")
-    response.headers["Cache-Control"] = "private, max-age=86400"
-    return response
-
-
-@bp.post("/done")
-def done() -> Any:
-    """The next customer: the language goes back to the shop's default too. A display in till
-    mode is free for the next order once it has shown this one's result."""
-    session.pop("tx", None)
-    session.pop("locale", None)
-    display = callers.display()
-    if display is not None and display.mode == "till":
-        order = kiosk().orders.current(display)
-        if order is not None:
-            kiosk().orders.acknowledge(display, order)
-        return redirect(url_for("display.show"), 303)
-    return redirect(url_for(".amount"), 303)
-
-
-# -- shared -------------------------------------------------------------------------------
-
-
-def screen(view: View) -> dict[str, Any]:
-    tx = view.tx
-    return {
-        "view": view,
-        "record": view.record,
-        "tx": tx,
-        "outcome": view.outcome.value,
-        "Outcome": Outcome,
-        "remaining": view.remaining(clock.now()),
-        "reference": (f"#{tx.sequence_id}" if tx and tx.sequence_id else view.record.tx_id[-8:]),
-    }
-
-
 @bp.app_errorhandler(404)
 def not_found(err: Exception) -> Any:
     response = make_response(render_template("kiosk/missing.html"), 404)
@@ -377,3 +251,7 @@ def server_error(err: Exception) -> Any:
     # Flask has logged the exception; the customer gets a calm screen, never a stack trace.
     # A poll that gets this keeps its pay screen: htmx swaps nothing on an error answer.
     return render_template("kiosk/error.html"), 503
+
+
+# The payment's own screens (pay, status, cancel, result, receipt, done) on this blueprint.
+from . import paying  # noqa: E402, F401

@@ -1,25 +1,50 @@
-"""Sessions in Redis for a fleet, read without ever unpickling.
+"""The kiosk's server-side sessions: in files on one host, or in Redis for a fleet.
 
-flask-session 0.8 stores msgpack, but falls back to `pickle.loads` for entries it cannot read as
-msgpack or JSON (sessions of older versions). Anyone who can write one key into Redis would then
-run code in every kiosk instance. Here only this kiosk's own msgpack maps are read; any other
-entry is deleted and the browser gets a fresh session, as if its session had expired.
+A session that has done nothing yet (a first look at a screen, or a bot that never sends its
+cookie back) is kept for a day, not the month a kiosk's session lives: a flood of cookieless
+requests cannot fill Redis for a month, and the single-host store, which drops the sessions that
+expire first when it is full, drops those before any tablet's session with its open payment.
+
+In Redis, sessions are read without ever unpickling. flask-session 0.8 stores msgpack, but falls
+back to `pickle.loads` for entries it cannot read as msgpack or JSON (sessions of older versions).
+Anyone who can write one key into Redis would then run code in every kiosk instance. Here only
+this kiosk's own msgpack maps are read; any other entry is deleted and the browser gets a fresh
+session, as if its session had expired.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 import msgspec
 from flask import Flask, Request
 from flask.sessions import NullSession
 from flask_session.base import Serializer, ServerSideSession
+from flask_session.cachelib import CacheLibSessionInterface
 from flask_session.redis import RedisSessionInterface
 from redis import Redis
 from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
+
+FIRST_LOOK = timedelta(days=1)
+# What a screen's first look writes: nothing the browser has done yet.
+NOTHING_DONE = frozenset({"_permanent", "kiosk_id", "csrf_token"})
+
+
+class KeptForWhatItHolds:
+    """Writes a session that has done nothing yet with at most a day to live."""
+
+    def _upsert_session(self, session_lifetime: timedelta, session: ServerSideSession, store_id: str) -> None:
+        if not set(session) - NOTHING_DONE:
+            session_lifetime = min(session_lifetime, FIRST_LOOK)
+        super()._upsert_session(session_lifetime, session, store_id)  # type: ignore[misc]
+
+
+class FileSessions(KeptForWhatItHolds, CacheLibSessionInterface):
+    """One host's sessions, in files readable by the kiosk's user only."""
 
 
 class MsgpackOnly(Serializer):
@@ -41,7 +66,7 @@ class StoreAway(NullSession):
     `refuse_without_store`), and nothing is saved."""
 
 
-class RedisSessions(RedisSessionInterface):
+class RedisSessions(KeptForWhatItHolds, RedisSessionInterface):
     def __init__(self, app: Flask, client: Redis, key_prefix: str) -> None:
         super().__init__(app, client=client, key_prefix=key_prefix,
                          permanent=app.config["SESSION_PERMANENT"])

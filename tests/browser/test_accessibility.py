@@ -60,7 +60,11 @@ def screens(kiosk_server, sandbox):
         "missing": "/pay/0123456789abcdef01234567",
     }
     operator = {"pin": "/operator", "today": "/operator/today", "history": "/operator/history",
-                "detail": f"/operator/tx/{partly}", "settings": "/operator/settings"}
+                "detail": f"/operator/tx/{partly}", "settings": "/operator/settings",
+                "keys": "/operator/keys"}
+    from kiosk.api.keys import ApiKeys
+
+    ApiKeys(kiosk.app.extensions["kiosk"].store).create("till-1")  # a row with its revoke button
     return kiosk, customer, operator
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 
+import requests
 from playwright.sync_api import expect
 
 from ..conftest import PIN
 from .conftest import OUTPUT, shot
 from .test_journey import start_payment
+
+PHONE = {"width": 390, "height": 844}
 
 
 def test_long_press_on_the_shop_name_opens_the_pin_screen(page, kiosk_server, sandbox):
@@ -83,3 +86,46 @@ def test_receipt_print_layouts(page, kiosk_server, sandbox):
     assert abs(width - 210 / 25.4 * 72) < 1 and abs(height - 297 / 25.4 * 72) < 1.5  # A4, in points
     width, height = media_box(thermal)
     assert abs(width - 58 / 25.4 * 72) < 2 and abs(height - 200 / 25.4 * 72) < 2  # 58 mm roll
+
+
+def test_api_keys_listed_and_one_revoked_in_both_languages(page, kiosk_server, sandbox):
+    from kiosk.api.keys import ApiKeys
+
+    from .test_accessibility import in_language
+
+    kiosk = kiosk_server()
+    keys = ApiKeys(kiosk.app.extensions["kiosk"].store)
+    counter, erp = keys.create("counter-till"), keys.create("erp")
+    api = requests.Session()
+    api.headers["Authorization"] = f"Bearer {counter}"
+    assert api.get(kiosk.url + "/api/v1/displays", timeout=5).status_code == 200  # used once
+    page.goto(kiosk.url + "/operator")
+    page.get_by_test_id("pin").fill(PIN)
+    page.get_by_test_id("unlock").click()
+    expect(page.get_by_test_id("paid-count")).to_be_visible()
+    page.get_by_test_id("nav-keys").click()
+    expect(page.get_by_test_id("nav-keys")).to_have_class(re.compile(r"\bactive\b"))
+    rows = page.locator("[data-testid^=key-row-]")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0).get_by_test_id("key-name")).to_have_text("counter-till")
+    expect(rows.nth(1).get_by_test_id("key-name")).to_have_text("erp")
+    mine = page.get_by_test_id("key-row-counter-till")
+    expect(mine.get_by_test_id("key-hint")).to_have_text(f"…{counter[-4:]}")
+    expect(mine.get_by_test_id("key-used")).to_have_text(re.compile(r"^\d{2}\.\d{2}\.\d{4} \d{2}:\d{2}$"))
+    expect(page.get_by_test_id("key-row-erp").get_by_test_id("key-used")).to_have_text("hiç kullanılmadı")
+    expect(page.get_by_test_id("keys-howto")).to_contain_text("kiosk keys create AD")
+    assert counter not in page.content() and erp not in page.content()
+    shot(page, "28-operator-keys-tr")
+    page.get_by_test_id("revoke-counter-till").click()
+    expect(page.get_by_test_id("revoked")).to_contain_text("counter-till iptal edildi")
+    expect(rows).to_have_count(1)
+    assert api.get(kiosk.url + "/api/v1/displays", timeout=5).status_code == 401
+    shot(page, "29-operator-keys-revoked-tr")
+    in_language(page, kiosk.url, "en")
+    page.goto(kiosk.url + "/operator/keys")
+    expect(page.get_by_role("heading", name="API keys")).to_be_visible()
+    expect(page.get_by_test_id("key-row-erp").get_by_test_id("key-used")).to_have_text("never used")
+    expect(page.get_by_test_id("revoke-erp")).to_have_text("Revoke")
+    shot(page, "28-operator-keys-en")
+    page.set_viewport_size(PHONE)
+    shot(page, "28-operator-keys-en-phone")

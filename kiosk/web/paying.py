@@ -1,0 +1,139 @@
+"""The payment's screens of the customer's journey (see screens.py for the whole map), on the
+same blueprint: pay with its status fragment, QR and cancel; the result; the receipt; done."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import segno
+from flask import Response, abort, make_response, redirect, render_template, request, session, url_for
+
+from .. import clock
+from ..checkout import Outcome, View
+from . import callers
+from . import format as fmt
+from .extensions import kiosk
+from .screens import bp, is_htmx, owned_or_404
+
+
+def pay_screen(view: View, code: int = 302) -> Any:
+    """The pay screen while the payment is open; its result once it has one."""
+    if view.outcome.is_final:
+        return redirect(url_for(".result", tx_id=view.record.tx_id), code)
+    # What the till sent, beside the QR: the customer checks the lines before paying.
+    order = kiosk().orders.get(view.record.order) if view.record.order else None
+    return render_template("kiosk/pay.html", **screen(view), order=order)
+
+
+@bp.get("/pay/<tx_id>")
+def pay(tx_id: str) -> Any:
+    return pay_screen(kiosk().checkout.view(owned_or_404(tx_id)))
+
+
+@bp.get("/pay/<tx_id>/status")
+def status(tx_id: str) -> Any:
+    record = owned_or_404(tx_id)
+    if not is_htmx():  # every URL is a page too: a reload lands on the right screen
+        return redirect(url_for(".pay", tx_id=tx_id))
+    view = kiosk().checkout.view(record)
+    response = make_response(render_template("kiosk/_status.html", **screen(view)))
+    if view.outcome.is_final:
+        # The fragment above has no polling attributes, so polling stops even if this is lost.
+        response.headers["HX-Redirect"] = url_for(".result", tx_id=tx_id)
+    elif request.args.get("bare") and view.tx is not None:
+        # The page was drawn while upstream was away, without QR and address: draw it again.
+        response.headers["HX-Refresh"] = "true"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/pay/<tx_id>/cancel")
+def cancel(tx_id: str) -> Any:
+    return pay_screen(kiosk().checkout.cancel(owned_or_404(tx_id)), 303)
+
+
+@bp.get("/pay/<tx_id>/qr.png")
+def qr(tx_id: str) -> Response:
+    png = kiosk().checkout.qr_png(owned_or_404(tx_id))
+    if png is None:
+        abort(503)
+    response = Response(png, mimetype="image/png")
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+# -- result -------------------------------------------------------------------------------
+
+
+@bp.get("/result/<tx_id>")
+def result(tx_id: str) -> Any:
+    record = owned_or_404(tx_id)
+    view = kiosk().checkout.view(record)
+    if not view.outcome.is_final:
+        return redirect(url_for(".pay", tx_id=tx_id))
+    return render_template("kiosk/result.html", **screen(view))
+
+
+@bp.get("/receipt/<tx_id>")
+def receipt(tx_id: str) -> Any:
+    """A printable receipt of a completed payment: 58 mm thermal paper or A4."""
+    settings = kiosk().settings
+    record = owned_or_404(tx_id)
+    if not settings.receipts:
+        abort(404)
+    view = kiosk().checkout.view(record)
+    if view.outcome is not Outcome.PAID or view.tx is None:
+        return redirect(url_for(".pay", tx_id=tx_id))
+    tx = view.tx
+    paper = "58mm" if request.args.get("paper") == "58mm" else "a4"
+    rate = fmt.lira_per_coin(tx)
+    links = {"a4": url_for(".receipt", tx_id=tx_id), "58mm": url_for(".receipt", tx_id=tx_id, paper="58mm"),
+             "qr": url_for(".receipt_qr", tx_id=tx_id)}
+    return render_template("kiosk/receipt.html", **screen(view), paper=paper, rate=rate,
+                           paid_at=tx.updated_at or tx.created_at, links=links)
+
+
+@bp.get("/receipt/<tx_id>/qr.svg")
+def receipt_qr(tx_id: str) -> Response:
+    return qr_svg(owned_or_404(tx_id).tx_id)
+
+
+def qr_svg(tx_id: str) -> Response:
+    """The QR printed on a receipt: the transaction's id, for staff to look it up."""
+    out = io.BytesIO()
+    segno.make(tx_id, error="m").save(out, kind="svg", scale=4, border=4, xmldecl=False)
+    response = Response(out.getvalue(), mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+@bp.post("/done")
+def done() -> Any:
+    """The next customer: the language goes back to the shop's default too. A display in till
+    mode is free for the next order once it has shown this one's result."""
+    session.pop("tx", None)
+    session.pop("locale", None)
+    display = callers.display()
+    if display is not None and display.mode == "till":
+        order = kiosk().orders.current(display)
+        if order is not None:
+            kiosk().orders.acknowledge(display, order)
+        return redirect(url_for("display.show"), 303)
+    return redirect(url_for(".amount"), 303)
+
+
+# -- shared -------------------------------------------------------------------------------
+
+
+def screen(view: View) -> dict[str, Any]:
+    tx = view.tx
+    return {
+        "view": view,
+        "record": view.record,
+        "tx": tx,
+        "outcome": view.outcome.value,
+        "Outcome": Outcome,
+        "remaining": view.remaining(clock.now()),
+        "reference": (f"#{tx.sequence_id}" if tx and tx.sequence_id else view.record.tx_id[-8:]),
+    }
