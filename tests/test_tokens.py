@@ -11,9 +11,9 @@ import pytest
 import redis
 import time_machine
 
-from kiosk.cryptom import FileTokenStore, RedisTokenStore
+from kiosk.cryptom import FileTokenStore, RedisTokenStore, Unavailable
 from kiosk.cryptom.models import Token
-from kiosk.cryptom.tokens import MemoryTokenStore
+from kiosk.cryptom.tokens import MemoryTokenStore, token_from_auth
 
 NOW = 1_800_000_000.0
 TOKEN = Token(access_token="eyJ.access.token", expires_at=NOW + 3600)
@@ -139,3 +139,14 @@ def test_a_refused_login_is_kept_beside_the_token(tmp_path, request, kind):
         store.save_refusal(None)
         assert make().load_refusal() is None
         store.save_refusal(None)
+
+
+@pytest.mark.parametrize("access", [None, "", 12345, ["eyJ.access.token"], {"token": "x"}])
+def test_a_login_answered_without_an_access_token_is_upstream_unavailable(access):
+    answer = {"status": True, "expires": {"accessToken": 3_600_000}}
+    if access is not None:
+        answer["accessToken"] = access
+    with pytest.raises(Unavailable) as error:
+        token_from_auth(answer, NOW)
+    assert error.value.message == "upstream login answered without an access token"
+    assert token_from_auth({**answer, "accessToken": "eyJ.a"}, NOW).access_token == "eyJ.a"
