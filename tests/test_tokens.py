@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import stat
 import threading
+from decimal import Decimal
 
 import pytest
 import redis
@@ -150,3 +151,30 @@ def test_a_login_answered_without_an_access_token_is_upstream_unavailable(access
         token_from_auth(answer, NOW)
     assert error.value.message == "upstream login answered without an access token"
     assert token_from_auth({**answer, "accessToken": "eyJ.a"}, NOW).access_token == "eyJ.a"
+
+
+MS = 1000
+
+
+@pytest.mark.parametrize(("answer", "expires_at"), [
+    ({"expires": {"accessToken": 3600 * MS}}, NOW + 3600 - 60),  # an hour: renewed a minute early
+    ({"expires": {"accessToken": Decimal(3600 * MS)}}, NOW + 3600 - 60),
+    ({"expiresIn": {"accessToken": int(NOW + 3600) * MS}}, NOW + 3600 - 60),  # the moment, in ms
+    ({"expires": {"accessToken": 3600 * MS}, "expiresIn": {"accessToken": int(NOW + 1800) * MS}},
+     NOW + 1800 - 60),  # the earlier of the two
+    ({"expires": {"accessToken": 1800 * MS}, "expiresIn": {"accessToken": int(NOW + 3600) * MS}},
+     NOW + 1800 - 60),
+    ({"expires": {"accessToken": 600 * MS}}, NOW + 600 - 60),  # a tenth of it is the minute
+    ({"expires": {"accessToken": 300 * MS}}, NOW + 300 - 30),  # short: renewed at nine tenths
+    ({}, NOW + 300 - 30),  # no lifetime given: five minutes
+    ({"expires": "3600000", "expiresIn": None}, NOW + 300 - 30),  # not what the document says
+    ({"expires": {"accessToken": "3600000"}, "expiresIn": {"accessToken": 1.5}}, NOW + 300 - 30),
+    ({"expires": {"accessToken": -5 * MS}}, NOW - 5),  # already dead: no margin
+], ids=["expires", "decimal", "expiresIn", "earlier-expiresIn", "earlier-expires", "ten-minutes",
+        "five-minutes", "none", "not-objects", "not-numbers", "dead"])
+def test_a_tokens_lifetime_is_read_from_the_login_answer(answer, expires_at):
+    """`expires` (milliseconds of life) and `expiresIn` (the moment, in epoch milliseconds), the
+    earlier of the two, never the JWT's own `exp`; renewed a minute early, or at nine tenths of a
+    short life."""
+    token = token_from_auth({"accessToken": "eyJ.a", **answer}, NOW)
+    assert token == Token(access_token="eyJ.a", expires_at=expires_at)
