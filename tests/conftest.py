@@ -189,6 +189,23 @@ def playwright_driver():
         yield driver
 
 
+@pytest.fixture
+def desk(sandbox, tmp_path, caplog):
+    """A checkout service in this process against the sandbox (see tests/desk.py); keyword
+    arguments are the Checkout's settings (payment_timeout 600 s unless given)."""
+    from .desk import Desk
+
+    caplog.set_level(logging.INFO, logger="kiosk")
+    made = 0
+
+    def build(**settings) -> Desk:
+        nonlocal made
+        made += 1
+        return Desk(sandbox, tmp_path / f"desk{made}.sqlite3", caplog, **settings)
+
+    return build
+
+
 @pytest.fixture(scope="module")
 def receiver():
     """A till's webhook endpoint (tests/api_support.py), for the tests of one module."""

@@ -200,3 +200,22 @@ def test_deadline_unknown_status_nothing_received_needs_the_cashier(deadline, sa
     tx_id = start()
     set_upstream_status(sandbox, tx_id, "SOMETHING_NEW")
     assert passed(tx_id).outcome is Outcome.SEE_CASHIER
+
+
+@pytest.mark.parametrize("ending", ["paid", "cancelled"])
+def test_a_result_reloaded_while_upstream_is_away_stays_the_result(customer, sandbox, ending):
+    """The kiosk has told the customer the result; a reload of the result screen (or a stale
+    tab's Cancel) while upstream does not answer shows it again, never the pay screen."""
+    tx_id = customer.start()
+    if ending == "paid":
+        sandbox.pay(tx_id, share="full")
+    else:
+        customer.cancel(tx_id)
+    assert customer.result(tx_id) == ending
+    token = customer.token(f"/result/{tx_id}")
+    sandbox.faults(fail_next=100, fail_status=503, only="detail")
+    assert customer.get(f"/result/{tx_id}").status_code == 200
+    assert customer.result(tx_id) == ending
+    assert customer.get(f"/pay/{tx_id}").headers["Location"] == f"/result/{tx_id}"
+    assert customer.cancel(tx_id, token).headers["Location"] == f"/result/{tx_id}"
+    assert customer.poll(tx_id) == (ending, f"/result/{tx_id}")

@@ -6,7 +6,16 @@ from decimal import Decimal
 
 import pytest
 
-from kiosk.checkout.inputs import NOTE_MAX, InputError, parse_amount, parse_mobile, parse_note
+from kiosk.checkout.inputs import (
+    NOTE_MAX,
+    REFERENCE_MAX,
+    InputError,
+    check_amount,
+    parse_amount,
+    parse_mobile,
+    parse_note,
+    parse_reference,
+)
 
 LOW, HIGH = Decimal("1.00"), Decimal("100000.00")
 
@@ -75,3 +84,25 @@ def test_notes_are_tidied_and_limited_at_their_edge():
         parse_note("x" * (NOTE_MAX + 1))
     assert refused.value.message == "The note can be at most %(max)d characters."
     assert refused.value.params == {"max": 120} and NOTE_MAX == 120
+
+
+def test_a_tills_reference_is_tidied_and_limited_at_its_edge():
+    assert parse_reference(None) is None and parse_reference(" \t ") is None
+    assert parse_reference("  receipt\n 42 ") == "receipt 42"
+    assert parse_reference("r" * REFERENCE_MAX) == "r" * REFERENCE_MAX  # exactly at the limit
+    assert parse_reference(" " + "r" * REFERENCE_MAX + " ") == "r" * REFERENCE_MAX
+    for refused in ("r" * (REFERENCE_MAX + 1), "receipt\x0042", "receipt\u200b42", "r\x1b[2J"):
+        with pytest.raises(InputError) as error:
+            parse_reference(refused)
+        assert error.value.message == "The reference can be at most %(max)d characters."
+        assert error.value.params == {"max": 64} and REFERENCE_MAX == 64
+
+
+@pytest.mark.parametrize("amount", ["NaN", "sNaN", "Infinity", "-Infinity", "10.001", "10.0000001"])
+def test_an_amount_from_a_till_that_is_no_sum_of_lira_and_cents_is_refused(amount):
+    """A till sends a number, not the form's text: anything but lira and cents is refused with
+    the form's own message."""
+    with pytest.raises(InputError) as refused:
+        check_amount(Decimal(amount), Decimal("1"), Decimal("50000"))
+    assert refused.value.message == "Enter the amount in lira, with at most two decimals."
+    assert check_amount(Decimal("10.10"), Decimal("1"), Decimal("50000")) == Decimal("10.10")

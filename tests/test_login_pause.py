@@ -116,3 +116,21 @@ def test_the_refusal_record_is_no_password_oracle(make_app, sandbox, tmp_path):
         assert unkeyed.hexdigest()[:len(digests[0])] not in digests
     assert digests[0] != digests[1]  # the same credentials, another kiosk's secret
     assert "wrong" not in "".join(digests)
+
+
+@pytest.mark.parametrize("level", [-7, 0])
+def test_a_refusal_after_a_record_of_no_level_pauses_the_first_pause(sandbox, tmp_path, level):
+    """A record the kiosk never wrote, with a level below the first: the next refusal starts the
+    back-off at its first pause, 30 s."""
+    store = FileTokenStore(tmp_path / "t.json")
+    tablet = CryptomClient(sandbox.url, DEFAULT_EMAIL, DEFAULT_PASSWORD, token_store=store)
+    who = Logins(store, DEFAULT_EMAIL, DEFAULT_PASSWORD).who
+    store.save_refusal(Refusal(who, START - 1, level))
+    with time_machine.travel(START, tick=False) as clock:
+        refused_once(sandbox, tablet)
+        assert store.load_refusal() == Refusal(who, START + LOGIN_PAUSE[0], 1)
+        clock.shift(LOGIN_PAUSE[0] - 0.001)
+        with pytest.raises(AuthError, match="tries again in 1 s"):
+            tablet.transaction(TX)
+        clock.shift(0.001)
+        tablet.history(limit=1)

@@ -273,6 +273,32 @@ def pin_cli(state_dir, *args: str, **env: str):
                           text=True, env={**os.environ, **settings, **env}, timeout=60)
 
 
+def test_unlock_ends_every_lock_and_count_and_the_back_off(guard):
+    """What `kiosk pin unlock` does, in this process: staff and everyone else let in at once,
+    their counts of wrong tries back to the full five, the back-off started over."""
+    staff = ["addr:10.0.0.9", "session:staff"]
+    with time_machine.travel(START, tick=False) as clock:
+        assert guard.unlock() == 0  # nothing locked
+        for minutes in (5, 10):  # strangers spent the global budget twice: the back-off grows
+            for n in range(10):
+                guard.check(WRONG, [f"addr:198.51.100.{n}", f"session:{minutes}-{n}"])
+            assert guard.locked_for(staff) == minutes * 60
+            clock.shift(minutes * 60)
+        for _ in range(5):
+            guard.check(WRONG, staff)
+        guard.check(WRONG, ["addr:198.51.100.99", "session:almost"])  # a count, not a lock
+        assert guard.locked_for(staff) == 300
+        assert guard.unlock() == 2  # the staff's address and session
+        assert guard.locked_for(staff) == 0
+        assert guard.check(WRONG, ["addr:198.51.100.99", "session:almost"]).tries_left == 4
+        assert [guard.check(WRONG, staff).tries_left for _ in range(4)] == [4, 3, 2, 1]
+        assert guard.check(PIN, staff).ok
+        for n in range(10):  # the back-off started over: five minutes, not twenty
+            result = guard.check(WRONG, [f"addr:203.0.113.{n}", f"session:x{n}"])
+        assert result.locked_for == 300
+        assert guard.unlock() == 1
+
+
 @pytest.mark.parametrize("where", ["sqlite", "redis"])
 def test_kiosk_pin_unlock_ends_every_lock_and_the_back_off(where, tmp_path, request):
     """Staff locked themselves out, then strangers spent the global budget. `kiosk pin unlock` on

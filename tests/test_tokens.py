@@ -6,14 +6,15 @@ from __future__ import annotations
 import os
 import stat
 import threading
+from decimal import Decimal
 
 import pytest
 import redis
 import time_machine
 
-from kiosk.cryptom import FileTokenStore, RedisTokenStore
+from kiosk.cryptom import FileTokenStore, RedisTokenStore, Unavailable
 from kiosk.cryptom.models import Token
-from kiosk.cryptom.tokens import MemoryTokenStore
+from kiosk.cryptom.tokens import MemoryTokenStore, token_from_auth
 
 NOW = 1_800_000_000.0
 TOKEN = Token(access_token="eyJ.access.token", expires_at=NOW + 3600)
@@ -89,6 +90,16 @@ def test_redis_lock_lets_one_instance_in_at_a_time(redis_url):
         pass
 
 
+def test_redis_lock_frees_itself_after_a_crashed_holder_and_bounds_the_wait(redis_url):
+    """A holder that dies mid-login frees the lock 15 s later (longer than a login can take);
+    another instance waits 20 s for it at most."""
+    store = RedisTokenStore(redis.Redis.from_url(redis_url))
+    lock = store.lock()
+    assert (lock.timeout, lock.blocking_timeout) == (15, 20)
+    with lock:
+        assert 14_000 < store.redis.pttl(store.key + ":lock") <= 15_000
+
+
 @pytest.mark.parametrize("store_kind", ["memory", "file"])
 def test_the_token_is_never_shared_between_unrelated_stores(tmp_path, store_kind):
     make = (lambda n: MemoryTokenStore()) if store_kind == "memory" else (
@@ -129,3 +140,41 @@ def test_a_refused_login_is_kept_beside_the_token(tmp_path, request, kind):
         store.save_refusal(None)
         assert make().load_refusal() is None
         store.save_refusal(None)
+
+
+@pytest.mark.parametrize("access", [None, "", 12345, ["eyJ.access.token"], {"token": "x"}])
+def test_a_login_answered_without_an_access_token_is_upstream_unavailable(access):
+    answer = {"status": True, "expires": {"accessToken": 3_600_000}}
+    if access is not None:
+        answer["accessToken"] = access
+    with pytest.raises(Unavailable) as error:
+        token_from_auth(answer, NOW)
+    assert error.value.message == "upstream login answered without an access token"
+    assert token_from_auth({**answer, "accessToken": "eyJ.a"}, NOW).access_token == "eyJ.a"
+
+
+MS = 1000
+
+
+@pytest.mark.parametrize(("answer", "expires_at"), [
+    ({"expires": {"accessToken": 3600 * MS}}, NOW + 3600 - 60),  # an hour: renewed a minute early
+    ({"expires": {"accessToken": Decimal(3600 * MS)}}, NOW + 3600 - 60),
+    ({"expiresIn": {"accessToken": int(NOW + 3600) * MS}}, NOW + 3600 - 60),  # the moment, in ms
+    ({"expires": {"accessToken": 3600 * MS}, "expiresIn": {"accessToken": int(NOW + 1800) * MS}},
+     NOW + 1800 - 60),  # the earlier of the two
+    ({"expires": {"accessToken": 1800 * MS}, "expiresIn": {"accessToken": int(NOW + 3600) * MS}},
+     NOW + 1800 - 60),
+    ({"expires": {"accessToken": 600 * MS}}, NOW + 600 - 60),  # a tenth of it is the minute
+    ({"expires": {"accessToken": 300 * MS}}, NOW + 300 - 30),  # short: renewed at nine tenths
+    ({}, NOW + 300 - 30),  # no lifetime given: five minutes
+    ({"expires": "3600000", "expiresIn": None}, NOW + 300 - 30),  # not what the document says
+    ({"expires": {"accessToken": "3600000"}, "expiresIn": {"accessToken": 1.5}}, NOW + 300 - 30),
+    ({"expires": {"accessToken": -5 * MS}}, NOW - 5),  # already dead: no margin
+], ids=["expires", "decimal", "expiresIn", "earlier-expiresIn", "earlier-expires", "ten-minutes",
+        "five-minutes", "none", "not-objects", "not-numbers", "dead"])
+def test_a_tokens_lifetime_is_read_from_the_login_answer(answer, expires_at):
+    """`expires` (milliseconds of life) and `expiresIn` (the moment, in epoch milliseconds), the
+    earlier of the two, never the JWT's own `exp`; renewed a minute early, or at nine tenths of a
+    short life."""
+    token = token_from_auth({"accessToken": "eyJ.a", **answer}, NOW)
+    assert token == Token(access_token="eyJ.a", expires_at=expires_at)

@@ -85,11 +85,15 @@ class Looking(Base):
         except NotFound:
             return self._not_found(record)
         except (Unavailable, CryptomError):
-            return self._away(record)
+            return self._said(record, None) or self._away(record)
         if self.store.get(f"gone:{record.tx_id}") is not None:
             self.store.delete(f"gone:{record.tx_id}")  # it answers again: the 404s were passing
             self.store.delete(f"gone-count:{record.tx_id}")
         outcome = decide(tx, record.deadline, self.clock(), self._reason(record.tx_id))
+        if not outcome.is_final:
+            said = self._said(record, tx)
+            if said is not None:
+                return said
         if outcome is Outcome.DUE and expire:
             return self._cancel(record, "deadline")
         return self._settle(record, outcome, tx)
@@ -105,13 +109,20 @@ class Looking(Base):
             return self._final(record, outcome, tx)
         return self._seen(record, outcome, tx)
 
+    def _said(self, record: Record, tx: Transaction | None) -> View | None:
+        """The result the kiosk has already given, if any. It stays what screens show while
+        upstream is away or shows the transaction open again (one given up as lost), and such
+        a checkout is never cancelled; only coins arriving later change it (see `_final`)."""
+        known = self.store.get(f"final:{record.tx_id}")
+        return View(record, Outcome(known), tx) if known is not None else None
+
     def _not_found(self, record: Record) -> View:
         """Upstream says it does not know the transaction. One such answer may be a passing
         fault of theirs: only repeated answers over a grace period end it for the cashier."""
         tx_id = record.tx_id
-        known = self.store.get(f"final:{tx_id}")
-        if known is not None:
-            return View(record, Outcome(known), None)  # what the kiosk said stays said
+        said = self._said(record, None)
+        if said is not None:
+            return said
         now = self.clock()
         self.store.add(f"gone:{tx_id}", str(now), ttl=RECORD_TTL)
         first = float(self.store.get(f"gone:{tx_id}") or now)

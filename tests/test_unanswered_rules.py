@@ -1,0 +1,193 @@
+"""Creates that got no answer, resolved by the watcher in this process, at the edges of each
+rule: left to the customer for two minutes, cancelled upstream when nobody adopted what upstream
+made, looked for again a minute later while upstream has none or is away, forgotten after a
+quarter of an hour. The checkout service talks to the sandbox over real HTTP (its client waits
+0.3 s for an answer, the sandbox takes 0.6 s for the create); the clock is moved with
+time-machine."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import time_machine
+
+from kiosk.checkout import Outcome, StartUnavailable
+from kiosk.checkout.base import CREATES
+
+from .desk import T0
+from .test_watcher import wait_for
+
+
+def unanswered(d, made: bool = True) -> str:
+    """A customer's create at the current moment that gets no answer; upstream makes the
+    transaction (`made`) or not. Returns the kiosk's reference of the create."""
+    if made:
+        d.sandbox.faults(latency_ms=600, latency_next=1, only="create")
+    else:
+        d.sandbox.faults(fail_next=1, fail_status=503, only="create")
+    with pytest.raises(StartUnavailable):
+        d.start()
+    if made:
+        wait_for("upstream to make it", lambda: len(d.sandbox.transactions()) == 1, seconds=10)
+    (ref,) = [m for m, _ in d.store.scheduled(CREATES, float("inf"))]
+    return ref
+
+
+def made(d) -> dict:
+    (tx,) = d.sandbox.transactions()
+    return tx
+
+
+def test_an_unanswered_create_nobody_adopted_is_cancelled_after_two_minutes(desk):
+    d = desk(read_timeout=0.3, watch_interval=15)
+    told = []
+    d.checkout.listeners.append(lambda record, facts: told.append(facts))
+    with time_machine.travel(T0, tick=False) as clock:
+        ref = unanswered(d)
+        tx = made(d)["_id"]
+        assert made(d)["statusNote"] == f"kiosk:{ref}"
+        clock.move_to(T0 + 119.999)
+        assert d.checkout.unanswered() == []  # the customer may still try again
+        assert d.checkout.unanswered(until=T0 + 120) == [ref]
+        clock.move_to(T0 + 120)
+        assert d.checkout.unanswered() == [ref]
+        d.checkout.resolve_create(ref)
+        assert d.upstream(tx)["status"] == "CANCELLED" and d.calls("cancel") == 1
+        record = d.checkout.record(tx)
+        assert (record.created, record.deadline, record.owner, record.ref) == (T0, T0 + 120, "kiosk:a", ref)
+        assert (str(record.amount), record.coin, record.network) == ("300", "TRX", "TRX")
+        assert d.checkout.cancel_reason(tx) == "unanswered"
+        assert d.checkout.last_outcome(tx) is Outcome.CANCELLED
+        assert d.due(tx) == T0 + 135 and d.woken[-1] == (tx, T0 + 135)
+        assert d.checkout.unanswered(until=T0 + 10**6) == [] and d.store.get(f"create:{ref}") is None
+        assert d.events(tx) == ["created without an answer", "cancelled"]
+        assert told[0] == {"coin_amount": made(d)["coinAmount"]}
+        assert d.store.when("records", tx) == T0  # reconciled like any checkout of the kiosk
+        d.checkout.resolve_create(ref)  # a duplicate job: nothing more
+        assert d.calls("cancel") == 1 and d.calls("history") == 2
+
+
+def test_a_resolution_holds_its_claim_for_two_minutes_at_most(desk):
+    """A host that hangs while resolving a create keeps it for two minutes; then another may."""
+    d = desk(read_timeout=0.3)
+    seen = []
+    with time_machine.travel(T0, tick=False) as clock:
+        ref = unanswered(d)
+        claim = f"resolving:{ref}"
+
+        def hang(record, facts):
+            if not seen:
+                seen.append(d.store.add(claim, "other", ttl=1))
+                clock.shift(119.999)
+                seen.append(d.store.add(claim, "other", ttl=1))
+                clock.shift(0.001)
+                seen.append(d.store.add(claim, "other", ttl=1))
+
+        d.checkout.listeners.append(hang)
+        clock.move_to(T0 + 120)
+        d.checkout.resolve_create(ref)
+    assert seen == [False, False, True]
+
+
+def test_a_hundred_creates_are_looked_for_at_a_time(desk):
+    d = desk()
+    with time_machine.travel(T0, tick=False):
+        for n in range(101):
+            d.store.schedule(CREATES, f"{n:016x}", T0 - 101 + n)
+        assert len(d.checkout.unanswered()) == 100 and d.checkout.unanswered(limit=2) == [
+            f"{0:016x}", f"{1:016x}"]
+
+
+def test_an_entry_without_its_create_is_dropped_quietly(desk, caplog):
+    d = desk()
+    with time_machine.travel(T0, tick=False):
+        d.store.schedule(CREATES, "0123456789abcdef", T0)  # its create expired meanwhile
+        d.store.set("create:fedcba9876543210", "{}")
+        d.store.schedule(CREATES, "fedcba9876543210", T0)
+        d.checkout.resolve_create("0123456789abcdef")
+        d.checkout.resolve_create("fedcba9876543210")
+        assert d.checkout.unanswered() == [] and d.calls("history") == 0
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        "the unanswered create fedcba9876543210 cannot be read: set aside"]
+
+
+def test_nothing_of_a_resolved_create_but_its_record_outlives_a_day(desk):
+    d = desk(read_timeout=0.3)
+    with time_machine.travel(T0, tick=False) as clock:
+        ref = unanswered(d)
+        clock.move_to(T0 + 120)
+        d.checkout.resolve_create(ref)
+        clock.move_to(T0 + 120 + 24 * 3600)
+        left = {key.split(":", 1)[0] for key, _ in d.store.items("")}
+        assert left <= {"tx", "final", "cancel", "attention"}, left
+        assert d.checkout.record(made(d)["_id"]) is not None
+        clock.move_to(T0 + 120 + 15 * 24 * 3600)  # and the record lives as long as any other
+        assert d.store.items("") == []
+
+
+def test_the_same_customers_retry_adopts_it_and_the_watcher_leaves_it(desk):
+    d = desk(read_timeout=0.3)
+    with time_machine.travel(T0, tick=False) as clock:
+        ref = unanswered(d)
+        clock.shift(30)
+        tx = d.start()
+        assert tx == made(d)["_id"] and d.calls("create") == 1
+        clock.move_to(T0 + 120)
+        assert d.checkout.unanswered() == []
+        d.checkout.resolve_create(ref)
+        assert d.calls("cancel") == 0 and d.checkout.last_outcome(tx) is Outcome.WAITING
+
+
+def test_a_create_being_adopted_right_now_is_left_to_its_kiosk(desk):
+    d = desk(read_timeout=0.3)
+    with time_machine.travel(T0 + 120, tick=False):
+        ref = unanswered(d)
+        assert d.store.add(f"claimed:{ref}", "start")  # the customer's retry, at this moment
+        d.checkout.resolve_create(ref)
+        assert d.calls("cancel") == 0 and d.checkout.record(made(d)["_id"]) is None
+        assert d.checkout.unanswered(until=T0 + 10**6) == []
+
+
+def test_a_create_another_run_is_resolving_is_left_to_it(desk):
+    d = desk(read_timeout=0.3)
+    with time_machine.travel(T0, tick=False) as clock:
+        ref = unanswered(d)
+        clock.move_to(T0 + 120)
+        assert d.store.add(f"resolving:{ref}", "1", ttl=120)
+        looks = d.calls("history")
+        d.checkout.resolve_create(ref)
+        assert d.calls("history") == looks and d.checkout.unanswered() == [ref]
+
+
+def test_a_create_upstream_never_made_is_looked_for_a_quarter_of_an_hour_then_forgotten(desk, caplog):
+    d = desk()
+    with time_machine.travel(T0, tick=False) as clock:
+        ref = unanswered(d, made=False)
+        for moment in (120, 899.999):  # not found yet: again a minute later
+            clock.move_to(T0 + moment)
+            looks = d.calls("history")
+            d.checkout.resolve_create(ref)
+            assert d.calls("history") == looks + 1
+            assert d.checkout.unanswered(until=T0 + moment + 59.999) == []
+            assert d.checkout.unanswered(until=T0 + moment + 60) == [ref]
+        clock.move_to(T0 + 900)
+        d.checkout.resolve_create(ref)
+        assert d.checkout.unanswered(until=T0 + 10**6) == [] and d.store.get(f"create:{ref}") is None
+        assert d.sandbox.transactions() == [] and d.calls("cancel") == 0
+    assert f"a create that got no answer was never made upstream (ref {ref})" in [
+        r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+
+
+def test_while_upstream_is_away_the_create_is_looked_for_again_a_minute_later(desk):
+    d = desk(read_timeout=0.3)
+    with time_machine.travel(T0, tick=False) as clock:
+        ref = unanswered(d)
+        clock.move_to(T0 + 900)  # even past the quarter of an hour: nothing is known
+        d.sandbox.faults(fail_next=2, fail_status=503, only="history")
+        d.checkout.resolve_create(ref)
+        assert d.checkout.unanswered(until=T0 + 959.999) == []
+        assert d.checkout.unanswered(until=T0 + 960) == [ref]
+        clock.move_to(T0 + 960)
+        d.checkout.resolve_create(ref)
+        assert d.upstream(made(d)["_id"])["status"] == "CANCELLED"
