@@ -32,9 +32,12 @@ demo: $(VENV)/.demo-installed
 system-deps:
 	@scripts/system-deps
 
+# Two workers, a test file each at a time (its module's servers are started once): most tests wait
+# on sockets, browsers and processes, so the suite takes about half its serial time on two cores.
+WORKERS ?= 2
 test: $(VENV)/.test-installed system-deps $(AXE)
 	$(BIN)/ruff check kiosk tests
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) instance test-output dist build mutants
