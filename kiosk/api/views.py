@@ -19,7 +19,6 @@ import hashlib
 import json
 import logging
 import re
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request, send_file
@@ -27,7 +26,7 @@ from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
 
 from .. import clock
-from ..checkout.inputs import NOTE_MAX, REFERENCE_MAX, InputError, check_amount
+from ..checkout.inputs import NOTE_MAX, REFERENCE_MAX, InputError
 from ..displays import (
     STATUSES,
     DisplayBusy,
@@ -43,12 +42,12 @@ from ..web.extensions import kiosk
 from . import present
 from .errors import ApiError, answer
 from .keys import ApiKeys
+from .reading import BODY_MAX, body, clean, input_message, parse_api_amount, text
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-BODY_MAX = 32 * 1024  # a checkout with fifty lines is a few kilobytes
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,64}")  # printable ASCII, no spaces
 _ORDER_ID = re.compile(r"chk_[0-9a-f]{16}")
 _DISPLAY_ID = re.compile(r"[0-9a-f]{12}")
@@ -113,45 +112,6 @@ def store_away(err: RedisError) -> Any:
 def unexpected(err: Exception) -> Any:
     log.exception("till API request failed")
     return answer(ApiError("unavailable", "The kiosk could not answer; try again."))
-
-
-def body() -> dict[str, Any]:
-    """The JSON object sent, at most BODY_MAX bytes."""
-    if request.content_length is not None and request.content_length > BODY_MAX:
-        raise ApiError("invalid_request", f"The body can be at most {BODY_MAX} bytes.", status=413)
-    raw = request.stream.read(BODY_MAX + 1)
-    if len(raw) > BODY_MAX:
-        raise ApiError("invalid_request", f"The body can be at most {BODY_MAX} bytes.", status=413)
-    if not request.mimetype == "application/json":
-        raise ApiError("invalid_request", "Send JSON with Content-Type: application/json.")
-    try:
-        data = json.loads(raw, parse_float=Decimal, parse_constant=_no_constant)
-    except (ValueError, RecursionError):
-        raise ApiError("invalid_request", "The body is not valid JSON.") from None
-    if not isinstance(data, dict):
-        raise ApiError("invalid_request", "The body must be a JSON object.")
-    return data
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(name)
-
-
-def text(data: dict[str, Any], name: str, *, required: bool = False, most: int = 200) -> str | None:
-    value = data.get(name)
-    if value is None:
-        if required:
-            raise ApiError("invalid_request", f"{name} is required.")
-        return None
-    if not isinstance(value, str):
-        raise ApiError("invalid_request", f"{name} must be a string.")
-    if len(value) > most:
-        raise ApiError("invalid_request", f"{name} can be at most {most} characters.")
-    return value
-
-
-def input_message(err: InputError) -> str:
-    return err.message % {**err.params, **({"amount": str(err.amount)} if err.amount is not None else {})}
 
 
 # -- displays ---------------------------------------------------------------------------------
@@ -248,26 +208,6 @@ def create_checkout() -> Any:
         log.info("checkout sent by the till API key=%s id=%s display=%s", g.api_key, order.id, display.id)
     state = services.orders.state(order)
     return jsonify(present.checkout(state, services.orders)), 201 if new else 200
-
-
-def parse_api_amount(raw: Any, low: Decimal, high: Decimal) -> Decimal:
-    if not isinstance(raw, str) or not re.fullmatch(r"[0-9]{1,9}(\.[0-9]{1,2})?", raw):
-        raise ApiError("invalid_amount", 'amount is a decimal string with at most two decimals, '
-                                         'like "125.00".')
-    try:
-        return check_amount(Decimal(raw), low, high)
-    except (InputError, InvalidOperation) as err:
-        message = input_message(err) if isinstance(err, InputError) else "amount is not a number."
-        raise ApiError("invalid_amount", message) from None
-
-
-def clean(value: str | None, name: str) -> str | None:
-    if value is None:
-        return None
-    joined = " ".join(value.split())
-    if not joined.isprintable():
-        raise ApiError("invalid_request", f"{name} must be printable text.")
-    return joined or None
 
 
 def order_or_404(order_id: str) -> Order:
