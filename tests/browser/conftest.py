@@ -79,9 +79,20 @@ def page(browser, request):
     page.errors = errors
     page.expected_errors = []
     yield page
+    # The errors of the test itself: servers it started stop before this page closes, and a poll
+    # then in flight fails (see pytest_runtest_teardown below).
+    seen = getattr(page, "errors_by_the_end", errors)
     context.close()
-    unexpected = [e for e in errors if not any(re.search(p, e) for p in page.expected_errors)]
+    unexpected = [e for e in seen if not any(re.search(p, e) for p in page.expected_errors)]
     assert unexpected == [], "errors in the browser:\n" + "\n".join(unexpected)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item):
+    """Freeze a page's errors when its test ends, before any fixture is torn down."""
+    page = getattr(item, "funcargs", {}).get("page")
+    if page is not None and hasattr(page, "errors"):
+        page.errors_by_the_end = list(page.errors)
 
 
 def shot(page, name: str) -> Path:
