@@ -9,48 +9,22 @@ Rules from the API document that shape this file:
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
 import time
-import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 import requests
-import urllib3
 
 from .errors import AuthError, CryptomError, NotFound, Rejected, Unavailable
 from .models import Page, Token, Transaction
 from .tokens import Logins, MemoryTokenStore, TokenStore, token_from_auth
+from .wire import ANSWER_GRACE_SECONDS, data_of, dump_json, parse, read_body, read_model
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-
-# An answer as a whole may take the read timeout and this much more (5 s + 1 s, under the 8 s
-# that a screen's poll waits), and be this large (a history page of 100 is a few hundred KB).
-ANSWER_GRACE_SECONDS = 1.0
-MAX_ANSWER_BYTES = 4 * 1024 * 1024
-_TITLE = re.compile(r"<title>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-
-
-def _dump_json(body: dict[str, Any]) -> str:
-    """JSON with Decimal written as an exact number literal (json.dumps knows no Decimal)."""
-    marks: dict[str, str] = {}
-
-    def default(value: Any) -> str:
-        if isinstance(value, Decimal):
-            mark = f"__decimal_{uuid.uuid4().hex}__"
-            marks[f'"{mark}"'] = format(value, "f")
-            return mark
-        raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-    text = json.dumps(body, default=default)
-    for mark, literal in marks.items():
-        text = text.replace(mark, literal)
-    return text
 
 
 class CryptomClient:
@@ -120,11 +94,11 @@ class CryptomClient:
         if status_note:
             body["statusNote"] = status_note
         data = self._authed("POST", "/api/transaction/create", body=body)
-        return _read(Transaction.from_json, self._data(data))
+        return read_model(Transaction.from_json, data_of(data))
 
     def transaction(self, tx_id: str) -> Transaction:
         data = self._authed("GET", f"/api/transaction/detail/{_safe_id(tx_id)}")
-        return _read(Transaction.from_json, self._data(data))
+        return read_model(Transaction.from_json, data_of(data))
 
     def cancel(self, tx_id: str) -> None:
         """Ask upstream to cancel. Read the transaction again afterwards: it may have completed."""
@@ -142,7 +116,7 @@ class CryptomClient:
         params = {k: str(v) for k, v in (filters or {}).items() if v not in (None, "")}
         params.update(page=str(int(page)), limit=str(int(limit)))
         data = self._authed("GET", "/api/transaction", params=params)
-        return _read(Page.from_json, self._data(data))
+        return read_model(Page.from_json, data_of(data))
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -198,7 +172,7 @@ class CryptomClient:
             headers["Authorization"] = f"Bearer {token}"
         if body is not None:
             headers["Content-Type"] = "application/json"
-            data = _dump_json(body).encode()
+            data = dump_json(body).encode()
         attempts = 1 + (self.get_retries if method == "GET" else 0)
         for attempt in range(attempts):
             started = time.monotonic()
@@ -207,7 +181,7 @@ class CryptomClient:
                     method, self.base_url + path, headers=headers, data=data, params=params,
                     timeout=self.timeout, stream=True,
                 )
-                _read_body(response, started + self.timeout[1] + ANSWER_GRACE_SECONDS)
+                read_body(response, started + self.timeout[1] + ANSWER_GRACE_SECONDS)
             except requests.ConnectionError as exc:
                 # Refused or reset before an answer: safe to try a GET again, never a POST.
                 if isinstance(exc, requests.ConnectTimeout) or attempt + 1 >= attempts:
@@ -221,92 +195,8 @@ class CryptomClient:
             log.debug("cryptom: %s %s -> %s in %.0f ms", method, path, response.status_code, elapsed)
             if response.status_code >= 500 and attempt + 1 < attempts:
                 continue
-            return self._parse(response, raw=raw)
+            return parse(response, raw=raw)
         raise AssertionError("unreachable")  # pragma: no cover
-
-    @staticmethod
-    def _parse(response: requests.Response, *, raw: bool) -> Any:
-        status = response.status_code
-        payload: Any = None
-        try:
-            payload = json.loads(response.content, parse_float=Decimal)
-        except ValueError:
-            payload = None
-        if status < 400:
-            if raw:
-                return response.content
-            if not isinstance(payload, dict):
-                raise Unavailable("Cryptom Pay answered with a body that is not JSON", status=status)
-            if payload.get("status") is False:
-                raise Rejected(_message(payload, response), status=status)
-            return payload
-        message = _message(payload, response)
-        if status == 401:
-            raise AuthError(message, status=status)
-        if status == 404:
-            if not isinstance(payload, dict):
-                # A proxy's or a load balancer's page, not upstream's API saying it has no such
-                # transaction: upstream is unavailable, nothing is known about the transaction.
-                raise Unavailable(message, status=status)
-            raise NotFound(message, status=status)
-        if status >= 500:
-            raise Unavailable(message, status=status)
-        raise Rejected(message, status=status)
-
-    @staticmethod
-    def _data(payload: dict[str, Any]) -> dict[str, Any]:
-        data = payload.get("data")
-        if not isinstance(data, dict):
-            raise Unavailable("Cryptom Pay answered without data")
-        return data
-
-
-def _read_body(response: requests.Response, deadline: float) -> None:
-    """The whole body, by `deadline` and within MAX_ANSWER_BYTES. The read timeout bounds each
-    wait for a byte only: an answer that drips in (or never ends) would hold a worker thread for
-    as long as upstream likes, and a huge one the worker's memory."""
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        while True:
-            if time.monotonic() > deadline:
-                raise Unavailable("Cryptom Pay did not answer in time (the answer was too slow)")
-            chunk = response.raw.read1(65536, decode_content=True)
-            if not chunk:
-                break
-            size += len(chunk)
-            if size > MAX_ANSWER_BYTES:
-                raise Unavailable("Cryptom Pay answered with a body too large to read")
-            chunks.append(chunk)
-    except Unavailable:
-        response.close()
-        raise
-    except (TimeoutError, urllib3.exceptions.ReadTimeoutError) as exc:
-        response.close()
-        raise requests.Timeout(str(exc)) from None
-    except (OSError, urllib3.exceptions.HTTPError) as exc:
-        response.close()
-        raise requests.ConnectionError(str(exc)) from None
-    response._content = b"".join(chunks)  # what `response.content` gives from now on
-    response._content_consumed = True
-    response.raw.release_conn()  # read to its end: the connection serves the next request
-
-
-def _message(payload: Any, response: requests.Response) -> str:
-    if isinstance(payload, dict) and isinstance(payload.get("message"), str):
-        return payload["message"]
-    match = _TITLE.search(response.text[:4096]) if response.content else None
-    detail = f": {match.group(1).strip()[:120]}" if match else ""
-    return f"Cryptom Pay answered HTTP {response.status_code}{detail}"
-
-
-def _read(model: Callable[[dict[str, Any]], T], data: dict[str, Any]) -> T:
-    """Upstream's data as our model; data the model cannot read (a transaction without an id, a
-    page whose rows are not objects) is a garbled answer: upstream unavailable, never a crash."""
-    try:
-        return model(data)
-    except (ValueError, TypeError, AttributeError, ArithmeticError) as exc:
-        raise Unavailable(f"Cryptom Pay answered with data the kiosk cannot read ({exc})") from None
 
 
 def _safe_id(tx_id: str) -> str:
