@@ -103,6 +103,24 @@
     arm();
   }
 
+  // -- an unattended amount screen loads itself again every few hours: each showing keeps its
+  //    session, and the form's token, alive, so the first customer after a quiet night is not
+  //    told the page expired. Never while someone is typing an amount.
+  function freshen(seconds, url, idle) {
+    var loaded = Date.now(), touched = 0;
+    ["pointerdown", "keydown"].forEach(function (t) {
+      document.addEventListener(t, function () { touched = Date.now(); }, true);
+    });
+    function check() {  // a typed amount is cleared by the idle reset before this is due
+      var now = Date.now();
+      if (now - loaded >= seconds * 1000 && now - touched >= idle * 1000) window.location.replace(url);
+    }
+    setInterval(check, 60 * 1000);
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "visible") check();
+    });
+  }
+
   // -- keep the screen on -------------------------------------------------------------------
   var lock = null;
   function wake() {
@@ -139,6 +157,8 @@
     document.querySelectorAll("[data-auto-submit]").forEach(autoReturn);
     var idle = Number(document.body.dataset.idleSeconds || 0);
     if (idle > 0) idleReset(idle);
+    var again = Number(document.body.dataset.freshenSeconds || 0);
+    if (again > 0) freshen(again, document.body.dataset.freshenUrl, idle || 60);
     tick();
     setInterval(tick, 1000);
     wake();

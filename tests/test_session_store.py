@@ -66,3 +66,34 @@ def test_in_redis_a_first_look_lives_a_day_a_kiosk_that_sold_a_month(make_app, s
     tablet.start("300")
     assert DAY - 5 <= client.ttl("kiosk:session:" + sid_of(bot)) <= DAY
     assert MONTH - 5 <= client.ttl("kiosk:session:" + sid_of(tablet.web)) <= MONTH
+
+
+def test_an_amount_screen_shown_again_keeps_a_first_look_alive(make_app, sandbox):
+    """A tablet left on the amount screen overnight loads it again now and then (kiosk.js): each
+    showing keeps its session another day, so the next morning's first customer is not told the
+    page expired. A session that has done nothing still lives a day from its last showing."""
+    app = make_app(COINS="TRX:TRX")
+    with time_machine.travel(START, tick=False) as clock:
+        tablet = Customer(app.test_client(), sandbox)
+        tablet.amount_page()
+        assert file_expiry(app, tablet.web) == START + DAY
+        clock.shift(DAY - 6 * 3600)  # the screen loads itself again after six idle hours
+        tablet.amount_page()
+        assert file_expiry(app, tablet.web) == START + 2 * DAY - 6 * 3600
+        clock.shift(DAY - 7 * 3600)  # the first customer: past the first showing's day
+        response = tablet.enter("300")
+        assert response.status_code == 303 and "/pay/" in response.headers["Location"]
+        assert sandbox.calls("create") == 1
+
+
+def test_a_first_look_not_shown_again_expires_after_its_day(make_app, sandbox):
+    app = make_app(COINS="TRX:TRX", DEFAULT_LOCALE="en")
+    with time_machine.travel(START, tick=False) as clock:
+        tablet = Customer(app.test_client(), sandbox)
+        html = tablet.amount_page()
+        clock.shift(DAY + 1)
+        response = tablet.post("/", {"csrf_token": field(html, "csrf_token"), "nonce": field(html, "nonce"),
+                                     "amount": "300"})
+        assert response.status_code == 303 and response.headers["Location"] == "/"
+        assert "This page expired" in tablet.amount_page()
+        assert sandbox.calls("create") == 0

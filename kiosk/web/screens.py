@@ -39,6 +39,7 @@ from . import callers
 from . import format as fmt
 from .display import state_token
 from .extensions import current_locale, kiosk
+from .sessions import SHOW_AGAIN
 
 bp = Blueprint("kiosk", __name__)
 
@@ -98,6 +99,9 @@ def amount() -> Any:
     open_tx = session.get("tx")
     if open_tx and kiosk().checkout.record_for(open_tx, owner()) and not kiosk().checkout.is_closed(open_tx):
         return redirect(url_for(".pay", tx_id=open_tx))
+    # Saved again at each showing: an unattended tablet loads this screen every few hours
+    # (kiosk.js), so its session, and the form's token, never run out overnight.
+    session.modified = True
     return render_amount()
 
 
@@ -108,6 +112,7 @@ def render_amount(error: str | None = None, status: int = 200, **values: Any) ->
     html = render_template(
         "kiosk/amount.html", error=error, nonce=new_nonce(), values=values,
         min_amount=s.min_amount, max_amount=s.max_amount,
+        freshen_seconds=int(SHOW_AGAIN.total_seconds()),
         # A paired display in keypad mode notices on its own when staff change or unpair it.
         state_token=state_token(display, callers.credential()) if display else None,
     )

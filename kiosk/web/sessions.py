@@ -30,6 +30,7 @@ from redis.exceptions import RedisError
 log = logging.getLogger(__name__)
 
 FIRST_LOOK = timedelta(days=1)
+SHOW_AGAIN = FIRST_LOOK / 4  # an unattended amount screen loads itself again this often
 # What a screen's first look writes: nothing the browser has done yet.
 NOTHING_DONE = frozenset({"_permanent", "kiosk_id", "csrf_token"})
 

@@ -236,6 +236,30 @@ def test_idle_coin_screen_returns_to_a_clear_amount_screen(page, kiosk_server, s
     assert sandbox.calls("create") == 0
 
 
+def test_an_unattended_amount_screen_loads_itself_again_after_six_hours(page, kiosk_server, sandbox):
+    """Each showing keeps the tablet's session another day (test_session_store), so the first
+    customer after a quiet night is never told the page expired; a customer typing is never
+    interrupted."""
+    kiosk = kiosk_server(IDLE_SECONDS=90)
+    page.clock.install()
+    shown: list[str] = []
+    page.on("request", lambda r: r.resource_type == "document" and shown.append(r.url))
+    page.goto(kiosk.url + "/")
+    page.clock.fast_forward("05:59:30")
+    enter_amount(page, "42")  # a customer, thirty seconds before the six hours are up,
+    page.get_by_test_id("key-clear").click()  # starts over
+    page.clock.fast_forward("00:00:45")  # six hours have passed, but someone is there
+    enter_amount(page, "425")
+    expect(page.get_by_test_id("amount-display")).to_have_text("₺4,25")  # the same page
+    # Had the screen loaded itself again while typing, its six hours would start over and
+    # nothing would load it in the next three minutes.
+    with page.expect_navigation():
+        page.clock.run_for("03:00")  # the idle reset clears the amount, and a minute later it loads
+    expect(page.get_by_test_id("amount-display")).to_have_text("₺0,00")
+    assert shown == [kiosk.url + "/", kiosk.url + "/"]
+    assert sandbox.calls("create") == 0
+
+
 def test_touch_targets_are_large_enough(page, kiosk_server, sandbox):
     kiosk = kiosk_server()
     for size in ({"width": 1280, "height": 800}, PORTRAIT, SMALL):
