@@ -134,3 +134,21 @@ def test_a_refusal_after_a_record_of_no_level_pauses_the_first_pause(sandbox, tm
             tablet.transaction(TX)
         clock.shift(0.001)
         tablet.history(limit=1)
+
+
+def test_new_credentials_are_tried_at_once(sandbox, tmp_path):
+    """The shop fixes a wrong password: the kiosk started with the new one logs in at once, the
+    pause of the old credentials holds back no one else's login; the old ones stay paused."""
+    store = FileTokenStore(tmp_path / "t.json")
+    wrong = CryptomClient(sandbox.url, DEFAULT_EMAIL, "wrong", token_store=store)
+    with time_machine.travel(START, tick=False):
+        with pytest.raises(AuthError, match="refused the login: "):
+            wrong.transaction(TX)
+        with pytest.raises(AuthError, match=f"tries again in {int(LOGIN_PAUSE[0])} s") as paused:
+            wrong.transaction(TX)
+        assert paused.value.status == 401  # a pause is caught as the refusal it stands for
+        assert sandbox.calls("auth") == 1
+        fixed = CryptomClient(sandbox.url, DEFAULT_EMAIL, DEFAULT_PASSWORD, token_store=FileTokenStore(
+            tmp_path / "t.json"))
+        fixed.history(limit=1)
+    assert sandbox.calls("auth") == 2
