@@ -41,7 +41,10 @@ def test_reconciliation_finds_unknown_and_ended_transactions_once(make_app, sand
     watcher(app)
     start = time.time()
     pages = sandbox.calls("history")
-    with time_machine.travel(start + RECENT + 1, tick=True):
+    # The next hour, old enough for every transaction made above: the consumer's scheduler runs
+    # the real hour's reconciliation when it starts at minute 7, and that hour's period is taken.
+    first = (start + RECENT + 1) // 3600 * 3600 + 3600 + 1
+    with time_machine.travel(first, tick=True):
         services.jobs.reconcile_task()
 
         def last() -> dict | None:
@@ -65,7 +68,7 @@ def test_reconciliation_finds_unknown_and_ended_transactions_once(make_app, sand
         wait_for("the job to be taken", lambda: services.jobs.huey.pending_count() == 0)
         assert last() == run
     # Next hour: it runs, and what was dismissed stays dismissed.
-    with time_machine.travel(start + 3600 + RECENT + 1, tick=True):
+    with time_machine.travel(first + 3600, tick=True):
         services.jobs.reconcile_task()
         wait_for("the next run", lambda: last()["at"] > run["at"], seconds=15)
         assert foreign.id not in dict(services.checkout.attention())
