@@ -17,8 +17,8 @@ import time_machine
 from kiosk import logs
 from kiosk.sandbox import DEFAULT_PASSWORD
 
-from .conftest import free_port
-from .support import Customer, Gunicorn, LiveServer, field
+from .conftest import PIN, free_port
+from .support import Customer, Gunicorn, LiveServer, field, unlock_staff
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -173,9 +173,11 @@ def test_a_forged_log_line_stays_inside_its_own(make_app, capsys, fmt):
     kept = root.handlers[:], root.level
     try:
         logs.configure(fmt)
+        staff = app.test_client()
+        unlock_staff(staff, PIN)  # a route that lets the request through to its CSRF check
         capsys.readouterr()
-        app.test_client().post("/pay/x%0A%7B%22level%22:%22info%22%7D%0Dforged%1B[2J/cancel",
-                               data={"csrf_token": "stale"})
+        staff.post("/operator/tx/x%0A%7B%22level%22:%22info%22%7D%0Dforged%1B[2J/cancel",
+                   data={"csrf_token": "stale"})
         lines = capsys.readouterr().err.splitlines()
     finally:
         root.handlers[:], root.level = kept

@@ -25,7 +25,6 @@ from flask import Blueprint, Response, g, jsonify, request, send_file
 from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
 
-from .. import clock
 from ..checkout.inputs import NOTE_MAX, REFERENCE_MAX, InputError
 from ..displays import (
     STATUSES,
@@ -60,24 +59,6 @@ def keys() -> ApiKeys:
 
 
 # -- every request ---------------------------------------------------------------------------
-
-
-@bp.before_request
-def authenticate() -> None:
-    if request.endpoint == "api.openapi":
-        return
-    header = request.headers.get("Authorization", "")
-    scheme, _, key = header.partition(" ")
-    name = keys().verify(key.strip()) if scheme.lower() == "bearer" else None
-    if name is None:
-        raise ApiError("unauthorized", "A valid API key is needed: Authorization: Bearer <key>.")
-    g.api_key = name
-    count, window = kiosk().settings.api_rate_limit
-    slot = int(clock.now() // window)
-    if kiosk().store.incr(f"rate:api:{name}:{slot}", ttl=window) > count:
-        retry = str(max(1, int((slot + 1) * window - clock.now())))
-        raise ApiError("rate_limited", f"More than {count} requests in {window} s with this key.",
-                       {"Retry-After": retry})
 
 
 @bp.after_request

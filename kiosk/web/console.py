@@ -13,9 +13,7 @@ PIN opens it too). The cashier sends the amount to a display; the customer only 
 
 from __future__ import annotations
 
-import hmac
 from datetime import datetime
-from functools import wraps
 from typing import Any
 
 from flask import Blueprint, abort, make_response, redirect, render_template, request, session, url_for
@@ -23,71 +21,17 @@ from flask_babel import gettext as _
 
 from .. import clock
 from ..checkout.inputs import InputError, parse_amount, parse_note, parse_reference
-from ..checkout.pin import PinGuard
 from ..displays import DisplayBusy, DisplayNotInTillMode, DisplayOffline, Order, OrderState
 from . import format as fmt
+from . import staff
 from .extensions import kiosk
-from .operator import audit, audit_refused, pin_error, rotate_session, who
-from .operator import unlocked as operator_unlocked
 from .paying import qr_svg
 from .screens import is_htmx, message, new_nonce, valid_nonce
+from .staff import audit
 
 bp = Blueprint("till", __name__, url_prefix="/till")
-
-IDLE_SECONDS = 900  # the console locks itself after fifteen minutes without a tap
-
-
-def enabled() -> bool:
-    return bool(kiosk().settings.cashier_pin or kiosk().settings.operator_pin)
-
-
-def unlocked() -> bool:
-    until = session.get("till_until")
-    return (isinstance(until, int | float) and until > clock.now()) or operator_unlocked()
-
-
-def cashier_only(poll: bool = False) -> Any:
-    """Staff with the cashier or operator PIN. A tap keeps the console open; a poll does not
-    (and never writes the session)."""
-    def decorate(view: Any) -> Any:
-        @wraps(view)
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if not enabled():
-                abort(404)
-            if not unlocked():
-                if not poll:
-                    lock_when_idle()
-                if poll:
-                    response = make_response("", 204)
-                    response.headers["HX-Redirect"] = url_for(".console")
-                    return response
-                return redirect(url_for(".console"))
-            if not poll:
-                session["till_until"] = clock.now() + IDLE_SECONDS
-            return view(*args, **kwargs)
-        return wrapped
-    return decorate
-
-
-def end_till_session() -> None:
-    if session.pop("till_until", None) is not None:
-        rotate_session()
-
-
-def lock_when_idle() -> None:
-    """The console was left alone past its idle time: it locks, with a new session id."""
-    if "till_until" in session:
-        audit("till.idle_lock")
-        end_till_session()
-
-
-def check_pin(attempt: str) -> Any:
-    """The cashier PIN or the operator's; wrong tries of either count against one lockout."""
-    settings = kiosk().settings
-    operator = settings.operator_pin
-    pin = operator if operator and hmac.compare_digest(attempt.encode(), operator.encode()) \
-        else settings.cashier_pin or operator
-    return PinGuard(kiosk().store, pin).check(attempt, who())
+AREA = staff.CASHIER
+IDLE_SECONDS = AREA.idle_seconds  # the console locks itself after fifteen minutes without a tap
 
 
 def pin_screen(error: str | None = None, locked_for: int = 0, status: int = 200) -> Any:
@@ -97,34 +41,24 @@ def pin_screen(error: str | None = None, locked_for: int = 0, status: int = 200)
 
 @bp.get("")
 def console() -> Any:
-    if not enabled():
-        abort(404)
-    if not unlocked():
-        lock_when_idle()
-        return pin_screen(locked_for=PinGuard(kiosk().store, None).locked_for(who()))
-    session["till_until"] = clock.now() + IDLE_SECONDS
+    if not staff.unlocked(AREA):
+        staff.lock_when_idle()
+        return pin_screen(locked_for=staff.locked_for())
+    staff.touch(AREA)
     return render_console()
 
 
 @bp.post("")
 def pin_submit() -> Any:
-    if not enabled():
-        abort(404)
-    result = check_pin(str(request.form.get("pin", ""))[:32])
+    result = staff.unlock(AREA, str(request.form.get("pin", "")))
     if result.ok:
-        session["till_until"] = clock.now() + IDLE_SECONDS
-        rotate_session()  # an id learnt before the unlock is worth nothing after
-        audit("till.unlock")
         return redirect(url_for(".console"), 303)
-    audit_refused(result, "till")
-    return pin_screen(pin_error(result), result.locked_for, 403)
+    return pin_screen(staff.pin_error(result), result.locked_for, 403)
 
 
 @bp.post("/lock")
 def lock() -> Any:
-    if "till_until" in session:
-        audit("till.lock")
-    end_till_session()
+    staff.lock(AREA)
     return redirect(url_for(".console"), 303)
 
 
@@ -151,7 +85,6 @@ def render_console(error: str | None = None, status: int = 200, values: Any = No
 
 
 @bp.post("/charge")
-@cashier_only()
 def charge() -> Any:
     form = request.form
     services = kiosk()
@@ -196,14 +129,12 @@ def follow(state: OrderState) -> dict[str, Any]:
 
 
 @bp.get("/checkout/<order_id>")
-@cashier_only()
 def checkout(order_id: str) -> Any:
     state = kiosk().orders.state(order_or_404(order_id), look=True)
     return render_template("till/checkout.html", **follow(state))
 
 
 @bp.get("/checkout/<order_id>/status")
-@cashier_only(poll=True)
 def status(order_id: str) -> Any:
     order = order_or_404(order_id)
     if not is_htmx():
@@ -216,7 +147,6 @@ def status(order_id: str) -> Any:
 
 
 @bp.post("/checkout/<order_id>/cancel")
-@cashier_only()
 def cancel(order_id: str) -> Any:
     kiosk().orders.cancel(order_or_404(order_id), "till")
     audit("till.cancel")
@@ -224,7 +154,6 @@ def cancel(order_id: str) -> Any:
 
 
 @bp.get("/checkout/<order_id>/receipt")
-@cashier_only()
 def receipt(order_id: str) -> Any:
     state = kiosk().orders.state(order_or_404(order_id), look=True)
     view = state.view
@@ -243,7 +172,6 @@ def receipt(order_id: str) -> Any:
 
 
 @bp.get("/checkout/<order_id>/receipt-qr.svg")
-@cashier_only(poll=True)
 def receipt_qr(order_id: str) -> Any:
     tx_id = kiosk().orders.tx_of(order_or_404(order_id))
     if tx_id is None:

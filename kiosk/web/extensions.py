@@ -19,8 +19,8 @@ from ..config import Settings
 from ..i18n import LANGUAGE_NAMES, LOCALES, TRANSLATIONS_DIR, compile_catalogs
 from ..paths import STATIC_DIR
 from ..services import Services
+from . import access, security, sessions, staff
 from . import format as fmt
-from . import security, sessions
 from .proxy import TrustedProxies
 
 csrf = CSRFProtect()
@@ -29,17 +29,16 @@ babel = Babel()
 
 
 class SessionlessProbes(SessionInterface):
-    """Probes, static files, the till API and the displays' idle poll need no session: they answer without
-    touching the session store, so /healthz and the stylesheet work even while Redis is away,
-    and a display waiting all day for the next sale costs no session read or write."""
-
-    SKIP = ("/healthz", "/readyz", "/static/", "/display/poll", "/display/logo", "/api/")
+    """Routes whose line in the access table says so (probes, static files, the till API, the
+    displays' idle poll) answer without touching the session store: /healthz and the stylesheet
+    work even while Redis is away, and a display waiting all day for the next sale costs no
+    session read or write. An unknown path opens no session either."""
 
     def __init__(self, inner: SessionInterface) -> None:
         self.inner = inner
 
     def open_session(self, app: Flask, request: Request) -> Any:
-        if request.path.startswith(self.SKIP):
+        if not access.needs_session(app, request):
             return self.make_null_session(app)
         return self.inner.open_session(app, request)
 
@@ -135,5 +134,9 @@ def init_app(app: Flask, settings: Settings) -> None:
     def untag_request(exc: BaseException | None) -> None:
         logs.request_id.set("-")
 
+    # Who may call the route, before the CSRF check: a stranger's form is answered as an unknown
+    # id is, not as an expired page that names the screen it came from.
+    app.before_request(access.check)
     # After tag_request: a refused form's warning carries the request id too.
     csrf.init_app(app)
+    app.before_request(staff.keep_open)  # after the CSRF check

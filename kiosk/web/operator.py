@@ -12,137 +12,61 @@
 
 from __future__ import annotations
 
-import logging
-from functools import wraps
 from typing import Any
 
 from flask import (
     Blueprint,
     abort,
-    current_app,
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask_babel import gettext as _
 
-from .. import __version__, clock
+from .. import __version__
 from ..api.keys import NAME as KEY_NAME
 from ..api.keys import ApiKeys
 from ..checkout import ledger
-from ..checkout.pin import PinGuard, PinResult
 from ..cryptom import CryptomError, NotFound, Rejected, Status
 from ..displays import MODES, Display, PairingError
 from ..jobs import queue_health
+from . import staff
 from .extensions import kiosk
-from .screens import client_keys, message
+from .screens import message
+from .staff import audit
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
-audit_log = logging.getLogger("kiosk.audit")
-
-IDLE_SECONDS = 300
-
-
-def guard() -> PinGuard:
-    return PinGuard(kiosk().store, kiosk().settings.operator_pin)
-
-
-def who() -> list[str]:
-    """Wrong PINs count against this kiosk session and against the client's address."""
-    return list(client_keys())
-
-
-def audit(event: str, tx_id: str | None = None, key: str | None = None) -> None:
-    """One line per operator action, with the client's address (never a PIN, never a key: a
-    key's name only)."""
-    extra: dict[str, Any] = {"event": event, "client": request.remote_addr or "-"}
-    on = ""
-    if tx_id is not None:
-        extra["tx"], on = tx_id, f" on {tx_id}"
-    if key is not None:
-        extra["key"], on = key, f" on key {key}"
-    audit_log.info("%s from %s%s", event, extra["client"], on, extra=extra)
-
-
-def rotate_session() -> None:
-    """A new session id whenever the operator's rights change, with the same contents (so a
-    customer's checkout on this tablet carries on): an id learnt before is worth nothing after."""
-    current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]
-
-
-def unlocked() -> bool:
-    until = session.get("operator_until")
-    return isinstance(until, int | float) and until > clock.now()
-
-
-def end_operator_session() -> None:
-    if session.pop("operator_until", None) is not None:
-        rotate_session()
-
-
-def operator_only(view: Any) -> Any:
-    @wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if kiosk().settings.operator_pin is None:
-            abort(404)
-        if not unlocked():
-            if "operator_until" in session:
-                audit("operator.idle_lock")
-            end_operator_session()
-            return redirect(url_for(".pin"))
-        session["operator_until"] = clock.now() + IDLE_SECONDS  # five idle minutes end it
-        return view(*args, **kwargs)
-
-    return wrapped
+AREA = staff.OPERATOR
+IDLE_SECONDS = AREA.idle_seconds
 
 
 @bp.get("")
 def pin() -> Any:
-    if kiosk().settings.operator_pin is None:
+    if not staff.enabled(AREA):
         return render_template("operator/off.html"), 404
-    if unlocked():
+    if staff.unlocked(AREA):
         return redirect(url_for(".today"))
-    return render_template("operator/pin.html", locked_for=guard().locked_for(who()), error=None)
+    staff.lock_when_idle()
+    return render_template("operator/pin.html", locked_for=staff.locked_for(), error=None)
 
 
 @bp.post("")
 def pin_submit() -> Any:
-    if kiosk().settings.operator_pin is None:
-        abort(404)
-    result = guard().check(str(request.form.get("pin", ""))[:32], who())
+    result = staff.unlock(AREA, str(request.form.get("pin", "")))
     if result.ok:
-        session["operator_until"] = clock.now() + IDLE_SECONDS
-        rotate_session()
-        audit("operator.unlock")
         return redirect(url_for(".today"), 303)
-    audit_refused(result, "operator")
-    return render_template("operator/pin.html", locked_for=result.locked_for, error=pin_error(result)), 403
-
-
-def audit_refused(result: PinResult, area: str) -> None:
-    audit(f"{area}.pin_refused" if not result.compared else
-          f"{area}.lockout" if result.locked_for else f"{area}.pin_wrong")
-
-
-def pin_error(result: PinResult) -> str:
-    if result.locked_for:
-        return _("Too many wrong PINs. Try again in %(minutes)d minutes.",
-                 minutes=max(1, (result.locked_for + 59) // 60))
-    return _("Wrong PIN. %(left)d tries left.", left=result.tries_left)
+    return render_template("operator/pin.html", locked_for=result.locked_for,
+                           error=staff.pin_error(result)), 403
 
 
 @bp.post("/lock")
 def lock() -> Any:
-    if unlocked():
-        audit("operator.lock")
-    end_operator_session()
+    staff.lock(AREA)
     return redirect(url_for("kiosk.amount"), 303)
 
 
 @bp.get("/today")
-@operator_only
 def today() -> Any:
     settings = kiosk().settings
     summary = error = None
@@ -157,7 +81,6 @@ def today() -> Any:
 
 
 @bp.post("/attention/<tx_id>/dismiss")
-@operator_only
 def dismiss(tx_id: str) -> Any:
     kiosk().checkout.dismiss(tx_id)
     audit("operator.dismiss", tx_id)
@@ -165,7 +88,6 @@ def dismiss(tx_id: str) -> Any:
 
 
 @bp.get("/history")
-@operator_only
 def history() -> Any:
     query = ledger.HistoryQuery.parse(request.args)
     page = error = None
@@ -182,7 +104,6 @@ def history() -> Any:
 
 
 @bp.get("/tx/<tx_id>")
-@operator_only
 def detail(tx_id: str) -> Any:
     try:
         tx = kiosk().checkout.lookup(tx_id)
@@ -198,7 +119,6 @@ def detail(tx_id: str) -> Any:
 
 
 @bp.post("/tx/<tx_id>/cancel")
-@operator_only
 def cancel(tx_id: str) -> Any:
     try:
         kiosk().checkout.cancel_by_operator(tx_id)
@@ -209,7 +129,6 @@ def cancel(tx_id: str) -> Any:
 
 
 @bp.get("/settings")
-@operator_only
 def settings() -> Any:
     return render_template("operator/settings.html", health=ledger.health(kiosk().client),
                            queue=queue_health(kiosk().jobs), version=__version__)
@@ -234,13 +153,11 @@ def display_or_404(display_id: str) -> Display:
 
 
 @bp.get("/displays")
-@operator_only
 def displays() -> Any:
     return render_displays()
 
 
 @bp.post("/displays")
-@operator_only
 def pair() -> Any:
     form = request.form
     try:
@@ -252,7 +169,6 @@ def pair() -> Any:
 
 
 @bp.post("/displays/<display_id>/<change>")
-@operator_only
 def change_display(display_id: str, change: str) -> Any:
     """Rename a display, or change its mode."""
     field = {"rename": "name", "mode": "mode"}.get(change)
@@ -269,7 +185,6 @@ def change_display(display_id: str, change: str) -> Any:
 
 
 @bp.post("/displays/<display_id>/unpair")
-@operator_only
 def unpair(display_id: str) -> Any:
     kiosk().orders.unpair(display_or_404(display_id))
     audit("operator.display_unpair")
@@ -280,7 +195,6 @@ def unpair(display_id: str) -> Any:
 
 
 @bp.get("/keys")
-@operator_only
 def api_keys() -> Any:
     """None is made here: a new key is shown once, on the server (`kiosk keys create NAME`),
     so a key never reaches a browser."""
@@ -292,7 +206,6 @@ def api_keys() -> Any:
 
 
 @bp.post("/keys/<name>/revoke")
-@operator_only
 def revoke_key(name: str) -> Any:
     if not ApiKeys(kiosk().store).revoke(name):
         abort(404)

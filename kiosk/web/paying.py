@@ -13,8 +13,9 @@ from .. import clock
 from ..checkout import Outcome, View
 from . import callers
 from . import format as fmt
+from .access import owned_record
 from .extensions import kiosk
-from .screens import bp, is_htmx, owned_or_404
+from .screens import bp, is_htmx
 
 
 def pay_screen(view: View, code: int = 302) -> Any:
@@ -28,12 +29,12 @@ def pay_screen(view: View, code: int = 302) -> Any:
 
 @bp.get("/pay/<tx_id>")
 def pay(tx_id: str) -> Any:
-    return pay_screen(kiosk().checkout.view(owned_or_404(tx_id)))
+    return pay_screen(kiosk().checkout.view(owned_record()))
 
 
 @bp.get("/pay/<tx_id>/status")
 def status(tx_id: str) -> Any:
-    record = owned_or_404(tx_id)
+    record = owned_record()
     if not is_htmx():  # every URL is a page too: a reload lands on the right screen
         return redirect(url_for(".pay", tx_id=tx_id))
     view = kiosk().checkout.view(record)
@@ -50,12 +51,12 @@ def status(tx_id: str) -> Any:
 
 @bp.post("/pay/<tx_id>/cancel")
 def cancel(tx_id: str) -> Any:
-    return pay_screen(kiosk().checkout.cancel(owned_or_404(tx_id)), 303)
+    return pay_screen(kiosk().checkout.cancel(owned_record()), 303)
 
 
 @bp.get("/pay/<tx_id>/qr.png")
 def qr(tx_id: str) -> Response:
-    png = kiosk().checkout.qr_png(owned_or_404(tx_id))
+    png = kiosk().checkout.qr_png(owned_record())
     if png is None:
         abort(503)
     response = Response(png, mimetype="image/png")
@@ -68,7 +69,7 @@ def qr(tx_id: str) -> Response:
 
 @bp.get("/result/<tx_id>")
 def result(tx_id: str) -> Any:
-    record = owned_or_404(tx_id)
+    record = owned_record()
     view = kiosk().checkout.view(record)
     if not view.outcome.is_final:
         return redirect(url_for(".pay", tx_id=tx_id))
@@ -79,7 +80,7 @@ def result(tx_id: str) -> Any:
 def receipt(tx_id: str) -> Any:
     """A printable receipt of a completed payment: 58 mm thermal paper or A4."""
     settings = kiosk().settings
-    record = owned_or_404(tx_id)
+    record = owned_record()
     if not settings.receipts:
         abort(404)
     view = kiosk().checkout.view(record)
@@ -96,7 +97,7 @@ def receipt(tx_id: str) -> Any:
 
 @bp.get("/receipt/<tx_id>/qr.svg")
 def receipt_qr(tx_id: str) -> Response:
-    return qr_svg(owned_or_404(tx_id).tx_id)
+    return qr_svg(owned_record().tx_id)
 
 
 def qr_svg(tx_id: str) -> Response:

@@ -21,7 +21,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    abort,
     make_response,
     redirect,
     render_template,
@@ -32,7 +31,7 @@ from flask import (
 from flask_babel import gettext as _
 from redis.exceptions import RedisError
 
-from ..checkout import Record, StartLimited, StartRejected, StartUnavailable, ownership
+from ..checkout import StartLimited, StartRejected, StartUnavailable, ownership
 from ..checkout.inputs import InputError, parse_amount, parse_mobile, parse_note
 from ..i18n import LOCALES
 from . import callers
@@ -42,9 +41,6 @@ from .extensions import current_locale, kiosk
 from .sessions import SHOW_AGAIN
 
 bp = Blueprint("kiosk", __name__)
-
-# A display in till mode takes its amounts from the console or a till, never from the customer.
-KEYPAD_ONLY = {"kiosk.amount", "kiosk.amount_submit", "kiosk.coin", "kiosk.coin_submit"}
 
 _NONCE_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
@@ -72,23 +68,6 @@ def message(err: InputError) -> str:
     if err.amount is not None:
         params["amount"] = fmt.fiat(err.amount, locale())
     return _(err.message, **params)
-
-
-@bp.before_request
-def who_may_enter() -> Any:
-    """With KIOSK_REQUIRE_PAIRING only paired displays reach these screens: anyone else is sent
-    to /display (pages) or told nothing exists (everything else)."""
-    display = callers.display()
-    if display is None:
-        if kiosk().settings.require_pairing:
-            if request.method == "GET" and not is_htmx():
-                return redirect(url_for("display.show"))
-            abort(404)
-        return None
-    kiosk().displays.seen(display)
-    if display.mode == "till" and request.endpoint in KEYPAD_ONLY:
-        return redirect(url_for("display.show"), 303)
-    return None
 
 
 # -- amount -------------------------------------------------------------------------------
@@ -231,14 +210,6 @@ def owner(create: bool = False) -> str | None:
     if not isinstance(kiosk_id, str) and create:
         kiosk_id = session["kiosk_id"] = secrets.token_urlsafe(18)
     return ownership.kiosk(kiosk_id) if isinstance(kiosk_id, str) else None
-
-
-def owned_or_404(tx_id: str) -> Record:
-    """This browser's own checkout; anyone else's answers exactly as an unknown id does."""
-    record = kiosk().checkout.record_for(tx_id, owner()) if len(tx_id) <= 64 else None
-    if record is None:
-        abort(404)
-    return record
 
 
 @bp.app_errorhandler(404)
