@@ -97,3 +97,32 @@ def test_a_first_look_not_shown_again_expires_after_its_day(make_app, sandbox):
         assert response.status_code == 303 and response.headers["Location"] == "/"
         assert "This page expired" in tablet.amount_page()
         assert sandbox.calls("create") == 0
+
+
+def test_in_redis_new_sessions_from_one_address_are_bounded(make_app, sandbox, redis_url):
+    """A script that never sends its cookie back makes a new session on every look: in a
+    fleet's Redis, one address gets at most NEW_SESSIONS[0] of them per window, and the screen
+    still answers. Another address, and a browser that keeps its cookie, are not held back."""
+    import redis
+
+    from kiosk.web.sessions import NEW_SESSIONS
+
+    count, _window = NEW_SESSIONS
+    app = make_app(COINS="TRX:TRX", REDIS_URL=redis_url)
+    client = redis.Redis.from_url(redis_url)
+
+    def sessions() -> int:
+        return len(client.keys("kiosk:session:*"))
+
+    for look in range(count + 1):
+        stranger = app.test_client()
+        stranger.environ_base["REMOTE_ADDR"] = "10.0.0.7"
+        assert stranger.get("/").status_code == 200, look
+    assert sessions() == count  # at the limit, and the one past it wrote nothing
+    kept = app.test_client()
+    kept.environ_base["REMOTE_ADDR"] = "10.0.0.8"
+    kept.get("/")
+    assert sessions() == count + 1
+    kept.post("/language", data={"csrf_token": field(kept.get("/").get_data(as_text=True), "csrf_token"),
+                                 "locale": "en"})
+    assert 'lang="en"' in kept.get("/").get_data(as_text=True)  # its session works as ever

@@ -19,7 +19,8 @@ from datetime import timedelta
 from typing import Any
 
 import msgspec
-from flask import Flask, Request
+from flask import Flask, Request, has_request_context
+from flask.globals import request_ctx
 from flask.sessions import NullSession
 from flask_session.base import Serializer, ServerSideSession
 from flask_session.cachelib import CacheLibSessionInterface
@@ -27,9 +28,14 @@ from flask_session.redis import RedisSessionInterface
 from redis import Redis
 from redis.exceptions import RedisError
 
+from .. import clock
+
 log = logging.getLogger(__name__)
 
 FIRST_LOOK = timedelta(days=1)
+# New sessions one client address may make in a fleet's Redis: N per seconds. A shop's tablets
+# keep theirs for a month; a script that drops its cookie gets a page, and nothing is stored.
+NEW_SESSIONS = (120, 600)
 SHOW_AGAIN = FIRST_LOOK / 4  # an unattended amount screen loads itself again this often
 # What a screen's first look writes: nothing the browser has done yet.
 NOTHING_DONE = frozenset({"_permanent", "kiosk_id", "csrf_token"})
@@ -75,10 +81,31 @@ class RedisSessions(KeptForWhatItHolds, RedisSessionInterface):
 
     def open_session(self, app: Flask, request: Request) -> Any:
         try:
-            return super().open_session(app, request)
+            session = super().open_session(app, request)
         except RedisError:
             log.warning("the session store is not answering")
             return StoreAway()
+        # A stored session always holds something (at least `_permanent`): an empty one is new.
+        session.is_new = not session
+        return session
+
+    def _upsert_session(self, session_lifetime: timedelta, session: ServerSideSession, store_id: str) -> None:
+        if getattr(session, "is_new", False):
+            session.is_new = False
+            if not self._may_make_new():
+                return
+        super()._upsert_session(session_lifetime, session, store_id)
+
+    def _may_make_new(self) -> bool:
+        """The bounded counter of new sessions per client address (the only write a stranger's
+        look may cost beyond its own session)."""
+        count, window = NEW_SESSIONS
+        address = (has_request_context() and request_ctx.request.remote_addr) or "-"
+        key = f"kiosk:rate:new-session:{address}:{int(clock.now() // window)}"
+        made = self.client.incr(key)
+        if made == 1:
+            self.client.expire(key, window)
+        return int(made) <= count
 
     def _retrieve_session_data(self, store_id: str) -> dict | None:
         data = self.client.get(store_id)
