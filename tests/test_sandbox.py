@@ -109,7 +109,7 @@ def test_invalid_bodies_get_400_with_a_message(sandbox):
 def test_tokens_missing_bad_or_expired_get_401(sandbox):
     r = requests.get(f"{sandbox.url}/api/transaction", timeout=5)
     assert r.status_code == 401 and r.json() == {"status": False, "message": "Unauthorized"}
-    forged = jwt.encode({"jti": "x", "iat": int(time.time())}, b"not-the-key")
+    forged = jwt.encode({"jti": "x", "iat": int(time.time())}, b"not-the-sandbox-key-but-32-bytes!")
     r = requests.get(f"{sandbox.url}/api/transaction", headers={"Authorization": f"Bearer {forged}"},
                      timeout=5)
     assert r.status_code == 401
@@ -155,3 +155,20 @@ def test_sandbox_pay_command(sandbox):
     assert main(["sandbox", "pay", tx["_id"], "--url", sandbox.url]) == 0
     assert sandbox.transactions()[0]["isTransferComplete"] is True
     assert main(["sandbox", "pay", "nope", "--url", sandbox.url]) == 1
+
+
+def test_a_token_with_another_algorithm_or_none_is_refused(sandbox):
+    """Only HS256 with the sandbox's own key: a token that names `none`, or signs with the key as
+    another algorithm, is not a login."""
+    import base64
+    import json as _json
+
+    def part(data: dict) -> str:
+        return base64.urlsafe_b64encode(_json.dumps(data).encode()).rstrip(b"=").decode()
+
+    unsigned = f"{part({'alg': 'none', 'typ': 'JWT'})}.{part({'jti': 'x'})}."
+    assert jwt.decode(unsigned, sandbox.state.key) is None
+    assert jwt.decode("not.a.token", sandbox.state.key) is None
+    good = jwt.encode({"jti": "x"}, sandbox.state.key)
+    assert jwt.decode(good, sandbox.state.key) == {"jti": "x"}
+    assert jwt.decode(good[:-2] + ("AA" if not good.endswith("AA") else "BB"), sandbox.state.key) is None
