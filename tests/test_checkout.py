@@ -113,3 +113,18 @@ def test_many_processes_opening_a_new_store_at_once_all_start(tmp_path):
         for p in procs:
             p.join(60)
         assert [p.exitcode for p in procs] == [0] * 32
+
+
+def test_the_in_process_memory_keeps_the_most_recently_used_items_only():
+    from kiosk.checkout.record import Recent
+
+    memory = Recent(size=3)
+    for key in "abc":
+        memory.put(key, key.upper())
+    assert memory.get_item("a") == "A"  # a is now the most recently used
+    memory.put("d", "D")  # one past the size: the least recently used (b) goes
+    assert [memory.get_item(k) for k in "abcd"] == ["A", None, "C", "D"]
+    assert len(memory) == 3
+    memory.drop("a")
+    memory.drop("zz")  # dropping what is not there is fine
+    assert memory.get_item("a") is None and len(memory) == 2

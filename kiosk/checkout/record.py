@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+
+from cachetools import LRUCache
 
 from ..cryptom import Transaction
 from .outcome import Outcome
@@ -20,30 +21,28 @@ GUARD_TTL = 24 * 3600
 MEMORY_ITEMS = 512  # per process: last-seen transactions and QR images
 
 
-class Recent(OrderedDict[str, Any]):
-    """A small least-recently-used map, safe between threads."""
+class Recent:
+    """A small least-recently-used map, safe between threads (cachetools' LRU under a lock)."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, size: int = MEMORY_ITEMS) -> None:
+        self._items: LRUCache[str, Any] = LRUCache(maxsize=size)
         self.lock = threading.Lock()
 
     def get_item(self, key: str) -> Any:
         with self.lock:
-            if key in self:
-                self.move_to_end(key)
-                return self[key]
-            return None
+            return self._items.get(key)  # a hit counts as a use
 
     def put(self, key: str, value: Any) -> None:
         with self.lock:
-            self[key] = value
-            self.move_to_end(key)
-            while len(self) > MEMORY_ITEMS:
-                self.popitem(last=False)
+            self._items[key] = value
 
     def drop(self, key: str) -> None:
         with self.lock:
-            self.pop(key, None)
+            self._items.pop(key, None)
+
+    def __len__(self) -> int:
+        with self.lock:
+            return len(self._items)
 
 
 class CheckoutError(Exception):
