@@ -21,6 +21,14 @@ graceful_timeout = 20  # on SIGTERM, requests in flight finish; polls simply res
 keepalive = 5
 accesslog = None  # our own JSON logs say what matters, without query strings or cookies
 errorlog = "-"
+# No control socket (gunicorn 25.1 and later open one for their `gunicornc` tool unless told not
+# to). Its default path is one per user, ~/.gunicorn/gunicorn.ctl or $XDG_RUNTIME_DIR/gunicorn.ctl,
+# so a second instance on the host took the first one's over, and the first to stop removed it for
+# both. A socket of its own in each state folder would not collide, but nothing would use it: the
+# kiosk is run with signals (systemd's stop, SIGHUP to reload) and watched through /healthz,
+# /readyz and the operator's health page. It would only be a second door into the master (add,
+# kill or reload workers, stop the server) and one more thread in a process that forks.
+control_socket_disable = True
 
 
 def post_worker_init(worker: object) -> None:

@@ -1,0 +1,105 @@
+"""`kiosk serve` as a host runs it, for real: two instances side by side on one host. Bounded
+waits on conditions, never fixed sleeps."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from kiosk.checkout import LocalStore
+
+from .conftest import free_port
+from .support import Customer, Gunicorn
+
+
+def wait_for(what: str, check: Callable[[], object], seconds: float = 30.0) -> object:
+    """Poll `check` until it returns something true; fail after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not (value := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+    return value
+
+
+def children(pid: int) -> list[int]:
+    """The live child processes of `pid` (its workers and its watcher), from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # ended meanwhile
+            continue
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        if int(ppid) == pid and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def watchers(pid: int) -> list[int]:
+    """The watcher (`kiosk worker --parent PID`) among the children of the master `pid`."""
+    def cmdline(child: int) -> str:
+        try:
+            return Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            return ""
+    return [child for child in children(pid) if "kiosk.cli worker" in cmdline(child)]
+
+
+def unix_sockets(pid: int) -> list[str]:
+    """The paths of the Unix sockets that process `pid` holds open."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:["):-1])
+    paths = []
+    for line in Path("/proc/net/unix").read_text().splitlines()[1:]:
+        fields = line.split()  # Num RefCount Protocol Flags Type St Inode [Path]
+        if len(fields) == 8 and fields[6] in inodes:
+            paths.append(fields[7])
+    return paths
+
+
+# -- two instances on one host ------------------------------------------------------------------
+
+
+def test_two_instances_on_one_host_share_no_control_socket(sandbox, tmp_path, monkeypatch):
+    """Two `kiosk serve` on one host, one user, two state folders and two ports. gunicorn's
+    control socket defaults to one path per user (~/.gunicorn/gunicorn.ctl, or in
+    XDG_RUNTIME_DIR), so the second instance took the first one's socket over. `kiosk serve`
+    opens none: nothing in the home folder, nothing in either state folder, no Unix socket
+    listening in either master."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))  # the instances' home: the real one is never touched
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)  # gunicorn's other default place
+    states = [tmp_path / "a" / "state", tmp_path / "b" / "state"]
+    servers = []
+    try:
+        for state in states:
+            state.mkdir(parents=True)
+            servers.append(Gunicorn(sandbox.url, state, free_port()))
+        for server, state in zip(servers, states, strict=True):
+            # Each serves its screens and runs its own watcher: the master is past its start.
+            assert Customer.over_http(server.url).get("/").status_code == 200
+            store = LocalStore(state / "kiosk.sqlite3")
+            wait_for("the watcher's heartbeat", lambda store=store: store.items("jobs:consumer:"))
+            assert watchers(server.proc.pid)
+        for server, state in zip(servers, states, strict=True):
+            assert unix_sockets(server.proc.pid) == [], "the master listens on no Unix socket"
+            assert not (home / ".gunicorn").exists()
+            assert not [path for path in state.iterdir() if path.is_socket()]
+    finally:
+        logs = [server.stop() for server in servers]
+    assert not (home / ".gunicorn").exists()  # not even left behind by a stop
+    for log in logs:
+        assert "Control socket" not in log and "Control server" not in log
+        assert "Traceback" not in log
