@@ -7,6 +7,7 @@ upstream read (5 s) < htmx request timeout (8 s) < gunicorn worker timeout (30 s
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from kiosk import logs
 from kiosk.jobs import Supervisor
@@ -44,10 +45,25 @@ def on_starting(server: object) -> None:
 _watcher = Supervisor()
 
 
-def when_ready(server: object) -> None:
+def when_ready(server: Any) -> None:
     if os.environ.get("KIOSK_WATCHER", "on").lower() not in ("off", "false", "0", "no"):
         _watcher.start()
+        _stop_watcher_with_workers(server)
 
 
-def on_exit(server: object) -> None:
-    _watcher.stop()
+def _stop_watcher_with_workers(server: Any) -> None:
+    """gunicorn has no hook for the start of a stop: on_exit comes after the workers have ended.
+    The master's `stop` (SIGTERM, SIGINT, SIGQUIT, an error in its loop; never a reload) tells
+    the watcher first, so it is never started again from then on and stops beside the workers,
+    with the same graceful timeout, instead of after them."""
+    stop_workers = server.stop
+
+    def stop(graceful: bool = True) -> None:
+        _watcher.stopping(graceful, timeout=server.cfg.graceful_timeout)
+        stop_workers(graceful)
+
+    server.stop = stop
+
+
+def on_exit(server: Any) -> None:
+    _watcher.stop(timeout=server.cfg.graceful_timeout)  # returns once the watcher has ended

@@ -1,13 +1,18 @@
-"""`kiosk serve` as a host runs it, for real: two instances side by side on one host. Bounded
-waits on conditions, never fixed sleeps."""
+"""`kiosk serve` as a host runs it, for real: two instances side by side on one host, and the
+master stopping with its watcher. Bounded waits on conditions, never fixed sleeps."""
 
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
+from kiosk import gunicorn_config
 from kiosk.checkout import LocalStore
 
 from .conftest import free_port
@@ -48,6 +53,11 @@ def watchers(pid: int) -> list[int]:
         except OSError:
             return ""
     return [child for child in children(pid) if "kiosk.cli worker" in cmdline(child)]
+
+
+def exists(pid: int) -> bool:
+    """Whether any process, a zombie included, has this pid."""
+    return Path(f"/proc/{pid}").exists()
 
 
 def unix_sockets(pid: int) -> list[str]:
@@ -103,3 +113,46 @@ def test_two_instances_on_one_host_share_no_control_socket(sandbox, tmp_path, mo
     for log in logs:
         assert "Control socket" not in log and "Control server" not in log
         assert "Traceback" not in log
+
+
+# -- stopping -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_stop_ends_the_watcher_and_never_starts_it_again(sandbox, tmp_path, monkeypatch, signum):
+    """The signal reaches every process of the service at once, as systemd's stop does
+    (KillMode=control-group, the default) and as Ctrl-C does in a terminal: the master, its web
+    workers and its watcher. The master is done within gunicorn's graceful timeout, its watcher
+    has ended with it, and the watcher is never started again meanwhile. On SIGTERM a customer's
+    request in flight (upstream takes 3 s to create the payment) still gets its answer."""
+    monkeypatch.setenv("HOME", str(tmp_path))  # whatever the server writes there stays in the test
+    state = tmp_path / "state"
+    state.mkdir()
+    server = Gunicorn(sandbox.url, state, free_port())
+    master = server.proc.pid
+    try:
+        [watcher] = wait_for("the watcher", lambda: watchers(master))
+        store = LocalStore(state / "kiosk.sqlite3")
+        wait_for("the watcher's heartbeat", lambda: store.items("jobs:consumer:"))
+        sandbox.faults(latency_ms=3000, latency_next=1, only="create")
+        with ThreadPoolExecutor(1) as customer:
+            paying = customer.submit(Customer.over_http(server.url).start, "250")
+            wait_for("the create upstream", lambda: sandbox.calls("create") == 1)
+            service = [master, *children(master)]
+            assert watcher in service and len(service) == 4  # the master, two workers, the watcher
+            sent = time.monotonic()
+            for pid in service:
+                os.kill(pid, signum)
+            server.proc.wait(gunicorn_config.graceful_timeout)  # TimeoutExpired fails the test
+            took = time.monotonic() - sent
+            if signum == signal.SIGTERM:
+                assert paying.result(), "the request in flight is answered"
+    finally:
+        log = server.stop()
+    assert took < gunicorn_config.graceful_timeout
+    assert not exists(watcher), "the watcher has ended and been reaped"
+    started = [int(line.rsplit("PID ", 1)[1].split()[0]) for line in log.splitlines()
+               if "Huey consumer started" in line]
+    assert started == [watcher], "one watcher in the server's life"
+    assert "starting it again" not in log
+    assert "Traceback" not in log
