@@ -155,4 +155,7 @@ def test_a_stop_ends_the_watcher_and_never_starts_it_again(sandbox, tmp_path, mo
                if "Huey consumer started" in line]
     assert started == [watcher], "one watcher in the server's life"
     assert "starting it again" not in log
+    if signum == signal.SIGTERM:  # the watcher's graceful stop, though its SIGTERM came twice
+        assert "Shutting down gracefully" in log and "All workers have stopped" in log
+        assert "Received SIGINT" not in log and "shut down now" not in log
     assert "Traceback" not in log

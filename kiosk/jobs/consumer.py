@@ -61,8 +61,30 @@ class Runner:
         except Exception:
             log.warning("could not queue the catch-up run", exc_info=True)
 
+    def _one_sigterm(self) -> None:
+        """Under `kiosk serve` SIGTERM may come twice at once: from systemd's stop, which signals
+        every process of the service, and from the master passing its own stop on. Huey takes a
+        second SIGTERM as "stop now, drop the jobs in hand"; here the first one counts and the
+        others are ignored. The master hurries the watcher with SIGINT, or kills it at its
+        deadline."""
+        handle = self.consumer._handle_signal  # what huey registers for SIGTERM and SIGINT
+        taken = False
+
+        def handle_once(signum: int, frame: object) -> None:
+            nonlocal taken
+            if signum != signal.SIGTERM:
+                handle(signum, frame)
+            elif not taken:
+                taken = True
+                handle(signum, frame)
+                signal.signal(signal.SIGTERM, handle_once)  # huey put its "stop now" there
+
+        self.consumer._handle_signal = handle_once
+
     def run(self) -> None:
         """In the foreground, until SIGTERM (graceful) or SIGINT."""
+        if self.parent is not None:
+            self._one_sigterm()
         threading.Thread(target=self._beat, name="watcher-heartbeat", daemon=True).start()
         self._catch_up()
         try:
