@@ -61,8 +61,30 @@ class Runner:
         except Exception:
             log.warning("could not queue the catch-up run", exc_info=True)
 
+    def _one_sigterm(self) -> None:
+        """Under `kiosk serve` SIGTERM may come twice at once: from systemd's stop, which signals
+        every process of the service, and from the master passing its own stop on. Huey takes a
+        second SIGTERM as "stop now, drop the jobs in hand"; here the first one counts and the
+        others are ignored. The master hurries the watcher with SIGINT, or kills it at its
+        deadline."""
+        handle = self.consumer._handle_signal  # what huey registers for SIGTERM and SIGINT
+        taken = False
+
+        def handle_once(signum: int, frame: object) -> None:
+            nonlocal taken
+            if signum != signal.SIGTERM:
+                handle(signum, frame)
+            elif not taken:
+                taken = True
+                handle(signum, frame)
+                signal.signal(signal.SIGTERM, handle_once)  # huey put its "stop now" there
+
+        self.consumer._handle_signal = handle_once
+
     def run(self) -> None:
         """In the foreground, until SIGTERM (graceful) or SIGINT."""
+        if self.parent is not None:
+            self._one_sigterm()
         threading.Thread(target=self._beat, name="watcher-heartbeat", daemon=True).start()
         self._catch_up()
         try:
@@ -88,20 +110,28 @@ class Runner:
 
 class Supervisor:
     """One consumer process per host, started and kept alive by gunicorn's master: restarted if
-    it dies, stopped with the server. It is a process of its own, so forking the web workers never
-    copies its threads."""
+    it dies while the server runs, never once the server is stopping, and ended with it. It is a
+    process of its own, so forking the web workers never copies its threads.
+
+    The master calls `stopping` as it begins to stop (SIGTERM, SIGINT, SIGQUIT, or an error) and
+    `stop` as its last step (on_exit): the watcher stops beside the web workers, each finishing
+    what it has in hand, within the same deadline, the server's graceful timeout."""
 
     def __init__(self) -> None:
         self.proc: subprocess.Popen[bytes] | None = None
         self._stop = threading.Event()
+        self._lock = threading.Lock()  # a restart and the stop never cross
         self._thread: threading.Thread | None = None
+        self._deadline = 0.0
+        self._asked: int | None = None  # the signal the watcher was sent to stop
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         argv = [sys.executable, "-m", "kiosk.cli", "worker", "--parent", str(os.getpid())]
         return subprocess.Popen(argv)  # noqa: S603 - our own interpreter and module
 
     def start(self) -> None:
-        self.proc = self._spawn()
+        with self._lock:
+            self.proc = self._spawn()
         self._thread = threading.Thread(target=self._keep, name="watcher-supervisor", daemon=True)
         self._thread.start()
 
@@ -111,20 +141,45 @@ class Supervisor:
             if self.proc is not None and self.proc.poll() is None:
                 wait = 1.0
                 continue
-            log.warning("the watcher process ended; starting it again in %.0f s", wait)
+            # It ended. What ended it may be the server's own stop: systemd's stop and Ctrl-C
+            # signal every process of the service at once, and the watcher can end before the
+            # master has taken its signal in. So the back-off comes first: a stop meanwhile wins,
+            # and nothing is logged or started.
             if self._stop.wait(wait):
                 return
+            with self._lock:
+                if self._stop.is_set():
+                    return
+                log.warning("the watcher process ended; starting it again (after %.0f s)", wait)
+                self.proc = self._spawn()
             wait = min(wait * 2, 60.0)
-            self.proc = self._spawn()
+
+    def stopping(self, graceful: bool = True, timeout: float = 25.0) -> None:
+        """The server begins to stop: the watcher is never started again, and is asked to stop
+        now, SIGTERM when graceful (the jobs in hand finish), SIGINT otherwise (at once). It has
+        `timeout` seconds from the first call; a second call only hurries it."""
+        sig = signal.SIGTERM if graceful else signal.SIGINT
+        with self._lock:
+            if not self._stop.is_set():
+                self._stop.set()
+                self._deadline = time.monotonic() + timeout
+            if self._asked in (sig, signal.SIGINT):
+                return
+            self._asked = sig
+            proc = self.proc
+        if proc is not None:
+            proc.send_signal(sig)  # nothing if it has ended already
 
     def stop(self, timeout: float = 25.0) -> None:
-        self._stop.set()
+        """The server's last step: returns once the watcher has ended (and been reaped), killed if
+        it is still running at the deadline."""
+        self.stopping(timeout=timeout)
         proc = self.proc
-        if proc is None or proc.poll() is not None:
+        if proc is None:
             return
-        proc.send_signal(signal.SIGTERM)  # graceful: the job in hand finishes
-        deadline = time.monotonic() + timeout
-        while proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if proc.poll() is None:
+        try:
+            proc.wait(max(self._deadline - time.monotonic(), 0.0))
+        except subprocess.TimeoutExpired:
+            log.warning("the watcher did not stop in time: killed")
             proc.kill()
+            proc.wait()
