@@ -219,3 +219,26 @@ def receiver():
     yield hook
     if hook.server:
         hook.server.stop()
+
+
+# -- the sales ledger's PostgreSQL -------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL on a free loopback port for the run (tests/pg.py); skipped if not
+    installed, a failure under CI."""
+    from .pg import Postgres
+
+    server = Postgres(free_port())
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_url(request, tmp_path) -> str:
+    """The ledger's database, once on SQLite (the default) and once on PostgreSQL (a fleet's),
+    new and empty for each test."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+    return request.getfixturevalue("postgres_server").database()

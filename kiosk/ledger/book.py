@@ -40,7 +40,9 @@ FACTS = ("kiosk_ref", "started_by_kind", "started_by", "display_id", "reference"
          "amount", "currency", "coin", "network", "coin_amount", "conversion_rate", "exchange_fee",
          "commission", "address", "sequence_id", "upstream_status", "created_at", "deadline",
          "cancel_reason")
-SET_ONCE = ("tx_id", "order_id", "created_at")  # a checkout's ids and start never change
+# A checkout's ids, its start and who started it never change once known.
+SET_ONCE = ("tx_id", "order_id", "created_at", "started_by_kind", "started_by")
+UNKNOWN = "unknown"  # who started a checkout, when the writer cannot tell: no news
 
 
 def facts(entry: Entry) -> dict[str, Any]:
@@ -57,6 +59,8 @@ def facts(entry: Entry) -> dict[str, Any]:
         "upstream_status": entry.upstream_status, "created_at": moment(entry.created),
         "deadline": moment(entry.deadline), "cancel_reason": entry.cancel_reason,
     }
+    if values["started_by_kind"] == UNKNOWN:
+        values["started_by_kind"] = None
     return {k: v for k, v in values.items() if v is not None}
 
 
@@ -72,7 +76,7 @@ def changes(row: Mapping[Any, Any], entry: Entry, now: datetime) -> dict[str, An
         old = row[name]
         if old == value:
             continue
-        if old is None or (name == "started_by_kind" and old == "unknown") or (
+        if old is None or (name == "started_by_kind" and old == UNKNOWN) or (
                 newer and name not in SET_ONCE):
             out[name] = value
     if entry.status is not None and moves(row["status"], entry.status):
@@ -104,7 +108,7 @@ def new_row(entry: Entry, now: datetime) -> dict[str, Any] | None:
     values = facts(entry)
     values.update(
         status=status, version=1, received=entry.received or Decimal(0),
-        attention=sorted(entry.attention), started_by_kind=entry.started_by_kind or "unknown",
+        attention=sorted(entry.attention), started_by_kind=values.get("started_by_kind", UNKNOWN),
         currency=entry.currency or "", lines=values.get("lines", []),
         closed_at=seen if status in FINAL else None, paid_at=seen if status == "paid" else None,
         seen_at=seen, updated_at=now,
