@@ -1,0 +1,104 @@
+"""The ledger where the kiosk starts: `kiosk db upgrade` run for real as a process (SQLite in
+the state folder, or KIOSK_DATABASE_URL's PostgreSQL), the first upgrade importing the store's
+checkouts, a database that does not answer, the setting's checks, and an app's start upgrading
+the ledger its screens then write to."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from decimal import Decimal
+
+import pytest
+
+from kiosk.checkout import Checkout, LocalStore
+from kiosk.config import ConfigError
+from kiosk.ledger import Ledger, make_engine, sqlite_url
+from kiosk.sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD
+
+from .conftest import SECRET, free_port
+
+
+def kiosk(state_dir, sandbox_url: str, *args: str, **settings: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
+    env.update({"KIOSK_API_URL": sandbox_url, "KIOSK_API_EMAIL": DEFAULT_EMAIL,
+                "KIOSK_API_PASSWORD": DEFAULT_PASSWORD, "KIOSK_SECRET_KEY": SECRET,
+                "KIOSK_STATE_DIR": str(state_dir), **{f"KIOSK_{k}": v for k, v in settings.items()}})
+    return subprocess.run([sys.executable, "-m", "kiosk.cli", *args], env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path) -> dict[str, str]:
+    """The settings of the ledger's database: none (SQLite in the state folder) or a PostgreSQL."""
+    if request.param == "sqlite":
+        return {}
+    url = request.getfixturevalue("postgres_server").database()
+    return {"DATABASE_URL": url.replace("postgresql+psycopg://", "postgresql://")}
+
+
+def test_kiosk_db_upgrade_imports_the_store_once_then_finds_it_up_to_date(sandbox, client, tmp_path,
+                                                                          database):
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    # An install from before the ledger: a checkout open in its key-value store.
+    store = LocalStore(state / "kiosk.sqlite3")
+    checkout = Checkout(client, store, payment_timeout=600)
+    tx = checkout.start(secrets.token_hex(8), Decimal("0.30"), "TRX", "TRX", owner="kiosk:k1")
+
+    first = kiosk(state, sandbox.url, "db", "upgrade", **database)
+    assert first.returncode == 0, first.stderr
+    assert "upgraded from nothing to revision 0001; 1 checkout imported from the store" in first.stdout
+    second = kiosk(state, sandbox.url, "db", "upgrade", **database)
+    assert second.returncode == 0, second.stderr
+    assert "is up to date: revision 0001" in second.stdout
+
+    url = database.get("DATABASE_URL", "").replace("postgresql://", "postgresql+psycopg://")
+    ledger = Ledger(make_engine(url or sqlite_url(state)))
+    [row] = ledger.all()
+    assert (row.tx_id, row.status, row.amount, row.started_by_kind, row.started_by) == (
+        tx, "waiting", Decimal("0.30"), "kiosk", "k1")
+    if not database:
+        assert (state / "ledger.sqlite3").exists()
+
+
+def test_kiosk_db_upgrade_says_in_one_line_when_the_database_does_not_answer(sandbox, tmp_path):
+    port = free_port()  # nothing listens there
+    done = kiosk(tmp_path / "state", sandbox.url, "db", "upgrade",
+                 DATABASE_URL=f"postgresql://kiosk:s3cret-pw@127.0.0.1:{port}/sales")
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.strip().splitlines()[-1].startswith(
+        f"kiosk: the ledger (PostgreSQL 127.0.0.1:{port}/sales) could not be upgraded: OperationalError")
+    assert "Traceback" not in done.stderr and "s3cret-pw" not in done.stderr
+
+
+@pytest.mark.parametrize("url", ["mysql://kiosk:s3cret-pw@db/sales", "sqlite:///tmp/x.db", "postgresql:/x",
+                                 "redis://db:6379/0"])
+def test_a_database_url_other_than_postgresql_stops_the_start(make_app, url):
+    with pytest.raises(ConfigError, match="KIOSK_DATABASE_URL must be a postgresql:// URL") as err:
+        make_app(DATABASE_URL=url)
+    assert "s3cret-pw" not in str(err.value)
+
+
+def test_the_settings_never_show_the_database_password(make_app, postgres_server):
+    url = postgres_server.database().replace("postgresql+psycopg://postgres@", "postgres://postgres:pw-9f2@")
+    app = make_app(DATABASE_URL=url)
+    settings = app.extensions["kiosk"].settings
+    assert settings.database_url.startswith("postgresql+psycopg://postgres:pw-9f2@")
+    assert "pw-9f2" not in repr(settings)
+
+
+def test_an_app_upgrades_its_ledger_at_start_and_its_screens_write_it(make_app, customer, tmp_path):
+    services = customer.web.application.extensions["kiosk"]
+    assert services.ledger_upgrade is not None and services.ledger_upgrade.after == "0001"
+    assert (tmp_path / "state" / "ledger.sqlite3").exists()
+    tx = customer.start("300")
+    customer.sandbox.pay(tx, share="full")
+    assert customer.poll(tx)[0] == "paid"
+    row = services.ledger.get(tx_id=tx)
+    assert (row.status, row.amount, row.started_by_kind, row.version) == ("paid", Decimal("300"), "kiosk", 2)
+    # A second app on the same state folder (another worker) finds it up to date.
+    again = make_app().extensions["kiosk"].ledger_upgrade
+    assert (again.before, again.after, again.imported) == ("0001", "0001", 0)
