@@ -138,6 +138,8 @@ def test_wheel_carries_templates_and_static(tmp_path):
         "import kiosk, pathlib;"
         "app = kiosk.create_app({{'STATE_DIR': {!r}, 'DEMO': True}});"
         "assert 'site-packages' in kiosk.__file__, kiosk.__file__;"
+        # The ledger's migrations travel inside the wheel: the start upgraded it from them.
+        "assert app.extensions['kiosk'].ledger_upgrade.after == '0001';"
         "html = app.test_client().get('/').get_data(as_text=True);"
         "assert 'data-testid=\"amount-display\"' in html;"
         "r = app.test_client().get('/static/vendor/htmx-2.0.11.min.js');"
