@@ -93,6 +93,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "API_EMAIL": sandbox_app.config["SANDBOX_EMAIL"],
         "API_PASSWORD": sandbox_app.config["SANDBOX_PASSWORD"],
     })
+    app.extensions["kiosk"].upgrade_ledger()
     kiosk = make_server(args.host, args.port, app, threaded=True)
     # The watcher runs in this process too: deadlines, late coins and reconciliation.
     watcher = Runner(app.extensions["kiosk"].jobs).start()
@@ -168,15 +169,15 @@ def cmd_db(args: argparse.Namespace) -> int:
 
     services = create_app().extensions["kiosk"]
     where = describe(services.ledger.engine)
-    done = services.ledger_upgrade
-    if done is None:  # the start's own try failed: once more, and say why
-        try:
-            done = services.ledger.upgrade()
-        except Exception as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            print(f"kiosk: the ledger ({where}) could not be upgraded: {type(exc).__name__}"
-                  + (f": {reason[:300]}" if reason else ""), file=sys.stderr)
-            return 1
+    try:
+        done = services.ledger.upgrade()
+    except RedisError:
+        raise  # one line, as for every command (main)
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(f"kiosk: the ledger ({where}) could not be upgraded: {type(exc).__name__}"
+              + (f": {reason[:300]}" if reason else ""), file=sys.stderr)
+        return 1
     if done.before == done.after:
         print(f"The ledger ({where}) is up to date: revision {done.after}.")
     else:
@@ -193,6 +194,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     app = create_app()  # the same settings, checked the same way, as `kiosk serve`
     services = app.extensions["kiosk"]
     logs.configure(services.settings.log_format)
+    services.upgrade_ledger()
     Runner(services.jobs, threads=args.threads, parent=args.parent).run()
     return 0
 

@@ -70,14 +70,15 @@ class Services:
         self.booking = Booking(self.ledger, self.store, currency=settings.currency)
         follow(self.checkout, self.orders, self.booking)
         self.jobs.booking = self.booking
-        self.ledger_upgrade = self.upgrade_ledger()
+        self.ledger_upgrade: Upgraded | None = None
 
     def upgrade_ledger(self) -> Upgraded | None:
-        """Every start brings the ledger's schema up to date (`kiosk db upgrade` does only this).
-        A ledger that does not answer never stops the kiosk taking payments: its writes wait in
-        the store, and the first write that reaches it upgrades it."""
+        """The ledger's schema up to date: `kiosk serve` (before its workers start), `kiosk worker`
+        and `kiosk demo` call this as they start (`kiosk db upgrade` does only this); in any other
+        process the first write upgrades it. A ledger that does not answer never stops the kiosk
+        taking payments: its writes wait in the store, and the first that reaches it upgrades it."""
         try:
-            done = self.ledger.upgrade()
+            done = self.ledger_upgrade = self.ledger.upgrade()
         except Exception as exc:
             log.warning("the ledger (%s) could not be upgraded (%s); payments go on and its entries "
                         "wait in the store", describe(self.ledger.engine), type(exc).__name__)

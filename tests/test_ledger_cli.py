@@ -90,15 +90,66 @@ def test_the_settings_never_show_the_database_password(make_app, postgres_server
     assert "pw-9f2" not in repr(settings)
 
 
-def test_an_app_upgrades_its_ledger_at_start_and_its_screens_write_it(make_app, customer, tmp_path):
+def test_an_app_writes_its_ledger_from_the_screens_upgrading_it_first(make_app, customer, tmp_path):
+    """`kiosk serve`, `kiosk worker` and `kiosk demo` upgrade the ledger as they start; any
+    other process that builds the app (a WSGI server of the shop's own) upgrades it on its
+    first write."""
     services = customer.web.application.extensions["kiosk"]
-    assert services.ledger_upgrade is not None and services.ledger_upgrade.after == "0001"
-    assert (tmp_path / "state" / "ledger.sqlite3").exists()
+    assert services.ledger_upgrade is None and not (tmp_path / "state" / "ledger.sqlite3").exists()
     tx = customer.start("300")
     customer.sandbox.pay(tx, share="full")
     assert customer.poll(tx)[0] == "paid"
     row = services.ledger.get(tx_id=tx)
-    assert (row.status, row.amount, row.started_by_kind, row.version) == ("paid", Decimal("300"), "kiosk", 2)
-    # A second app on the same state folder (another worker) finds it up to date.
-    again = make_app().extensions["kiosk"].ledger_upgrade
+    # Its first write upgraded the ledger, which imported the checkout from the store (version 1);
+    # the created event added upstream's quote (2); then it was paid (3).
+    assert (row.status, row.amount, row.started_by_kind, row.version) == ("paid", Decimal("300"), "kiosk", 3)
+    assert row.coin_amount == Decimal(customer.sandbox.state.transactions[tx]["coinAmount"])
+    assert (tmp_path / "state" / "ledger.sqlite3").exists()
+    # As another start finds it: up to date.
+    again = make_app().extensions["kiosk"].upgrade_ledger()
     assert (again.before, again.after, again.imported) == ("0001", "0001", 0)
+
+
+def revision(state_dir) -> str | None:
+    from kiosk.ledger import migrate
+
+    if not (state_dir / "ledger.sqlite3").exists():
+        return None
+    with make_engine(sqlite_url(state_dir)).connect() as conn:
+        return migrate.current(conn)
+
+
+def test_kiosk_serve_upgrades_the_ledger_before_its_workers_start(sandbox, tmp_path):
+    from .support import Gunicorn
+
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    server = Gunicorn(sandbox.url, state, free_port(), WATCHER="off")
+    try:
+        assert revision(state) == "0001"  # as soon as it answers, before any checkout
+    finally:
+        log = server.stop()
+    assert "Traceback" not in log
+
+
+def test_kiosk_worker_upgrades_the_ledger_as_it_starts(sandbox, tmp_path):
+    import signal
+    import time
+
+    state = tmp_path / "state"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIOSK_")}
+    env.update({"KIOSK_API_URL": sandbox.url, "KIOSK_API_EMAIL": DEFAULT_EMAIL,
+                "KIOSK_API_PASSWORD": DEFAULT_PASSWORD, "KIOSK_SECRET_KEY": SECRET,
+                "KIOSK_STATE_DIR": str(state), "KIOSK_LOG_FORMAT": "text"})
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "worker", "--threads", "1"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while revision(state) != "0001":
+            assert proc.poll() is None, proc.communicate()[0]
+            assert time.monotonic() < deadline, "the worker did not upgrade the ledger"
+            time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    assert "upgraded from nothing to 0001" in out and "Traceback" not in out

@@ -8,7 +8,6 @@ the later ones find nothing left to do.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,6 @@ from .entry import Entry
 
 MIGRATIONS = Path(__file__).resolve().with_name("migrations")
 LOCK_KEY = 0x6B696F736B  # "kiosk": PostgreSQL's advisory lock for upgrades
-logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin, each start
 
 
 @dataclass(frozen=True)
