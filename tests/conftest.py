@@ -236,9 +236,13 @@ def postgres_server():
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def ledger_url(request, tmp_path) -> str:
+def ledger_url(request, tmp_path):
     """The ledger's database, once on SQLite (the default) and once on PostgreSQL (a fleet's),
     new and empty for each test."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
-    return request.getfixturevalue("postgres_server").database()
+        yield f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    url = server.database()
+    yield url
+    server.forget(url)

@@ -57,7 +57,7 @@ class Postgres:
         self._run("initdb", "-D", str(self.data), "--auth=trust", "--username=postgres",
                   "--encoding=UTF8", "--no-sync")
         options = (f"-p {port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=60")
+                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w",
                   "-t", "60", "start")
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{port}"
@@ -79,6 +79,16 @@ class Postgres:
                              autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return f"{self.url}/{name}"
+
+    def forget(self, url: str) -> None:
+        """End the connections a test's engines left open to its database (pools outlive tests)."""
+        import psycopg
+
+        name = url.rsplit("/", 1)[1]
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
+                             autocommit=True) as conn:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                         (name,))
 
     def stop(self) -> None:
         try:

@@ -31,12 +31,15 @@ def kiosk(state_dir, sandbox_url: str, *args: str, **settings: str) -> subproces
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database(request, tmp_path) -> dict[str, str]:
+def database(request, tmp_path):
     """The settings of the ledger's database: none (SQLite in the state folder) or a PostgreSQL."""
     if request.param == "sqlite":
-        return {}
-    url = request.getfixturevalue("postgres_server").database()
-    return {"DATABASE_URL": url.replace("postgresql+psycopg://", "postgresql://")}
+        yield {}
+        return
+    server = request.getfixturevalue("postgres_server")
+    url = server.database()
+    yield {"DATABASE_URL": url.replace("postgresql+psycopg://", "postgresql://")}
+    server.forget(url)
 
 
 def test_kiosk_db_upgrade_imports_the_store_once_then_finds_it_up_to_date(sandbox, client, tmp_path,
@@ -153,3 +156,34 @@ def test_kiosk_worker_upgrades_the_ledger_as_it_starts(sandbox, tmp_path):
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)
     assert "upgraded from nothing to 0001" in out and "Traceback" not in out
+
+
+def test_a_till_api_checkout_names_its_key_in_the_ledger(sandbox, tmp_path):
+    """Over real HTTP against `kiosk serve`: the till sends a checkout with its key; the ledger's
+    row names the key (never the key itself), with the till's reference, lines and note."""
+    from .api_support import DisplayBrowser, Till, make_key
+    from .support import Gunicorn
+
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    server = Gunicorn(sandbox.url, state, free_port(), WATCHER="off")
+    try:
+        key = make_key(state, "till-7")
+        till = Till(server.url, key)
+        display = DisplayBrowser(server.url)
+        till.pair(display, "Counter 7")
+        sent = till.create(display.id, "50.00", reference="R-77", note="Table 7",
+                           lines=[{"name": "Çay", "quantity": 2, "unit_amount": "25.00"}])
+        assert sent.status_code == 201, sent.text
+        again = till.create(display.id, "50.00", reference="R-77")  # refused: the display is busy
+        assert again.status_code == 409
+    finally:
+        log = server.stop()
+    assert "Traceback" not in log
+    [row] = Ledger(make_engine(sqlite_url(state))).all()
+    assert (row.order_id, row.status, row.started_by_kind, row.started_by) == (sent.json()["id"], "pending",
+                                                                               "till", "till-7")
+    assert (row.reference, row.note, row.display_id, row.amount) == ("R-77", "Table 7", display.id,
+                                                                     Decimal("50.00"))
+    assert row.lines == [{"name": "Çay", "quantity": 2, "unit_amount": "25.00"}]
+    assert key not in repr(row.__dict__)
