@@ -77,6 +77,9 @@ class Services:
         and `kiosk demo` call this as they start (`kiosk db upgrade` does only this); in any other
         process the first write upgrades it. A ledger that does not answer never stops the kiosk
         taking payments: its writes wait in the store, and the first that reaches it upgrades it."""
+        if self.settings.redis_url and not self.settings.database_url:
+            log.warning("a fleet (KIOSK_REDIS_URL) with the ledger in this host's SQLite: each host "
+                        "keeps only the sales it saw. Set KIOSK_DATABASE_URL to the fleet's PostgreSQL")
         try:
             done = self.ledger_upgrade = self.ledger.upgrade()
         except Exception as exc:

@@ -11,6 +11,8 @@ from decimal import Decimal
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from kiosk.ledger import Entry, Ledger, Line, make_engine
@@ -220,3 +222,36 @@ def test_processes_upgrading_together_upgrade_once(ledger_url):
     assert errors == []
     assert sorted((d.before or "", d.after) for d in done) == [("", "0001"), ("0001", "0001"),
                                                                ("0001", "0001"), ("0001", "0001")]
+
+
+# -- news arriving in any order ------------------------------------------------------------------
+
+NEWS = [
+    Entry(at=T0 + 10, tx_id="tx1", status="partly_paid", received=Decimal("5"),
+          upstream_status="TRANSFERRED"),
+    Entry(at=T0 + 20, tx_id="tx1", status="partial", received=Decimal("5"), attention=frozenset({"partial"})),
+    Entry(at=T0 + 30, tx_id="tx1", status="paid", received=Decimal("24"), attention=frozenset({"paid_late"})),
+    Entry(at=T0 + 40, tx_id="tx1", attention=frozenset({"ended_upstream"}), upstream_status="DONE"),
+    Entry(at=T0 + 5, tx_id="tx1", status="waiting", received=Decimal("0")),
+]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(order=st.permutations(range(len(NEWS))), repeat=st.integers(0, len(NEWS) - 1))
+def test_news_in_any_order_ends_in_the_same_row(tmp_path_factory, order, repeat):
+    """Writers on several hosts, a sweep replaying what was kept: whatever the order, the row
+    ends paid with everything received and every flag, the newest facts, and no version spent
+    on news that changed nothing."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('news') / 'ledger.sqlite3'}"
+    book = Ledger(make_engine(url), clock=lambda: T0 + 1000)
+    book.record(started())
+    changed = 0
+    for i in [*order, order[repeat]]:  # one piece of news twice
+        before = book.get(tx_id="tx1").version
+        changed += book.record(NEWS[i]).version != before
+    row = book.get(tx_id="tx1")
+    assert (row.status, row.received) == ("paid", Decimal("24"))
+    assert row.attention == ["ended_upstream", "paid_late", "partial"]
+    assert row.upstream_status == "DONE" and row.paid_at == datetime.fromtimestamp(T0 + 30, UTC)
+    assert row.version == 1 + changed <= 1 + len(NEWS)
+    book.engine.dispose()

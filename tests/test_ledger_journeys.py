@@ -264,3 +264,27 @@ def test_the_first_upgrade_imports_what_the_store_holds(desk, sandbox, client, l
         row = ledger.get(tx_id=open_one)
         assert (row.status, row.version) == ("expired", 2)
         assert row.coin_amount == Decimal(d.upstream(open_one)["coinAmount"])
+
+
+def test_the_first_upgrade_imports_a_fleets_store_in_redis(sandbox, client, redis_url, ledger_url):
+    import secrets
+
+    import redis
+
+    from kiosk.checkout import RedisStore
+
+    store = RedisStore(redis.Redis.from_url(redis_url))
+    checkout = Checkout(client, store, payment_timeout=600)
+    with time_machine.travel(T0, tick=False):
+        open_one = checkout.start(secrets.token_hex(8), Decimal("12.34"), "TRX", "TRX", owner="display:d7",
+                                  display="d7")
+        paid = checkout.start(secrets.token_hex(8), Decimal("56.78"), "TRX", "TRX", owner="kiosk:k2")
+        sandbox.pay(paid, share="full")
+        checkout.view(checkout.record(paid))
+        ledger = Ledger(make_engine(ledger_url), seed=lambda: store_checkouts(store, "TRY"))
+        assert ledger.upgrade().imported == 2
+    rows = {row.tx_id: row for row in ledger.all()}
+    assert (rows[open_one].status, rows[open_one].started_by_kind, rows[open_one].started_by,
+            rows[open_one].display_id, rows[open_one].amount) == ("waiting", "display", "d7", "d7",
+                                                                  Decimal("12.34"))
+    assert (rows[paid].status, rows[paid].started_by, rows[paid].amount) == ("paid", "k2", Decimal("56.78"))
