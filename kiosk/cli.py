@@ -93,6 +93,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "API_EMAIL": sandbox_app.config["SANDBOX_EMAIL"],
         "API_PASSWORD": sandbox_app.config["SANDBOX_PASSWORD"],
     })
+    app.extensions["kiosk"].upgrade_ledger()
     kiosk = make_server(args.host, args.port, app, threaded=True)
     # The watcher runs in this process too: deadlines, late coins and reconciliation.
     watcher = Runner(app.extensions["kiosk"].jobs).start()
@@ -160,6 +161,32 @@ def cmd_pin(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db(args: argparse.Namespace) -> int:
+    """`kiosk db upgrade`: the ledger's schema to the newest migration (every start does it too);
+    the first upgrade imports the checkouts the key-value store holds."""
+    from . import create_app
+    from .ledger import describe
+
+    services = create_app().extensions["kiosk"]
+    where = describe(services.ledger.engine)
+    try:
+        done = services.ledger.upgrade()
+    except RedisError:
+        raise  # one line, as for every command (main)
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(f"kiosk: the ledger ({where}) could not be upgraded: {type(exc).__name__}"
+              + (f": {reason[:300]}" if reason else ""), file=sys.stderr)
+        return 1
+    if done.before == done.after:
+        print(f"The ledger ({where}) is up to date: revision {done.after}.")
+    else:
+        print(f"The ledger ({where}) was upgraded from {done.before or 'nothing'} to revision "
+              f"{done.after}; {done.imported} checkout{'s' if done.imported != 1 else ''} imported "
+              "from the store.")
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from . import create_app
     from .jobs import Runner
@@ -167,6 +194,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     app = create_app()  # the same settings, checked the same way, as `kiosk serve`
     services = app.extensions["kiosk"]
     logs.configure(services.settings.log_format)
+    services.upgrade_ledger()
     Runner(services.jobs, threads=args.threads, parent=args.parent).run()
     return 0
 
@@ -211,6 +239,11 @@ def main(argv: list[str] | None = None) -> int:
     pin_sub = pin.add_subparsers(dest="action", required=True)
     pin_sub.add_parser("unlock", help="end every PIN lock now (after strangers locked staff out)")
     pin.set_defaults(func=cmd_pin)
+
+    db = sub.add_parser("db", help="the sales ledger's database")
+    db_sub = db.add_subparsers(dest="action", required=True)
+    db_sub.add_parser("upgrade", help="bring its schema to the newest version (every start does too)")
+    db.set_defaults(func=cmd_db)
 
     worker = sub.add_parser("worker", help="run the job consumer (the watcher) on its own, for a fleet")
     worker.add_argument("--threads", type=int, default=4)

@@ -48,6 +48,7 @@ DEFAULTS: dict[str, Any] = {
     "BEHIND_PROXY": False,  # read X-Forwarded-* from the trusted proxies
     "TRUSTED_PROXIES": "127.0.0.0/8,::1",  # the proxies whose X-Forwarded-* count: addresses, CIDRs
     "REDIS_URL": None,  # a fleet: sessions, tokens, guards and deadlines shared in Redis
+    "DATABASE_URL": None,  # the sales ledger in PostgreSQL (a fleet); unset: SQLite in the state folder
     "CREATE_LIMIT": "10/60",  # new payments per kiosk session and per client address: N/seconds
     "LOG_FORMAT": "json",  # json lines, or text
     "REQUIRE_PAIRING": False,  # true: only paired displays reach the customer screens
@@ -87,6 +88,7 @@ class Settings:
     behind_proxy: bool = False
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     redis_url: str | None = None
+    database_url: str | None = field(default=None, repr=False)  # None: SQLite in the state folder
     create_limit: tuple[int, int] = (10, 60)
     log_format: str = "json"
     currency: str = "TRY"
@@ -166,6 +168,7 @@ def load(config: dict[str, Any], instance_path: str) -> Settings:
         behind_proxy=parse.flag(config, "BEHIND_PROXY"),
         trusted_proxies=parse.networks(config.get("TRUSTED_PROXIES")),
         redis_url=parse.redis_url(config.get("REDIS_URL")),
+        database_url=parse.database_url(config.get("DATABASE_URL")),
         create_limit=parse.limit(config.get("CREATE_LIMIT")),
         log_format=parse.choice(config, "LOG_FORMAT", ("json", "text")),
         require_pairing=parse.flag(config, "REQUIRE_PAIRING"),

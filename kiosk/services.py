@@ -4,19 +4,24 @@ Flask here: the web app, the job consumer (`kiosk worker`) and the demo build th
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 import redis
 
 from .checkout import Checkout, LocalStore, RedisStore, Store
+from .checkout.booking import Booking, follow, store_checkouts
 from .clock import now
 from .config import Settings
 from .cryptom import CryptomClient, FileTokenStore, RedisTokenStore, TokenStore
 from .displays import Displays, Orders
 from .jobs import Jobs, make_queue
+from .ledger import Ledger, Upgraded, describe, make_engine, sqlite_url
 
 if TYPE_CHECKING:
     from .api.webhooks import Webhooks
+
+log = logging.getLogger("kiosk.ledger")
 
 
 class Services:
@@ -58,3 +63,30 @@ class Services:
             self.webhooks = Webhooks(self.store, self.orders, settings.webhook_url, settings.webhook_secret,
                                      backoff=settings.webhook_backoff, schedule=self.jobs.webhook_at)
         self.jobs.webhooks = self.webhooks
+        # The sales ledger: SQLite in the state folder, or the fleet's PostgreSQL. Every lifecycle
+        # event of a checkout and every status of an order is written there (kiosk.checkout.booking).
+        self.ledger = Ledger(make_engine(settings.database_url or sqlite_url(settings.state_dir)),
+                             seed=lambda: store_checkouts(self.store, settings.currency))
+        self.booking = Booking(self.ledger, self.store, currency=settings.currency)
+        follow(self.checkout, self.orders, self.booking)
+        self.jobs.booking = self.booking
+        self.ledger_upgrade: Upgraded | None = None
+
+    def upgrade_ledger(self) -> Upgraded | None:
+        """The ledger's schema up to date: `kiosk serve` (before its workers start), `kiosk worker`
+        and `kiosk demo` call this as they start (`kiosk db upgrade` does only this); in any other
+        process the first write upgrades it. A ledger that does not answer never stops the kiosk
+        taking payments: its writes wait in the store, and the first that reaches it upgrades it."""
+        if self.settings.redis_url and not self.settings.database_url:
+            log.warning("a fleet (KIOSK_REDIS_URL) with the ledger in this host's SQLite: each host "
+                        "keeps only the sales it saw. Set KIOSK_DATABASE_URL to the fleet's PostgreSQL")
+        try:
+            done = self.ledger_upgrade = self.ledger.upgrade()
+        except Exception as exc:
+            log.warning("the ledger (%s) could not be upgraded (%s); payments go on and its entries "
+                        "wait in the store", describe(self.ledger.engine), type(exc).__name__)
+            return None
+        if done.before != done.after:
+            log.info("the ledger (%s) was upgraded from %s to %s; %d checkouts imported from the store",
+                     describe(self.ledger.engine), done.before or "nothing", done.after, done.imported)
+        return done

@@ -161,6 +161,18 @@ def redis_url(raw: Any) -> str | None:
     return str(raw)
 
 
+def database_url(raw: Any) -> str | None:
+    """The ledger's PostgreSQL, as SQLAlchemy names it with psycopg 3. Never echoed: it may hold a
+    password."""
+    if raw in (None, ""):
+        return None
+    match = re.fullmatch(r"(postgres|postgresql|postgresql\+psycopg)://(\S+)", str(raw))
+    if not match:
+        raise ConfigError("KIOSK_DATABASE_URL must be a postgresql:// URL "
+                          "(postgresql://USER:PASSWORD@HOST:5432/DATABASE)")
+    return f"postgresql+psycopg://{match.group(2)}"
+
+
 def limit(raw: Any, name: str = "CREATE_LIMIT") -> tuple[int, int]:
     match = re.fullmatch(r"\s*([0-9]{1,6})\s*/\s*([0-9]{1,6})\s*", str(raw or ""))
     if not match or int(match.group(1)) < 1 or int(match.group(2)) < 1:

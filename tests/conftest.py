@@ -219,3 +219,30 @@ def receiver():
     yield hook
     if hook.server:
         hook.server.stop()
+
+
+# -- the sales ledger's PostgreSQL -------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL on a free loopback port for the run (tests/pg.py); skipped if not
+    installed, a failure under CI."""
+    from .pg import Postgres
+
+    server = Postgres(free_port())
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_url(request, tmp_path):
+    """The ledger's database, once on SQLite (the default) and once on PostgreSQL (a fleet's),
+    new and empty for each test."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    url = server.database()
+    yield url
+    server.forget(url)

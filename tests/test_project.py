@@ -103,6 +103,7 @@ def test_kiosk_demo_runs_both_and_stops_on_ctrl_c(tmp_path):
     try:
         page = wait_for(f"http://127.0.0.1:{kiosk_port}/")
         assert page.status_code == 200 and 'data-testid="amount-display"' in page.text
+        assert (tmp_path / "ledger.sqlite3").exists()  # the demo upgraded its ledger as it started
         assert wait_for(f"http://127.0.0.1:{sandbox_port}/sandbox").status_code == 200
         staff = requests.Session()  # the demo's PIN opens the demo's operator area
         html = staff.get(f"http://127.0.0.1:{kiosk_port}/operator", timeout=10).text
@@ -138,6 +139,8 @@ def test_wheel_carries_templates_and_static(tmp_path):
         "import kiosk, pathlib;"
         "app = kiosk.create_app({{'STATE_DIR': {!r}, 'DEMO': True}});"
         "assert 'site-packages' in kiosk.__file__, kiosk.__file__;"
+        # The ledger's migrations travel inside the wheel: a start upgrades it from them.
+        "assert app.extensions['kiosk'].upgrade_ledger().after == '0001';"
         "html = app.test_client().get('/').get_data(as_text=True);"
         "assert 'data-testid=\"amount-display\"' in html;"
         "r = app.test_client().get('/static/vendor/htmx-2.0.11.min.js');"

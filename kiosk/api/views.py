@@ -187,6 +187,7 @@ def create_checkout() -> Any:
         raise ApiError("invalid_amount", input_message(err)) from None
     if new:
         log.info("checkout sent by the till API key=%s id=%s display=%s", g.api_key, order.id, display.id)
+        services.booking.sent_by(order.id, "till", g.api_key)  # the ledger: which till sent it
     state = services.orders.state(order)
     return jsonify(present.checkout(state, services.orders)), 201 if new else 200
 

@@ -40,7 +40,7 @@ class Attention(Base):
         else:
             kind = outcome.value if outcome in (Outcome.PARTIAL_KEPT, Outcome.SEE_CASHIER) else None
             event = EVENTS[outcome]
-        self._event(event, record, received=str(tx.total_transfer_amount) if tx else None)
+        self._event(event, record, tx, received=str(tx.total_transfer_amount) if tx else None)
         if kind is not None:
             self.note(record.tx_id, kind, str(record.amount), record.coin, record.network, tx)
 
@@ -51,6 +51,7 @@ class Attention(Base):
         if tx is not None:
             item.update(received=str(tx.total_transfer_amount), expected=str(tx.coin_amount))
         self.store.set(f"attention:{tx_id}", json.dumps(item), ttl=RECORD_TTL)
+        self._flagged(tx_id, kind)
 
     def observe(self, transactions: list[Transaction]) -> None:
         """Note what history shows of this kiosk's transactions: a payment that completed after

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
 
-from ..cryptom import CryptomClient
+from ..cryptom import CryptomClient, Transaction
 from .record import Recent, Record
 from .store import Store
 
@@ -15,6 +17,27 @@ log = logging.getLogger("kiosk.checkout")
 # The watcher's lists in the store, by the time each entry is next due.
 WATCHED = "watched"  # checkouts: open ones until they close, closed ones for a day after
 CREATES = "creates"  # creates that got no answer yet, by the time to look for them upstream
+
+
+@dataclass(frozen=True)
+class Change:
+    """A lifecycle event of one checkout, as its followers (the ledger) get it: the event's name,
+    the kiosk's record, the facts logged with it, the upstream transaction it was seen in (None
+    when upstream was not read) and when, by the kiosk's clock."""
+
+    event: str
+    record: Record
+    facts: dict[str, str]
+    tx: Transaction | None
+    at: float
+
+
+class Follower(Protocol):
+    """Told of every lifecycle event, and of every attention item noted for a checkout."""
+
+    def changed(self, change: Change) -> None: ...
+
+    def flagged(self, tx_id: str, kind: str, at: float) -> None: ...
 
 
 class Base:
@@ -29,9 +52,12 @@ class Base:
     _last_seen: Recent
     _qr: Recent
     listeners: list[Callable[[Record, dict[str, str]], None]]
+    followers: list[Follower]
 
-    def _event(self, event: str, record: Record, **facts: str | None) -> None:
-        """One log line per lifecycle event, for people and for machines (JSON fields)."""
+    def _event(self, event: str, record: Record, tx: Transaction | None = None, **facts: str | None) -> None:
+        """One log line per lifecycle event, for people and for machines (JSON fields); then the
+        listeners (record and facts) and the followers (the whole Change: `tx`, else the
+        transaction last seen of this checkout) are told."""
         extra = {"event": event, "tx": record.tx_id, "amount": str(record.amount),
                  "currency": self.currency, "coin": f"{record.coin}/{record.network}",
                  **{k: v for k, v in facts.items() if v is not None}}
@@ -43,6 +69,23 @@ class Base:
                 listener(record, {k: v for k, v in facts.items() if v is not None})
             except Exception:  # a listener never breaks a payment
                 log.exception("a checkout listener failed")
+        if self.followers:
+            seen = tx if tx is not None else self._last_seen.get_item(record.tx_id)
+            change = Change(event, record, {k: v for k, v in facts.items() if v is not None}, seen,
+                            self.clock())
+            for follower in self.followers:
+                try:
+                    follower.changed(change)
+                except Exception:  # a follower never breaks a payment
+                    log.exception("a checkout follower failed")
+
+    def _flagged(self, tx_id: str, kind: str) -> None:
+        """An attention item was noted for this checkout: the followers are told."""
+        for follower in self.followers:
+            try:
+                follower.flagged(tx_id, kind, self.clock())
+            except Exception:  # a follower never breaks a payment
+                log.exception("a checkout follower failed")
 
     def watch_at(self, tx_id: str, at: float) -> None:
         """Have the watcher look at this checkout at `at`: the entry in the store is the truth

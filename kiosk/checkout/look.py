@@ -138,7 +138,7 @@ class Looking(Base):
         if outcome is Outcome.PARTLY_PAID and self.store.get(key) is None and self.store.add(
             key, "1", ttl=RECORD_TTL
         ):
-            self._event("partly paid", record, received=str(tx.total_transfer_amount),
+            self._event("partly paid", record, tx, received=str(tx.total_transfer_amount),
                         coin_amount=str(tx.coin_amount))
         return View(record, outcome, tx)
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from ..clock import now as clock_now
 from ..cryptom import CryptomClient
 from .attention import Attention
+from .base import Follower
 from .cancel import Cancelling
 from .look import Looking
 from .record import Recent, Record
@@ -49,6 +50,8 @@ class Checkout(Watching, Looking, Cancelling, Attention):
         self._qr = Recent()  # QR images: the same for the whole life of a transaction
         # Told of every lifecycle event (the orders of tills and the console follow their checkout).
         self.listeners: list[Callable[[Record, dict[str, str]], None]] = []
+        # Told of every Change with its upstream transaction, and of attention items (the ledger).
+        self.followers: list[Follower] = []
 
     def open_of(self, owner: str) -> list[Record]:
         """The checkouts `owner` started that have no result yet. Only those started within the

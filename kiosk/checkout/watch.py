@@ -149,7 +149,7 @@ class Watching(Starting):
             self.store.set(f"tx:{tx.id}", record.dumps(), ttl=RECORD_TTL)
             self.store.schedule("records", tx.id, attempt.at)
             self._settled(ref)
-            self._event("created without an answer", record, coin_amount=str(tx.coin_amount))
+            self._event("created without an answer", record, tx, coin_amount=str(tx.coin_amount))
             self._cancel(record, "unanswered")
             self.watch_at(tx.id, self.clock() + self.watch_interval)
         finally:

@@ -122,6 +122,8 @@ class Transaction:
     updated_at: datetime | None = None
     reserved_from: datetime | None = None
     reserved_until: datetime | None = None
+    exchange_fee: Decimal | None = None  # upstream's quote: its fee and commission, as sent
+    commission: Decimal | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -153,6 +155,8 @@ class Transaction:
             updated_at=to_datetime(data.get("updatedAt")),
             reserved_from=to_datetime(data.get("reservedFrom")),
             reserved_until=to_datetime(data.get("reservedUntil")),
+            exchange_fee=to_decimal(data.get("exchangeFee"), None),
+            commission=to_decimal(data.get("commission"), None),
             raw=data,
         )
 

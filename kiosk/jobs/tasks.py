@@ -88,6 +88,8 @@ class Jobs:
         self.webhook_task = webhook
         # Set by the services once built (the webhooks follow the orders): the till API's webhooks.
         self.webhooks: Any = None
+        # Set by the services once built: the ledger's entries kept while it was away.
+        self.booking: Any = None
         huey.signal(SIGNAL_ERROR)(self._failed)
 
     # -- queueing ------------------------------------------------------------------------------
@@ -130,8 +132,9 @@ class Jobs:
         expired = self.orders.sweep() if self.orders is not None else 0
         if expired:
             log.info("watcher: %d orders sent to a display expired before a coin was picked", expired)
+        booked = self.booking.catch_up() if self.booking is not None else 0
         return {"overdue": len(overdue), "creates": len(creates), "orders_expired": expired,
-                "webhooks": hooks}
+                "webhooks": hooks, "ledger": booked}
 
     def _reconcile(self) -> dict[str, int]:
         found = self.checkout.reconcile()

@@ -1,0 +1,18 @@
+"""The sales ledger: one row per checkout in a relational database (SQLite in the state folder,
+or PostgreSQL for a fleet), through SQLAlchemy, its schema kept by Alembic migrations. It knows
+nothing of checkouts' rules or of Flask: writers hand it Entries (kiosk.checkout.booking)."""
+
+import logging
+
+# Alembic logs a line per plugin as it is imported: not for every start of the kiosk.
+logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+from .book import Conflict, Ledger  # noqa: E402
+from .database import describe, make_engine, sqlite_url  # noqa: E402
+from .entry import Entry, Line  # noqa: E402
+from .migrate import Upgraded  # noqa: E402
+from .schema import Sale  # noqa: E402
+from .states import ATTENTION, FINAL, OPEN, STATUSES, moves  # noqa: E402
+
+__all__ = ["ATTENTION", "FINAL", "OPEN", "STATUSES", "Conflict", "Entry", "Ledger", "Line", "Sale",
+           "Upgraded", "describe", "make_engine", "moves", "sqlite_url"]

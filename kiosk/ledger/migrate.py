@@ -1,0 +1,70 @@
+"""Upgrading the ledger's schema with Alembic, from the program (`kiosk db upgrade`, and every
+start): one process at a time, the whole upgrade in one transaction.
+
+SQLite takes its write lock at the start of the transaction (BEGIN IMMEDIATE), PostgreSQL an
+advisory lock of the transaction, so processes starting together upgrade one after the other and
+the later ones find nothing left to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import Connection
+
+from .entry import Entry
+
+MIGRATIONS = Path(__file__).resolve().with_name("migrations")
+LOCK_KEY = 0x6B696F736B  # "kiosk": PostgreSQL's advisory lock for upgrades
+
+
+@dataclass(frozen=True)
+class Upgraded:
+    before: str | None  # the revision before (None: an empty database)
+    after: str | None
+    imported: int  # checkouts imported from the key-value store (by the first upgrade only)
+
+
+def config(connection: Connection | None = None,
+           seed: Callable[[], Iterable[Entry]] | None = None) -> Config:
+    """Alembic's configuration, without an .ini file: the migrations travel inside the package."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    cfg.attributes["seed"] = seed
+    cfg.attributes["imported"] = 0
+    return cfg
+
+
+def head() -> str | None:
+    return ScriptDirectory.from_config(config()).get_current_head()
+
+
+def current(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine, seed: Callable[[], Iterable[Entry]] | None = None) -> Upgraded:
+    newest = head()
+    with engine.connect() as conn:
+        before = current(conn)  # a quick look first: nearly every start finds it up to date
+    if before == newest:
+        return Upgraded(before, before, 0)
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+        before = current(conn)
+        cfg = config(conn, seed)
+        if before != newest:
+            command.upgrade(cfg, "head")
+        after = current(conn)
+    imported: Any = cfg.attributes["imported"]
+    return Upgraded(before, after, int(imported))

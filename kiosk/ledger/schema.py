@@ -1,0 +1,89 @@
+"""The ledger's tables. One row per checkout: the kiosk's own record of the sale, kept without
+expiry. Upstream stays the truth about money; the row is what the kiosk asked and saw."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, cast
+
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from .states import STATUSES
+from .types import Moment, Money
+
+# Constraint names that are the same on every database, so later migrations can name them.
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Document = JSON().with_variant(JSONB(), "postgresql")
+RowId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite counts rows with INTEGER only
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Sale(Base):
+    """A checkout: who started it, what was asked, what upstream quoted, where it stands."""
+
+    __tablename__ = "checkouts"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    # The checkout's ids: the order a till or the console sent (chk_…), upstream's transaction,
+    # and the kiosk's own reference sent upstream in statusNote.
+    order_id: Mapped[str | None] = mapped_column(String(40), unique=True)
+    tx_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    kiosk_ref: Mapped[str | None] = mapped_column(String(40))
+    # Who started it: kiosk (a keypad kiosk's session), display (a paired keypad display),
+    # cashier (the console), till (an API key) or unknown; and that one's id or name, never a secret.
+    started_by_kind: Mapped[str] = mapped_column(String(16))
+    started_by: Mapped[str | None] = mapped_column(String(80))
+    display_id: Mapped[str | None] = mapped_column(String(64))
+    # What was asked.
+    reference: Mapped[str | None] = mapped_column(Text)
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(Document, default=list)
+    note: Mapped[str | None] = mapped_column(Text)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(8))
+    # What upstream quoted.
+    coin: Mapped[str | None] = mapped_column(String(16))
+    network: Mapped[str | None] = mapped_column(String(16))
+    coin_amount: Mapped[Decimal | None] = mapped_column(Money)
+    conversion_rate: Mapped[Decimal | None] = mapped_column(Money)
+    exchange_fee: Mapped[Decimal | None] = mapped_column(Money)
+    commission: Mapped[Decimal | None] = mapped_column(Money)
+    address: Mapped[str | None] = mapped_column(String(128))
+    sequence_id: Mapped[int | None] = mapped_column(BigInteger)
+    upstream_status: Mapped[str | None] = mapped_column(String(32))
+    # Where it stands; `version` goes up by one with every change, and every write names the
+    # version it read (compare and set).
+    status: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer)
+    received: Mapped[Decimal] = mapped_column(Money)
+    cancel_reason: Mapped[str | None] = mapped_column(String(16))
+    attention: Mapped[list[str]] = mapped_column(Document, default=list)
+    created_at: Mapped[datetime] = mapped_column(Moment)
+    deadline: Mapped[datetime | None] = mapped_column(Moment)
+    paid_at: Mapped[datetime | None] = mapped_column(Moment)
+    closed_at: Mapped[datetime | None] = mapped_column(Moment)
+    seen_at: Mapped[datetime] = mapped_column(Moment)  # when the latest facts written were seen
+    updated_at: Mapped[datetime] = mapped_column(Moment)
+
+    __table_args__ = (
+        CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in STATUSES) + ")", name="status"),
+        CheckConstraint("version >= 1", name="version"),
+        Index(None, "created_at"),
+        Index(None, "status"),
+        Index(None, "display_id"),
+    )
+
+
+checkouts = cast(Table, Sale.__table__)
