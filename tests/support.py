@@ -237,11 +237,13 @@ def pairing_code(html: str) -> str:
 
 
 def pair_display(staff, display, name: str = "Counter 1", mode: str = "till") -> str:
-    """Pair the browser `display` (a test client) from the operator area of `staff` (unlocked).
-    Returns the display's id."""
+    """Pair the browser `display` (a test client) from the operator area of `staff` (unlocked),
+    then let it look at /display again, as its poll sends it to: it collects its own credential
+    there. Returns the display's id."""
     code = pairing_code(display.get("/display").get_data(as_text=True))
     html = staff.get("/operator/displays").get_data(as_text=True)
     response = staff.post("/operator/displays", data={
         "csrf_token": field(html, "csrf_token"), "code": code, "name": name, "mode": mode})
     assert response.status_code == 303, response.get_data(as_text=True)
+    display.get("/display")
     return response.headers["Location"].rsplit("paired=", 1)[1]

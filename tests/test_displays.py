@@ -26,7 +26,14 @@ from kiosk.displays import (
     pairing,
     parse_lines,
 )
-from kiosk.displays.registry import SEEN_EVERY, credential_hash, new_credential
+from kiosk.displays.registry import (
+    HANDOVER_SECONDS,
+    NEW_CODES,
+    SEEN_EVERY,
+    Display,
+    credential_hash,
+    new_credential,
+)
 
 
 @pytest.fixture(params=["sqlite", "redis"])
@@ -49,10 +56,22 @@ def orders(store, client, displays) -> Orders:
     return Orders(store, checkout, displays, min_amount=Decimal("1"), max_amount=Decimal("100000"))
 
 
+ADDRESS = "192.0.2.7"
+
+
+def issued(displays: Displays) -> tuple[str, str]:
+    """A browser the kiosk issued a credential to: the credential and the code it shows."""
+    credential, code = displays.issue(ADDRESS)
+    return credential, code.code
+
+
 def paired(displays: Displays, name: str = "Counter 1", mode: str = "till"):
-    credential = new_credential()
-    code = displays.code_for(credential)
-    return displays.pair(code.code, name, mode), credential
+    """A paired display whose browser has collected its own credential: (display, credential)."""
+    shown, code = issued(displays)
+    display = displays.pair(code, name, mode)
+    handed, credential = displays.hand_over(shown)
+    assert handed == display
+    return display, credential
 
 
 # -- pairing codes ------------------------------------------------------------------------------
@@ -75,22 +94,21 @@ def test_typed_codes_are_normalized(typed, code):
 
 
 def test_a_browser_keeps_its_code_until_shortly_before_it_expires(displays):
-    credential = new_credential()
     with time_machine.travel(1_800_000_000, tick=False) as clock:
-        first = displays.code_for(credential)
+        credential, _ = issued(displays)
+        first = displays.code_for(credential, ADDRESS)
         assert first.expires == 1_800_000_000 + 600
         clock.shift(600 - 61)  # 61 s left: still the same code
-        assert displays.code_for(credential) == first
+        assert displays.code_for(credential, ADDRESS) == first
         clock.shift(1)  # 60 s left: a new one, and the old one still pairs until its end
-        second = displays.code_for(credential)
+        second = displays.code_for(credential, ADDRESS)
         assert second.code != first.code and second.expires == 1_800_000_000 + 540 + 600
         assert displays.pair(first.code, "Counter 1", "till").credential_hash == credential_hash(credential)
 
 
 def test_an_expired_code_pairs_nothing(displays):
-    credential = new_credential()
     with time_machine.travel(1_800_000_000, tick=False) as clock:
-        code = displays.code_for(credential).code
+        _, code = issued(displays)
         clock.shift(600)
         with pytest.raises(PairingError, match="not valid or has expired"):
             displays.pair(code, "Counter 1", "till")
@@ -105,8 +123,7 @@ def test_pairing_binds_the_browser_credential_to_a_record(displays):
     assert [d.id for d in displays.all()] == [display.id]
     assert credential not in display.dumps()  # only its hash is kept
     # A code pairs once; the same code again is refused.
-    other = new_credential()
-    code = displays.code_for(other).code
+    _, code = issued(displays)
     displays.pair(code, "Counter 2", "till")
     with pytest.raises(PairingError, match="not valid"):
         displays.pair(code, "Counter 3", "till")
@@ -114,8 +131,7 @@ def test_pairing_binds_the_browser_credential_to_a_record(displays):
 
 
 def test_a_code_pairs_once_even_when_two_staff_send_it_at_once(displays):
-    credential = new_credential()
-    code = displays.code_for(credential).code
+    _, code = issued(displays)
     results: list[object] = []
 
     def pair(name: str) -> None:
@@ -140,7 +156,7 @@ def test_a_code_pairs_once_even_when_two_staff_send_it_at_once(displays):
     ("Counter\x001", "till", "at most %(max)d"),
 ])
 def test_bad_pairing_input_changes_nothing(displays, name, mode, message):
-    code = displays.code_for(new_credential()).code
+    _, code = issued(displays)
     with pytest.raises(PairingError, match=re.escape(message)):
         displays.pair(code, name, mode)
     assert displays.all() == []
@@ -157,7 +173,115 @@ def test_rename_mode_and_unpair(displays):
         displays.set_mode(display, "other")
     displays.unpair(display)
     assert displays.by_credential(credential) is None and displays.all() == []
-    assert displays.code_for(credential).code  # the same browser gets a code again
+    # The same browser is a new one again: its old credential gets nothing, it is issued a new one.
+    assert displays.code_for(credential, ADDRESS) is None and displays.hand_over(credential) is None
+    assert displays.issue(ADDRESS) is not None
+
+
+# -- credentials: only the kiosk's own, handed over at pairing --------------------------------------
+
+
+def test_a_credential_the_kiosk_did_not_issue_gets_nothing_and_writes_nothing(displays, store):
+    made_up = new_credential()  # the right shape, never issued
+    before = store.items("")
+    assert displays.code_for(made_up, ADDRESS) is None and displays.shown_code(made_up) is None
+    assert displays.by_credential(made_up) is None and displays.hand_over(made_up) is None
+    assert displays.hand_over("short") is None and displays.hand_over(None) is None
+    assert store.items("") == before
+
+
+def test_new_codes_per_address_stop_at_the_limit(displays, store):
+    limit, _window = NEW_CODES
+    for _ in range(limit):
+        assert displays.issue(ADDRESS) is not None
+    assert displays.issue(ADDRESS) is None  # one past the limit: its counter is all it wrote
+    assert len(store.items("pairing:")) == limit == len(store.items("display-new:"))
+    assert displays.issue("192.0.2.8") is not None
+
+
+def test_pairing_hands_the_display_a_fresh_credential_and_retires_the_one_it_showed(displays, store):
+    shown, code = issued(displays)
+    display = displays.pair(code, "Counter 1", "till")
+    # Paired, but the credential that showed the code is nobody's display: it can only collect.
+    assert displays.by_credential(shown) is None and displays.shown_code(shown) is None
+    handed, fresh = displays.hand_over(shown)
+    assert handed == display and fresh != shown
+    assert displays.by_credential(fresh) == display
+    assert displays.by_credential(shown) is None and displays.hand_over(shown) is None
+    assert displays.hand_over(fresh) is None  # a display holding its own: nothing to hand over
+    text = repr(store.items(""))
+    assert shown not in text and fresh not in text and credential_hash(fresh) in text  # hashes only
+    with pytest.raises(PairingError, match="not valid"):
+        displays.pair(code, "Counter 2", "till")
+
+
+def test_a_browser_pairs_once_whichever_of_its_codes_staff_type(displays):
+    with time_machine.travel(1_800_000_000, tick=False) as clock:
+        shown, first = issued(displays)
+        clock.shift(pairing.VALID_SECONDS - pairing.RENEW_BEFORE)
+        second = displays.code_for(shown, ADDRESS).code  # renewed; the first pairs until its end
+        assert second != first
+        displays.pair(second, "Counter 1", "till")
+        with pytest.raises(PairingError, match="not valid"):
+            displays.pair(first, "Counter 2", "till")
+    assert len(displays.all()) == 1
+
+
+def test_of_requests_presenting_the_paired_credential_at_once_exactly_one_collects_it(displays):
+    shown, code = issued(displays)
+    displays.pair(code, "Counter 1", "till")
+    start = threading.Barrier(8)
+    results: list[object] = []
+
+    def collect() -> None:
+        start.wait(10)
+        results.append(displays.hand_over(shown))
+
+    threads = [threading.Thread(target=collect) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    won = [r for r in results if r is not None]
+    assert len(results) == 8 and len(won) == 1
+    assert displays.by_credential(won[0][1]) is not None and displays.by_credential(shown) is None
+
+
+def test_a_paired_display_collects_its_credential_within_ten_minutes(tmp_path):
+    displays = Displays(LocalStore(tmp_path / "kiosk.sqlite3"))  # the kiosk's clock decides here
+    with time_machine.travel(1_800_000_000, tick=False) as clock:
+        late, code = issued(displays)
+        displays.pair(code, "Late", "till")
+        on_time, code = issued(displays)
+        displays.pair(code, "On time", "till")
+        clock.shift(HANDOVER_SECONDS - 0.001)
+        assert displays.hand_over(on_time) is not None
+        clock.shift(0.001)
+        assert displays.hand_over(late) is None  # staff pair it again
+    assert HANDOVER_SECONDS == pairing.VALID_SECONDS
+
+
+def test_a_display_paired_by_an_earlier_version_is_rotated_once(displays, store):
+    """Earlier versions bound whatever credential the browser sent; such a display keeps working
+    and gets a credential of the kiosk's own at its next look, which retires the old one."""
+    old = new_credential()
+    display = Display("a1b2c3d4e5f6", "Counter 1", "till", credential_hash(old), 1_800_000_000.0)
+    store.set(f"display:{display.id}", display.dumps())
+    store.set(f"display-cred:{credential_hash(old)}", display.id)
+    assert displays.by_credential(old) == display
+    handed, fresh = displays.hand_over(old)
+    assert handed == display and displays.by_credential(fresh) == display
+    assert displays.by_credential(old) is None and displays.hand_over(old) is None
+    assert displays.hand_over(fresh) is None
+    displays.unpair(display)
+    assert displays.by_credential(fresh) is None and store.items("display") == []
+
+
+def test_unpairing_before_the_handover_leaves_nothing_to_collect(displays, store):
+    shown, code = issued(displays)
+    display = displays.pair(code, "Counter 1", "till")
+    displays.unpair(display)
+    assert displays.hand_over(shown) is None and store.items("display") == []
 
 
 def test_online_means_seen_within_thirty_seconds_and_seen_is_written_sparingly(displays, store):

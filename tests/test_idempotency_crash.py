@@ -12,7 +12,6 @@ from decimal import Decimal
 
 import time_machine
 
-from kiosk.displays.registry import new_credential
 from kiosk.sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD
 
 from .conftest import SECRET
@@ -31,7 +30,7 @@ def test_a_send_killed_midway_frees_its_idempotency_key_within_a_minute(make_app
     app = make_app()
     services = app.extensions["kiosk"]
     displays, orders, store = services.displays, services.orders, services.store
-    display = displays.pair(displays.code_for(new_credential()).code, "Counter 1", "till")
+    display = displays.pair(displays.issue("127.0.0.1")[1].code, "Counter 1", "till")
     first = orders.send(display, Decimal("10.00"))
     orders.begin(first, "TRX", "TRX")  # open on the display: a new send looks at it upstream
     sandbox.faults(latency_ms=8000, only="detail")  # ... and that look hangs

@@ -4,12 +4,21 @@ A display proves who it is with a credential: a long random secret kept by its b
 HttpOnly cookie. The store keeps only the secret's SHA-256, bound to the display's record, so the
 pairing survives a browser restart and a kiosk restart, and a fleet of kiosk servers shares it.
 
+A credential is only ever one the kiosk issued: a browser's cookie counts when its hash is in the
+store (an unpaired browser's, for as long as its code; a paired display's, until it is unpaired
+or replaced). Anything else, made up or retired, is treated exactly as no cookie. Pairing binds
+the credential that showed the code only until the display comes back for a fresh one (the
+handover), which retires it.
+
 Keys in the store:
-    display:<id>             the record (name, mode, credential hash, paired at)
+    display:<id>             the record (name, mode, the hash it was paired with, paired at)
     display-cred:<hash>      id of the display holding that credential
+    display-key:<id>         hash of the credential the display holds since its handover
+    display-handover:<hash>  id of a display just paired, until its browser collects a credential
     display-seen:<id>        when it last asked for something (written at most every few seconds)
+    display-new:<hash>       an unpaired browser's credential: the code it shows now, and until when
     pairing:<code>           credential hash of the unpaired browser showing that code, and its end
-    pairing-of:<hash>        the code that browser shows now, and until when
+    rate:pairing:<address>   new pairing codes for that client address in its current window
 """
 
 from __future__ import annotations
@@ -35,7 +44,8 @@ MODES = ("till", "keypad")
 NAME_MAX = 40
 ONLINE_SECONDS = 30  # a display not heard from for this long is offline
 SEEN_EVERY = 10.0  # seconds between writes of "last seen", per display and process
-NEW_BROWSERS = (30, 600)  # new pairing browsers per client address: N per seconds
+NEW_CODES = (30, 600)  # new pairing codes per client address: N per seconds, from its first
+HANDOVER_SECONDS = pairing.VALID_SECONDS  # a display just paired collects its credential within
 _CREDENTIAL = re.compile(r"[A-Za-z0-9_-]{40,64}")
 
 
@@ -109,36 +119,100 @@ class Displays:
     # -- the display's own side ------------------------------------------------------------
 
     def by_credential(self, credential: str | None) -> Display | None:
+        """The paired display holding this credential, or None. Reads only."""
         if valid_credential(credential) is None:
             return None
         display_id = self.store.get(f"display-cred:{credential_hash(str(credential))}")
         return self.get(display_id) if display_id else None
 
-    def code_for(self, credential: str) -> Code:
+    def issue(self, address: str) -> tuple[str, Code] | None:
+        """A new unpaired browser: a credential and its first code; None past the address's limit
+        of new codes (then only the address's counter was written)."""
+        if not self.may_issue(address):
+            return None
+        credential = new_credential()
+        return credential, self._new_code(credential_hash(credential))
+
+    def shown_code(self, credential: str | None) -> Code | None:
+        """The code an unpaired browser the kiosk issued this credential to shows now; None for a
+        credential it did not issue, one paired since, or one whose code ran out. Reads only."""
+        if valid_credential(credential) is None:
+            return None
+        text = self.store.get(f"display-new:{credential_hash(str(credential))}")
+        return Code(**json.loads(text)) if text else None
+
+    def code_for(self, credential: str | None, address: str) -> Code | None:
         """The pairing code an unpaired browser shows: the same one on every look while it is
-        fresh, a new one shortly before it runs out."""
-        digest = credential_hash(credential)
-        now = self.clock()
-        text = self.store.get(f"pairing-of:{digest}")
-        if text is not None:
-            shown = Code(**json.loads(text))
-            if shown.expires - now > pairing.RENEW_BEFORE:
-                return shown
-        expires = now + pairing.VALID_SECONDS
+        fresh, a new one shortly before it runs out. A new code counts against the address's limit;
+        past it, the browser keeps the code it has while that lasts. None when the kiosk does not
+        know the credential (see `shown_code`): the browser is a new one."""
+        shown = self.shown_code(credential)
+        if shown is None:
+            return None
+        if shown.expires - self.clock() > pairing.RENEW_BEFORE or not self.may_issue(address):
+            return shown
+        return self._new_code(credential_hash(str(credential)))
+
+    def _new_code(self, digest: str) -> Code:
+        expires = self.clock() + pairing.VALID_SECONDS
         while True:
             code = pairing.new_code()
             if self.store.add(f"pairing:{code}", f"{digest} {expires!r}", ttl=pairing.VALID_SECONDS):
                 break
         shown = Code(code, expires)
-        self.store.set(f"pairing-of:{digest}", json.dumps(asdict(shown)), ttl=pairing.VALID_SECONDS)
+        # The credential is known for as long as its latest code: a browser away for longer is a
+        # new browser (and counts as one).
+        self.store.set(f"display-new:{digest}", json.dumps(asdict(shown)), ttl=pairing.VALID_SECONDS)
         return shown
 
     def may_issue(self, address: str) -> bool:
-        """A browser without a credential gets one (and a code): a few per address, so a script
-        cannot fill the store with codes."""
-        count, window = NEW_BROWSERS
-        slot = int(self.clock() // window)
-        return self.store.incr(f"rate:pairing:{address}:{slot}", ttl=window) <= count
+        """Every new pairing code (a new browser's, or a renewal) counts against its client
+        address, whatever cookie came with the request, so a script cannot fill the store with
+        codes. The window starts with the address's first code; one counter per address."""
+        count, window = NEW_CODES
+        return self.store.incr(f"rate:pairing:{address}", ttl=window) <= count
+
+    def hand_over(self, credential: str | None) -> tuple[Display, str] | None:
+        """The display's browser collects its own credential: a fresh one, made now, for the
+        credential it showed its pairing code with (or one paired by an earlier version of the
+        kiosk, which bound whatever the browser sent). That credential is retired at this moment.
+        None when there is nothing to hand over. Reads only, unless there is.
+
+        Why: the credential that showed the code may not be the display's alone. It travelled to
+        the browser in a cookie someone could have planted there (a value of their own, or one the
+        kiosk issued to a device of theirs), and every browser holding it showed the same code.
+        After the handover it is worth nothing: the new credential exists only in the one answer
+        that retired the old one, and of all requests presenting the old one exactly one gets it
+        (compare-and-delete in the store). Had the planted copy won, the shop's tablet shows a new
+        pairing code instead of its welcome screen, for staff to see."""
+        if valid_credential(credential) is None:
+            return None
+        digest = credential_hash(str(credential))
+        fresh = new_credential()  # made here, sent only in the answer to the one request that wins
+        display_id = self.store.get(f"display-handover:{digest}")
+        if display_id is not None:
+            if not self.store.discard(f"display-handover:{digest}", display_id):
+                return None  # another request presenting it was first
+            display = self.get(display_id)
+            if display is None:  # unpaired meanwhile
+                return None
+            self.store.set(f"display-key:{display.id}", credential_hash(fresh))
+        else:
+            display_id = self.store.get(f"display-cred:{digest}")
+            if display_id is None or self.store.get(f"display-key:{display_id}") is not None:
+                return None
+            # Paired by an earlier version: its credential is rotated once, with the same guard.
+            if not self.store.add(f"display-key:{display_id}", credential_hash(fresh)):
+                return None
+            display = self.get(display_id)
+            if display is None:
+                return None
+        self.store.set(f"display-cred:{credential_hash(fresh)}", display.id)
+        self.store.delete(f"display-cred:{digest}")
+        self.store.delete(f"display-new:{digest}")
+        log.info("display credential handed over id=%s", display.id,
+                 extra={"event": "display handover", "display": display.id})
+        return display, fresh
 
     def seen(self, display: Display) -> None:
         """Note that the display is alive. Polls come every few seconds; the store is written at
@@ -158,17 +232,20 @@ class Displays:
         found = self.store.get(f"pairing:{code}") if code else None
         digest, _, expires = (found or "").partition(" ")
         # The store drops old codes by itself too; the kiosk's clock decides (a fleet's Redis
-        # keeps its own time).
-        if not found or float(expires) <= self.clock():
+        # keeps its own time). A browser pairs once: its credential is no longer an unpaired one.
+        shown = self.store.get(f"display-new:{digest}") if found else None
+        if not found or float(expires) <= self.clock() or shown is None:
             raise PairingError(N_("This code is not valid or has expired: check the display."))
         display = Display(secrets.token_hex(6), name, mode, digest, self.clock())
-        # One pairing per code, even when two staff enter it at the same moment.
-        if not self.store.add(f"display-cred:{digest}", display.id):
+        # One pairing per code, even when two staff enter it at the same moment. The credential
+        # that showed the code only collects the display's own at its next look (`hand_over`).
+        if not self.store.add(f"display-handover:{digest}", display.id, ttl=HANDOVER_SECONDS):
             raise PairingError(N_("This display is paired already."))
         self.store.set(f"display:{display.id}", display.dumps())
         self.store.set(f"display-seen:{display.id}", repr(self.clock()))
+        self.store.delete(f"display-new:{digest}")
         self.store.delete(f"pairing:{code}")
-        self.store.delete(f"pairing-of:{digest}")
+        self.store.delete(f"pairing:{json.loads(shown)['code']}")  # when staff typed an older one
         _event("paired", display)
         return display
 
@@ -198,7 +275,11 @@ class Displays:
     def unpair(self, display: Display) -> None:
         """The browser's credential stops meaning anything: on its next look it is an unpaired
         browser again and shows a new pairing code."""
-        self.store.delete(f"display-cred:{display.credential_hash}")
+        held = self.store.get(f"display-key:{display.id}")
+        for digest in {display.credential_hash, held} - {None}:
+            self.store.delete(f"display-cred:{digest}")
+        self.store.delete(f"display-handover:{display.credential_hash}")
+        self.store.delete(f"display-key:{display.id}")
         self.store.delete(f"display:{display.id}")
         self.store.delete(f"display-seen:{display.id}")
         with self._seen_lock:

@@ -1,5 +1,8 @@
 """Who is asking: a paired display proves itself with its credential cookie; anyone else is a
-browser the shop has not paired (a keypad kiosk's session, or a stranger)."""
+browser the shop has not paired (a keypad kiosk's session, or a stranger).
+
+The cookie counts only when the kiosk issued it (its hash is in the store): a value the kiosk
+never issued, or retired, is the same as no cookie."""
 
 from __future__ import annotations
 
@@ -10,11 +13,13 @@ from ..displays.registry import valid_credential
 from .extensions import kiosk
 
 COOKIE = "kiosk_display"
-# Browsers keep a cookie at most 400 days; every visit to /display renews it.
+# Browsers keep a cookie at most 400 days; every visit of a display to /display renews it.
 COOKIE_SECONDS = 400 * 24 * 3600
 
 
 def credential() -> str | None:
+    """The display cookie as sent, when it has the shape of a credential: not yet a proof of
+    anything (see `display`, and `Displays.shown_code` for an unpaired browser)."""
     return valid_credential(request.cookies.get(COOKIE))
 
 

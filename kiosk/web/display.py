@@ -3,7 +3,8 @@ till mode waits on its welcome screen for the console or a till, then shows the 
 choice and the very same pay, status and result screens as a keypad kiosk:
 
     /display                 pairing code, welcome screen, or the order the display holds now
-    /display/poll            every poll interval: has anything changed? (no session, no upstream)
+    /display/poll            every poll interval: has anything changed? (no session, no upstream,
+                             and for a browser the kiosk does not know, no write at all)
     /display/coin   (POST)   the customer picks a coin: the order's one upstream transaction
     /display/cancel (POST)   the customer gives up before picking a coin
     /display/logo            the shop's logo (KIOSK_LOGO)
@@ -18,6 +19,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    g,
     make_response,
     redirect,
     render_template,
@@ -29,9 +31,8 @@ from flask_babel import gettext as _
 
 from .. import clock
 from ..checkout import StartLimited, StartRejected, StartUnavailable
-from ..displays import Display, Order, OrderEnded, OrderState
-from ..displays.registry import new_credential
-from . import callers
+from ..displays import Display, Order, OrderEnded, OrderState, pairing
+from . import callers, health
 from .extensions import kiosk
 
 bp = Blueprint("display", __name__, url_prefix="/display")
@@ -39,9 +40,16 @@ bp = Blueprint("display", __name__, url_prefix="/display")
 
 def state_token(display: Display | None, credential: str | None) -> str:
     """What the display's screen depends on, as a short hash: the poll answers 304 while it is
-    the same, and sends the screen to /display when it changes."""
+    the same, and sends the screen to /display when it changes. Reads only, for a browser the
+    kiosk does not know; a paired display's also asks whether the store takes writes (one fixed
+    key, at most every few seconds per process)."""
     if display is None:
-        what = f"code:{kiosk().displays.code_for(credential).code}" if credential else "none"
+        # An unpaired browser's code, and whether it is due for a new one: /display renews it.
+        code = kiosk().displays.shown_code(credential)
+        renew = code is not None and code.expires - clock.now() <= pairing.RENEW_BEFORE
+        what = f"code:{code.code}:{renew}" if code else "none"
+    elif health.store_refuses_writes():
+        what = f"{display.id}:out-of-order"
     else:
         order = kiosk().orders.current(display)
         status = kiosk().orders.state(order).status if order else "-"
@@ -51,10 +59,25 @@ def state_token(display: Display | None, credential: str | None) -> str:
 
 @bp.get("")
 def show() -> Any:
-    display = callers.display()
-    if display is None:
+    display, credential = callers.display(), callers.credential()
+    # The credential that showed the pairing code is swapped for the display's own on its first
+    # look after pairing (see Displays.hand_over for why).
+    handed = kiosk().displays.hand_over(credential)
+    if handed is not None:
+        display, credential = handed
+        g.display = display
+    if display is None or credential is None:
         return pairing_screen()
-    kiosk().displays.seen(display)
+    if health.store_refuses_writes():
+        response = make_response(health.out_of_order(state_token=state_token(display, credential)))
+    else:
+        kiosk().displays.seen(display)
+        response = make_response(display_screen(display))
+    # Every visit renews the cookie (browsers keep one at most 400 days), whatever it shows.
+    return callers.remember(response, credential)
+
+
+def display_screen(display: Display) -> Any:
     if display.mode == "keypad":
         return redirect(url_for("kiosk.amount"))
     order = kiosk().orders.current(display)
@@ -80,15 +103,20 @@ def screen(template: str, display: Display | None, status: int = 200, **values: 
 
 
 def pairing_screen() -> Any:
+    """An unpaired browser's code. A cookie the kiosk did not issue (or retired) counts as none:
+    the browser gets a credential of the kiosk's making, and every new code, a new browser's or a
+    renewal, counts against the client's address."""
+    address = request.remote_addr or "-"
     credential = callers.credential()
-    if credential is None:
-        if not kiosk().displays.may_issue(request.remote_addr or "-"):
+    code = kiosk().displays.code_for(credential, address)
+    if code is None:
+        issued = kiosk().displays.issue(address)
+        if issued is None:
             return render_template("display/pairing.html", code=None, state_token=None), 429
-        credential = new_credential()
-    code = kiosk().displays.code_for(credential)
+        credential, code = issued
     response = make_response(render_template("display/pairing.html", code=code, now=clock.now(),
                                              state_token=state_token(None, credential)))
-    return callers.remember(response, credential)
+    return callers.remember(response, str(credential))
 
 
 def order_screen(display: Display, state: OrderState, error: str | None = None, status: int = 200) -> Any:
@@ -148,12 +176,13 @@ def cancel() -> Any:
 @bp.get("/poll")
 def poll() -> Response:
     """Asked every poll interval by a waiting display, all day long: store reads only, no session
-    (the session interface skips this path), no upstream call, and 304 while nothing changed."""
+    (the session interface skips this path), no upstream call, and 304 while nothing changed.
+    A browser the kiosk does not know gets "go to /display" and nothing is written for it."""
     credential = callers.credential()
     display = kiosk().displays.by_credential(credential)
-    if display is not None:
-        kiosk().displays.seen(display)
     token = state_token(display, credential)
+    if display is not None and not health.store_refuses_writes():
+        kiosk().displays.seen(display)
     if request.args.get("s") != token:
         response = Response(status=200)
         response.headers["HX-Redirect"] = url_for(".show")

@@ -34,7 +34,7 @@ from redis.exceptions import RedisError
 from ..checkout import StartLimited, StartRejected, StartUnavailable, ownership
 from ..checkout.inputs import InputError, parse_amount, parse_mobile, parse_note
 from ..i18n import LOCALES
-from . import callers
+from . import callers, health
 from . import format as fmt
 from .display import state_token
 from .extensions import current_locale, kiosk
@@ -78,6 +78,8 @@ def amount() -> Any:
     open_tx = session.get("tx")
     if open_tx and kiosk().checkout.record_for(open_tx, owner()) and not kiosk().checkout.is_closed(open_tx):
         return redirect(url_for(".pay", tx_id=open_tx))
+    if health.store_refuses_writes():  # no payment can start: say so before anyone types
+        return health.out_of_order()
     # Saved again at each showing: an unattended tablet loads this screen every few hours
     # (kiosk.js), so its session, and the form's token, never run out overnight.
     session.modified = True
@@ -226,6 +228,8 @@ def not_found(err: Exception) -> Any:
 def server_error(err: Exception) -> Any:
     # Flask has logged the exception; the customer gets a calm screen, never a stack trace.
     # A poll that gets this keeps its pay screen: htmx swaps nothing on an error answer.
+    if health.note_refusal(getattr(err, "original_exception", None) or err):
+        return health.out_of_order()
     return render_template("kiosk/error.html"), 503
 
 
