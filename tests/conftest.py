@@ -183,6 +183,22 @@ def redis_url(redis_server):
     return redis_server
 
 
+@pytest.fixture
+def small_redis(tmp_path):
+    """A Redis of its own with an 8 MB maxmemory and noeviction, as docs/deployment.md asks:
+    (its URL, a client), stopped after the test. `support.fill_redis` fills it."""
+    import redis
+
+    port = free_port()
+    proc = start_redis(tmp_path, "--port", str(port), "--maxmemory", "8mb",
+                       "--maxmemory-policy", "noeviction")
+    client = redis.Redis(port=port)
+    wait_for_redis(client)
+    yield f"redis://127.0.0.1:{port}/0", client
+    proc.terminate()
+    proc.wait(10)
+
+
 @pytest.fixture(scope="session")
 def playwright_driver():
     """Playwright, once per run: its sync API allows one instance per thread, and both the

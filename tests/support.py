@@ -247,3 +247,32 @@ def pair_display(staff, display, name: str = "Counter 1", mode: str = "till") ->
     assert response.status_code == 303, response.get_data(as_text=True)
     display.get("/display")
     return response.headers["Location"].rsplit("paired=", 1)[1]
+
+
+def fill_redis(client) -> int:
+    """Write to a Redis with a maxmemory and noeviction until it refuses writes, even the smallest;
+    returns the number of keys written. Redis counts its clients' buffers as memory, and buffers
+    left from earlier traffic shrink within a second or two: what they free is written over at
+    once, until small writes have been refused for two seconds in a row. (The large writes' own
+    connection is closed first, for the same reason.)"""
+    import redis
+
+    filled = 0
+    for size in (65536, 16):
+        try:
+            while filled < 100_000:
+                client.set(f"filler:{filled}", b"x" * size)
+                filled += 1
+        except redis.exceptions.OutOfMemoryError:
+            client.close()
+        else:
+            raise AssertionError("Redis took 100000 writes: is its maxmemory set?")
+    deadline, refused_since = time.monotonic() + 30, time.monotonic()
+    while time.monotonic() - refused_since < 2:
+        assert time.monotonic() < deadline, "Redis keeps taking writes"
+        try:
+            client.set(f"filler:{filled}", b"x" * 16)
+            filled, refused_since = filled + 1, time.monotonic()
+        except redis.exceptions.OutOfMemoryError:
+            time.sleep(0.05)
+    return filled

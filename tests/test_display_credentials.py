@@ -24,8 +24,8 @@ import time_machine
 from kiosk.displays import pairing
 from kiosk.displays.registry import NEW_CODES
 
-from .conftest import PIN, free_port, start_redis, wait_for_redis
-from .support import Customer, Gunicorn, field, pairing_code
+from .conftest import PIN, free_port
+from .support import Customer, Gunicorn, field, fill_redis, pairing_code
 
 LIMIT, WINDOW = NEW_CODES  # new pairing codes per client address: N per seconds
 COOKIE = "kiosk_display"
@@ -336,24 +336,8 @@ def test_when_the_store_refuses_writes_readyz_fails_and_the_screens_are_out_of_o
 # -- a flood against `kiosk serve` on a Redis of 8 MB ----------------------------------------
 
 
-@pytest.fixture
-def small_redis(tmp_path):
-    import redis
-
-    port = free_port()
-    proc = start_redis(tmp_path, "--port", str(port), "--maxmemory", "8mb",
-                       "--maxmemory-policy", "noeviction")
-    client = redis.Redis(port=port)
-    wait_for_redis(client)
-    yield f"redis://127.0.0.1:{port}/0", client
-    proc.terminate()
-    proc.wait(10)
-
-
 def test_a_flood_makes_at_most_the_limit_of_codes_and_a_full_redis_is_out_of_order(
         sandbox, tmp_path, small_redis):
-    import redis
-
     url_of_redis, r = small_redis
     server = Gunicorn(sandbox.url, tmp_path, free_port(), REDIS_URL=url_of_redis)
     url = server.url
@@ -381,26 +365,7 @@ def test_a_flood_makes_at_most_the_limit_of_codes_and_a_full_redis_is_out_of_ord
         assert 'data-testid="amount-display"' in requests.get(url + "/", timeout=20).text
         assert requests.get(url + "/readyz", timeout=20).json()["status"] == "ready"
 
-        # Fill the same Redis directly until it refuses writes, even the smallest. Redis counts its
-        # clients' buffers as memory, and those the flood left behind shrink within a second or
-        # two: what they free is written over at once, until small writes have been refused for
-        # two seconds in a row. (The large writes' own connection is closed first, for the same
-        # reason.)
-        filled = 0
-        for size in (65536, 16):
-            with pytest.raises(redis.exceptions.OutOfMemoryError):
-                while filled < 100_000:
-                    r.set(f"filler:{filled}", b"x" * size)
-                    filled += 1
-            r.close()
-        deadline, refused_since = time.monotonic() + 30, time.monotonic()
-        while time.monotonic() - refused_since < 2:
-            assert time.monotonic() < deadline, "Redis keeps taking writes"
-            try:
-                r.set(f"filler:{filled}", b"x" * 16)
-                filled, refused_since = filled + 1, time.monotonic()
-            except redis.exceptions.OutOfMemoryError:
-                time.sleep(0.05)
+        fill_redis(r)  # the same Redis, written to directly until it refuses writes
         deadline = time.monotonic() + 15  # /readyz keeps its answer a few seconds per worker
         while (ready := requests.get(url + "/readyz", timeout=20)).status_code == 200:
             assert time.monotonic() < deadline, "readyz still says ready"

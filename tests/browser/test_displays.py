@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from kiosk.displays import Line
 
-from ..support import CASHIER_PIN, STAFF_PIN
+from ..support import CASHIER_PIN, STAFF_PIN, fill_redis
 from .conftest import LANDSCAPE, PORTRAIT, shot, watch_errors
 
 PHONE = {"width": 390, "height": 844}
@@ -276,3 +276,24 @@ def test_with_required_pairing_an_unpaired_browser_reaches_no_payment(pages, kio
     fetched = stranger.evaluate("async (u) => (await fetch(u, {headers: {'HX-Request': 'true'}})).status",
                                 f"/pay/{tx_id}/status")
     assert fetched == 404
+
+
+def test_a_full_redis_puts_the_amount_screen_and_the_display_out_of_order(pages, kiosk_server, small_redis):
+    """A store that refuses writes, as the customer sees it: the amount screen and a paired display
+    say "out of order, please see the cashier", calmly, in the shop's language."""
+    url_of_redis, client = small_redis
+    kiosk = kiosk_server(**SETTINGS, REDIS_URL=url_of_redis)
+    display, _ = paired_display(pages, kiosk, pages(PHONE))
+    tablet = pages()
+    tablet.goto(kiosk.url + "/")
+    expect(tablet.get_by_test_id("amount-display")).to_be_visible()
+    fill_redis(client)
+    pages.expected_errors.append(r"status of 503")  # the screens' own answers, which Chromium logs
+    tablet.goto(kiosk.url + "/")
+    expect(tablet.get_by_test_id("out-of-order")).to_have_text("Hizmet dışı")
+    expect(tablet.get_by_text("Lütfen kasaya başvurun.")).to_be_visible()
+    shot(tablet, "60-out-of-order")
+    # The display finds out by its own poll, and says so too.
+    expect(display.get_by_test_id("out-of-order")).to_be_visible()
+    display.set_viewport_size(PORTRAIT)
+    shot(display, "61-display-out-of-order-portrait")
