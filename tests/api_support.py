@@ -66,9 +66,12 @@ class Till:
                          headers={"Idempotency-Key": key or uuid.uuid4().hex})
 
     def pair(self, display: DisplayBrowser, name: str = "Counter 1", mode: str = "till") -> str:
+        """Pair the browser, which then looks at /display again as its poll sends it to: it
+        collects its own credential there."""
         response = self.post("/displays", {"pairing_code": display.code(), "name": name, "mode": mode})
         assert response.status_code == 201, response.text
         display.id = response.json()["id"]
+        display.look()
         return display.id
 
 
