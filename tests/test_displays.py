@@ -261,6 +261,21 @@ def test_a_paired_display_collects_its_credential_within_ten_minutes(tmp_path):
     assert HANDOVER_SECONDS == pairing.VALID_SECONDS
 
 
+def test_a_store_that_refuses_writes_leaves_the_handover_for_the_next_look(tmp_path):
+    import sqlite3
+
+    store = LocalStore(tmp_path / "kiosk.sqlite3")
+    displays = Displays(store)
+    shown, code = issued(displays)
+    display = displays.pair(code, "Counter 1", "till")
+    store._db().execute("PRAGMA query_only=ON")  # read-only, for this thread's connection
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        displays.hand_over(shown)
+    store._db().execute("PRAGMA query_only=OFF")
+    handed, fresh = displays.hand_over(shown)
+    assert handed == display and displays.by_credential(fresh) == display
+
+
 def test_a_display_paired_by_an_earlier_version_is_rotated_once(displays, store):
     """Earlier versions bound whatever credential the browser sent; such a display keeps working
     and gets a credential of the kiosk's own at its next look, which retires the old one."""

@@ -183,33 +183,30 @@ class Displays:
         kiosk issued to a device of theirs), and every browser holding it showed the same code.
         After the handover it is worth nothing: the new credential exists only in the one answer
         that retired the old one, and of all requests presenting the old one exactly one gets it
-        (compare-and-delete in the store). Had the planted copy won, the shop's tablet shows a new
+        (an atomic add in the store). Had the planted copy won, the shop's tablet shows a new
         pairing code instead of its welcome screen, for staff to see."""
         if valid_credential(credential) is None:
             return None
         digest = credential_hash(str(credential))
-        fresh = new_credential()  # made here, sent only in the answer to the one request that wins
         display_id = self.store.get(f"display-handover:{digest}")
-        if display_id is not None:
-            if not self.store.discard(f"display-handover:{digest}", display_id):
-                return None  # another request presenting it was first
-            display = self.get(display_id)
-            if display is None:  # unpaired meanwhile
-                return None
-            self.store.set(f"display-key:{display.id}", credential_hash(fresh))
-        else:
+        if display_id is None:  # or a display paired by an earlier version, not handed over yet
             display_id = self.store.get(f"display-cred:{digest}")
             if display_id is None or self.store.get(f"display-key:{display_id}") is not None:
                 return None
-            # Paired by an earlier version: its credential is rotated once, with the same guard.
-            if not self.store.add(f"display-key:{display_id}", credential_hash(fresh)):
-                return None
-            display = self.get(display_id)
-            if display is None:
-                return None
-        self.store.set(f"display-cred:{credential_hash(fresh)}", display.id)
-        self.store.delete(f"display-cred:{digest}")
-        self.store.delete(f"display-new:{digest}")
+        display = self.get(display_id)
+        if display is None:  # unpaired meanwhile
+            return None
+        fresh = new_credential()  # made here, sent only in the answer to the one request that wins
+        held = credential_hash(fresh)
+        # Every write a full store could refuse comes before the one that decides, so such a store
+        # leaves the handover for the next look. The first request to record the display's new
+        # credential wins; any other takes its own back.
+        self.store.set(f"display-cred:{held}", display.id)
+        if not self.store.add(f"display-key:{display.id}", held):
+            self.store.delete(f"display-cred:{held}")
+            return None
+        for key in (f"display-handover:{digest}", f"display-cred:{digest}", f"display-new:{digest}"):
+            self.store.delete(key)
         log.info("display credential handed over id=%s", display.id,
                  extra={"event": "display handover", "display": display.id})
         return display, fresh
