@@ -16,7 +16,6 @@ import time_machine
 from kiosk.checkout import Checkout
 from kiosk.checkout.booking import Booking, follow, store_checkouts
 from kiosk.displays import Displays, Line, Orders
-from kiosk.displays.registry import new_credential
 from kiosk.jobs import Jobs, make_queue
 from kiosk.ledger import Ledger, make_engine
 
@@ -143,7 +142,7 @@ def test_an_order_from_a_till_is_one_row_from_its_display_to_paid(sandbox, clien
     booking = Booking(ledger, store)
     follow(checkout, orders, booking)
     with time_machine.travel(T0, tick=False):
-        display = displays.pair(displays.code_for(new_credential()).code, "Counter 1", "till")
+        display = displays.pair(displays.issue("127.0.0.1")[1].code, "Counter 1", "till")
         lines = (Line("Çay", 2, Decimal("15.00")), Line("Simit", 1, Decimal("20.00")))
         order = orders.send(display, Decimal("50.00"), reference="till-4711", note="Table 4", lines=lines,
                             source="api")
@@ -180,7 +179,7 @@ def test_an_order_nobody_picks_up_expires_in_the_ledger(sandbox, client, tmp_pat
     ledger = Ledger(make_engine(ledger_url))
     follow(checkout, orders, Booking(ledger, store))
     with time_machine.travel(T0, tick=False) as clock:
-        display = displays.pair(displays.code_for(new_credential()).code, "Counter 1", "till")
+        display = displays.pair(displays.issue("127.0.0.1")[1].code, "Counter 1", "till")
         order = orders.send(display, Decimal("20"))
         assert ledger.get(order_id=order.id).started_by_kind == "cashier"
         clock.shift(600)
@@ -239,7 +238,7 @@ def test_the_first_upgrade_imports_what_the_store_holds(desk, sandbox, client, l
         d.view(paid)
         cancelled = d.start("400")
         d.checkout.cancel(d.checkout.record(cancelled))
-        display = displays.pair(displays.code_for(new_credential()).code, "Counter 1", "till")
+        display = displays.pair(displays.issue("127.0.0.1")[1].code, "Counter 1", "till")
         waiting_order = orders.send(display, Decimal("50.00"), reference="till-1",
                                     lines=(Line("Çay", 1, Decimal("50.00")),), source="api")
         clock.shift(5)
