@@ -417,7 +417,8 @@ def test_the_displays_page_keeps_a_busy_displays_mode_and_says_why(shop, sandbox
     state = services(app).orders.state(order)
     assert (state.status, state.cancel_reason) == ("cancelled", "operator")
     assert [r.event for r in caplog.records if getattr(r, "event", "").startswith("operator.display")] == [
-        "operator.display_rename", "operator.display_end_order"]
+        "operator.display_pair", "operator.display_mode", "operator.display_rename",
+        "operator.display_end_order"]
     page = staff.get("/operator/displays").get_data(as_text=True)
     assert f'data-testid="end-order-{display_id}"' not in page
     changed = staff.post(mode, data={"csrf_token": token, "mode": "keypad"})

@@ -372,7 +372,7 @@ def test_form_guards_and_order_guards_never_share_a_key(orders, displays, sandbo
     assert orders.tx_of(order) == order_tx and sandbox.calls("create") == 4
 
 
-def planted(orders, order, tx_id: str, **changes) -> None:
+def planted(orders, the_order, tx_id: str, changes: dict) -> None:
     """Rewrite what the store holds: the checkout's record, or the order's own key."""
     from dataclasses import replace
 
@@ -385,8 +385,8 @@ def planted(orders, order, tx_id: str, **changes) -> None:
     if link:
         import json
 
-        text = store.get(f"order-tx:{order.id}")
-        store.set(f"order-tx:{order.id}", json.dumps({**json.loads(text), **link}))
+        text = store.get(f"order-tx:{the_order.id}")
+        store.set(f"order-tx:{the_order.id}", json.dumps({**json.loads(text), **link}))
 
 
 @pytest.mark.parametrize("changes", [
@@ -403,7 +403,7 @@ def test_only_a_checkout_naming_this_order_and_its_amount_is_the_orders(orders, 
     order = orders.send(display, Decimal("500.00"))
     tx_id = orders.begin(order, "TRX", "TRX")
     assert orders.tx_of(order) == tx_id  # the control: as made, it is the order's
-    planted(orders, order, tx_id, **changes)
+    planted(orders, order, tx_id, changes)
     sandbox.pay(tx_id, share="full")
     assert orders.tx_of(order) is None
     assert orders.state(order, look=True).status != "paid"
