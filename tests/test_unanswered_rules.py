@@ -332,3 +332,73 @@ def test_a_stuck_order_can_be_ended_by_the_till_or_staff(desk, reason):
         (tx,) = d.sandbox.transactions()
         assert tx["status"] == "CANCELLED" and d.calls("create") == 1
         assert orders.state(order).status == "cancelled"
+
+
+def unanswered_order(d, orders, order) -> str:
+    """The order's create gets no answer (its process lives on); upstream makes it a moment later."""
+    d.sandbox.faults(latency_ms=600, latency_next=1, only="create")
+    with pytest.raises(StartUnavailable):
+        orders.begin(order, "TRX", "TRX")
+    wait_for("upstream to make it", lambda: len(d.sandbox.transactions()) == 1, seconds=10)
+    (ref,) = [m for m, _ in d.store.scheduled(CREATES, float("inf"))]
+    return ref
+
+
+def test_an_orders_unanswered_create_nobody_retried_is_adopted_for_the_order(desk):
+    d = desk(read_timeout=0.3)
+    with time_machine.travel(T0, tick=False) as clock:
+        orders, display, order = ordering(d)
+        ref = unanswered_order(d, orders, order)
+        assert orders.state(order).status == "pending"  # the customer may pick a coin again
+        clock.move_to(T0 + CREATE_GRACE)
+        d.checkout.resolve_create(ref)
+        tx = made(d)["_id"]
+        assert orders.tx_of(order) == tx and orders.state(order, look=True).status == "waiting"
+        assert d.calls("cancel") == 0 and d.calls("create") == 1
+
+
+def test_the_same_orders_retry_adopts_its_unanswered_create(desk):
+    d = desk(read_timeout=0.3)
+    with time_machine.travel(T0, tick=False) as clock:
+        orders, display, order = ordering(d)
+        ref = unanswered_order(d, orders, order)
+        clock.shift(30)
+        tx = orders.begin(order, "TRX", "TRX")
+        assert tx == made(d)["_id"] and orders.tx_of(order) == tx and d.calls("create") == 1
+        clock.move_to(T0 + CREATE_GRACE)
+        assert d.checkout.unanswered() == []
+        d.checkout.resolve_create(ref)
+        assert d.calls("cancel") == 0
+
+
+def test_a_keypad_start_on_the_display_never_adopts_its_orders_unanswered_create(desk):
+    """Same display, same amount, same coin: a form's start is not the order's, so it makes its
+    own transaction, and the order's create goes to the watcher (which adopts it for the order)."""
+    d = desk(read_timeout=0.3)
+    with time_machine.travel(T0, tick=False) as clock:
+        orders, display, order = ordering(d)
+        ref = unanswered_order(d, orders, order)
+        orders_tx = made(d)["_id"]
+        clock.shift(30)
+        keypad = d.checkout.start("k" * 24, Decimal("300"), "TRX", "TRX", owner=display.owner,
+                                  display=display.id)
+        assert keypad != orders_tx and d.calls("create") == 2
+        assert d.checkout.record(keypad).order is None and orders.tx_of(order) is None
+        clock.move_to(T0 + CREATE_GRACE)
+        d.checkout.resolve_create(ref)
+        assert orders.tx_of(order) == orders_tx
+
+
+def test_an_orders_create_found_after_the_till_cancelled_the_order_is_cancelled(desk):
+    d = desk(read_timeout=0.3)
+    with time_machine.travel(T0, tick=False) as clock:
+        orders, display, order = ordering(d)
+        ref = unanswered_order(d, orders, order)
+        state = orders.cancel(order, "till")
+        assert (state.status, state.cancel_reason) == ("cancelled", "till")
+        clock.move_to(T0 + CREATE_GRACE)
+        d.checkout.resolve_create(ref)
+        tx = made(d)["_id"]
+        assert d.upstream(tx)["status"] == "CANCELLED" and d.checkout.cancel_reason(tx) == "till"
+        assert orders.tx_of(order) is None and orders.state(order).status == "cancelled"
+        assert d.checkout.record(tx).order is None

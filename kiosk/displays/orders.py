@@ -122,22 +122,35 @@ class Orders(Following, Sending):
                 gate = self.gate(order)
             elif gate == "started" and self.clock() >= order.deadline + ORDER_START_GRACE:
                 # A coin was picked, but its start died and nothing was found for it in time.
-                if self._end_unstarted(order, "deadline"):
-                    gate = self.gate(order)
-                else:
-                    tx_id = self.tx_of(order)  # the watcher adopted its transaction a moment ago
+                self._end_unstarted(order, "deadline")
+                gate = self.gate(order)
+            if gate and gate.startswith("ended:"):
+                tx_id = self._seal(order, gate.split(":", 1)[1])
         if tx_id is None:
+            held = self.checkout.order_link(order.id)
+            if held is not None and held.tx is not None:
+                # Its own key names a transaction whose record is gone, or does not name this
+                # order and amount: never its payment, and only a person can tell.
+                return OrderState(order, Outcome.SEE_CASHIER.value)
             if gate and gate.startswith("ended:"):
                 reason = gate.split(":", 1)[1]
                 return OrderState(order, "expired" if reason == "deadline" else "cancelled",
                                   cancel_reason=reason)
             return OrderState(order, "pending")
         record = self.checkout.record(tx_id)
-        if record is None:  # the record outlived by the order: only a person can tell
+        if record is None:  # pragma: no cover - tx_of reads the record
             return OrderState(order, Outcome.SEE_CASHIER.value)
         if look:
             return self._with_view(order, self.checkout.view(record))
         return self._status(order, self.checkout.last_outcome(tx_id), tx_id)
+
+    def _seal(self, order: Order, reason: str) -> str | None:
+        """An order that ended without a transaction keeps it so: its own key says it ended, and
+        a transaction upstream makes for it later (a create that got no answer) is cancelled,
+        never adopted. Returns the transaction if one was made for it just before."""
+        if self.checkout.order_link(order.id) is None and not self.checkout.end_order(order.id, reason):
+            return self.tx_of(order)
+        return None
 
     def recent(self, since: float = 0.0, display_id: str | None = None, limit: int = 20) -> list[OrderState]:
         """Orders sent since `since`, newest first, with their status from the store alone."""
@@ -166,7 +179,8 @@ class Orders(Following, Sending):
             raise OrderEnded("the order could not be started")
         if first and self.clock() >= order.deadline:
             self.store.set(gate_key, "ended:deadline", ttl=RECORD_TTL)
-            raise OrderEnded("the order has expired")
+            if self._seal(order, "deadline") is None:
+                raise OrderEnded("the order has expired")
         known = self.tx_of(order)  # made already (the watcher may have adopted it)
         if known is not None:
             return known
@@ -201,7 +215,8 @@ class Orders(Following, Sending):
                 if self.clock() >= order.deadline:
                     return self.state(order)  # it has expired: that is its end
                 if self.store.add(f"order-gate:{order.id}", f"ended:{reason}", ttl=RECORD_TTL):
-                    return self.state(order)
+                    tx_id = self._seal(order, reason)  # the watcher adopted one just before?
+                    return self._cancel_checkout(order, tx_id, reason) if tx_id else self.state(order)
                 continue
             if gate.startswith("ended:"):
                 return self.state(order)
