@@ -205,7 +205,9 @@ class Orders(Following, Sending):
     def cancel(self, order: Order, reason: str) -> OrderState:
         """Cancel by `reason` (customer, till, operator). Before a coin was picked nothing exists
         upstream and the order simply ends; after, the checkout's own cancel decides (a payment
-        that completed meanwhile stays paid)."""
+        that completed meanwhile stays paid). A start under way is waited for a moment; one whose
+        create has had no answer for START_STALE seconds (its process died) is not: the order
+        ends, and a transaction upstream made for it is cancelled when found, never adopted."""
         for _ in range(150):
             tx_id = self.tx_of(order)
             if tx_id is not None:
