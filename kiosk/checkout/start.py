@@ -252,7 +252,7 @@ class Starting(Base):
                         owner=owner, ref=ref, display=display, order=order)
         self.store.set(f"tx:{tx.id}", record.dumps(), ttl=RECORD_TTL)
         self.store.schedule("records", tx.id, started)
-        if order is not None and not self._link(order, record):
+        if order is not None and not self._link(order, record, tx=tx):
             self.store.delete(key)
             raise OrderTaken("the order has ended")
         self.store.set(key, tx.id, ttl=GUARD_TTL)
@@ -264,7 +264,7 @@ class Starting(Base):
     # -- orders ----------------------------------------------------------------------------------
 
     def _link(self, order: str, record: Record, event: str = "created",
-              coin_amount: str | None = None) -> bool:
+              coin_amount: str | None = None, tx: Transaction | None = None) -> bool:
         """Write the order's own key for the checkout of `record` (written once: the first
         checkout, or the order's end, keeps it). When the order has ended or has another
         transaction, this one is not the order's: its record forgets the order and it is
@@ -281,7 +281,7 @@ class Starting(Base):
         self.store.set(f"tx:{record.tx_id}", alone.dumps(), ttl=RECORD_TTL)
         log.warning("transaction %s was made for order %s, which has %s: cancelled", record.tx_id,
                     order, "ended" if held is not None and held.ended else "another transaction")
-        self._event(event, alone, coin_amount=coin_amount)
+        self._event(event, alone, tx, coin_amount=coin_amount)
         self._cancel(alone, reason)
         self.watch_at(record.tx_id, self.clock() + self.watch_interval)
         return False

@@ -174,13 +174,13 @@ class Watching(Starting):
         self.store.schedule("records", tx.id, attempt.at)
         self._settled(attempt.ref)
         event, coin_amount = "created without an answer", str(tx.coin_amount)
-        if not self._link(order, record, event, coin_amount):
+        if not self._link(order, record, event, coin_amount, tx):
             return
         # A start of the order still waiting for its guard returns this transaction.
         self.store.set(order_guard(order), tx.id, ttl=GUARD_TTL)
         self._last_seen.put(tx.id, tx)
         log.info("adopted the transaction of order %s, whose start got no answer: tx=%s", order, tx.id)
-        self._event(event, record, coin_amount=coin_amount)
+        self._event(event, record, tx, coin_amount=coin_amount)
         self.watch_at(tx.id, min(record.deadline, self.clock() + self.watch_interval))
 
     # -- reconciliation --------------------------------------------------------------------------
