@@ -4,15 +4,26 @@ and the sandbox talk over real HTTP; the watcher is the real consumer, in thread
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
+import unicodedata
+from decimal import Decimal
 
 import pytest
 import time_machine
 
-from kiosk.checkout.start import CREATE_GRACE
+from kiosk.checkout.start import CREATE_GRACE, REF_MARK, with_reference
 from kiosk.checkout.watch import CREATE_GIVE_UP
+from kiosk.displays.orders import ORDER_START_GRACE
+from kiosk.displays.registry import new_credential
+from kiosk.sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD
+from kiosk.web.callers import COOKIE
 
+from .conftest import SECRET
 from .support import Customer, LiveServer, field
 from .test_watcher import wait_for
 
@@ -86,6 +97,56 @@ def test_the_reference_travels_with_the_customers_note(make_app, sandbox):
     server.stop()
 
 
+
+# -- the kiosk's reference cannot be forged ------------------------------------------------------
+
+REF = "0123456789abcdef"
+
+
+@pytest.mark.parametrize("note", [
+    f"kiosk:{REF}", f"KIOSK:{REF}", f"Kiosk:{REF}", f"table 4 kiosk:{REF}", f"kiosk:{REF} table 4",
+    f"x-kiosk:{REF}", f"(kiosk:{REF})", f"kiosk:{REF}kiosk:{REF}", "kiosk:",
+    f"\uff4b\uff49\uff4f\uff53\uff4b\uff1a{REF}", f"kiosk\uff1a{REF}",
+    f"table\tkiosk:{REF}", f"table\u00a0kiosk:{REF}",
+])
+def test_no_note_carries_the_kiosks_marker_upstream(note):
+    words = with_reference("fedcba9876543210", note).split()
+    assert words[-1] == "kiosk:fedcba9876543210"
+    assert not [w for w in words[:-1] if REF_MARK in unicodedata.normalize("NFKC", w).casefold()], words
+
+
+@pytest.mark.parametrize(("note", "sent"), [
+    ("table 4", "table 4"), ("kiosk", "kiosk"), ("kiosk-4", "kiosk-4"), ("kiosk :4", "kiosk :4"),
+    ("kiosk; 4", "kiosk; 4"), (None, None), ("", None),
+])
+def test_a_note_without_the_marker_goes_upstream_as_written(note, sent):
+    expected = f"{sent} kiosk:fedcba9876543210" if sent else "kiosk:fedcba9876543210"
+    assert with_reference("fedcba9876543210", note) == expected
+
+
+def test_a_customers_note_never_makes_another_customers_retry_adopt_its_payment(make_app, sandbox, crashes):
+    """Customer A's create is refused on its way (upstream made nothing) and A will try again.
+    Customer B writes A's reference in the note of a payment of the same amount. A's retry looks
+    for its create by the reference: it must not find B's payment and show it to A."""
+    server = LiveServer(make_app(COINS="TRX:TRX", ASK_NOTE=True))
+    try:
+        first, second = Customer.over_http(server.url), Customer.over_http(server.url)
+        sandbox.faults(fail_next=1, fail_status=503, only="create")
+        assert submit(first).status_code == 503
+        store = server.app.extensions["kiosk"].store
+        [(_key, ref)] = store.items("unanswered:")
+        html = second.get("/").text
+        made = second.post("/", {"csrf_token": field(html, "csrf_token"), "nonce": field(html, "nonce"),
+                                 "amount": "300", "note": f"kiosk:{ref}"})
+        b_tx = made.headers["Location"].rsplit("/", 1)[1]
+        a_tx = first.start("300")
+        assert a_tx != b_tx and len(sandbox.transactions()) == 2
+        assert REF_MARK + ref not in upstream(sandbox, b_tx)["statusNote"]
+    finally:
+        server.stop()
+    assert crashes() == []
+
+
 @pytest.fixture
 def unanswered(make_app, sandbox, watcher):
     """A kiosk with its watcher, and a create that gets no answer because of `fault`: the kiosk
@@ -140,3 +201,61 @@ def test_an_unanswered_create_upstream_never_made_is_forgotten(unanswered, sandb
                  lambda: jobs.store.get(f"create:{refs[0]}") is None, seconds=10)
     assert jobs.checkout.unanswered() == [] and sandbox.calls("cancel") == 0
     assert sandbox.transactions() == []
+
+
+# -- an order whose worker was killed in the middle of its create --------------------------------
+
+BEGIN = """
+import sys
+from kiosk import create_app
+services = create_app().extensions["kiosk"]
+services.orders.begin(services.orders.get(sys.argv[1]), "TRX", "TRX")
+"""
+
+
+@pytest.mark.parametrize("upstream_made_it", [True, False], ids=["made", "never-made"])
+def test_an_order_whose_worker_was_killed_mid_create_is_finished_by_the_watcher(
+        make_app, sandbox, watcher, tmp_path, upstream_made_it):
+    """The worker creating an order's transaction is killed after sending the create, before the
+    answer. The order must not stay pending (and its display busy) for ever: the watcher adopts
+    what upstream made for the order, or ends the order once its time is up."""
+    app = make_app(COINS="TRX:TRX", CREATE_LIMIT="1000/60")
+    services = app.extensions["kiosk"]
+    credential = new_credential()
+    display = services.displays.pair(services.displays.code_for(credential).code, "Counter 1", "till")
+    order = services.orders.send(display, Decimal("300.00"))
+    sandbox.faults(latency_ms=6000, latency_next=1, only="create",
+                   **({} if upstream_made_it else {"fail_next": 1, "fail_status": 503}))
+    env = {**os.environ, "KIOSK_API_URL": sandbox.url, "KIOSK_API_EMAIL": DEFAULT_EMAIL,
+           "KIOSK_API_PASSWORD": DEFAULT_PASSWORD, "KIOSK_SECRET_KEY": SECRET,
+           "KIOSK_STATE_DIR": str(tmp_path / "state")}
+    worker = subprocess.Popen([sys.executable, "-c", BEGIN, order.id], env=env)
+    wait_for("the create to reach upstream",
+             lambda: sandbox.calls("create") == 1 or worker.poll() is not None)
+    assert worker.poll() is None, "the worker ended by itself"
+    started = time.time()
+    worker.send_signal(signal.SIGKILL)  # waiting for upstream's answer: it never reads it
+    worker.wait(10)
+    orders = services.orders
+    screen = app.test_client()
+    screen.set_cookie(COOKIE, credential)
+    jobs = services.jobs
+    watcher(app)
+    if upstream_made_it:
+        wait_for("upstream to make it", lambda: len(sandbox.transactions()) == 1, seconds=15)
+        with time_machine.travel(started + CREATE_GRACE + 6, tick=True):
+            jobs._sweep(lag=0)
+            tx_id = wait_for("the watcher to adopt it for the order", lambda: orders.tx_of(order), seconds=15)
+            assert screen.get("/display").headers["Location"] == f"/pay/{tx_id}"
+            assert orders.state(order, look=True).status == "waiting"
+            sandbox.pay(tx_id, share="full")
+            assert orders.state(order, look=True).status == "paid"
+        assert sandbox.calls("cancel") == 0 and sandbox.calls("create") == 1
+        assert [tx["_id"] for tx in sandbox.transactions()] == [tx_id]
+    else:
+        with time_machine.travel(order.deadline + ORDER_START_GRACE + 1, tick=True):
+            jobs._sweep(lag=0)
+            wait_for("the order to end", lambda: orders.state(order).status == "expired", seconds=15)
+            assert not orders.busy(display)
+            assert 'data-testid="result-expired"' in screen.get("/display").get_data(as_text=True)
+        assert sandbox.transactions() == [] and sandbox.calls("create") == 1

@@ -377,3 +377,86 @@ def test_the_watchers_sweep_expires_an_order_nobody_picked_up(app, staff, sandbo
     assert sandbox.calls("create") == 0
     # Switched on again, the display shows that it expired, then waits for the next one.
     assert 'data-testid="result-expired"' in display.get("/display").get_data(as_text=True)
+
+
+# -- a busy display keeps its mode --------------------------------------------------------------
+
+
+def test_the_displays_page_keeps_a_busy_displays_mode_and_says_why(shop, sandbox, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="kiosk.audit")
+    app = shop(DEFAULT_LOCALE="en")
+    staff = app.test_client()
+    unlock_staff(staff)
+    display = app.test_client()
+    display_id = pair_display(staff, display, "Counter 1", "till")
+    page = staff.get("/operator/displays").get_data(as_text=True)
+    assert f'data-testid="end-order-{display_id}"' not in page  # idle: nothing to end
+    order = send(app, display_id, "500.00")
+    page = staff.get("/operator/displays").get_data(as_text=True)
+    assert f'data-testid="end-order-{display_id}"' in page
+    token = field(page, "csrf_token")
+    mode = f"/operator/displays/{display_id}/mode"
+    refused = staff.post(mode, data={"csrf_token": token, "mode": "keypad"})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 409 and 'data-testid="error"' in html
+    assert "Counter 1 is showing a payment: its mode can change once that payment has ended." in html
+    assert f'data-testid="end-order-{display_id}"' in html  # and the way out is right there
+    assert services(app).displays.get(display_id).mode == "till"
+    assert not [r for r in caplog.records if getattr(r, "event", "") == "operator.display_mode"]
+    # Choosing the mode it has is no change; renaming is.
+    same = staff.post(mode, data={"csrf_token": token, "mode": "till"})
+    assert same.status_code == 303
+    renamed = staff.post(f"/operator/displays/{display_id}/rename",
+                         data={"csrf_token": token, "name": "Counter 2"})
+    assert renamed.status_code == 303 and services(app).displays.get(display_id).name == "Counter 2"
+    # Staff end the order (as the console's cancel does, by the operator), then the mode changes.
+    ended = staff.post(f"/operator/displays/{display_id}/end-order", data={"csrf_token": token})
+    assert (ended.status_code, ended.headers["Location"]) == (303, "/operator/displays")
+    state = services(app).orders.state(order)
+    assert (state.status, state.cancel_reason) == ("cancelled", "operator")
+    assert [r.event for r in caplog.records if getattr(r, "event", "").startswith("operator.display")] == [
+        "operator.display_pair", "operator.display_mode", "operator.display_rename",
+        "operator.display_end_order"]
+    page = staff.get("/operator/displays").get_data(as_text=True)
+    assert f'data-testid="end-order-{display_id}"' not in page
+    changed = staff.post(mode, data={"csrf_token": token, "mode": "keypad"})
+    assert changed.status_code == 303 and services(app).displays.get(display_id).mode == "keypad"
+    assert sandbox.calls("create") == 0 and sandbox.calls("cancel") == 0
+
+
+def test_the_refusal_is_in_the_shops_language(app, staff, sandbox):
+    display_id = pair_display(staff, app.test_client(), "Kasa 1", "till")
+    send(app, display_id)
+    token = field(staff.get("/operator/displays").get_data(as_text=True), "csrf_token")
+    html = staff.post(f"/operator/displays/{display_id}/mode",
+                      data={"csrf_token": token, "mode": "keypad"}).get_data(as_text=True)
+    assert "Kasa 1 bir ödeme gösteriyor" in html and "showing a payment" not in html
+
+
+def test_ending_the_order_of_a_display_after_its_coin_was_picked_cancels_upstream_once(app, staff, sandbox):
+    display = app.test_client()
+    display_id = pair_display(staff, display)
+    order = send(app, display_id)
+    tx_id = services(app).orders.begin(order, "TRX", "TRX")
+    token = field(staff.get("/operator/displays").get_data(as_text=True), "csrf_token")
+    for _ in range(2):  # a double tap
+        staff.post(f"/operator/displays/{display_id}/end-order", data={"csrf_token": token})
+    assert sandbox.calls("cancel") == 1 and sandbox.transactions()[0]["status"] == "CANCELLED"
+    assert services(app).orders.state(order).cancel_reason == "operator"
+    assert services(app).checkout.cancel_reason(tx_id) == "operator"
+
+
+def test_ending_the_order_of_an_idle_or_unknown_display(app, staff, sandbox):
+    display_id = pair_display(staff, app.test_client())
+    token = field(staff.get("/operator/displays").get_data(as_text=True), "csrf_token")
+    idle = staff.post(f"/operator/displays/{display_id}/end-order", data={"csrf_token": token})
+    assert idle.status_code == 303
+    unknown = staff.post("/operator/displays/0123456789ab/end-order", data={"csrf_token": token})
+    assert unknown.status_code == 404
+    anyone = app.test_client()
+    token = field(anyone.get("/operator").get_data(as_text=True), "csrf_token")
+    order = send(app, display_id)
+    locked = anyone.post(f"/operator/displays/{display_id}/end-order", data={"csrf_token": token})
+    assert locked.headers["Location"] == "/operator" and services(app).orders.state(order).status == "pending"

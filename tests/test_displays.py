@@ -472,3 +472,169 @@ def test_unpair_cancels_the_open_order(orders, displays, sandbox):
     assert sandbox.transactions()[0]["status"] == "CANCELLED"
     assert orders.state(order, look=True).cancel_reason == "operator"
     assert displays.by_credential(credential) is None
+
+
+# -- an order follows only its own checkout ---------------------------------------------------
+
+
+def test_a_form_of_the_display_never_becomes_the_orders_payment(orders, displays, sandbox):
+    """The display holds a 500.00 order and is in keypad mode (as staff could make it before a
+    mode was held while an order is open): its browser sends a form for 1.00 whose nonce is the
+    order guard's name. That is a payment of the display's own, never the order's."""
+    display, _ = paired(displays)
+    order = orders.send(display, Decimal("500.00"))
+    keypad = displays.set_mode(display, "keypad")  # the registry alone: past every rule of orders
+    forged = orders.checkout.start(f"order-{order.id}", Decimal("1.00"), "TRX", "TRX",
+                                   owner=keypad.owner, display=keypad.id)
+    sandbox.pay(forged, share="full")
+    assert orders.tx_of(order) is None
+    state = orders.state(order, look=True)
+    assert (state.status, state.view) == ("pending", None)
+    # The order's own transaction is its own create, for its own amount.
+    displays.set_mode(keypad, "till")
+    tx_id = orders.begin(order, "TRX", "TRX")
+    assert tx_id != forged and sandbox.calls("create") == 2
+    assert orders.checkout.record(tx_id).amount == Decimal("500.00")
+    assert orders.state(order, look=True).status == "waiting"
+
+
+def test_form_guards_and_order_guards_never_share_a_key(orders, displays, sandbox):
+    """Whatever nonce a form sends, its guard is not an order's: the order's create comes first
+    here, and the form with the order guard's name still makes a payment of its own."""
+    display, _ = paired(displays)
+    order = orders.send(display, Decimal("500.00"))
+    order_tx = orders.begin(order, "TRX", "TRX")
+    for nonce in (f"order-{order.id}", order.id, f"order:{order.id}"):
+        form_tx = orders.checkout.start(nonce, Decimal("1.00"), "TRX", "TRX", owner=display.owner,
+                                        display=display.id)
+        assert form_tx != order_tx and orders.checkout.record(form_tx).order is None
+    assert orders.tx_of(order) == order_tx and sandbox.calls("create") == 4
+
+
+def planted(orders, the_order, tx_id: str, changes: dict) -> None:
+    """Rewrite what the store holds: the checkout's record, or the order's own key."""
+    from dataclasses import replace
+
+    store = orders.store
+    record_changes = {k: v for k, v in changes.items() if k in ("order", "amount", "display")}
+    if record_changes:
+        record = orders.checkout.record(tx_id)
+        store.set(f"tx:{tx_id}", replace(record, **record_changes).dumps())
+    link = {k.removeprefix("link_"): v for k, v in changes.items() if k.startswith("link_")}
+    if link:
+        import json
+
+        text = store.get(f"order-tx:{the_order.id}")
+        store.set(f"order-tx:{the_order.id}", json.dumps({**json.loads(text), **link}))
+
+
+@pytest.mark.parametrize("changes", [
+    {"order": "chk_0000000000000000"},  # the record names another order
+    {"order": None},  # ... or none: a keypad payment of the same display
+    {"amount": Decimal("499.99")},  # the record's amount is a cent under the order's
+    {"amount": Decimal("500.01")},  # ... or over
+    {"display": "ffffffffffff"},  # another display's checkout
+    {"link_amount": "1.00"},  # the order's own key names another amount
+    {"link_order": "chk_0000000000000000"},  # ... or another order
+], ids=["other-order", "no-order", "cent-under", "cent-over", "other-display", "key-amount", "key-order"])
+def test_only_a_checkout_naming_this_order_and_its_amount_is_the_orders(orders, displays, sandbox, changes):
+    display, _ = paired(displays)
+    order = orders.send(display, Decimal("500.00"))
+    tx_id = orders.begin(order, "TRX", "TRX")
+    assert orders.tx_of(order) == tx_id  # the control: as made, it is the order's
+    planted(orders, order, tx_id, changes)
+    sandbox.pay(tx_id, share="full")
+    assert orders.tx_of(order) is None
+    assert orders.state(order, look=True).status != "paid"
+
+
+def test_an_orders_transaction_field_alone_makes_nothing_its_payment(orders, displays, sandbox):
+    """The order's own `tx` field (kept for orders begun before the order's own key existed) is
+    believed only when the checkout's record names the order and its amount."""
+    from dataclasses import replace
+
+    display, _ = paired(displays)
+    order = orders.send(display, Decimal("500.00"))
+    other = orders.checkout.start("f" * 24, Decimal("1.00"), "TRX", "TRX", owner=display.owner,
+                                  display=display.id)
+    orders.store.set(f"order:{order.id}", replace(order, tx=other).dumps())
+    sandbox.pay(other, share="full")
+    assert orders.tx_of(orders.get(order.id)) is None
+    assert orders.state(orders.get(order.id), look=True).status == "pending"
+
+
+# -- a display keeps its mode while it holds an open order ------------------------------------
+
+
+def test_a_display_keeps_its_mode_while_its_order_is_open(orders, displays, sandbox):
+    display, _ = paired(displays)
+    order = orders.send(display, Decimal("10"))
+    with pytest.raises(DisplayBusy):  # sent, no coin picked yet
+        orders.set_mode(display, "keypad")
+    assert displays.get(display.id).mode == "till"
+    assert orders.set_mode(display, "till").mode == "till"  # the same mode is no change
+    assert displays.rename(display, "Counter 2").name == "Counter 2"  # a name may change
+    tx_id = orders.begin(order, "TRX", "TRX")
+    with pytest.raises(DisplayBusy):  # waiting
+        orders.set_mode(display, "keypad")
+    sandbox.pay(tx_id, share="half")
+    with pytest.raises(DisplayBusy):  # partly paid
+        orders.set_mode(display, "keypad")
+    assert displays.get(display.id).mode == "till"
+    sandbox.pay(tx_id, share="full")  # paid (seen by the change itself, no screen needed): free
+    assert orders.set_mode(display, "keypad").mode == "keypad"
+    assert displays.get(display.id).mode == "keypad"
+    with pytest.raises(PairingError):
+        orders.set_mode(display, "other")
+
+
+@pytest.mark.parametrize("end", ["cancelled", "expired", "unpaired-order-acknowledged"])
+def test_an_ended_order_frees_the_mode(orders, displays, sandbox, end):
+    with time_machine.travel(time.time(), tick=False) as clock:
+        display, _ = paired(displays)
+        order = orders.send(display, Decimal("10"))
+        if end == "cancelled":
+            orders.cancel(order, "till")
+        elif end == "expired":
+            clock.shift(599.999)
+            with pytest.raises(DisplayBusy):  # a millisecond before its deadline: open
+                orders.set_mode(display, "keypad")
+            clock.shift(0.001)
+        else:
+            orders.cancel(order, "customer")
+            orders.acknowledge(display, order)
+        assert orders.set_mode(display, "keypad").mode == "keypad"
+
+
+def test_a_mode_change_and_a_send_at_once_never_leave_an_order_on_a_keypad_display(orders, displays):
+    for _ in range(10):
+        display, _ = paired(displays)
+        outcome: dict[str, object] = {}
+
+        def change(display=display, outcome=outcome) -> None:
+            with contextlib.suppress(DisplayBusy):
+                outcome["mode"] = orders.set_mode(display, "keypad").mode
+
+        def send(display=display, outcome=outcome) -> None:
+            with contextlib.suppress(DisplayBusy, DisplayNotInTillMode):
+                outcome["order"] = orders.send(display, Decimal("10"))
+
+        threads = [threading.Thread(target=change), threading.Thread(target=send)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        now = displays.get(display.id)
+        assert not (now.mode == "keypad" and orders.busy(now)), outcome
+        assert ("order" in outcome) == orders.busy(now)
+
+
+def test_a_note_from_a_till_or_the_console_cannot_carry_the_kiosks_reference(orders, displays, sandbox):
+    display, _ = paired(displays)
+    order = orders.send(display, Decimal("10"), note="Table kiosk:0123456789abcdef 4 KIOSK:x")
+    orders.begin(order, "TRX", "TRX")
+    [tx] = sandbox.transactions()
+    words = tx["statusNote"].split()
+    assert words[:-1] == ["Table", "4"] and words[-1].startswith("kiosk:")
+    assert words[-1] != "kiosk:0123456789abcdef"
+    assert orders.get(order.id).note == "Table kiosk:0123456789abcdef 4 KIOSK:x"  # the till's own, as sent

@@ -109,6 +109,25 @@ def test_unknown_coin_and_bad_nonce_are_refused(customer, sandbox):
     assert sandbox.calls("create") == 0
 
 
+@pytest.mark.parametrize(("nonce", "taken"), [
+    ("A" * 24, True), ("aZ09-_" * 4, True),  # the shape the server issues: 24 URL-safe characters
+    ("A" * 23, False), ("A" * 25, False),  # a character short, a character over
+    ("order-chk_0123456789abcdef", False),  # the name an order's guard had
+    ("A" * 23 + "=", False), ("A" * 23 + ".", False), ("A" * 23 + "é", False), ("A" * 23 + " ", False),
+])
+def test_the_keypad_takes_only_nonces_of_the_shape_the_server_issues(customer, sandbox, nonce, taken):
+    customer.enter("300")
+    response = customer.choose(nonce=nonce)
+    assert response.status_code == (303 if taken else 422)
+    assert sandbox.calls("create") == (1 if taken else 0)
+
+
+def test_every_nonce_the_server_issues_is_one_it_takes():
+    from kiosk.web.screens import new_nonce, valid_nonce
+
+    assert all(valid_nonce(n) == n for n in (new_nonce() for _ in range(2000)))
+
+
 def test_partial_then_full_payment(customer, sandbox):
     tx_id = customer.start()
     waiting = customer.status(tx_id).get_data(as_text=True)

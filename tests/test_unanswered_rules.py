@@ -7,13 +7,19 @@ time-machine."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from decimal import Decimal
 
 import pytest
 import time_machine
 
 from kiosk.checkout import Outcome, StartUnavailable
 from kiosk.checkout.base import CREATES
+from kiosk.checkout.start import CREATE_GRACE
+from kiosk.displays import Displays, OrderEnded, Orders
+from kiosk.displays.orders import ORDER_START_GRACE, START_STALE
+from kiosk.displays.registry import new_credential
 
 from .desk import T0
 from .test_watcher import wait_for
@@ -191,3 +197,208 @@ def test_while_upstream_is_away_the_create_is_looked_for_again_a_minute_later(de
         clock.move_to(T0 + 960)
         d.checkout.resolve_create(ref)
         assert d.upstream(made(d)["_id"])["status"] == "CANCELLED"
+
+
+# -- an order whose start died midway ------------------------------------------------------------
+
+
+class Killed(BaseException):
+    """The process dies here: nothing of the kiosk's after this point runs (no `except` of its
+    catches it), as when a worker is killed or its host goes away."""
+
+
+@contextlib.contextmanager
+def dying(d, after_sending: bool):
+    """The next create kills its process: after upstream got it (and makes the transaction) or
+    just before it is sent."""
+    real = d.client.create_transaction
+
+    def create(*args, **kwargs):
+        if after_sending:
+            real(*args, **kwargs)  # upstream makes it; the answer is never read
+        raise Killed
+
+    d.client.create_transaction = create
+    try:
+        with pytest.raises(Killed):
+            yield
+    finally:
+        d.client.create_transaction = real
+
+
+def ordering(d, amount: str = "300"):
+    """A display in till mode with an order of `amount` on it, over the desk's store."""
+    displays = Displays(d.store)
+    orders = Orders(d.store, d.checkout, displays, min_amount=Decimal(1), max_amount=Decimal(100000))
+    display = displays.pair(displays.code_for(new_credential()).code, "Counter 1", "till")
+    return orders, display, orders.send(display, Decimal(amount))
+
+
+def test_an_order_whose_create_died_after_sending_is_adopted_by_the_watcher(desk):
+    d = desk(watch_interval=15)
+    with time_machine.travel(T0, tick=False) as clock:
+        orders, display, order = ordering(d)
+        with dying(d, after_sending=True):
+            orders.begin(order, "TRX", "TRX")
+        (made_tx,) = d.sandbox.transactions()
+        tx = made_tx["_id"]
+        assert orders.state(order).status == "pending" and orders.busy(display)
+        clock.move_to(T0 + CREATE_GRACE - 0.001)
+        assert d.checkout.unanswered() == []  # a live start may still be reading its answer
+        clock.move_to(T0 + CREATE_GRACE)
+        (ref,) = d.checkout.unanswered()
+        d.checkout.resolve_create(ref)
+        # Adopted for the order, not cancelled: the display shows it on its next look.
+        assert d.calls("cancel") == 0 and d.upstream(tx)["status"] == "PENDING"
+        assert orders.tx_of(order) == tx
+        record = d.checkout.record(tx)
+        assert (record.order, record.display, record.owner, record.amount, record.ref) == (
+            order.id, display.id, display.owner, Decimal("300"), ref)
+        assert (record.created, record.deadline) == (T0, T0 + 600)
+        assert d.events(tx) == ["created without an answer"]
+        assert d.due(tx) == T0 + CREATE_GRACE + 15
+        assert orders.state(order, look=True).status == "waiting"
+        assert orders.begin(order, "TRX", "TRX") == tx  # the display's next look
+        d.checkout.resolve_create(ref)  # a duplicate job: nothing more
+        d.sandbox.pay(tx, share="full")
+        assert orders.state(order, look=True).status == "paid" and not orders.busy(display)
+        assert d.calls("create") == 1 and d.calls("cancel") == 0
+
+
+def test_an_order_whose_start_died_before_sending_ends_after_its_deadline(desk):
+    d = desk()
+    with time_machine.travel(T0, tick=False) as clock:
+        orders, display, order = ordering(d)
+        with dying(d, after_sending=False):
+            orders.begin(order, "TRX", "TRX")
+        (ref,) = d.checkout.unanswered(until=T0 + 10**6)
+        for moment in (CREATE_GRACE, CREATE_GRACE + 60, 600, 600 + ORDER_START_GRACE - 0.001):
+            clock.move_to(T0 + moment)
+            for due in d.checkout.unanswered():
+                d.checkout.resolve_create(due)
+            orders.sweep()
+            assert orders.state(order).status == "pending" and orders.busy(display), moment
+        clock.move_to(T0 + 600 + ORDER_START_GRACE)
+        orders.sweep()
+        state = orders.state(order)
+        assert (state.status, state.cancel_reason) == ("expired", "deadline") and not orders.busy(display)
+        with pytest.raises(OrderEnded):
+            orders.begin(order, "TRX", "TRX")
+        assert d.calls("create") == 0 and d.sandbox.transactions() == []
+        clock.move_to(T0 + 900)
+        d.checkout.resolve_create(ref)  # never made: forgotten
+        assert d.checkout.unanswered(until=T0 + 10**6) == [] and orders.state(order).status == "expired"
+
+
+def test_a_create_found_only_after_its_order_ended_is_cancelled_never_adopted(desk):
+    """Upstream made it, but was away for every look until the order's time was up: the order
+    ends, and what upstream made is cancelled. Still one transaction, and nobody pays it."""
+    d = desk()
+    with time_machine.travel(T0, tick=False) as clock:
+        orders, display, order = ordering(d)
+        with dying(d, after_sending=True):
+            orders.begin(order, "TRX", "TRX")
+        (ref,) = d.checkout.unanswered(until=T0 + 10**6)
+        d.sandbox.faults(fail_next=100, fail_status=503, only="history")
+        clock.move_to(T0 + CREATE_GRACE)
+        d.checkout.resolve_create(ref)
+        clock.move_to(T0 + 600 + ORDER_START_GRACE)
+        orders.sweep()
+        assert orders.state(order).status == "expired"
+        d.sandbox.clear_faults()
+        clock.move_to(T0 + 600 + ORDER_START_GRACE + 60)
+        d.checkout.resolve_create(ref)
+        (tx,) = d.sandbox.transactions()
+        assert tx["status"] == "CANCELLED" and d.calls("cancel") == 1
+        assert orders.tx_of(order) is None and orders.state(order).status == "expired"
+        assert d.checkout.record(tx["_id"]).order is None
+
+
+@pytest.mark.parametrize("reason", ["till", "operator"])
+def test_a_stuck_order_can_be_ended_by_the_till_or_staff(desk, reason):
+    """Nobody need wait for the watcher: once the start is a minute old with no answer, a cancel
+    ends the order at once, and what upstream made is cancelled, never adopted."""
+    d = desk()
+    with time_machine.travel(T0, tick=False) as clock:
+        orders, display, order = ordering(d)
+        with dying(d, after_sending=True):
+            orders.begin(order, "TRX", "TRX")
+        (ref,) = d.checkout.unanswered(until=T0 + 10**6)
+        clock.move_to(T0 + START_STALE)
+        state = orders.cancel(order, reason)
+        assert (state.status, state.cancel_reason) == ("cancelled", reason) and not orders.busy(display)
+        clock.move_to(T0 + CREATE_GRACE)
+        d.checkout.resolve_create(ref)
+        (tx,) = d.sandbox.transactions()
+        assert tx["status"] == "CANCELLED" and d.calls("create") == 1
+        assert orders.state(order).status == "cancelled"
+
+
+def unanswered_order(d, orders, order) -> str:
+    """The order's create gets no answer (its process lives on); upstream makes it a moment later."""
+    d.sandbox.faults(latency_ms=600, latency_next=1, only="create")
+    with pytest.raises(StartUnavailable):
+        orders.begin(order, "TRX", "TRX")
+    wait_for("upstream to make it", lambda: len(d.sandbox.transactions()) == 1, seconds=10)
+    (ref,) = [m for m, _ in d.store.scheduled(CREATES, float("inf"))]
+    return ref
+
+
+def test_an_orders_unanswered_create_nobody_retried_is_adopted_for_the_order(desk):
+    d = desk(read_timeout=0.3)
+    with time_machine.travel(T0, tick=False) as clock:
+        orders, display, order = ordering(d)
+        ref = unanswered_order(d, orders, order)
+        assert orders.state(order).status == "pending"  # the customer may pick a coin again
+        clock.move_to(T0 + CREATE_GRACE)
+        d.checkout.resolve_create(ref)
+        tx = made(d)["_id"]
+        assert orders.tx_of(order) == tx and orders.state(order, look=True).status == "waiting"
+        assert d.calls("cancel") == 0 and d.calls("create") == 1
+
+
+def test_the_same_orders_retry_adopts_its_unanswered_create(desk):
+    d = desk(read_timeout=0.3)
+    with time_machine.travel(T0, tick=False) as clock:
+        orders, display, order = ordering(d)
+        ref = unanswered_order(d, orders, order)
+        clock.shift(30)
+        tx = orders.begin(order, "TRX", "TRX")
+        assert tx == made(d)["_id"] and orders.tx_of(order) == tx and d.calls("create") == 1
+        clock.move_to(T0 + CREATE_GRACE)
+        assert d.checkout.unanswered() == []
+        d.checkout.resolve_create(ref)
+        assert d.calls("cancel") == 0
+
+
+def test_a_keypad_start_on_the_display_never_adopts_its_orders_unanswered_create(desk):
+    """Same display, same amount, same coin: a form's start is not the order's, so it makes its
+    own transaction, and the order's create goes to the watcher (which adopts it for the order)."""
+    d = desk(read_timeout=0.3)
+    with time_machine.travel(T0, tick=False) as clock:
+        orders, display, order = ordering(d)
+        ref = unanswered_order(d, orders, order)
+        orders_tx = made(d)["_id"]
+        clock.shift(30)
+        keypad = d.checkout.start("k" * 24, Decimal("300"), "TRX", "TRX", owner=display.owner,
+                                  display=display.id)
+        assert keypad != orders_tx and d.calls("create") == 2
+        assert d.checkout.record(keypad).order is None and orders.tx_of(order) is None
+        clock.move_to(T0 + CREATE_GRACE)
+        d.checkout.resolve_create(ref)
+        assert orders.tx_of(order) == orders_tx
+
+
+def test_an_orders_create_found_after_the_till_cancelled_the_order_is_cancelled(desk):
+    d = desk(read_timeout=0.3)
+    with time_machine.travel(T0, tick=False) as clock:
+        orders, display, order = ordering(d)
+        ref = unanswered_order(d, orders, order)
+        state = orders.cancel(order, "till")
+        assert (state.status, state.cancel_reason) == ("cancelled", "till")
+        clock.move_to(T0 + CREATE_GRACE)
+        d.checkout.resolve_create(ref)
+        tx = made(d)["_id"]
+        assert d.upstream(tx)["status"] == "CANCELLED" and d.checkout.cancel_reason(tx) == "till"
+        assert orders.tx_of(order) is None and orders.state(order).status == "cancelled"
+        assert d.checkout.record(tx).order is None

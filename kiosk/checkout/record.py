@@ -57,6 +57,11 @@ class StartRejected(CheckoutError):
     """Upstream refused the payment request."""
 
 
+class OrderTaken(CheckoutError):
+    """The order the checkout was started for ended (or has its transaction) meanwhile: the
+    transaction just made is not the order's, and was cancelled."""
+
+
 class StartLimited(CheckoutError):
     """Too many new payments from this kiosk or address: each one reserves a wallet address
     upstream for two weeks, so a playful customer must not drain the merchant's pool."""

@@ -5,7 +5,8 @@ look, decide and cancel as the screens:
 - a closed one is read for a day after its deadline, less often as it ages, so coins that arrive
   late become an attention item;
 - a create that got no answer is looked for by its reference: cancelled if upstream made it and
-  nobody adopted it, forgotten once it is known not to exist;
+  nobody adopted it (an order's is adopted for its order, unless the order ended meanwhile),
+  forgotten once it is known not to exist;
 - once an hour the last day of upstream's history is compared with the kiosk's own records.
 
 Every step can be repeated: a host that dies half way leaves guards that expire, and the entry
@@ -19,8 +20,8 @@ from dataclasses import dataclass
 from ..cryptom import CryptomError, Transaction
 from .base import CREATES, WATCHED, log
 from .outcome import ENDED, Outcome
-from .record import RECORD_TTL, Record
-from .start import CREATE_TTL, Attempt, Starting
+from .record import GUARD_TTL, RECORD_TTL, Record
+from .start import CREATE_TTL, REF_MARK, Attempt, Starting, order_guard
 
 CLAIM_TTL = 120  # one run of one checkout; a host that dies frees it after this
 AFTER_CLOSE = 24 * 3600  # closed checkouts are watched this long after their deadline
@@ -116,7 +117,10 @@ class Watching(Starting):
 
     def resolve_create(self, ref: str) -> None:
         """Nobody is in front of an unanswered create any more: cancel what upstream made of it,
-        or forget it once upstream has had ample time to show it."""
+        or forget it once upstream has had ample time to show it. A create made for an order (its
+        process died waiting for the answer) is adopted for that order instead, as its start
+        would have: the display shows it on its next look. Unless the order ended meanwhile (or
+        has another transaction): then it is cancelled like any other."""
         claim = f"resolving:{ref}"
         if not self.store.add(claim, "1", ttl=CLAIM_TTL):
             return
@@ -144,8 +148,11 @@ class Watching(Starting):
             ):
                 self._settled(ref)  # its kiosk adopted it
                 return
+            if attempt.order is not None:
+                self._adopt_for_order(attempt, tx)
+                return
             record = Record(tx.id, attempt.amount, attempt.coin, attempt.network, attempt.at, now,
-                            owner=attempt.owner, ref=ref)
+                            owner=attempt.owner, ref=ref, display=attempt.display)
             self.store.set(f"tx:{tx.id}", record.dumps(), ttl=RECORD_TTL)
             self.store.schedule("records", tx.id, attempt.at)
             self._settled(ref)
@@ -154,6 +161,27 @@ class Watching(Starting):
             self.watch_at(tx.id, self.clock() + self.watch_interval)
         finally:
             self.store.delete(claim)
+
+    def _adopt_for_order(self, attempt: Attempt, tx: Transaction) -> None:
+        """The transaction upstream made for an order whose start died: the order's checkout,
+        with the deadline its start would have given it (unless the order ended meanwhile:
+        `_link` cancels it then)."""
+        order = str(attempt.order)
+        record = Record(tx.id, attempt.amount, attempt.coin, attempt.network, attempt.at,
+                        attempt.at + self.payment_timeout, owner=attempt.owner, ref=attempt.ref,
+                        display=attempt.display, order=order)
+        self.store.set(f"tx:{tx.id}", record.dumps(), ttl=RECORD_TTL)
+        self.store.schedule("records", tx.id, attempt.at)
+        self._settled(attempt.ref)
+        event, coin_amount = "created without an answer", str(tx.coin_amount)
+        if not self._link(order, record, event, coin_amount, tx):
+            return
+        # A start of the order still waiting for its guard returns this transaction.
+        self.store.set(order_guard(order), tx.id, ttl=GUARD_TTL)
+        self._last_seen.put(tx.id, tx)
+        log.info("adopted the transaction of order %s, whose start got no answer: tx=%s", order, tx.id)
+        self._event(event, record, tx, coin_amount=coin_amount)
+        self.watch_at(tx.id, min(record.deadline, self.clock() + self.watch_interval))
 
     # -- reconciliation --------------------------------------------------------------------------
 
@@ -186,8 +214,8 @@ class Watching(Starting):
     def _reconcile_one(self, tx: Transaction, found: Findings) -> None:
         record = self.record(tx.id)
         if record is None:
-            if any(self.store.get(f"create:{word.removeprefix('kiosk:')}") is not None
-                   for word in (tx.status_note or "").split() if word.startswith("kiosk:")):
+            if any(self.store.get(f"create:{word.removeprefix(REF_MARK)}") is not None
+                   for word in (tx.status_note or "").split() if word.startswith(REF_MARK)):
                 return  # an unanswered create: being resolved
             if self.store.add(f"reconciled:{tx.id}", "unknown", ttl=RECORD_TTL):
                 found.unknown += 1

@@ -38,6 +38,9 @@ class Following:
     def _state(self, order: Order, look: bool) -> OrderState:  # pragma: no cover - Orders has it
         raise NotImplementedError
 
+    def tx_of(self, order: Order) -> str | None:  # pragma: no cover - Orders has it
+        raise NotImplementedError
+
     def known(self, order: Order) -> dict:
         """The last status noticed, when (`updated`), and the money facts seen so far."""
         text = self.store.get(f"order-status:{order.id}")
@@ -75,8 +78,8 @@ class Following:
     def _on_checkout(self, record: Record, facts: dict[str, str]) -> None:
         """The checkout of an order moved (a screen, the console, the till or the watcher looked)."""
         order = self.get(record.order) if record.order else None
-        if order is None:
-            return
+        if order is None or self.tx_of(order) != record.tx_id:
+            return  # not the order's checkout: nothing of it is the order's
         seen = {"coin": record.coin, "network": record.network, "transaction_id": record.tx_id}
         seen.update({k: v for k, v in facts.items() if k in ("coin_amount", "received")})
         self._track(self._state(order, look=False), seen)

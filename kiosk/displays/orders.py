@@ -3,15 +3,24 @@
 The order waits on the display (status `pending`) until the customer picks a coin; then it becomes
 an ordinary checkout with its one upstream transaction, and its status is that checkout's outcome.
 A display holds one open order at a time: sending a second while one is open is refused, never a
-silent replacement. Everything lives in the shared store, so any worker or host can serve any
-display, console or till.
+silent replacement, and its mode cannot change while it holds one. Everything lives in the shared
+store, so any worker or host can serve any display, console or till.
+
+An order follows only its own checkout: the one its own key (`order-tx:<id>`, written once by the
+checkout's start, see checkout/start.py) names for its amount, and whose record names the order,
+its amount and its display. Nothing a form or a note sends can make another checkout its payment.
+
+An order whose start died (its process killed while the create was on its way) is finished by the
+watcher: adopted when upstream made its transaction, or ended once its time is up.
 
 Keys in the store:
     order:<id>               the order: display, amount, lines, reference, note, times, tx id
     order-gate:<id>          "started" once a coin was picked; "ended:<reason>" if it ended before
+                             its transaction was made
     display-order:<id>       the display's current order (it is busy while that one is open)
     order-key:<key>          a send's idempotency key: "pending <fingerprint>", then "<id> <fingerprint>"
-    (order-status and order-event: see following.py; sending an order: sending.py)
+    (order-status and order-event: see following.py; sending an order: sending.py; the order's
+    transaction, order-tx and order-start: checkout/start.py)
 """
 
 from __future__ import annotations
@@ -23,19 +32,28 @@ from decimal import Decimal
 
 from ..checkout import ownership
 from ..checkout.outcome import Outcome
-from ..checkout.record import RECORD_TTL, CheckoutError, View
+from ..checkout.record import RECORD_TTL, CheckoutError, OrderTaken, View
 from ..checkout.service import Checkout
-from ..checkout.start import guard_key
+from ..checkout.start import CREATE_GRACE
 from ..checkout.store import Store
 from ..clock import now as clock_now
 from .following import Following
 from .models import (
+    DisplayBusy,
     Order,
     OrderEnded,
     OrderState,
 )
-from .registry import Display, Displays
-from .sending import PENDING, Sending
+from .registry import Display, Displays, parse_mode
+from .sending import PENDING, Sending, log
+
+# An order whose coin was picked but that has no transaction this long after its deadline ends
+# (its start died and upstream made nothing, or nothing the watcher found in time): long enough
+# for the watcher to look for a create sent just before the deadline at least once.
+ORDER_START_GRACE = CREATE_GRACE + 60
+# A start whose create has had no answer for this long has died with its process: a cancel no
+# longer waits for it. (Were it alive after all, its transaction is cancelled when it arrives.)
+START_STALE = 60
 
 
 class Orders(Following, Sending):
@@ -82,11 +100,10 @@ class Orders(Following, Sending):
         return self.store.get(f"order-gate:{order.id}")
 
     def tx_of(self, order: Order) -> str | None:
-        if order.tx:
-            return order.tx
-        # Set by the checkout once it exists.
-        value = self.store.get(guard_key(f"order-{order.id}", ownership.display(order.display)))
-        return value if value not in (None, "pending") else None
+        """The order's transaction: only one made for this order and its amount (see
+        Checkout.order_checkout), never a checkout the display's keypad or anyone else made."""
+        record = self.checkout.order_checkout(order.id, order.amount, order.display, order.tx)
+        return record.tx_id if record is not None else None
 
     def state(self, order: Order, look: bool = False) -> OrderState:
         """Where the order stands. `look`: ask upstream (shared with the display's own poll)
@@ -103,17 +120,37 @@ class Orders(Following, Sending):
                 # Nobody picked a coin in time: expired, without any upstream transaction.
                 self.store.add(f"order-gate:{order.id}", "ended:deadline", ttl=RECORD_TTL)
                 gate = self.gate(order)
+            elif gate == "started" and self.clock() >= order.deadline + ORDER_START_GRACE:
+                # A coin was picked, but its start died and nothing was found for it in time.
+                self._end_unstarted(order, "deadline")
+                gate = self.gate(order)
+            if gate and gate.startswith("ended:"):
+                tx_id = self._seal(order, gate.split(":", 1)[1])
+        if tx_id is None:
+            held = self.checkout.order_link(order.id)
+            if held is not None and held.tx is not None:
+                # Its own key names a transaction whose record is gone, or does not name this
+                # order and amount: never its payment, and only a person can tell.
+                return OrderState(order, Outcome.SEE_CASHIER.value)
             if gate and gate.startswith("ended:"):
                 reason = gate.split(":", 1)[1]
                 return OrderState(order, "expired" if reason == "deadline" else "cancelled",
                                   cancel_reason=reason)
             return OrderState(order, "pending")
         record = self.checkout.record(tx_id)
-        if record is None:  # the record outlived by the order: only a person can tell
+        if record is None:  # pragma: no cover - tx_of reads the record
             return OrderState(order, Outcome.SEE_CASHIER.value)
         if look:
             return self._with_view(order, self.checkout.view(record))
         return self._status(order, self.checkout.last_outcome(tx_id), tx_id)
+
+    def _seal(self, order: Order, reason: str) -> str | None:
+        """An order that ended without a transaction keeps it so: its own key says it ended, and
+        a transaction upstream makes for it later (a create that got no answer) is cancelled,
+        never adopted. Returns the transaction if one was made for it just before."""
+        if self.checkout.order_link(order.id) is None and not self.checkout.end_order(order.id, reason):
+            return self.tx_of(order)
+        return None
 
     def recent(self, since: float = 0.0, display_id: str | None = None, limit: int = 20) -> list[OrderState]:
         """Orders sent since `since`, newest first, with their status from the store alone."""
@@ -142,12 +179,18 @@ class Orders(Following, Sending):
             raise OrderEnded("the order could not be started")
         if first and self.clock() >= order.deadline:
             self.store.set(gate_key, "ended:deadline", ttl=RECORD_TTL)
-            raise OrderEnded("the order has expired")
+            if self._seal(order, "deadline") is None:
+                raise OrderEnded("the order has expired")
+        known = self.tx_of(order)  # made already (the watcher may have adopted it)
+        if known is not None:
+            return known
         try:
             tx_id = self.checkout.start(
-                f"order-{order.id}", order.amount, coin, network, None, order.note,
+                None, order.amount, coin, network, None, order.note,
                 owner=ownership.display(order.display), display=order.display, order=order.id,
             )
+        except OrderTaken:
+            raise OrderEnded("the order has ended") from None
         except CheckoutError:
             if first:
                 self.store.delete(gate_key)  # not started after all: a retry or a cancel may follow
@@ -162,26 +205,53 @@ class Orders(Following, Sending):
     def cancel(self, order: Order, reason: str) -> OrderState:
         """Cancel by `reason` (customer, till, operator). Before a coin was picked nothing exists
         upstream and the order simply ends; after, the checkout's own cancel decides (a payment
-        that completed meanwhile stays paid)."""
+        that completed meanwhile stays paid). A start under way is waited for a moment; one whose
+        create has had no answer for START_STALE seconds (its process died) is not: the order
+        ends, and a transaction upstream made for it is cancelled when found, never adopted."""
         for _ in range(150):
             tx_id = self.tx_of(order)
             if tx_id is not None:
-                record = self.checkout.record(tx_id)
-                if record is None:
-                    return self.state(order)
-                view = self.checkout.cancel(record, reason)
-                return self._with_view(order, view)
+                return self._cancel_checkout(order, tx_id, reason)
             gate = self.gate(order)
             if gate is None:
                 if self.clock() >= order.deadline:
                     return self.state(order)  # it has expired: that is its end
                 if self.store.add(f"order-gate:{order.id}", f"ended:{reason}", ttl=RECORD_TTL):
-                    return self.state(order)
+                    tx_id = self._seal(order, reason)  # the watcher adopted one just before?
+                    return self._cancel_checkout(order, tx_id, reason) if tx_id else self.state(order)
                 continue
             if gate.startswith("ended:"):
                 return self.state(order)
+            sent = self.checkout.start_sent_at(order.id)
+            if sent is not None and self.clock() - sent >= START_STALE:
+                break  # its start died waiting for upstream's answer
             time.sleep(0.1)  # the customer picked a coin a moment ago: its transaction is on the way
-        return self.state(order)
+        # The start has had its time: the order ends without it. Whatever upstream makes for it
+        # later is cancelled, never adopted (a start still alive cancels its own).
+        if self._end_unstarted(order, reason):
+            return self.state(order)
+        tx_id = self.tx_of(order)
+        return self._cancel_checkout(order, tx_id, reason) if tx_id is not None else self.state(order)
+
+    def _cancel_checkout(self, order: Order, tx_id: str, reason: str) -> OrderState:
+        record = self.checkout.record(tx_id)
+        if record is None:
+            return self.state(order)
+        return self._with_view(order, self.checkout.cancel(record, reason))
+
+    def _end_unstarted(self, order: Order, reason: str) -> bool:
+        """End an order whose coin was picked but which has no transaction (its start died), by
+        `reason`, unless its transaction was made meanwhile. True when it has ended (the first
+        reason given stays)."""
+        if not self.checkout.end_order(order.id, reason):
+            return False
+        held = self.checkout.order_link(order.id)
+        ended = f"ended:{held.ended if held is not None and held.ended else reason}"
+        if self.gate(order) != ended:
+            self.store.set(f"order-gate:{order.id}", ended, ttl=RECORD_TTL)
+            log.warning("order %s ended (%s) without the transaction its start was making", order.id,
+                        ended, extra={"event": "order ended unstarted", "order": order.id})
+        return True
 
     def _with_view(self, order: Order, view: View) -> OrderState:
         state = self._status(order, view.outcome, view.record.tx_id, view)
@@ -212,12 +282,44 @@ class Orders(Following, Sending):
         self.displays.unpair(display)
 
     def sweep(self) -> int:
-        """Expire the orders nobody picked up by their deadline (the display was off, say): the
-        watcher's sweep calls this every minute. Returns how many expired."""
+        """Expire the orders nobody picked up by their deadline (the display was off, say), and
+        end those whose start died without a transaction once their time is up: the watcher's
+        sweep calls this every minute. Returns how many expired before a coin was picked."""
         expired = 0
         for order_id, _due in self.store.scheduled(PENDING, self.clock()):
             order = self.get(order_id)
-            if order is not None and self.tx_of(order) is None and self.gate(order) is None:
-                expired += self.state(order).status == "expired"
+            if order is not None and self.tx_of(order) is None:
+                gate = self.gate(order)
+                if gate is None:
+                    expired += self.state(order).status == "expired"
+                elif gate == "started" and not self.state(order).final:
+                    # Its start is under way, or died: the watcher looks for its create; the
+                    # order ends if nothing turns up by then.
+                    self.store.schedule(PENDING, order_id, order.deadline + ORDER_START_GRACE)
+                    continue
             self.store.unschedule(PENDING, order_id)
         return expired
+
+    # -- the display's mode ----------------------------------------------------------------------
+
+    def set_mode(self, display: Display, raw_mode: str | None) -> Display:
+        """Switch a display between till and keypad mode. Refused (DisplayBusy, nothing changed)
+        while it holds an open order: the order's customer may be paying, and a display in
+        keypad mode takes amounts from whoever stands at it. The same mode is no change."""
+        mode = parse_mode(raw_mode)
+        current = self.displays.get(display.id) or display
+        if current.mode == mode:
+            return current
+        if self._holds_open_order(current, look=True):
+            raise DisplayBusy("the display holds an open order")
+        changed = self.displays.set_mode(current, mode)
+        # An order sent at this very moment checks the mode after taking the display, as this
+        # checks for an order after changing it: one of the two always sees the other.
+        if self._holds_open_order(changed):
+            self.displays.set_mode(changed, current.mode)
+            raise DisplayBusy("the display holds an open order")
+        return changed
+
+    def _holds_open_order(self, display: Display, look: bool = False) -> bool:
+        order = self.current(display)
+        return order is not None and not self.state(order, look=look).final

@@ -1,6 +1,6 @@
-"""Sending an order to a display: refused (nothing changed) unless the display is in till mode,
-online and free; a repeat with the same idempotency key returns the first order, from any worker or
-host. Part of Orders (see orders.py for the store's keys)."""
+"""Sending an order to a display: refused (nothing changed) unless the display is in till mode
+(still, once it is taken), online and free; a repeat with the same idempotency key returns the
+first order, from any worker or host. Part of Orders (see orders.py for the store's keys)."""
 
 from __future__ import annotations
 
@@ -121,6 +121,13 @@ class Sending:
             if not self.store.add(key, order.id):
                 self.store.delete(f"order:{order.id}")
                 raise DisplayBusy("the display is showing another payment")
+        # Staff may have switched its mode a moment ago (see Orders.set_mode): taken the display
+        # first, then looked at its mode, so one of the two always sees the other.
+        taken = self.displays.get(display.id)
+        if taken is None or taken.mode != "till":
+            self.store.discard(key, order.id)
+            self.store.delete(f"order:{order.id}")
+            raise DisplayNotInTillMode("the display is in keypad mode")
         self.store.schedule(PENDING, order.id, order.deadline)  # for the watcher, if nobody picks it up
         self._track(OrderState(order, "pending"))
         log.info("order sent id=%s display=%s amount=%s %s", order.id, display.id, order.amount,

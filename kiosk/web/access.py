@@ -102,6 +102,7 @@ ROUTES: dict[str, Rule] = {
     "operator.displays": _rule(Who.OPERATOR, **_OPERATOR),
     "operator.pair": _rule(Who.OPERATOR, **_OPERATOR),
     "operator.change_display": _rule(Who.OPERATOR, **_OPERATOR),
+    "operator.end_order": _rule(Who.OPERATOR, **_OPERATOR),
     "operator.unpair": _rule(Who.OPERATOR, **_OPERATOR),
     "operator.api_keys": _rule(Who.OPERATOR, **_OPERATOR),
     "operator.revoke_key": _rule(Who.OPERATOR, **_OPERATOR),

@@ -5,7 +5,8 @@
     /operator/history         upstream history with filters and upstream's own pages
     /operator/tx/<id>         one transaction; cancel it while it is still pending
     /operator/settings        read-only settings, upstream health and the watcher's queue
-    /operator/displays        pair a display with its code; rename, change mode, unpair
+    /operator/displays        pair a display with its code; rename, change mode (not while it
+                              holds an open order), end its order, unpair
     /operator/keys            the till API's keys: hint, made, last used; revoke one
     /operator/lock  (POST)    back to the customer screen
 """
@@ -29,7 +30,7 @@ from ..api.keys import NAME as KEY_NAME
 from ..api.keys import ApiKeys
 from ..checkout import ledger
 from ..cryptom import CryptomError, NotFound, Rejected, Status
-from ..displays import MODES, Display, PairingError
+from ..displays import MODES, Display, DisplayBusy, PairingError
 from ..jobs import queue_health
 from . import staff
 from .extensions import kiosk
@@ -177,10 +178,28 @@ def change_display(display_id: str, change: str) -> Any:
     display = display_or_404(display_id)
     services = kiosk().displays
     try:
-        (services.rename if change == "rename" else services.set_mode)(display, request.form.get(field))
+        # A mode is the orders' to change: never while the display holds an open one.
+        change_it = services.rename if change == "rename" else kiosk().orders.set_mode
+        change_it(display, request.form.get(field))
     except PairingError as err:
         return render_displays(message(err), 422)
+    except DisplayBusy:
+        return render_displays(_("%(name)s is showing a payment: its mode can change once that payment "
+                                 "has ended. End it with “End payment”, or wait for it to end.",
+                                 name=display.name), 409)
     audit(f"operator.display_{change}")
+    return redirect(url_for(".displays"), 303)
+
+
+@bp.post("/displays/<display_id>/end-order")
+def end_order(display_id: str) -> Any:
+    """End the display's open order, as the console's cancel does (by the operator): a payment
+    that completed meanwhile stays paid."""
+    orders = kiosk().orders
+    order = orders.current(display_or_404(display_id))
+    if order is not None and not orders.state(order).final:
+        orders.cancel(order, "operator")
+        audit("operator.display_end_order")
     return redirect(url_for(".displays"), 303)
 
 

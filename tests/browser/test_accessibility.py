@@ -189,6 +189,11 @@ def test_display_and_console_screens(browser, kiosk_server, sandbox, tmp_path, l
                                      lines=lines)
         display.get_by_test_id("coin-TRX-TRX").wait_for()
         problems += audit_sizes(display, f"{locale}/display-order", source)
+        staff.goto(url + "/operator/displays")  # busy: its mode is refused, End payment offered
+        staff.get_by_test_id(f"mode-{display_id}").select_option("keypad")
+        staff.get_by_test_id(f"mode-submit-{display_id}").click()
+        staff.get_by_test_id("error").wait_for()
+        problems += audit_sizes(staff, f"{locale}/operator-displays-busy", source)
         staff.goto(url + "/till")
         problems += audit_sizes(staff, f"{locale}/console", source)
         display.get_by_test_id("coin-TRX-TRX").click()

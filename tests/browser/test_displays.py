@@ -205,6 +205,32 @@ def test_unpair_returns_the_display_to_its_code(pages, kiosk_server, sandbox):
     expect(staff.get_by_test_id("displays-empty")).to_be_visible()
 
 
+
+def test_a_busy_displays_mode_stays_until_staff_end_its_payment(pages, kiosk_server, sandbox):
+    kiosk = kiosk_server(**SETTINGS, DEFAULT_LOCALE="en")
+    staff = pages()
+    display, display_id = paired_display(pages, kiosk, staff)
+    services = kiosk.app.extensions["kiosk"]
+    services.orders.send(services.displays.get(display_id), Decimal("500.00"))
+    expect(display.get_by_test_id("fiat-amount")).to_have_text("₺500.00")
+    staff.goto(kiosk.url + "/operator/displays")
+    pages.expected_errors.append(r"/mode: .* 409")  # the refusal is the page's own status
+    staff.get_by_test_id(f"mode-{display_id}").select_option("keypad")
+    staff.get_by_test_id(f"mode-submit-{display_id}").click()
+    expect(staff.get_by_test_id("error")).to_contain_text("Counter 1 is showing a payment")
+    expect(staff.get_by_test_id(f"end-order-{display_id}")).to_be_visible()
+    shot(staff, "51-operator-display-busy")
+    expect(display.get_by_test_id("fiat-amount")).to_have_text("₺500.00")  # still the till's order
+    staff.get_by_test_id(f"end-order-{display_id}").click()
+    expect(display.get_by_test_id("result-cancelled")).to_be_visible()
+    expect(staff.get_by_test_id(f"end-order-{display_id}")).to_have_count(0)
+    staff.get_by_test_id(f"mode-{display_id}").select_option("keypad")
+    staff.get_by_test_id(f"mode-submit-{display_id}").click()
+    expect(staff.get_by_test_id("error")).to_have_count(0)
+    assert services.displays.get(display_id).mode == "keypad"
+    assert sandbox.calls("create") == 0
+
+
 def test_a_browser_restart_of_the_display_resumes_the_same_payment(pages, kiosk_server, sandbox):
     kiosk, display, display_id, console = counter(pages, kiosk_server, COINS="TRX:TRX")
     charge(console, display_id, "5000")
