@@ -27,7 +27,10 @@ nasty = st.one_of(
                      "99999999999999999999", "1.", ".5", "+5", "5-", "𝟙𝟚"]),
 )
 # Not empty and not "." or "..": the router normalises those paths before any view sees them.
-path_param = st.one_of(nasty.filter(lambda s: s.strip(".") and not set(s) & set("/?#")),
+# A URL loses its tabs and line breaks before it is sent (urllib drops them), so an id made of
+# nothing else would be an empty path segment, not an id.
+path_param = st.one_of(nasty.filter(lambda s: s.translate({9: None, 10: None, 13: None}).strip(".")
+                                    and not set(s) & set("/?#")),
                        st.from_regex(r"[0-9a-f]{24}", fullmatch=True))
 
 
