@@ -19,7 +19,6 @@ import time_machine
 from kiosk.checkout.start import CREATE_GRACE, REF_MARK, with_reference
 from kiosk.checkout.watch import CREATE_GIVE_UP
 from kiosk.displays.orders import ORDER_START_GRACE
-from kiosk.displays.registry import new_credential
 from kiosk.sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD
 from kiosk.web.callers import COOKIE
 
@@ -221,8 +220,13 @@ def test_an_order_whose_worker_was_killed_mid_create_is_finished_by_the_watcher(
     what upstream made for the order, or ends the order once its time is up."""
     app = make_app(COINS="TRX:TRX", CREATE_LIMIT="1000/60")
     services = app.extensions["kiosk"]
-    credential = new_credential()
-    display = services.displays.pair(services.displays.code_for(credential).code, "Counter 1", "till")
+    issued = services.displays.issue("127.0.0.1")  # the browser the kiosk issued a credential to
+    assert issued is not None
+    credential, code = issued
+    display = services.displays.pair(code.code, "Counter 1", "till")
+    screen = app.test_client()  # the display's browser collects its own credential, as it does at pairing
+    screen.set_cookie(COOKIE, credential)
+    assert 'data-testid="pairing-code"' not in screen.get("/display").get_data(as_text=True)
     order = services.orders.send(display, Decimal("300.00"))
     sandbox.faults(latency_ms=6000, latency_next=1, only="create",
                    **({} if upstream_made_it else {"fail_next": 1, "fail_status": 503}))
@@ -237,8 +241,6 @@ def test_an_order_whose_worker_was_killed_mid_create_is_finished_by_the_watcher(
     worker.send_signal(signal.SIGKILL)  # waiting for upstream's answer: it never reads it
     worker.wait(10)
     orders = services.orders
-    screen = app.test_client()
-    screen.set_cookie(COOKIE, credential)
     jobs = services.jobs
     watcher(app)
     if upstream_made_it:

@@ -19,7 +19,6 @@ from kiosk.checkout.base import CREATES
 from kiosk.checkout.start import CREATE_GRACE
 from kiosk.displays import Displays, OrderEnded, Orders
 from kiosk.displays.orders import ORDER_START_GRACE, START_STALE
-from kiosk.displays.registry import new_credential
 
 from .desk import T0
 from .test_watcher import wait_for
@@ -230,7 +229,9 @@ def ordering(d, amount: str = "300"):
     """A display in till mode with an order of `amount` on it, over the desk's store."""
     displays = Displays(d.store)
     orders = Orders(d.store, d.checkout, displays, min_amount=Decimal(1), max_amount=Decimal(100000))
-    display = displays.pair(displays.code_for(new_credential()).code, "Counter 1", "till")
+    issued = displays.issue("127.0.0.1")
+    assert issued is not None
+    display = displays.pair(issued[1].code, "Counter 1", "till")
     return orders, display, orders.send(display, Decimal(amount))
 
 
