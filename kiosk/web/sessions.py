@@ -14,7 +14,11 @@ session, as if its session had expired.
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os.path
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -42,16 +46,68 @@ NOTHING_DONE = frozenset({"_permanent", "kiosk_id", "csrf_token"})
 
 
 class KeptForWhatItHolds:
-    """Writes a session that has done nothing yet with at most a day to live."""
+    """Writes a session that has done nothing yet with at most a day to live, and never brings
+    back a session that was ended while the request was on its way.
+
+    A request that read a session from the store only updates that entry while it still exists.
+    Lock (or an idle lock, or an unlock) gives the browser a new session id and deletes the old
+    entry; a tap of the same browser still in flight at that moment would otherwise write the old
+    entry back, unlocked, and send its cookie to the browser again: Lock would not have locked."""
+
+    def open_session(self, app: Flask, request: Request) -> Any:
+        session = super().open_session(app, request)  # type: ignore[misc]
+        if isinstance(session, ServerSideSession) and session:  # read from the store, not new
+            session.read_as = session.sid  # type: ignore[attr-defined]
+        return session
 
     def _upsert_session(self, session_lifetime: timedelta, session: ServerSideSession, store_id: str) -> None:
         if not set(session) - NOTHING_DONE:
             session_lifetime = min(session_lifetime, FIRST_LOOK)
+        if getattr(session, "read_as", None) == session.sid:
+            if not self._update(session_lifetime, session, store_id):
+                session.ended = True  # type: ignore[attr-defined]
+            return
         super()._upsert_session(session_lifetime, session, store_id)  # type: ignore[misc]
+
+    def _update(self, session_lifetime: timedelta, session: ServerSideSession, store_id: str) -> bool:
+        """Write the session only over its own entry; False (nothing written) when it is gone."""
+        raise NotImplementedError
+
+    def save_session(self, app: Flask, session: Any, response: Any) -> None:
+        super().save_session(app, session, response)  # type: ignore[misc]
+        if getattr(session, "ended", False):
+            # Its id means nothing now: the browser keeps the cookie the Lock gave it.
+            name = app.config["SESSION_COOKIE_NAME"]
+            kept = [c for c in response.headers.getlist("Set-Cookie") if not c.startswith(f"{name}=")]
+            response.headers.remove("Set-Cookie")
+            for cookie in kept:
+                response.headers.add("Set-Cookie", cookie)
 
 
 class FileSessions(KeptForWhatItHolds, CacheLibSessionInterface):
     """One host's sessions, in files readable by the kiosk's user only."""
+
+    def _update(self, session_lifetime: timedelta, session: ServerSideSession, store_id: str) -> bool:
+        with self._one_at_a_time():  # the check and the write, with no delete between them
+            if not self.cache.has(store_id):
+                return False
+            self.cache.set(key=store_id, value=dict(session), timeout=int(session_lifetime.total_seconds()))
+            return True
+
+    def _delete_session(self, store_id: str) -> None:
+        with self._one_at_a_time():
+            super()._delete_session(store_id)
+
+    @contextmanager
+    def _one_at_a_time(self) -> Iterator[None]:
+        """One lock for every process and thread of this host that writes its sessions."""
+        path = os.path.normpath(self.cache._path) + ".lock"  # beside the sessions, not among them
+        with open(path, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class MsgpackOnly(Serializer):
@@ -106,6 +162,12 @@ class RedisSessions(KeptForWhatItHolds, RedisSessionInterface):
         if made == 1:
             self.client.expire(key, window)
         return int(made) <= count
+
+    def _update(self, session_lifetime: timedelta, session: ServerSideSession, store_id: str) -> bool:
+        # SET XX: only over the entry that is still there, in one step.
+        written = self.client.set(store_id, self.serializer.encode(session),
+                                  ex=int(session_lifetime.total_seconds()), xx=True)
+        return bool(written)
 
     def _retrieve_session_data(self, store_id: str) -> dict | None:
         data = self.client.get(store_id)
