@@ -167,3 +167,21 @@ def kiosk_with_webhooks(sandbox_url: str, state: Path, receiver: Receiver, key_n
     kiosk = Gunicorn(sandbox_url, state, free_port(), WEBHOOK_BACKOFF="0.2/1", **hooks, **settings)
     kiosk.key = make_key(state, key_name, **{f"KIOSK_{k}": v for k, v in hooks.items()})
     return kiosk
+
+
+def till_of(server: Any) -> Till:
+    """A till of a `kiosk serve` started by a test module, with a fresh allowance of pairing codes:
+    every display of those tests comes from one address."""
+    store = store_of(server.state)
+    for key, _value in store.items("rate:pairing:"):
+        store.delete(key)
+    return Till(server.url, server.key)
+
+
+def display_paired_by(server: Any, till: Till) -> DisplayBrowser:
+    """A display's browser on `server`, paired by `till` under a name of its own."""
+    import uuid
+
+    browser = DisplayBrowser(server.url)
+    till.pair(browser, f"Counter {uuid.uuid4().hex[:4]}")
+    return browser

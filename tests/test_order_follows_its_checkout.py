@@ -9,14 +9,13 @@ signed `paid` webhook for 500.00 went out."""
 from __future__ import annotations
 
 import re
-import uuid
 
 import pytest
 import requests
 
 from kiosk.displays import Displays
 
-from .api_support import DisplayBrowser, Till, kiosk_with_webhooks, store_of
+from .api_support import DisplayBrowser, Till, display_paired_by, kiosk_with_webhooks, store_of, till_of
 from .support import field
 
 PIN = "135790"
@@ -34,17 +33,12 @@ def server(sandbox_server, tmp_path_factory, receiver):
 
 @pytest.fixture
 def till(server, sandbox) -> Till:
-    store = store_of(server.state)
-    for key, _value in store.items("rate:pairing:"):
-        store.delete(key)
-    return Till(server.url, server.key)
+    return till_of(server)
 
 
 @pytest.fixture
 def display(server, till) -> DisplayBrowser:
-    browser = DisplayBrowser(server.url)
-    till.pair(browser, f"Counter {uuid.uuid4().hex[:4]}")
-    return browser
+    return display_paired_by(server, till)
 
 
 class Staff:

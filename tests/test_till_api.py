@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from .api_support import DisplayBrowser, Till, keys_cli, make_key, store_of
+from .api_support import DisplayBrowser, Till, display_paired_by, keys_cli, make_key, store_of, till_of
 from .conftest import free_port
 from .support import Gunicorn
 
@@ -34,18 +34,12 @@ def server(sandbox_server, tmp_path_factory):
 
 @pytest.fixture
 def till(server, sandbox) -> Till:
-    # Every display of these tests comes from one address: a fresh allowance of pairing codes.
-    store = store_of(server.state)
-    for key, _value in store.items("rate:pairing:"):
-        store.delete(key)
-    return Till(server.url, server.key)
+    return till_of(server)
 
 
 @pytest.fixture
 def display(server, till) -> DisplayBrowser:
-    browser = DisplayBrowser(server.url)
-    till.pair(browser, f"Counter {uuid.uuid4().hex[:4]}")
-    return browser
+    return display_paired_by(server, till)
 
 
 def error(response: requests.Response) -> tuple[int, str]:

@@ -14,7 +14,7 @@ import uuid
 import pytest
 import requests
 
-from .api_support import DisplayBrowser, Till, make_key, store_of
+from .api_support import DisplayBrowser, Till, display_paired_by, make_key, till_of
 from .conftest import free_port
 from .support import Gunicorn
 
@@ -32,17 +32,12 @@ def server(sandbox_server, tmp_path_factory):
 
 @pytest.fixture
 def till(server, sandbox) -> Till:
-    store = store_of(server.state)
-    for key, _value in store.items("rate:pairing:"):
-        store.delete(key)
-    return Till(server.url, server.key)
+    return till_of(server)
 
 
 @pytest.fixture
 def display(server, till) -> DisplayBrowser:
-    browser = DisplayBrowser(server.url)
-    till.pair(browser, f"Counter {uuid.uuid4().hex[:4]}")
-    return browser
+    return display_paired_by(server, till)
 
 
 def error(response: requests.Response) -> tuple[int, str]:
