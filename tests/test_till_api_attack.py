@@ -421,6 +421,8 @@ def test_unpairing_a_keypad_display_mid_payment_cancels_its_customers_checkout(s
                                     "abcdef01234%00", "ａbcdef012345", "abcdef012345%2F", "*"])
 def test_unpairing_a_display_id_of_another_shape_unpairs_nothing(till, display, forged):
     lookalike = forged.replace("abcdef012345", display.id).replace("ABCDEF012345", display.id.upper())
+    if lookalike == display.id:  # an id of digits only has no capitals: one capital letter, then
+        lookalike = display.id[:-1] + "A"
     answer = till.delete(f"/displays/{lookalike}")
     assert answer.status_code in (404, 308), (lookalike, answer.status_code)
     assert display.id in {d["id"] for d in till.get("/displays").json()["data"]}
