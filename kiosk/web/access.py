@@ -44,10 +44,6 @@ class Rule:
     area: staff.Area | None = None  # the staff area of a STAFF_DOOR, CASHIER or OPERATOR line
 
 
-def _rule(who: Who, **kw: Any) -> Rule:
-    return Rule(who, **kw)
-
-
 _NO_SESSION = {"session": False}
 _CASHIER = {"area": staff.CASHIER}
 _OPERATOR = {"area": staff.OPERATOR}
@@ -55,66 +51,66 @@ _OPERATOR = {"area": staff.OPERATOR}
 # endpoint -> who may call it. Grouped as the README's table shows it.
 ROUTES: dict[str, Rule] = {
     # Anyone: nothing here reveals or changes a sale.
-    "static": _rule(Who.ANYONE, **_NO_SESSION),
-    "health.healthz": _rule(Who.ANYONE, **_NO_SESSION),
-    "health.readyz": _rule(Who.ANYONE, **_NO_SESSION),
-    "api.openapi": _rule(Who.ANYONE, **_NO_SESSION),
-    "display.show": _rule(Who.ANYONE),  # the pairing code, or the paired display's own screen
-    "display.poll": _rule(Who.ANYONE, poll=True, **_NO_SESSION),
-    "display.logo": _rule(Who.ANYONE, **_NO_SESSION),
+    "static": Rule(Who.ANYONE, **_NO_SESSION),
+    "health.healthz": Rule(Who.ANYONE, **_NO_SESSION),
+    "health.readyz": Rule(Who.ANYONE, **_NO_SESSION),
+    "api.openapi": Rule(Who.ANYONE, **_NO_SESSION),
+    "display.show": Rule(Who.ANYONE),  # the pairing code, or the paired display's own screen
+    "display.poll": Rule(Who.ANYONE, poll=True, **_NO_SESSION),
+    "display.logo": Rule(Who.ANYONE, **_NO_SESSION),
     # The customer at a keypad kiosk or a display.
-    "kiosk.amount": _rule(Who.CUSTOMER, keypad=True),
-    "kiosk.amount_submit": _rule(Who.CUSTOMER, keypad=True),
-    "kiosk.coin": _rule(Who.CUSTOMER, keypad=True),
-    "kiosk.coin_submit": _rule(Who.CUSTOMER, keypad=True),
-    "kiosk.reset": _rule(Who.CUSTOMER),
-    "kiosk.language": _rule(Who.CUSTOMER),
-    "kiosk.done": _rule(Who.CUSTOMER),
-    "kiosk.pay": _rule(Who.OWNER),
-    "kiosk.status": _rule(Who.OWNER, poll=True),
-    "kiosk.cancel": _rule(Who.OWNER),
-    "kiosk.qr": _rule(Who.OWNER),
-    "kiosk.result": _rule(Who.OWNER),
-    "kiosk.receipt": _rule(Who.OWNER),
-    "kiosk.receipt_qr": _rule(Who.OWNER),
-    "display.coin": _rule(Who.DISPLAY),
-    "display.cancel": _rule(Who.DISPLAY),
+    "kiosk.amount": Rule(Who.CUSTOMER, keypad=True),
+    "kiosk.amount_submit": Rule(Who.CUSTOMER, keypad=True),
+    "kiosk.coin": Rule(Who.CUSTOMER, keypad=True),
+    "kiosk.coin_submit": Rule(Who.CUSTOMER, keypad=True),
+    "kiosk.reset": Rule(Who.CUSTOMER),
+    "kiosk.language": Rule(Who.CUSTOMER),
+    "kiosk.done": Rule(Who.CUSTOMER),
+    "kiosk.pay": Rule(Who.OWNER),
+    "kiosk.status": Rule(Who.OWNER, poll=True),
+    "kiosk.cancel": Rule(Who.OWNER),
+    "kiosk.qr": Rule(Who.OWNER),
+    "kiosk.result": Rule(Who.OWNER),
+    "kiosk.receipt": Rule(Who.OWNER),
+    "kiosk.receipt_qr": Rule(Who.OWNER),
+    "display.coin": Rule(Who.DISPLAY),
+    "display.cancel": Rule(Who.DISPLAY),
     # The cashier's console.
-    "till.console": _rule(Who.STAFF_DOOR, **_CASHIER),
-    "till.pin_submit": _rule(Who.STAFF_DOOR, **_CASHIER),
-    "till.lock": _rule(Who.STAFF_DOOR, **_CASHIER),
-    "till.charge": _rule(Who.CASHIER, **_CASHIER),
-    "till.checkout": _rule(Who.CASHIER, **_CASHIER),
-    "till.status": _rule(Who.CASHIER, poll=True, **_CASHIER),
-    "till.cancel": _rule(Who.CASHIER, **_CASHIER),
-    "till.receipt": _rule(Who.CASHIER, **_CASHIER),
-    "till.receipt_qr": _rule(Who.CASHIER, poll=True, **_CASHIER),
+    "till.console": Rule(Who.STAFF_DOOR, **_CASHIER),
+    "till.pin_submit": Rule(Who.STAFF_DOOR, **_CASHIER),
+    "till.lock": Rule(Who.STAFF_DOOR, **_CASHIER),
+    "till.charge": Rule(Who.CASHIER, **_CASHIER),
+    "till.checkout": Rule(Who.CASHIER, **_CASHIER),
+    "till.status": Rule(Who.CASHIER, poll=True, **_CASHIER),
+    "till.cancel": Rule(Who.CASHIER, **_CASHIER),
+    "till.receipt": Rule(Who.CASHIER, **_CASHIER),
+    "till.receipt_qr": Rule(Who.CASHIER, poll=True, **_CASHIER),
     # The operator's area.
-    "operator.pin": _rule(Who.STAFF_DOOR, **_OPERATOR),
-    "operator.pin_submit": _rule(Who.STAFF_DOOR, **_OPERATOR),
-    "operator.lock": _rule(Who.STAFF_DOOR, **_OPERATOR),
-    "operator.today": _rule(Who.OPERATOR, **_OPERATOR),
-    "operator.dismiss": _rule(Who.OPERATOR, **_OPERATOR),
-    "operator.history": _rule(Who.OPERATOR, **_OPERATOR),
-    "operator.detail": _rule(Who.OPERATOR, **_OPERATOR),
-    "operator.cancel": _rule(Who.OPERATOR, **_OPERATOR),
-    "operator.settings": _rule(Who.OPERATOR, **_OPERATOR),
-    "operator.displays": _rule(Who.OPERATOR, **_OPERATOR),
-    "operator.pair": _rule(Who.OPERATOR, **_OPERATOR),
-    "operator.change_display": _rule(Who.OPERATOR, **_OPERATOR),
-    "operator.end_order": _rule(Who.OPERATOR, **_OPERATOR),
-    "operator.unpair": _rule(Who.OPERATOR, **_OPERATOR),
-    "operator.api_keys": _rule(Who.OPERATOR, **_OPERATOR),
-    "operator.revoke_key": _rule(Who.OPERATOR, **_OPERATOR),
+    "operator.pin": Rule(Who.STAFF_DOOR, **_OPERATOR),
+    "operator.pin_submit": Rule(Who.STAFF_DOOR, **_OPERATOR),
+    "operator.lock": Rule(Who.STAFF_DOOR, **_OPERATOR),
+    "operator.today": Rule(Who.OPERATOR, **_OPERATOR),
+    "operator.dismiss": Rule(Who.OPERATOR, **_OPERATOR),
+    "operator.history": Rule(Who.OPERATOR, **_OPERATOR),
+    "operator.detail": Rule(Who.OPERATOR, **_OPERATOR),
+    "operator.cancel": Rule(Who.OPERATOR, **_OPERATOR),
+    "operator.settings": Rule(Who.OPERATOR, **_OPERATOR),
+    "operator.displays": Rule(Who.OPERATOR, **_OPERATOR),
+    "operator.pair": Rule(Who.OPERATOR, **_OPERATOR),
+    "operator.change_display": Rule(Who.OPERATOR, **_OPERATOR),
+    "operator.end_order": Rule(Who.OPERATOR, **_OPERATOR),
+    "operator.unpair": Rule(Who.OPERATOR, **_OPERATOR),
+    "operator.api_keys": Rule(Who.OPERATOR, **_OPERATOR),
+    "operator.revoke_key": Rule(Who.OPERATOR, **_OPERATOR),
     # A till, with its API key.
-    "api.list_displays": _rule(Who.TILL, **_NO_SESSION),
-    "api.pair_display": _rule(Who.TILL, **_NO_SESSION),
-    "api.unpair_display": _rule(Who.TILL, **_NO_SESSION),
-    "api.create_checkout": _rule(Who.TILL, **_NO_SESSION),
-    "api.list_checkouts": _rule(Who.TILL, **_NO_SESSION),
-    "api.get_checkout": _rule(Who.TILL, **_NO_SESSION),
-    "api.cancel_checkout": _rule(Who.TILL, **_NO_SESSION),
-    "api.unknown": _rule(Who.TILL, **_NO_SESSION),  # a till learns which routes exist; nobody else
+    "api.list_displays": Rule(Who.TILL, **_NO_SESSION),
+    "api.pair_display": Rule(Who.TILL, **_NO_SESSION),
+    "api.unpair_display": Rule(Who.TILL, **_NO_SESSION),
+    "api.create_checkout": Rule(Who.TILL, **_NO_SESSION),
+    "api.list_checkouts": Rule(Who.TILL, **_NO_SESSION),
+    "api.get_checkout": Rule(Who.TILL, **_NO_SESSION),
+    "api.cancel_checkout": Rule(Who.TILL, **_NO_SESSION),
+    "api.unknown": Rule(Who.TILL, **_NO_SESSION),  # a till learns which routes exist; nobody else
 }
 
 # The job queue's tasks: nobody from outside calls them; the consumer runs them (see kiosk/jobs).

@@ -137,19 +137,14 @@ class RedisSessions(KeptForWhatItHolds, RedisSessionInterface):
 
     def open_session(self, app: Flask, request: Request) -> Any:
         try:
-            session = super().open_session(app, request)
+            return super().open_session(app, request)
         except RedisError:
             log.warning("the session store is not answering")
             return StoreAway()
-        # A stored session always holds something (at least `_permanent`): an empty one is new.
-        session.is_new = not session
-        return session
 
     def _upsert_session(self, session_lifetime: timedelta, session: ServerSideSession, store_id: str) -> None:
-        if getattr(session, "is_new", False):
-            session.is_new = False
-            if not self._may_make_new():
-                return
+        if getattr(session, "read_as", None) is None and not self._may_make_new():
+            return  # a new session (none was read from the store) past its address's limit
         super()._upsert_session(session_lifetime, session, store_id)
 
     def _may_make_new(self) -> bool:
