@@ -16,9 +16,12 @@ import pytest
 from kiosk.checkout import Checkout, LocalStore
 from kiosk.config import ConfigError
 from kiosk.ledger import Ledger, make_engine, sqlite_url
+from kiosk.ledger.migrate import head
 from kiosk.sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD
 
 from .conftest import SECRET, free_port
+
+HEAD = head()  # the newest migration
 
 
 def kiosk(state_dir, sandbox_url: str, *args: str, **settings: str) -> subprocess.CompletedProcess:
@@ -110,7 +113,7 @@ def test_an_app_writes_its_ledger_from_the_screens_upgrading_it_first(make_app, 
     assert (tmp_path / "state" / "ledger.sqlite3").exists()
     # As another start finds it: up to date.
     again = make_app().extensions["kiosk"].upgrade_ledger()
-    assert (again.before, again.after, again.imported) == ("0001", "0001", 0)
+    assert (again.before, again.after, again.imported) == (HEAD, HEAD, 0)
 
 
 def revision(state_dir) -> str | None:
@@ -129,7 +132,7 @@ def test_kiosk_serve_upgrades_the_ledger_before_its_workers_start(sandbox, tmp_p
     state.mkdir(mode=0o700)
     server = Gunicorn(sandbox.url, state, free_port(), WATCHER="off")
     try:
-        assert revision(state) == "0001"  # as soon as it answers, before any checkout
+        assert revision(state) == HEAD  # as soon as it answers, before any checkout
     finally:
         log = server.stop()
     assert "Traceback" not in log
@@ -148,7 +151,7 @@ def test_kiosk_worker_upgrades_the_ledger_as_it_starts(sandbox, tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 60
-        while revision(state) != "0001":
+        while revision(state) != HEAD:
             assert proc.poll() is None, proc.communicate()[0]
             assert time.monotonic() < deadline, "the worker did not upgrade the ledger"
             time.sleep(0.1)
