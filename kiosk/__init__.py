@@ -29,13 +29,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     settings = config.load(app.config, app.instance_path)
 
     from . import api
-    from .web import console, display, extensions, health, operator, screens
+    from .web import console, display, extensions, health, operator, reports, screens
 
     extensions.init_app(app, settings)
     app.register_blueprint(screens.bp)
     app.register_blueprint(display.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(operator.bp)
+    app.register_blueprint(reports.bp)
     app.register_blueprint(health.bp)
     api.init_app(app)
     return app

@@ -102,6 +102,11 @@ ROUTES: dict[str, Rule] = {
     "operator.unpair": Rule(Who.OPERATOR, **_OPERATOR),
     "operator.api_keys": Rule(Who.OPERATOR, **_OPERATOR),
     "operator.revoke_key": Rule(Who.OPERATOR, **_OPERATOR),
+    "reports.export_csv": Rule(Who.OPERATOR, **_OPERATOR),
+    "reports.overview_page": Rule(Who.OPERATOR, **_OPERATOR),
+    "reports.close_day": Rule(Who.OPERATOR, **_OPERATOR),
+    "reports.z_page": Rule(Who.OPERATOR, **_OPERATOR),
+    "reports.z_csv": Rule(Who.OPERATOR, **_OPERATOR),
     # A till, with its API key.
     "api.list_displays": Rule(Who.TILL, **_NO_SESSION),
     "api.pair_display": Rule(Who.TILL, **_NO_SESSION),

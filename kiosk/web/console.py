@@ -109,6 +109,8 @@ def charge() -> Any:
                                 name=display.name), 409, form)
     except DisplayNotInTillMode:
         return render_console(_("%(name)s is in keypad mode.", name=display.name), 409, form)
+    # The ledger's cashier: which PIN opened the console (there are no named cashiers).
+    services.booking.sent_by(order.id, "cashier", staff.unlocked_by())
     audit("till.charge")
     return redirect(url_for(".checkout", order_id=order.id), 303)
 
