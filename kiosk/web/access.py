@@ -61,6 +61,8 @@ ROUTES: dict[str, Rule] = {
     # The customer at a keypad kiosk or a display.
     "kiosk.amount": Rule(Who.CUSTOMER, keypad=True),
     "kiosk.amount_submit": Rule(Who.CUSTOMER, keypad=True),
+    "kiosk.tip": Rule(Who.CUSTOMER, keypad=True),
+    "kiosk.tip_submit": Rule(Who.CUSTOMER, keypad=True),
     "kiosk.coin": Rule(Who.CUSTOMER, keypad=True),
     "kiosk.coin_submit": Rule(Who.CUSTOMER, keypad=True),
     "kiosk.reset": Rule(Who.CUSTOMER),
@@ -73,6 +75,7 @@ ROUTES: dict[str, Rule] = {
     "kiosk.result": Rule(Who.OWNER),
     "kiosk.receipt": Rule(Who.OWNER),
     "kiosk.receipt_qr": Rule(Who.OWNER),
+    "display.tip": Rule(Who.DISPLAY),
     "display.coin": Rule(Who.DISPLAY),
     "display.cancel": Rule(Who.DISPLAY),
     # The cashier's console.

@@ -98,7 +98,8 @@ def charge() -> Any:
     try:
         amount = parse_amount(form.get("amount"), services.settings.min_amount, services.settings.max_amount)
         order = services.orders.send(display, amount, reference=parse_reference(form.get("reference")),
-                                     note=parse_note(form.get("note")), key=f"till-{nonce}")
+                                     note=parse_note(form.get("note")), key=f"till-{nonce}",
+                                     ask_tip=form.get("ask_tip") == "1")
     except InputError as err:
         return render_console(message(err), 422, form)
     except DisplayBusy:
