@@ -198,8 +198,7 @@ def test_a_ledger_away_never_breaks_a_payment_and_the_sweep_catches_it_up(desk, 
     ledger = Ledger(make_engine(f"sqlite:///{folder / 'ledger.sqlite3'}"))
     booking = Booking(ledger, d.store)
     follow(d.checkout, None, booking)
-    jobs = Jobs(make_queue(tmp_path, None), d.checkout, d.store)
-    jobs.booking = booking
+    jobs = Jobs(make_queue(tmp_path, None), d.checkout, d.store, booking=booking)
     caplog.set_level(logging.WARNING, logger="kiosk.ledger")
     with time_machine.travel(T0, tick=False) as clock:
         tx = d.start("42.10")
