@@ -34,8 +34,8 @@ from .. import clock
 from ..checkout import StartLimited, StartRejected, StartUnavailable
 from ..checkout.inputs import InputError
 from ..displays import Display, Order, OrderEnded, OrderState, pairing
+from ..services import kiosk
 from . import callers, health
-from .extensions import kiosk
 
 bp = Blueprint("display", __name__, url_prefix="/display")
 

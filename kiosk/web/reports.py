@@ -18,8 +18,8 @@ from flask_babel import gettext as _
 
 from .. import reports
 from ..checkout import ledger
+from ..services import kiosk
 from . import format as fmt
-from .extensions import kiosk
 from .screens import locale, message
 from .staff import audit
 

@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 
 from ..checkout import tips
 from ..checkout.inputs import InputError
-from .extensions import kiosk
+from ..services import kiosk
 from .screens import bp, message, new_nonce, start
 
 
