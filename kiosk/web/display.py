@@ -183,8 +183,9 @@ def current_order() -> tuple[Display, Order]:
 @bp.post("/coin")
 def coin() -> Any:
     display, order = current_order()
-    if request.form.get("order") != order.id:
-        return redirect(url_for(".show"), 303)  # a stale screen: show what is there now
+    if request.form.get("order") != order.id or asks_tip(order):
+        # A stale screen (or a coin before the tip's answer): show what is there now.
+        return redirect(url_for(".show"), 303)
     return begin(display, order, request.form.get("coin", ""))
 
 

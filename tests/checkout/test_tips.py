@@ -262,3 +262,17 @@ def test_the_console_has_the_same_switch(make_app, sandbox, ask, screen):
             "amount": "40.00", **({"ask_tip": ask} if ask else {})}
     assert staff.post("/till/charge", data=form).status_code == 303
     assert f'data-testid="{screen}' in display.get("/display").get_data(as_text=True)
+
+
+def test_a_coin_before_the_tips_answer_starts_nothing(make_app, sandbox):
+    app = make_app(TIPS="5,10,15", OPERATOR_PIN=STAFF_PIN, DEFAULT_LOCALE="en")
+    _staff, display, display_id = paired(app)
+    key = ApiKeys(app.extensions["kiosk"].store).create("front")
+    body = api(app, "POST", "/checkouts", key, json={"display_id": display_id, "amount": "60.00"}).get_json()
+    html = display.get("/display").get_data(as_text=True)
+    creates = sandbox.calls("create")
+    early = display.post("/display/coin", data={"csrf_token": field(html, "csrf_token"), "order": body["id"],
+                                                "coin": "TRX-TRX"})
+    assert early.status_code == 303 and early.headers["Location"] == "/display"
+    assert sandbox.calls("create") == creates
+    assert 'data-testid="tip-5"' in display.get("/display").get_data(as_text=True)
