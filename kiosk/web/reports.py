@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from decimal import Decimal
 from typing import Any
@@ -25,6 +26,8 @@ from .staff import audit
 
 bp = Blueprint("reports", __name__, url_prefix="/operator")
 HOST = socket.gethostname()
+# ASCII digits only: str.isdigit() takes "²" (which int() refuses) and "١" (which it reads as 1).
+NUMBER = re.compile(r"[0-9]{1,9}")
 
 
 def money(value: Any) -> str:
@@ -68,7 +71,7 @@ def overview_page() -> Any:
 @bp.post("/reports/close")
 def close_day() -> Any:
     raw = str(request.form.get("after", ""))
-    if not raw.isdigit() or len(raw) > 9:
+    if not NUMBER.fullmatch(raw):
         page = {**overview(), "close_error": _("This form has expired. Please try again.")}
         return render_template("operator/reports.html", **page), 422
     services = kiosk()
@@ -83,7 +86,7 @@ def close_day() -> Any:
 
 def z_or_404(number: str) -> reports.ZSummary:
     """Report `number`; anything else (not a number, none made) is not found."""
-    z = reports.z_report(kiosk().ledger, int(number)) if number.isdigit() and len(number) < 10 else None
+    z = reports.z_report(kiosk().ledger, int(number)) if NUMBER.fullmatch(number) else None
     if z is None:
         abort(404)
     return z

@@ -103,7 +103,7 @@ def test_a_bad_range_gets_a_clear_message_and_no_file(shop, query, message):
     assert 'data-testid="export-csv"' in html  # the form again, as it was sent
 
 
-@pytest.mark.parametrize("after", ["", "-1", "one", "1" * 12])
+@pytest.mark.parametrize("after", ["", "-1", "one", "1" * 12, "²", "٠", " 0"])
 def test_a_close_that_names_no_report_makes_none(shop, after):
     app, _sandbox = shop
     operator = app.test_client()
@@ -161,3 +161,15 @@ def test_a_console_sale_says_which_pin_rang_it_up(shop, pin, who):
             row["status"], row["total"]) == (order_id, "console", display_id, who, "'=1+1", "paid", "42.00")
     html = operator.get("/operator/reports").get_data(as_text=True)
     assert f"<td>{who}</td>" in html.split('data-testid="z-cashiers"')[1].split("</table>")[0]
+
+
+@pytest.mark.parametrize("number", ["0", "2", "-1", "1.0", "01x", "9" * 10, "%C2%B2", "%D9%A1", "1%00"])
+def test_a_report_number_of_any_other_shape_is_not_found(shop, number):
+    app, sandbox = shop
+    sell(app, sandbox, "10.00")
+    operator = app.test_client()
+    unlock_staff(operator)
+    assert operator.post("/operator/reports/close", data=close_form(operator)).status_code == 303
+    for path in (f"/operator/reports/z/{number}", f"/operator/reports/z/{number}/rows.csv"):
+        assert operator.get(path).status_code == 404, path
+    assert operator.get("/operator/reports/z/1/rows.csv").status_code == 200
