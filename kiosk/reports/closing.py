@@ -150,9 +150,9 @@ def z_rows(ledger: Ledger, number: int) -> Iterator[str]:
     """Z report `number`'s checkouts as the export's CSV, each as it read when the report was
     made."""
     ledger.ensure()
-    yield csv_text([dict(zip(COLUMNS, COLUMNS, strict=True))])
     query = select(z_lines.c.row).where(z_lines.c.z_number == number).order_by(z_lines.c.id)
     with ledger.engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=CHUNK).execute(query)
+        yield csv_text([dict(zip(COLUMNS, COLUMNS, strict=True))])
         for batch in result.partitions():
             yield csv_text(row[0] for row in batch)

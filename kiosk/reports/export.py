@@ -174,9 +174,10 @@ def export(ledger: Ledger, first: date, last: date, zone: ZoneInfo) -> Iterator[
     query = (rows_query().where(checkouts.c.created_at >= start, checkouts.c.created_at < end)
              .order_by(checkouts.c.created_at, checkouts.c.id))
     ledger.ensure()
-    yield text([dict(zip(COLUMNS, COLUMNS, strict=True))])
     with ledger.engine.connect() as conn:
+        # The query runs before the header is given: a ledger away fails the request, not the file.
         result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(query)
+        yield text([dict(zip(COLUMNS, COLUMNS, strict=True))])
         for batch in result.mappings().partitions():
             yield text(values(row, zone) for row in batch)
 

@@ -9,13 +9,17 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import socket
+from collections.abc import Iterator
 from decimal import Decimal
+from itertools import chain
 from typing import Any
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import gettext as _
+from sqlalchemy.exc import SQLAlchemyError
 
 from .. import reports
 from ..checkout import ledger
@@ -25,9 +29,17 @@ from .screens import locale, message
 from .staff import audit
 
 bp = Blueprint("reports", __name__, url_prefix="/operator")
+log = logging.getLogger("kiosk.reports")
 HOST = socket.gethostname()
 # ASCII digits only: str.isdigit() takes "²" (which int() refuses) and "١" (which it reads as 1).
 NUMBER = re.compile(r"[0-9]{1,9}")
+
+
+@bp.errorhandler(SQLAlchemyError)
+def ledger_away(err: SQLAlchemyError) -> Any:
+    """Every figure here is the ledger's: without it, a calm page says so (payments go on)."""
+    log.warning("the back office could not read the ledger (%s)", type(err).__name__)
+    return render_template("operator/ledger_away.html"), 503
 
 
 def money(value: Any) -> str:
@@ -35,8 +47,11 @@ def money(value: Any) -> str:
     return fmt.fiat(Decimal(str(value)), locale())
 
 
-def csv_response(pieces: Any, filename: str) -> Response:
-    return Response(stream_with_context(pieces), mimetype="text/csv",
+def csv_response(pieces: Iterator[str], filename: str) -> Response:
+    """The file, streamed. Its first piece is made here, before any header is sent: a ledger
+    that does not answer gets the calm error page, never a file cut short."""
+    first = next(pieces)
+    return Response(stream_with_context(chain([first], pieces)), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"',
                              "Content-Type": "text/csv; charset=utf-8", "Cache-Control": "no-store",
                              "X-Content-Type-Options": "nosniff"})

@@ -173,3 +173,14 @@ def test_a_report_number_of_any_other_shape_is_not_found(shop, number):
     for path in (f"/operator/reports/z/{number}", f"/operator/reports/z/{number}/rows.csv"):
         assert operator.get(path).status_code == 404, path
     assert operator.get("/operator/reports/z/1/rows.csv").status_code == 200
+
+
+def test_a_ledger_that_does_not_answer_gets_a_calm_page(make_app):
+    app = make_app(OPERATOR_PIN=STAFF_PIN, DEFAULT_LOCALE="en",
+                   DATABASE_URL="postgresql://kiosk@127.0.0.1:9/ledger")  # nothing listens there
+    operator = app.test_client()
+    unlock_staff(operator)
+    for path in ("/operator/reports", "/operator/export.csv?from=2026-03-14&to=2026-03-14",
+                 "/operator/reports/z/1"):
+        response = operator.get(path)
+        assert response.status_code == 503 and 'data-testid="ledger-away"' in response.get_data(as_text=True)
