@@ -3,10 +3,14 @@ accepted, with screenshots (a till-mode display's tip screen: test_displays.py).
 
 from __future__ import annotations
 
+import csv
+import io
 from decimal import Decimal
+from pathlib import Path
 
 from playwright.sync_api import expect
 
+from ..conftest import PIN
 from .conftest import shot
 from .test_journey import enter_amount
 
@@ -32,6 +36,20 @@ def test_a_ten_percent_tip_on_a_keypad_kiosk(page, kiosk_server, sandbox):
     sandbox.pay(tx_id, share="full")
     expect(page.get_by_test_id("result-paid")).to_be_visible()
     expect(page.get_by_test_id("fiat-amount")).to_have_text("₺110,00")
+    # The accountant's row: the tip apart from the amount.
+    page.goto(kiosk.url + "/operator")
+    page.get_by_test_id("pin").fill(PIN)
+    page.get_by_test_id("unlock").click()
+    page.get_by_test_id("nav-history").click()
+    day = page.evaluate("new Date().toLocaleDateString('sv-SE', {timeZone: 'Europe/Istanbul'})")
+    page.get_by_test_id("export-from").fill(day)
+    page.get_by_test_id("export-to").fill(day)
+    with page.expect_download() as caught:
+        page.get_by_test_id("export-csv").click()
+    text = Path(caught.value.path()).read_bytes().decode("utf-8")
+    [row] = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert (row["transaction_id"], row["amount"], row["tip"], row["total"], row["status"]) == (
+        tx_id, "100.00", "10.00", "110.00", "paid")
 
 
 def test_a_custom_tip_too_large_then_right(page, kiosk_server, sandbox):
