@@ -123,6 +123,7 @@ def test_a_ten_percent_tip_is_asked_upstream_and_kept_apart_everywhere(shop, san
     for key, money in (("5", "₺5.00"), ("10", "₺10.00"), ("15", "₺15.00")):
         assert f'data-testid="tip-{key}"' in html and money in html
     assert 'data-testid="tip-none"' in html and 'data-testid="tip-custom"' in html
+    assert "data-idle-reset" in html  # a customer who walks away leaves the next one a fresh screen
     assert customer.get("/coin").headers["Location"] == "/tip"  # no coin before the tip's answer
 
     paid = customer.post("/tip", {**tip_form(customer), "tip": "10"})
