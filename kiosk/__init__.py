@@ -29,7 +29,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     settings = config.load(app.config, app.instance_path)
 
     from . import api
-    from .web import console, display, extensions, health, operator, screens
+    from .web import console, display, extensions, health, operator, printing, screens  # noqa: F401
 
     extensions.init_app(app, settings)
     app.register_blueprint(screens.bp)

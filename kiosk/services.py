@@ -17,6 +17,7 @@ from .cryptom import CryptomClient, FileTokenStore, RedisTokenStore, TokenStore
 from .displays import Displays, Orders
 from .jobs import Jobs, make_queue
 from .ledger import Ledger, Upgraded, describe, make_engine, sqlite_url
+from .printing import Prints, Retry, Shop
 
 if TYPE_CHECKING:
     from .api.webhooks import Webhooks
@@ -70,6 +71,17 @@ class Services:
         self.booking = Booking(self.ledger, self.store, currency=settings.currency)
         follow(self.checkout, self.orders, self.booking)
         self.jobs.booking = self.booking
+        # Receipts: print jobs on the same queue; with KIOSK_AUTO_PRINT=printer, one on paid (a
+        # follower after the booking, so the ledger's row is written first).
+        first, longest, window = settings.print_retry
+        self.prints = Prints(
+            self.store, self.jobs.huey, self.ledger,
+            shop=Shop(settings.shop_name, settings.shop_address, settings.shop_tax_number, settings.timezone),
+            printer=settings.printer, mode=settings.auto_print, default_language=settings.default_locale,
+            currency=settings.currency, retry=Retry(first, longest, window),
+        )
+        self.checkout.followers.append(self.prints)
+        self.jobs.prints = self.prints
         self.ledger_upgrade: Upgraded | None = None
 
     def upgrade_ledger(self) -> Upgraded | None:

@@ -77,7 +77,7 @@ def test_a_stranger_gets_the_unknown_ids_answer_on_every_route(staff_app, sandbo
                           "nonce": "n" * 24})
     tx_id = owner.get("/").headers.get("Location", "").rsplit("/", 1)[-1] or "none"
     real = {"tx_id": tx_id, "order_id": order.id, "display_id": display.id, "name": "till-1",
-            "change": "rename", "anything": "checkouts"}
+            "change": "rename", "anything": "checkouts", "print_id": "0123456789abcdef"}
     checked = 0
     for rule in staff_app.url_map.iter_rules():
         line = ROUTES[rule.endpoint]

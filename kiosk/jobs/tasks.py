@@ -6,7 +6,9 @@
   case a host died with its job, and expires the orders sent to a display that nobody picked up
   by their deadline;
 - `webhook` (one checkout's waiting webhooks, queued at once and again after each back-off);
-- `reconcile` (every hour): the last day of upstream's history against the kiosk's records.
+- `reconcile` (every hour): the last day of upstream's history against the kiosk's records;
+- `print` (one receipt or report to a printer; kiosk.printing registers it): queued at once and
+  again after each back-off while the printer does not take it.
 
 A periodic job runs once per period across every host (a guard in the shared store, per period)
 and never twice at once (a lock in the same store, with a time limit so a dead host does not hold
@@ -90,6 +92,8 @@ class Jobs:
         self.webhooks: Any = None
         # Set by the services once built: the ledger's entries kept while it was away.
         self.booking: Any = None
+        # Set by the services once built: print jobs (kiosk.printing registers its `print` task).
+        self.prints: Any = None
         huey.signal(SIGNAL_ERROR)(self._failed)
 
     # -- queueing ------------------------------------------------------------------------------
@@ -133,8 +137,9 @@ class Jobs:
         if expired:
             log.info("watcher: %d orders sent to a display expired before a coin was picked", expired)
         booked = self.booking.catch_up() if self.booking is not None else 0
+        prints = self.prints.sweep(lag) if self.prints is not None else 0
         return {"overdue": len(overdue), "creates": len(creates), "orders_expired": expired,
-                "webhooks": hooks, "ledger": booked}
+                "webhooks": hooks, "ledger": booked, "prints": prints}
 
     def _reconcile(self) -> dict[str, int]:
         found = self.checkout.reconcile()
