@@ -102,6 +102,7 @@ def test_a_printer_that_is_off_prints_once_it_is_back(make_app, watcher, sandbox
     assert 'data-testid="result-paid"' in html  # the customer is not held up
     poll = customer.web.get(f"/result/{tx_id}/print", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert 'data-testid="print-waiting"' in poll and "hx-get" in poll
+    assert 'data-testid="print-receipt"' not in poll  # no copy while the original waits
     staff = app.test_client()
     unlock_staff(staff)
     today = staff.get("/operator/today").get_data(as_text=True)
@@ -114,6 +115,7 @@ def test_a_printer_that_is_off_prints_once_it_is_back(make_app, watcher, sandbox
     assert prints.attention() == ([], [], [])
     done = customer.web.get(f"/result/{tx_id}/print", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert 'data-testid="print-done"' in done and "hx-get" not in done
+    assert 'data-testid="print-receipt"' in done and ">Kopya yazdır<" in done
     assert 'data-testid="print-attention"' not in staff.get("/operator/today").get_data(as_text=True)
     assert len(printer.printouts()) == 1
 

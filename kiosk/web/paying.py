@@ -106,8 +106,8 @@ def receipt(tx_id: str) -> Any:
     response = make_response(render_template(
         "kiosk/receipt.html", **screen(view), paper=paper, rate=rate, paid_at=tx.updated_at or tx.created_at,
         links=links, auto_print=bool(printing and printing.first), copy=bool(printing and printing.copy),
-        framed=bool(auto)))
-    if auto:  # the paid screen holds it in a frame of its own origin
+        framed=auto == "paid"))
+    if auto == "paid":  # the paid screen holds it in a frame of its own origin
         response.headers["Content-Security-Policy"] = CSP.replace("frame-ancestors 'none'",
                                                                   "frame-ancestors 'self'")
         response.headers["X-Frame-Options"] = "SAMEORIGIN"

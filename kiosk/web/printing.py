@@ -76,6 +76,7 @@ def print_status(tx_id: str) -> Any:
         return redirect(url_for("kiosk.result", tx_id=tx_id))
     response = make_response(render_template(
         "kiosk/_print.html", record=record, poll_url=url_for("kiosk.print_status", tx_id=tx_id),
+        print_action=url_for("kiosk.print_receipt", tx_id=tx_id), print_nonce=screens.new_nonce(),
         **print_state(record.tx_id, record.display)))
     response.headers["Cache-Control"] = "no-store"
     return response
