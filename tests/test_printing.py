@@ -304,3 +304,22 @@ def test_prints_survive_as_records(setup):
     job = setup.prints.receipt("tx-1", "auto:tx-1")
     again = setup.prints.get(job.id)
     assert replace(again) == job and setup.prints.of_tx("tx-1") == job
+
+
+@pytest.mark.parametrize(("asked", "flag"), [("1", True), ("0", False), ("", False)])
+def test_the_kiosk_browser_launcher_prints_silently_when_asked(tmp_path, asked, flag):
+    """docs/deploy/kiosk-browser.sh with KIOSK_PRINTING=1 adds Chromium's --kiosk-printing (a
+    stand-in chromium on the PATH prints the arguments it got)."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    fake = tmp_path / "chromium"
+    fake.write_text('#!/bin/sh\nfor a in "$@"; do echo "$a"; done\n')
+    fake.chmod(0o755)
+    script = Path(__file__).resolve().parents[1] / "docs" / "deploy" / "kiosk-browser.sh"
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}", "KIOSK_PRINTING": asked}
+    run = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True, check=True)
+    args = run.stdout.split()
+    assert ("--kiosk-printing" in args) is flag
+    assert "--kiosk" in args and args[-1] != ""

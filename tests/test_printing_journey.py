@@ -234,3 +234,41 @@ def test_the_console_prints_on_the_displays_own_printer(make_app, watcher, sandb
         assert printer.printouts() == []
     finally:
         own.down()
+
+
+def test_the_demo_prints_to_a_printer_given_on_the_command_line(tmp_path, printer):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from .conftest import free_port
+
+    kiosk_port, sandbox_port = free_port(), free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kiosk.cli", "demo", "--port", str(kiosk_port), "--sandbox-port",
+         str(sandbox_port), "--printer", printer.url, "--printer-columns", "32"],
+        env={**os.environ, "KIOSK_STATE_DIR": str(tmp_path), "KIOSK_COINS": "TRX:TRX"},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = f"http://127.0.0.1:{kiosk_port}"
+        wait_for("the demo", lambda: _answers(url + "/healthz"), seconds=30)
+        customer = Customer.over_http(url)
+        tx_id = customer.start("300")
+        requests.post(f"http://127.0.0.1:{sandbox_port}/sandbox/transactions/{tx_id}/pay",
+                      json={"share": "full"}, timeout=10).raise_for_status()
+        assert customer.poll(tx_id)[0] == "paid"
+        out = printer.wait_for(1, seconds=10)[0]
+        assert out.value("Tutar") == "300,00 TL" and max(len(line) for line in out.lines) == 32
+        proc.send_signal(signal.SIGINT)
+        text, _ = proc.communicate(timeout=15)
+    finally:
+        proc.kill()
+    assert f"Printer: {printer.url}" in text
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.ConnectionError:
+        return False
