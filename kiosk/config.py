@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from . import settings_parse as parse
-from .printing.printers import Printer
+from .printing.address import Printer
 from .sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD
 from .settings_parse import DEMO_PIN, SANDBOX_URL, Coin, ConfigError
 

@@ -17,7 +17,8 @@ from .cryptom import CryptomClient, FileTokenStore, RedisTokenStore, TokenStore
 from .displays import Displays, Orders
 from .jobs import Jobs, make_queue
 from .ledger import Ledger, Upgraded, describe, make_engine, sqlite_url
-from .printing import Prints, Retry, Shop
+from .printing.jobs import Prints, Retry
+from .printing.receipt import Shop
 
 if TYPE_CHECKING:
     from .api.webhooks import Webhooks

@@ -254,7 +254,7 @@ def tax_number(raw: Any) -> str | None:
 
 
 def printer(raw: Any, columns: Any) -> Any:
-    from .printing.printers import parse
+    from .printing.address import parse
 
     width = str(columns or "48").strip()
     if width not in ("32", "48"):

@@ -15,8 +15,10 @@ from huey import MemoryHuey
 
 from kiosk.checkout import LocalStore
 from kiosk.ledger import Entry, Ledger, make_engine
-from kiosk.printing import Printer, Prints, Retry, Shop, commands, from_sale, parse, printers
-from kiosk.printing.receipt import Row, rows, text_lines
+from kiosk.printing import commands, printers
+from kiosk.printing.address import Printer, parse
+from kiosk.printing.jobs import Prints, Retry
+from kiosk.printing.receipt import Row, Shop, from_sale, rows, text_lines
 
 from .printer_support import PrinterListener, read
 
@@ -103,6 +105,16 @@ def test_the_lines_of_an_order_are_printed():
 
 
 def test_an_arabic_receipt_is_a_raster_image_right_to_left():
+    import os
+
+    from kiosk.printing import raster
+
+    try:
+        raster.font()
+    except raster.NoFont:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip("fonts-dejavu-core is not installed: run `make test` as root")
     out = printed("ar", 32)
     assert out.lines == [] and len(out.rasters) == 1 and out.cuts == 1 and out.cut_last
     image = out.rasters[0]
@@ -286,7 +298,7 @@ def test_a_display_with_its_own_printer_prints_there(setup, printer):
 def test_a_sale_prints_at_most_twenty_times(setup, printer):
     for n in range(20):
         setup.prints.receipt("tx-1", f"tap:{n}")
-    from kiosk.printing import TooMany
+    from kiosk.printing.jobs import TooMany
 
     with pytest.raises(TooMany):
         setup.prints.receipt("tx-1", "tap:21")

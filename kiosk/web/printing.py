@@ -17,7 +17,7 @@ from typing import Any
 from flask import abort, make_response, redirect, render_template, request, url_for
 
 from ..checkout import Outcome
-from ..printing import NoPrinter, Print, TooMany
+from ..printing.jobs import NoPrinter, Print, TooMany
 from . import console, operator, screens
 from .access import owned_record
 from .extensions import kiosk
