@@ -4,7 +4,8 @@
   paid, the form's one-time token for a tap), and a guard in the shared store lets the first
   taker of a key make the print, on whichever host, however often it is tapped.
 - The print is a record in the store (`print:<id>`, state waiting, printed or failed) and an
-  entry in the `prints` index by the time it is next due. The `print` job sends it; a printer that
+  entry in the `prints` index by the time it is next due; `print_due` announces when, and the
+  queue (kiosk.jobs) runs the `print` job then, which calls `run`. A printer that
   does not take it is tried again later, waiting longer each time (KIOSK_PRINT_RETRY), until the
   retry window has passed: then the print failed and the operator sees it. The watcher's sweep
   queues again a print whose job was lost (a host died with it).
@@ -21,8 +22,9 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
+
+from blinker import Signal
 
 from ..checkout.base import Change
 from ..checkout.record import RECORD_TTL, UNREADABLE
@@ -33,6 +35,8 @@ from .printers import Printer, PrinterDown, of_display, send
 from .receipt import Shop, from_sale
 
 log = logging.getLogger("kiosk.printing")
+
+print_due = Signal("print due")  # sender: the Prints; print_id, at: when to send it
 
 INDEX = "prints"  # waiting prints, by the time each is next due
 FAILED = "prints-failed"  # prints that gave up, by when: the operator's attention items
@@ -104,10 +108,10 @@ class Retry:
 
 
 class Prints:
-    """The prints of one process: the web workers and the followers queue them, the consumer
-    sends them. `ledger`: the sales ledger (the receipt is made from the checkout's row)."""
+    """The prints of one process: the web workers and the followers ask for them, the consumer
+    sends them (`run`). `ledger`: the sales ledger (the receipt is made from the checkout's row)."""
 
-    def __init__(self, store: Store, huey: Any, ledger: Any, *, shop: Shop, printer: Printer | None,
+    def __init__(self, store: Store, ledger: Any, *, shop: Shop, printer: Printer | None,
                  mode: str = "off", default_language: str = "tr", currency: str = "TRY",
                  retry: Retry | None = None, clock: Callable[[], float] = clock_now) -> None:
         self.store = store
@@ -120,12 +124,6 @@ class Prints:
         self.retry = retry or Retry()
         self.clock = clock
         self.send: Callable[[Printer, bytes], None] = send
-
-        @huey.task(priority=7, name="print")
-        def print_job(print_id: str) -> None:
-            self.run(print_id)
-
-        self.task = print_job
 
     # -- asking for a print ------------------------------------------------------------------
 
@@ -195,10 +193,7 @@ class Prints:
 
     def _queue(self, print_id: str, at: float) -> None:
         try:
-            if at <= self.clock():
-                self.task(print_id)
-            else:
-                self.task.schedule((print_id,), eta=datetime.fromtimestamp(at, UTC))
+            print_due.send(self, print_id=print_id, at=at)
         except Exception:  # the sweep queues it again: a queue hiccup never loses a print
             log.warning("could not queue print %s; the next sweep will", print_id, exc_info=True)
 

@@ -18,9 +18,9 @@ from flask import abort, make_response, redirect, render_template, request, url_
 
 from ..checkout import Outcome
 from ..printing.jobs import NoPrinter, Print, TooMany
+from ..services import kiosk
 from . import console, operator, screens
 from .access import owned_record
-from .extensions import kiosk
 from .screens import valid_nonce
 from .staff import audit
 

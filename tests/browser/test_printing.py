@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from ..conftest import PIN
-from ..printer_support import PrinterListener
+from ..printing.printer import PrinterListener
 from .conftest import ARGS, CHROMIUM, LANDSCAPE, PORTRAIT, _need, shot
 from .test_journey import start_payment
 
