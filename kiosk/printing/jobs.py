@@ -213,6 +213,10 @@ class Prints:
             except (PrinterDown, NotReady) as exc:
                 self._again(job, str(exc) or type(exc).__name__, down=isinstance(exc, PrinterDown))
                 return
+            except Exception as exc:  # a receipt that cannot be made (no font, say): retried the same way
+                log.exception("print %s could not be made", job.id)
+                self._again(job, type(exc).__name__, down=False)
+                return
             job.state, job.printed_at, job.error = "printed", self.clock(), None
             job.tries += 1
             self._save(job)

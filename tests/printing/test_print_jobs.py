@@ -170,6 +170,25 @@ def test_a_sale_the_ledger_has_not_heard_of_waits_without_blaming_the_printer(se
     assert setup.prints.printer_down(job.printer) is None
 
 
+def test_a_receipt_that_cannot_be_made_is_retried_and_given_up_without_blaming_the_printer(
+        setup, printer, monkeypatch):
+    """A right-to-left receipt on a server without a font for it."""
+    from kiosk.printing import raster
+
+    monkeypatch.setattr(raster, "FONTS", ())
+    monkeypatch.setattr(raster, "BOLD_FONTS", ())
+    raster.font.cache_clear()
+    setup.prints.note_language("tx-1", "ar")
+    job = setup.prints.receipt("tx-1", "auto:tx-1")
+    setup.queue.run()
+    assert setup.prints.get(job.id).error == "NoFont" and setup.prints.get(job.id).tries == 1
+    assert setup.prints.printer_down(job.printer) is None and printer.printouts() == []
+    setup.clock.at = job.created + 60
+    setup.prints.run(job.id)
+    assert setup.prints.get(job.id).state == "failed"
+    raster.font.cache_clear()
+
+
 def test_a_display_with_its_own_printer_prints_there(setup, printer):
     own = PrinterListener()
     try:
