@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict
 
 from flask import Flask, Request, abort, g, make_response, redirect, request, url_for
 from werkzeug.exceptions import HTTPException, TooManyRequests, Unauthorized
@@ -44,9 +44,16 @@ class Rule:
     area: staff.Area | None = None  # the staff area of a STAFF_DOOR, CASHIER or OPERATOR line
 
 
-_NO_SESSION = {"session": False}
-_CASHIER = {"area": staff.CASHIER}
-_OPERATOR = {"area": staff.OPERATOR}
+class _Options(TypedDict, total=False):
+    """A few options that many lines share, unpacked into Rule(...)."""
+
+    session: bool
+    area: staff.Area
+
+
+_NO_SESSION: _Options = {"session": False}
+_CASHIER: _Options = {"area": staff.CASHIER}
+_OPERATOR: _Options = {"area": staff.OPERATOR}
 
 # endpoint -> who may call it. Grouped as the README's table shows it.
 ROUTES: dict[str, Rule] = {
