@@ -3,7 +3,10 @@ raster image for right-to-left languages, always ending with a paper cut."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from escpos.printer import Dummy
+from PIL import Image
 
 from .raster import draw
 from .receipt import Receipt, Row, rows, text_lines
@@ -20,7 +23,7 @@ def code_page(language: str) -> str:
     return CODE_PAGES.get(language.split("_")[0], DEFAULT_CODE_PAGE)
 
 
-def printable_in(page: str):
+def printable_in(page: str) -> Callable[[str], bool]:
     def printable(text: str) -> bool:
         try:
             text.encode(page)
@@ -56,15 +59,15 @@ def text_bytes(items: list[Row], columns: int, page: str = DEFAULT_CODE_PAGE) ->
     if bold:
         printer.set(bold=False)
     printer.cut()
-    return printer.output
+    return bytes(printer.output)
 
 
-def image_bytes(image) -> bytes:
+def image_bytes(image: Image.Image) -> bytes:
     printer = Dummy(profile=PROFILE)
     printer.hw("INIT")
     printer.image(image, impl="bitImageRaster", fragment_height=960)
     printer.cut()
-    return printer.output
+    return bytes(printer.output)
 
 
 def lines_bytes(title: str, lines: list[tuple[str, str]], columns: int, language: str = "en",

@@ -104,7 +104,7 @@ class Retry:
     window: float = 3600.0
 
     def after(self, tries: int) -> float:
-        return min(self.first * 2 ** max(tries - 1, 0), self.longest)
+        return min(self.first * 2.0 ** max(tries - 1, 0), self.longest)
 
 
 class Prints:

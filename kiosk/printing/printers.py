@@ -34,7 +34,7 @@ def send(printer: Printer, data: bytes, timeout: float = CONNECT_TIMEOUT) -> Non
         device.open()
     except DeviceNotFoundError as exc:
         raise PrinterDown("not answering") from exc
-    conn: socket.socket = device.device  # type: ignore[assignment]
+    conn: socket.socket = device.device
     try:
         conn.sendall(b"\x10\x04\x04")
         conn.settimeout(STATUS_WAIT)

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 from babel.numbers import format_decimal, get_currency_precision, get_currency_symbol
-from babel.support import Translations
+from babel.support import NullTranslations, Translations
 
 from ..checkout import coins
 from ..checkout.inputs import N_
@@ -129,7 +129,7 @@ class Row:
     strong: bool = False
 
 
-def translations(language: str) -> Translations:
+def translations(language: str) -> NullTranslations:
     return Translations.load(str(TRANSLATIONS_DIR), [language.replace("-", "_")])
 
 
