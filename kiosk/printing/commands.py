@@ -12,10 +12,10 @@ from .raster import draw
 from .receipt import Receipt, Row, rows, text_lines
 
 # The printer's code page per language (ESC t): PC857 holds every Turkish letter; PC858 the
-# western European ones and the euro. A language missing here prints in PC858.
-CODE_PAGES = {"tr": "CP857", "en": "CP858"}
+# western European ones and the euro; PC866 Cyrillic. A language missing here prints in PC858.
+CODE_PAGES = {"tr": "CP857", "en": "CP858", "de": "CP858", "ru": "CP866"}
 DEFAULT_CODE_PAGE = "CP858"
-FALLBACK_PAGES = ("CP857", "CP858", "CP1252")
+FALLBACK_PAGES = ("CP857", "CP858", "CP866", "CP1252")
 PROFILE = "TM-T88V"  # the common Epson command set; its code page numbers are the usual ones
 
 

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 # ESC t n: the code page numbers of the common Epson command set.
-CODE_PAGES = {0: "cp437", 2: "cp850", 13: "cp857", 16: "cp1252", 19: "cp858", 48: "cp1254"}
+CODE_PAGES = {0: "cp437", 2: "cp850", 13: "cp857", 16: "cp1252", 17: "cp866", 19: "cp858", 48: "cp1254"}
 STATUS_ASK = b"\x10\x04\x04"  # DLE EOT 4: is there paper?
 
 

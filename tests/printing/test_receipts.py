@@ -80,6 +80,13 @@ def test_an_english_receipt_of_a_turkish_shop_keeps_the_shops_letters():
     assert out.value("Total") == "1,234.50 TRY"
 
 
+def test_a_russian_receipt_prints_in_the_cyrillic_code_page():
+    receipt = from_sale(sale(), Shop("Кафе Солнце", ("Тверская 12",)), language="ru", copy=False)
+    out = read(commands.receipt_bytes(receipt, 32))
+    assert out.code_pages == ["cp866"]
+    assert out.lines[0].strip() == "Кафе Солнце" and out.lines[1].strip() == "Тверская 12"
+
+
 def test_a_tip_is_added_to_the_total_rounded_half_up():
     out = printed("en", 48, tip=Decimal("10.005"))
     assert out.value("Tip") == "10.01 TRY"
