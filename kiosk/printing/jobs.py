@@ -21,7 +21,6 @@ import json
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from blinker import Signal
@@ -33,6 +32,7 @@ from ..clock import now as clock_now
 from . import commands
 from .printers import Printer, PrinterDown, of_display, send
 from .receipt import Shop, from_sale
+from .record import BrowserPrint, NoPrinter, NotReady, Print, Retry, TooMany
 
 log = logging.getLogger("kiosk.printing")
 
@@ -42,69 +42,11 @@ INDEX = "prints"  # waiting prints, by the time each is next due
 FAILED = "prints-failed"  # prints that gave up, by when: the operator's attention items
 LEASE = 60.0
 SHOW_FAILED = 24 * 3600.0
-MODES = ("off", "printer", "browser")
 
+
+__all__ = ["BrowserPrint", "NoPrinter", "NotReady", "Print", "Prints", "Retry", "TooMany", "print_due"]
 
 MAX_PER_SALE = 20  # prints of one sale, at most: a playful finger does not empty the roll
-
-
-class NoPrinter(Exception):
-    """Neither the display nor the shop has a printer."""
-
-
-class TooMany(Exception):
-    """This sale has been printed MAX_PER_SALE times."""
-
-
-class NotReady(Exception):
-    """The receipt cannot be made yet (the ledger has not heard of the sale): try again."""
-
-
-@dataclass
-class Print:
-    id: str
-    kind: str  # receipt or document
-    key: str
-    printer: Printer
-    created: float
-    state: str = "waiting"  # waiting, printed, failed
-    tx: str | None = None
-    copy: bool = False
-    language: str = "tr"
-    tries: int = 0
-    due: float = 0.0
-    error: str | None = None
-    printed_at: float | None = None
-    document: dict[str, Any] = field(default_factory=dict)
-
-    def dumps(self) -> str:
-        data = {k: v for k, v in self.__dict__.items() if k != "printer"}
-        data["printer"] = self.printer.to_json()
-        return json.dumps(data)
-
-    @classmethod
-    def loads(cls, text: str) -> Print:
-        data = json.loads(text)
-        data["printer"] = Printer.from_json(data["printer"])
-        return cls(**data)
-
-
-@dataclass(frozen=True)
-class BrowserPrint:
-    """A print in the tablet's own browser: `first` when this request had not printed yet."""
-
-    first: bool
-    copy: bool
-
-
-@dataclass(frozen=True)
-class Retry:
-    first: float = 2.0
-    longest: float = 60.0
-    window: float = 3600.0
-
-    def after(self, tries: int) -> float:
-        return min(self.first * 2.0 ** max(tries - 1, 0), self.longest)
 
 
 class Prints:
