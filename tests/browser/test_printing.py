@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from ..conftest import PIN
 from ..printing.printer import PrinterListener
 from .conftest import ARGS, CHROMIUM, LANDSCAPE, PORTRAIT, _need, shot
+from .test_accessibility import audit, axe_source
 from .test_journey import start_payment
 
 # Counts the print calls of every frame, and still lets Chromium print.
@@ -83,9 +84,17 @@ def test_the_paid_screen_prints_its_receipt_once_in_the_browser(kiosk_printing, 
     assert errors == []
 
 
-def test_a_printer_that_is_off_on_every_screen_that_prints(page, kiosk_server, sandbox, watcher):
+def test_a_printer_that_is_off_on_every_screen_that_prints(browser, kiosk_server, sandbox, watcher):
+    """Each screen that prints, with axe-core and the touch-target check on it."""
+    source = axe_source()
     printer = PrinterListener()
     printer.down()
+    context = browser.new_context(viewport=LANDSCAPE, bypass_csp=True, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    problems: list[str] = []
     try:
         kiosk = kiosk_server(AUTO_PRINT="printer", PRINTER_URL=printer.url, PRINT_RETRY="1/2/300")
         services = kiosk.app.extensions["kiosk"]
@@ -95,6 +104,7 @@ def test_a_printer_that_is_off_on_every_screen_that_prints(page, kiosk_server, s
         expect(page.get_by_test_id("result-paid")).to_be_visible()
         expect(page.get_by_test_id("print-waiting")).to_be_visible()
         shot(page, "print-03-result-printer-off")
+        problems += audit(page, "print-03-result-printer-off", source)
         # The operator: the printer and the waiting receipt on Today, a display's own printer.
         display = services.displays.pair(services.displays.issue("127.0.0.1")[1].code, "Counter 1", "till")
         page.goto(kiosk.url + "/operator")
@@ -103,16 +113,19 @@ def test_a_printer_that_is_off_on_every_screen_that_prints(page, kiosk_server, s
         expect(page.get_by_test_id("printer-down")).to_contain_text(printer.url)
         expect(page.get_by_test_id("prints-waiting")).to_contain_text("1 makbuz")
         shot(page, "print-04-operator-today")
+        problems += audit(page, "print-04-operator-today", source)
         page.goto(kiosk.url + "/operator/settings")
         expect(page.get_by_test_id("printer")).to_have_text(f"{printer.url} (80 mm)")
         expect(page.get_by_test_id("auto-print")).to_have_text("makbuz yazıcısında")
         shot(page, "print-08-operator-settings")
+        problems += audit(page, "print-08-operator-settings", source)
         page.goto(kiosk.url + "/operator/displays")
         page.get_by_test_id(f"printer-{display.id}").fill(printer.url)
         page.get_by_test_id(f"columns-{display.id}").select_option("32")
         page.get_by_test_id(f"printer-submit-{display.id}").click()
         expect(page.get_by_test_id(f"printer-{display.id}")).to_have_value(printer.url)
         shot(page, "print-05-operator-displays")
+        problems += audit(page, "print-05-operator-displays", source)
         # The printer is back: the receipt comes out, once.
         printer.up()
         assert len(printer.wait_for(1, seconds=15)) == 1
@@ -120,6 +133,7 @@ def test_a_printer_that_is_off_on_every_screen_that_prints(page, kiosk_server, s
         expect(page.get_by_test_id("print-done")).to_be_visible()
         expect(page.get_by_test_id("print-receipt")).to_have_text("Kopya yazdır")
         shot(page, "print-06-operator-detail")
+        problems += audit(page, "print-06-operator-detail", source)
         # The console: a paid order of the display, with its print button.
         services.displays.seen(display)
         order = services.orders.send(display, Decimal("125.00"), reference="till-4711")
@@ -137,5 +151,9 @@ def test_a_printer_that_is_off_on_every_screen_that_prints(page, kiosk_server, s
         page.reload()
         expect(page.get_by_test_id("print-done")).to_have_text("Makbuzun kopyası yazdırıldı.")
         shot(page, "print-07-console-paid")
+        problems += audit(page, "print-07-console-paid", source)
     finally:
+        context.close()
         printer.down()
+    assert problems == [], "\n".join(problems)
+    assert errors == []
