@@ -175,8 +175,9 @@ class Prints:
             return commands.lines_bytes(str(job.document.get("title", "")), lines, job.printer.columns,
                                         job.language)
         sale = self.ledger.get(tx_id=job.tx)
-        if sale is None:
-            raise NotReady("the ledger has no row of this sale yet")
+        if sale is None or sale.status != "paid":
+            # Only a paid sale has a receipt; a ledger that was away writes "paid" a little later.
+            raise NotReady("the ledger has no paid row of this sale yet")
         receipt = from_sale(sale, self.shop, language=job.language, copy=job.copy,
                             currency=sale.currency or self.currency)
         return commands.receipt_bytes(receipt, job.printer.columns)

@@ -170,6 +170,21 @@ def test_a_sale_the_ledger_has_not_heard_of_waits_without_blaming_the_printer(se
     assert setup.prints.printer_down(job.printer) is None
 
 
+def test_a_receipt_waits_until_the_ledger_has_the_sale_paid(setup, printer):
+    """The ledger was away when the payment completed: its row still says waiting."""
+    setup.ledger.record(Entry(at=setup.clock.at, tx_id="tx-2", status="waiting", amount=Decimal("50.00"),
+                              currency="TRY", coin="TRX", network="TRX", created=setup.clock.at - 60,
+                              started_by_kind="kiosk"))
+    job = setup.prints.receipt("tx-2", "auto:tx-2")
+    setup.queue.run()
+    assert setup.prints.get(job.id).state == "waiting" and printer.printouts() == []
+    setup.ledger.record(Entry(at=setup.clock.at + 1, tx_id="tx-2", status="paid", received=Decimal("4")))
+    setup.clock.at += 2
+    setup.queue.run()
+    out = printer.wait_for(1)[0]
+    assert out.value("Durum") == "Ödendi" and out.value("Tutar") == "50,00 TL"
+
+
 def test_a_receipt_that_cannot_be_made_is_retried_and_given_up_without_blaming_the_printer(
         setup, printer, monkeypatch):
     """A right-to-left receipt on a server without a font for it."""
