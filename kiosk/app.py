@@ -56,6 +56,10 @@ def limit_tills(app: Flask, services: Services) -> None:
     where every worker and host sees the count (kiosk.checkout.rates). Its check runs after the
     access check (registered before it), so a request without a valid key is refused before it
     counts anything; the API blueprint answers the 429 in its own JSON, with Retry-After."""
+    # The limits are the kiosk's own settings: Flask-Limiter's RATELIMIT_* (which reach the config
+    # from the environment like every KIOSK_*, as text) never change what it counts or answers.
+    for name in [name for name in app.config if name.startswith("RATELIMIT_")]:
+        app.config.pop(name)
     uri, options = flask_limiter_storage(services.store, services.redis)
     limiter = Limiter(key_func=_till_key, storage_uri=uri, storage_options=options, strategy="fixed-window")
     limiter.init_app(app)
