@@ -26,6 +26,7 @@ from ..services import kiosk
 from . import format as fmt
 from . import staff
 from .paying import qr_svg
+from .receipts import print_state
 from .screens import is_htmx, message, new_nonce, valid_nonce
 from .staff import audit
 
@@ -121,8 +122,6 @@ def order_or_404(order_id: str) -> Order:
 
 
 def follow(state: OrderState) -> dict[str, Any]:
-    from .printing import print_state
-
     view = state.view
     display = kiosk().displays.get(state.order.display)
     printing: dict[str, Any] = {"printer": None}

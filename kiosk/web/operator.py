@@ -36,6 +36,7 @@ from ..services import kiosk
 from ..tills import ApiKeys
 from ..tills.keys import NAME as KEY_NAME
 from . import staff
+from .receipts import print_state
 from .screens import message, new_nonce
 from .staff import audit
 
@@ -118,8 +119,6 @@ def detail(tx_id: str) -> Any:
         return render_template("operator/detail.html", tx=None,
                                error=_("Cryptom Pay is not answering right now.")), 503
     record = kiosk().checkout.record(tx_id)
-    from .printing import print_state
-
     printing: dict[str, Any] = {"printer": None}
     if record is not None and tx.is_paid:
         printing = {**print_state(tx_id, record.display), "print_nonce": new_nonce()}

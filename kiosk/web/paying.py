@@ -15,6 +15,7 @@ from ..services import kiosk
 from . import callers
 from . import format as fmt
 from .access import owned_record
+from .receipts import print_state, screen_printing
 from .screens import bp, is_htmx, valid_nonce
 from .security import CSP
 
@@ -74,8 +75,6 @@ def result(tx_id: str) -> Any:
     view = kiosk().checkout.view(record)
     if not view.outcome.is_final:
         return redirect(url_for(".pay", tx_id=tx_id))
-    from .printing import print_state, screen_printing
-
     extra = {}
     if view.outcome is Outcome.PAID:
         extra = {**print_state(record.tx_id, record.display), **screen_printing(record.tx_id)}

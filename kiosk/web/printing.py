@@ -17,40 +17,12 @@ from typing import Any
 from flask import abort, make_response, redirect, render_template, request, url_for
 
 from ..checkout import Outcome
-from ..printing.jobs import NoPrinter, Print, TooMany
 from ..services import kiosk
 from . import console, operator, screens
 from .access import owned_record
+from .receipts import print_state, request_print
 from .screens import valid_nonce
 from .staff import audit
-
-
-def print_state(tx_id: str | None, display_id: str | None) -> dict[str, Any]:
-    """What the print widget of a screen shows: whether a printer is there for this sale, the
-    latest print of it, and whether that print's printer is answering."""
-    prints = kiosk().prints
-    printer = prints.printer_for(display_id)
-    job: Print | None = prints.of_tx(tx_id) if tx_id else None
-    down = prints.printer_down(job.printer if job else printer)
-    return {"printer": printer, "print_job": job, "printer_down": down}
-
-
-def request_print(tx_id: str, display_id: str | None) -> Print | None:
-    """A tap: the form's token is the request's key. None: the form is stale or no printer."""
-    nonce = valid_nonce(request.form.get("nonce"))
-    if nonce is None:
-        return None
-    try:
-        return kiosk().prints.receipt(tx_id, f"tap:{nonce}", display_id)
-    except (NoPrinter, TooMany):
-        return None
-
-
-def screen_printing(tx_id: str) -> dict[str, Any]:
-    """The customer's paid screen: a fresh token for its button, and where its print is polled."""
-    return {"print_nonce": screens.new_nonce(), "poll_url": url_for("kiosk.print_status", tx_id=tx_id),
-            "browser_printing": kiosk().settings.auto_print == "browser"}
-
 
 # -- the customer --------------------------------------------------------------------------
 
