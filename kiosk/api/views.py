@@ -171,6 +171,10 @@ def create_checkout() -> Any:
     if currency is not None and currency != settings.currency:
         raise ApiError("invalid_request", f"This kiosk takes {settings.currency} only.")
     reference = clean(text(data, "reference", most=REFERENCE_MAX), "reference")
+    if "tip_amount" in data or "total_amount" in data:
+        # The customer chooses the tip on the display; a till's own would be dropped unseen.
+        raise ApiError("invalid_request", "A till does not send tip_amount or total_amount: the customer "
+                                          "chooses the tip on the display (ask_tip).")
     ask_tip = data.get("ask_tip", True)
     if not isinstance(ask_tip, bool):
         raise ApiError("invalid_request", "ask_tip is true or false.")
