@@ -6,9 +6,14 @@ and it must bound what the taps write too: past it, a tap writes nothing."""
 from __future__ import annotations
 
 import secrets
+import socket
+import threading
+import time
 
 import pytest
 
+from kiosk.printing import printers
+from kiosk.printing.address import parse
 from kiosk.printing.jobs import MAX_PER_SALE
 
 from ..support import Customer, field
@@ -64,3 +69,67 @@ def test_browser_prints_past_the_limit_write_nothing(make_app, sandbox):
         if n == MAX_PER_SALE - 1:
             assert keys(store, "print-key:browser:") == MAX_PER_SALE
     assert keys(store, "print-key:browser:") == MAX_PER_SALE
+
+
+# -- the printer's end of the wire -------------------------------------------------------------
+
+
+class Listener:
+    """A TCP port on loopback that behaves as told: `take` records what it is sent; `stall`
+    accepts and then never reads a byte (a hostile or wedged device)."""
+
+    def __init__(self, family: int = socket.AF_INET, host: str = "127.0.0.1", stall: bool = False) -> None:
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.bind((host, 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.got = b""
+        self.stall = stall
+        self.held: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        try:
+            conn, _ = self.sock.accept()
+        except OSError:
+            return
+        if self.stall:
+            self.held.append(conn)
+            return
+        conn.settimeout(5)
+        with conn:
+            while chunk := conn.recv(65536):
+                self.got += chunk
+
+    def close(self) -> None:
+        for conn in self.held:
+            conn.close()
+        self.sock.close()
+        self.thread.join(5)
+
+
+def test_a_printer_at_an_ipv6_address_takes_the_job():
+    """`tcp://[::1]:9100` is an address the settings and the Displays page accept: it must print."""
+    listener = Listener(socket.AF_INET6, "::1")
+    try:
+        printer = parse(f"tcp://[::1]:{listener.port}", 32)
+        printers.send(printer, b"RECEIPT\n")
+        listener.thread.join(5)
+        assert listener.got == b"\x10\x04\x04RECEIPT\n"
+    finally:
+        listener.close()
+
+
+def test_a_printer_that_never_reads_gives_the_job_back_in_time():
+    """A device that accepts and reads nothing: the send gives up by its timeout (the whole
+    send, not each piece of it), the worker is free again and the print is retried later."""
+    listener = Listener(stall=True)
+    try:
+        printer = parse(f"tcp://127.0.0.1:{listener.port}", 48)
+        started = time.monotonic()
+        with pytest.raises(printers.PrinterDown):
+            printers.send(printer, b"x" * 50_000_000, timeout=1.0)
+        assert time.monotonic() - started < 1.0 + printers.STATUS_WAIT + 2.0
+    finally:
+        listener.close()
