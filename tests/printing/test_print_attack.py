@@ -133,3 +133,34 @@ def test_a_printer_that_never_reads_gives_the_job_back_in_time():
         assert time.monotonic() - started < 1.0 + printers.STATUS_WAIT + 2.0
     finally:
         listener.close()
+
+
+# -- what reaches the paper ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("columns", [32, 48])
+def test_a_right_to_left_receipt_prints_on_either_paper(columns):
+    """Arabic is printed as an image as wide as the paper: 576 dots on an 80 mm printer, which the
+    command set's profile (512 dots) refused, so every such receipt on 80 mm paper gave up."""
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+    from zoneinfo import ZoneInfo
+
+    from kiosk.printing import commands, raster
+    from kiosk.printing.receipt import Shop, from_sale
+
+    from .printer import read
+
+    try:
+        raster.font()
+    except raster.NoFont:
+        pytest.skip("fonts-dejavu-core is not installed")
+    sale = SimpleNamespace(
+        amount="10.00", tip="1.00", received="1", coin_amount="1", paid_at=datetime.now(UTC), closed_at=None,
+        created_at=datetime.now(UTC), lines=[{"name": "شاي", "quantity": 1, "unit_amount": "10.00"}],
+        reference="ref-1", kiosk_ref=None, order_id=None, tx_id="abc", sequence_id=5, coin="TRX",
+        network="TRX", address="T" * 34, status="paid", currency="TRY")
+    shop = Shop("Güneş Kafe", ("İstiklal Cad. 12",), "1234567890", ZoneInfo("Europe/Istanbul"))
+    out = read(commands.receipt_bytes(from_sale(sale, shop, language="ar", copy=False), columns))
+    assert len(out.rasters) == 1 and out.rasters[0].width == columns * raster.DOTS_PER_COLUMN
+    assert out.cut_last
