@@ -240,3 +240,93 @@ def test_a_worker_killed_in_the_middle_of_a_create_leaves_one_transaction(fleet)
     assert row.amount == Decimal("77.70") and len(fleet.rows(made_id["_id"] for made_id in made())) == 1
     # Host B's master started a new worker: it serves again.
     wait_for("host B's new worker", lambda: requests.get(b.url + "/healthz", timeout=5).ok, seconds=30)
+
+
+class Screen(threading.Thread):
+    """A customer's waiting screen: polls its status every half second through `host` until it is
+    sent to the result, noting every answer (code, outcome, whether it said reconnecting)."""
+
+    def __init__(self, host: Gunicorn, http: requests.Session, tx_id: str) -> None:
+        super().__init__(daemon=True)
+        self.screen = Customer.over_http(host.url, http)
+        self.tx_id = tx_id
+        self.answers: list[tuple[int, str, bool]] = []
+        self.result: str | None = None
+        self.start()
+
+    def run(self) -> None:
+        deadline = time.monotonic() + TIMEOUT + 40
+        while time.monotonic() < deadline:
+            try:
+                response = self.screen.status(self.tx_id)
+            except requests.RequestException as exc:
+                self.answers.append((0, repr(exc), False))
+            else:
+                text = response.text
+                outcome = text.split('data-outcome="', 1)[-1].split('"', 1)[0]
+                self.answers.append((response.status_code, outcome, 'data-testid="reconnecting"' in text))
+                if response.headers.get("HX-Redirect"):
+                    self.result = self.screen.result(self.tx_id)
+                    return
+            time.sleep(0.5)
+
+
+def waiting_entries(fleet) -> int:
+    """The ledger's entries kept in the fleet's Redis while the database was away."""
+    from kiosk.checkout import RedisStore
+
+    return RedisStore(redis.Redis.from_url(fleet.redis_url)).size("ledger")
+
+
+def test_the_database_down_while_customers_wait_loses_no_sale(fleet):
+    """PostgreSQL stops while six customers wait (and a seventh starts): payments go on, every
+    screen keeps polling and says it is reconnecting once the kiosk knows the ledger is away, none
+    fails; after the database is back, every sale is in the ledger in its final state."""
+    sessions = [requests.Session() for _ in range(7)]
+    ids = [start_checkout(fleet.hosts[n % 2].url, f"{300 + n}.10", sessions[n]) for n in range(6)]
+    assert wait_for("six rows", lambda: len(fleet.rows(ids)) == 6)
+    screens = [Screen(fleet.hosts[(n + 1) % 2], sessions[n], ids[n]) for n in range(6)]
+    fleet.postgres.halt()
+    try:
+        down = time.monotonic()
+        ids.append(start_checkout(fleet.hosts[0].url, "306.10", sessions[6]))  # a payment starts
+        screens.append(Screen(fleet.hosts[1], sessions[6], ids[6]))
+        for n in (0, 1, 6):
+            fleet.sandbox.pay(ids[n], share="full")
+        for n in (2, 3):
+            fleet.sandbox.pay(ids[n], share="half")
+        for screen in screens:
+            screen.join(TIMEOUT + 45)
+        assert all(not screen.is_alive() for screen in screens)
+        assert waiting_entries(fleet) > 0  # the sales' news waits in Redis for the ledger
+        outage = time.monotonic() - down
+    finally:
+        fleet.postgres.start()
+    results = [screen.result for screen in screens]
+    assert results == ["paid", "paid", "partial", "partial", "expired", "expired", "paid"]
+    answers = [answer for screen in screens for answer in screen.answers]
+    assert {code for code, _, _ in answers} == {200}  # every poll answered, none failed
+    assert any(reconnecting for _, _, reconnecting in answers)
+
+    expected = ["paid", "paid", "partial", "partial", "expired", "expired", "paid"]
+
+    def caught_up() -> dict:
+        rows = fleet.rows(ids)
+        return rows if [rows[i].status if i in rows else None for i in ids] == expected else {}
+
+    back = time.monotonic()
+    rows = wait_for("every sale in the ledger", caught_up, seconds=30)
+    assert time.monotonic() - back < 15, "the ledger caught up long after the database came back"
+    assert waiting_entries(fleet) == 0
+    upstream = fleet.upstream(ids)
+    for n, tx_id in enumerate(ids):
+        row = rows[tx_id]
+        assert row.amount == Decimal(f"{300 + n}.10") and row.closed_at is not None
+        assert row.received == Decimal(upstream[tx_id]["totalTransferAmount"]), n
+        assert row.coin_amount == Decimal(upstream[tx_id]["coinAmount"]), n  # what upstream quoted
+    assert outage < TIMEOUT + 30
+    # The screens of later customers say nothing of reconnecting once the ledger caught up.
+    later = requests.Session()
+    tx_id = start_checkout(fleet.hosts[1].url, "99.90", later)
+    assert wait_for("no reconnecting", lambda: Customer.over_http(fleet.hosts[0].url, later).poll(tx_id)
+                    == ("waiting", None), seconds=15)
