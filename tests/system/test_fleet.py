@@ -330,3 +330,57 @@ def test_the_database_down_while_customers_wait_loses_no_sale(fleet):
     tx_id = start_checkout(fleet.hosts[1].url, "99.90", later)
     assert wait_for("no reconnecting", lambda: Customer.over_http(fleet.hosts[0].url, later).poll(tx_id)
                     == ("waiting", None), seconds=15)
+
+
+def test_an_upgrade_from_the_store_keeps_its_open_checkouts(fleet, tmp_path):
+    """An install from before the ledger, its checkouts open in the fleet's Redis; two hosts of
+    this version start at once on a new PostgreSQL database: one upgrade, the open checkouts
+    imported once, and the watchers take them to their end (paid, partial, expired)."""
+    import re
+    import secrets
+    from concurrent.futures import ThreadPoolExecutor
+
+    from kiosk.checkout import Checkout, RedisStore
+    from kiosk.cryptom import CryptomClient
+    from kiosk.ledger import migrate
+    from kiosk.sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD
+
+    redis_url = fleet.redis_url.rsplit("/", 1)[0] + "/1"  # a fleet of its own on the same Redis
+    before = Checkout(CryptomClient(fleet.sandbox.url, DEFAULT_EMAIL, DEFAULT_PASSWORD),
+                      RedisStore(redis.Redis.from_url(redis_url)), payment_timeout=TIMEOUT + 5)
+    ids = [before.start(secrets.token_hex(8), Decimal(f"4{n}.50"), "TRX", "TRX", owner=f"kiosk:k{n}")
+           for n in range(3)]
+    url = fleet.postgres.database()
+    for name in ("c", "d"):
+        (tmp_path / name).mkdir(mode=0o700)
+    settings = {**FLEET, "REDIS_URL": redis_url, "DATABASE_URL": url.replace("+psycopg", "")}
+    with ThreadPoolExecutor(2) as pool:
+        hosts = list(pool.map(lambda name: Gunicorn(fleet.sandbox.url, tmp_path / name, free_port(),
+                                                    **settings), ("c", "d")))
+    try:
+        fleet.sandbox.pay(ids[0], share="full")
+        fleet.sandbox.pay(ids[1], share="half")
+        ledger = Ledger(make_engine(url))
+        expected = ["paid", "partial", "expired"]
+
+        def ended() -> dict:
+            rows = {row.tx_id: row for row in ledger.all()}
+            return rows if [rows[i].status if i in rows else None for i in ids] == expected else {}
+
+        rows = wait_for("the imported checkouts to end", ended, seconds=TIMEOUT + 30)
+    finally:
+        logs = [host.stop() for host in hosts]
+    assert len(ledger.all()) == 3  # imported once, though two hosts upgraded at once
+    with ledger.engine.connect() as conn:
+        assert migrate.current(conn) == migrate.head()
+    imports = [m for log in logs for m in re.findall(r"upgraded from nothing to \S+; (\d+) checkouts", log)]
+    assert imports == ["3"]
+    upstream = fleet.upstream(ids)
+    for n, tx_id in enumerate(ids):
+        row = rows[tx_id]
+        assert (row.amount, row.started_by_kind, row.started_by) == (Decimal(f"4{n}.50"), "kiosk", f"k{n}")
+        assert row.received == Decimal(upstream[tx_id]["totalTransferAmount"])
+        assert row.coin_amount == Decimal(upstream[tx_id]["coinAmount"])  # filled in by the next event
+    assert [upstream[i]["status"] for i in ids[1:]] == ["CANCELLED", "CANCELLED"]
+    for log in logs:
+        assert "Traceback" not in log
