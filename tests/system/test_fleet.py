@@ -278,6 +278,12 @@ def waiting_entries(fleet) -> int:
     return RedisStore(redis.Redis.from_url(fleet.redis_url)).size("ledger")
 
 
+def not_ready(host: Gunicorn) -> str | None:
+    """Why /readyz of `host` says it is not ready (None: it is ready)."""
+    answer = requests.get(host.url + "/readyz", timeout=10)
+    return None if answer.ok else answer.json()["reason"]
+
+
 def test_the_database_down_while_customers_wait_loses_no_sale(fleet):
     """PostgreSQL stops while six customers wait (and a seventh starts): payments go on, every
     screen keeps polling and says it is reconnecting once the kiosk knows the ledger is away, none
@@ -295,6 +301,9 @@ def test_the_database_down_while_customers_wait_loses_no_sale(fleet):
             fleet.sandbox.pay(ids[n], share="full")
         for n in (2, 3):
             fleet.sandbox.pay(ids[n], share="half")
+        for host in fleet.hosts:  # the probes say why (each process asks at most every 5 s)
+            reason = wait_for("readyz to fail", lambda h=host: not_ready(h), seconds=15)
+            assert reason == "ledger: not reachable"
         for screen in screens:
             screen.join(TIMEOUT + 45)
         assert all(not screen.is_alive() for screen in screens)
@@ -317,7 +326,9 @@ def test_the_database_down_while_customers_wait_loses_no_sale(fleet):
     back = time.monotonic()
     rows = wait_for("every sale in the ledger", caught_up, seconds=30)
     assert time.monotonic() - back < 15, "the ledger caught up long after the database came back"
-    assert waiting_entries(fleet) == 0
+    wait_for("no entry left waiting", lambda: waiting_entries(fleet) == 0, seconds=15)
+    for host in fleet.hosts:
+        wait_for("ready again", lambda h=host: not_ready(h) is None, seconds=15)
     upstream = fleet.upstream(ids)
     for n, tx_id in enumerate(ids):
         row = rows[tx_id]
