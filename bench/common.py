@@ -32,7 +32,7 @@ def wait_up(url: str, seconds: float = 30) -> None:
         try:
             requests.get(url, timeout=2)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # still starting
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
