@@ -16,6 +16,7 @@ from .attention import Attention
 from .base import Follower
 from .cancel import Cancelling
 from .look import Looking
+from .rates import StoreStorage, Window
 from .record import Recent, Record
 from .store import Store
 from .watch import Watching
@@ -31,20 +32,20 @@ class Checkout(Watching, Looking, Cancelling, Attention):
         *,
         payment_timeout: int,
         currency: str = "TRY",
-        create_limit: tuple[int, int] = (10, 60),
+        create_limit: Window | None = None,
         share_seconds: float = 0.0,
         watch_interval: float = WATCH_INTERVAL,
-        on_watch: Callable[[str, float], None] | None = None,
         clock: Callable[[], float] = clock_now,
     ) -> None:
         self.client = client
         self.store = store
         self.payment_timeout = payment_timeout
         self.currency = currency
-        self.create_limit = create_limit
+        # New payments per kiosk session and per client address (kiosk.services counts them
+        # where every worker and host sees them; alone, in this store).
+        self.create_limit = create_limit or Window(StoreStorage(store=store), "create", (10, 60))
         self.share_seconds = share_seconds
         self.watch_interval = watch_interval
-        self.on_watch = on_watch  # wakes the job queue when a checkout is next due
         self.clock = clock
         self._last_seen = Recent()  # transactions, for display while upstream is away
         self._qr = Recent()  # QR images: the same for the whole life of a transaction

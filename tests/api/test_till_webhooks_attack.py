@@ -14,8 +14,8 @@ from decimal import Decimal
 
 import pytest
 
-from kiosk.api import webhooks as webhooks_module
 from kiosk.displays import Order, OrderState
+from kiosk.tills import webhooks as webhooks_module
 
 from ..api_support import SECRET, Receiver
 from ..support import LiveServer

@@ -198,8 +198,7 @@ def test_a_ledger_away_never_breaks_a_payment_and_the_sweep_catches_it_up(desk, 
     ledger = Ledger(make_engine(f"sqlite:///{folder / 'ledger.sqlite3'}"))
     booking = Booking(ledger, d.store)
     follow(d.checkout, None, booking)
-    jobs = Jobs(make_queue(tmp_path, None), d.checkout, d.store)
-    jobs.booking = booking
+    jobs = Jobs(make_queue(tmp_path, None), d.checkout, d.store, booking=booking)
     caplog.set_level(logging.WARNING, logger="kiosk.ledger")
     with time_machine.travel(T0, tick=False) as clock:
         tx = d.start("42.10")
@@ -248,8 +247,8 @@ def test_a_ledger_away_is_said_until_its_entries_are_written(desk, tmp_path):
         assert booking.away() and booking.waiting() == 2
         folder.mkdir()
         clock.shift(1)
-        watcher = Jobs(make_queue(tmp_path, None), d.checkout, d.store)
-        watcher.booking = Booking(ledger, d.store)  # the watcher's process, its own booking
+        # The watcher's process, with its own booking.
+        watcher = Jobs(make_queue(tmp_path, None), d.checkout, d.store, booking=Booking(ledger, d.store))
         Runner(watcher)._ledger()  # its heartbeat: entries wait, so it writes them
         assert booking.waiting() == 0 and ledger.get(tx_id=tx).status == "paid"
         assert not booking.away()  # before its own pause ended

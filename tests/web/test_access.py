@@ -64,7 +64,7 @@ def test_a_stranger_gets_the_unknown_ids_answer_on_every_route(staff_app, sandbo
     ids that do not: the two answers are the same, so nothing's existence is revealed."""
     from decimal import Decimal
 
-    from kiosk.api.keys import ApiKeys
+    from kiosk.tills.keys import ApiKeys
 
     services = staff_app.extensions["kiosk"]
     display = services.displays.pair(services.displays.issue("127.0.0.1")[1].code, "Counter 1", "till")

@@ -45,7 +45,7 @@ def display_with_an_order(app) -> dict[str, str]:
     staff's forms take."""
     from decimal import Decimal
 
-    from kiosk.api.keys import ApiKeys
+    from kiosk.tills.keys import ApiKeys
 
     services = app.extensions["kiosk"]
     screen = app.test_client()

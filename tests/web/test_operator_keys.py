@@ -11,7 +11,7 @@ import pytest
 import requests
 import time_machine
 
-from kiosk.api.keys import ApiKeys
+from kiosk.tills.keys import ApiKeys
 
 from ..api_support import Till
 from ..conftest import PIN

@@ -9,7 +9,7 @@ import json
 import pytest
 import requests
 
-from kiosk.api.keys import ApiKeys
+from kiosk.tills.keys import ApiKeys
 
 from ..api_support import Till
 from ..conftest import PIN

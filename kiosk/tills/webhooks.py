@@ -5,9 +5,10 @@ webhook-signature) with KIOSK_WEBHOOK_SECRET.
 Each change is written to an outbox in the shared store first, numbered per checkout; delivery
 takes a checkout's events strictly in that order and keeps the first one that failed until the
 receiver takes it (at least once, in order), retrying with back-off for three days. Delivery never
-runs on a request's path: `schedule` hands it to background work, so a dead receiver never slows a
-display or a poll: the job queue (kiosk/jobs) runs each delivery, and its sweep queues again
-the ones whose job was lost. No Flask here.
+runs on a request's path: it is handed to background work, so a dead receiver never slows a
+display or a poll: `delivery_due` announces when a checkout's events are to be sent, the job
+queue (kiosk/jobs) listens and runs each delivery, and its sweep queues again the ones whose job
+was lost. No Flask here.
 
 Keys in the store:
     webhook-seq:<checkout>           the last event number of that checkout
@@ -26,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
+from blinker import Signal
 from standardwebhooks import Webhook
 
 from ..checkout.record import RECORD_TTL
@@ -40,18 +42,19 @@ GIVE_UP = 3 * 24 * 3600.0  # an event is retried this long (the contract: at lea
 TIMEOUT = 5.0  # a receiver has this long to answer one delivery
 LOCK_TTL = 60.0
 
+# Sent by a Webhooks (the sender) when a checkout's waiting events are due: (checkout_id, at).
+delivery_due = Signal("webhook delivery due")
+
 
 class Webhooks:
     def __init__(self, store: Store, orders: Orders, url: str, secret: str, *,
                  backoff: tuple[float, float] = (5.0, 3600.0),
-                 schedule: Callable[[str, float], None] | None = None,
                  clock: Callable[[], float] = clock_now) -> None:
         self.store = store
         self.orders = orders
         self.url = url
         self.signer = Webhook(secret)
         self.backoff = backoff
-        self.schedule = schedule or (lambda checkout_id, at: None)
         self.clock = clock
         orders.listeners.append(self.changed)
 
@@ -65,7 +68,7 @@ class Webhooks:
         seq = self.store.incr(f"webhook-seq:{order.id}", ttl=RECORD_TTL)
         event = {"id": f"msg_{order.id}_{seq}", "at": self.clock(), "body": body}
         self.store.set(f"webhook-event:{order.id}:{seq:08d}", json.dumps(event), ttl=RECORD_TTL)
-        self.schedule(order.id, self.clock())
+        delivery_due.send(self, checkout_id=order.id, at=self.clock())
 
     def pending(self, checkout_id: str) -> list[tuple[int, dict[str, Any]]]:
         sent = int(self.store.get(f"webhook-sent:{checkout_id}") or 0)

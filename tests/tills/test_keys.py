@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import time_machine
 
-from kiosk.api.keys import USED_EVERY, ApiKeys
 from kiosk.checkout import LocalStore
 from kiosk.checkout.store import RedisStore
+from kiosk.tills.keys import USED_EVERY, ApiKeys
 
 START = 1_800_000_000.0
 
