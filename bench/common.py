@@ -26,7 +26,7 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
-def wait_up(url: str, seconds: float = 30) -> None:
+def wait_up(url: str, seconds: float = 120) -> None:  # a busy machine starts gunicorn slowly
     deadline = time.monotonic() + seconds
     while True:
         try:
