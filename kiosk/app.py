@@ -14,7 +14,7 @@ from . import api, config
 from .checkout.rates import flask_limiter_storage
 from .paths import STATIC_DIR, TEMPLATES_DIR
 from .services import Services
-from .web import console, display, extensions, health, operator, screens
+from .web import console, display, extensions, health, operator, printing, reports, screens  # noqa: F401
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -40,6 +40,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(display.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(operator.bp)
+    app.register_blueprint(reports.bp)
     app.register_blueprint(health.bp)
     extensions.csrf.exempt(api.bp)  # a till proves itself with its bearer key, not a browser's cookie
     app.register_blueprint(api.bp)
@@ -56,6 +57,10 @@ def limit_tills(app: Flask, services: Services) -> None:
     where every worker and host sees the count (kiosk.checkout.rates). Its check runs after the
     access check (registered before it), so a request without a valid key is refused before it
     counts anything; the API blueprint answers the 429 in its own JSON, with Retry-After."""
+    # The limits are the kiosk's own settings: Flask-Limiter's RATELIMIT_* (which reach the config
+    # from the environment like every KIOSK_*, as text) never change what it counts or answers.
+    for name in [name for name in app.config if name.startswith("RATELIMIT_")]:
+        app.config.pop(name)
     uri, options = flask_limiter_storage(services.store, services.redis)
     limiter = Limiter(key_func=_till_key, storage_uri=uri, storage_options=options, strategy="fixed-window")
     limiter.init_app(app)

@@ -26,6 +26,7 @@ from ..services import kiosk
 from . import format as fmt
 from . import staff
 from .paying import qr_svg
+from .receipts import print_state
 from .screens import is_htmx, message, new_nonce, valid_nonce
 from .staff import audit
 
@@ -98,7 +99,8 @@ def charge() -> Any:
     try:
         amount = parse_amount(form.get("amount"), services.settings.min_amount, services.settings.max_amount)
         order = services.orders.send(display, amount, reference=parse_reference(form.get("reference")),
-                                     note=parse_note(form.get("note")), key=f"till-{nonce}")
+                                     note=parse_note(form.get("note")), key=f"till-{nonce}",
+                                     ask_tip=form.get("ask_tip") == "1")
     except InputError as err:
         return render_console(message(err), 422, form)
     except DisplayBusy:
@@ -109,6 +111,8 @@ def charge() -> Any:
                                 name=display.name), 409, form)
     except DisplayNotInTillMode:
         return render_console(_("%(name)s is in keypad mode.", name=display.name), 409, form)
+    # The ledger's cashier: which PIN opened the console (there are no named cashiers).
+    services.booking.sent_by(order.id, "cashier", staff.unlocked_by())
     audit("till.charge")
     return redirect(url_for(".checkout", order_id=order.id), 303)
 
@@ -123,9 +127,13 @@ def order_or_404(order_id: str) -> Order:
 def follow(state: OrderState) -> dict[str, Any]:
     view = state.view
     display = kiosk().displays.get(state.order.display)
+    printing: dict[str, Any] = {"printer": None}
+    if state.status == "paid":
+        printing = {**print_state(kiosk().orders.tx_of(state.order), state.order.display),
+                    "print_nonce": new_nonce()}
     return {"state": state, "order": state.order, "tx": view.tx if view else None, "view": view,
             "display_name": display.name if display else "–",
-            "reconnecting": bool(view and view.reconnecting)}
+            "reconnecting": bool(view and view.reconnecting), **printing}
 
 
 @bp.get("/checkout/<order_id>")

@@ -65,6 +65,19 @@ def test_a_till_key_s_requests_are_counted_together(apps):
             assert two.test_client().get("/api/v1/displays", headers=bearer(key)).status_code == 200
 
 
+def test_flask_limiter_s_own_switches_are_not_settings(sandbox, tmp_path, monkeypatch):
+    """Every KIOSK_* reaches the app's config: Flask-Limiter's own RATELIMIT_* (headers that
+    tell a till its remaining count, errors of the count's store swallowed, the switch) must not
+    come with them."""
+    for name in ("HEADERS_ENABLED", "SWALLOW_ERRORS", "ENABLED"):
+        monkeypatch.setenv(f"KIOSK_RATELIMIT_{name}", "false")
+    app = create_app(kiosk_config(sandbox, tmp_path / "state", API_RATE_LIMIT="1/60"))
+    key = ApiKeys(app.extensions["kiosk"].store).create("front")
+    answers = [app.test_client().get("/api/v1/displays", headers=bearer(key)) for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 429]
+    assert not [k for k, _v in answers[0].headers.items() if k.lower().startswith("x-ratelimit")]
+
+
 def counters(app) -> list[str]:
     """Every rate-limit counter the app's hosts share."""
     services = app.extensions["kiosk"]
