@@ -4,6 +4,7 @@ same blueprint: pay with its status fragment, QR and cancel; the result; the rec
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from typing import Any
 
 import segno
@@ -40,6 +41,9 @@ def status(tx_id: str) -> Any:
     if not is_htmx():  # every URL is a page too: a reload lands on the right screen
         return redirect(url_for(".pay", tx_id=tx_id))
     view = kiosk().checkout.view(record)
+    if not view.outcome.is_final and not view.reconnecting and kiosk().booking.away():
+        # The sales ledger is away: the payment goes on, and the screen says it is reconnecting.
+        view = replace(view, reconnecting=True)
     response = make_response(render_template("kiosk/_status.html", **screen(view)))
     if view.outcome.is_final:
         # The fragment above has no polling attributes, so polling stops even if this is lost.
