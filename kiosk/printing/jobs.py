@@ -206,6 +206,9 @@ class Prints:
             self._save(job)
             self.store.unschedule(INDEX, job.id)
             self.store.schedule(FAILED, job.id, moment)
+            for old, failed_at in self.store.scheduled(FAILED, moment - SHOW_FAILED):
+                if failed_at < moment - SHOW_FAILED:  # shown for a day (attention), then not kept
+                    self.store.unschedule(FAILED, old)
             log.warning("print %s gave up after %d tries: %s", job.id, job.tries, error,
                         extra={"event": "print.failed", "tx": job.tx})
             return

@@ -164,3 +164,43 @@ def test_a_right_to_left_receipt_prints_on_either_paper(columns):
     out = read(commands.receipt_bytes(from_sale(sale, shop, language="ar", copy=False), columns))
     assert len(out.rasters) == 1 and out.rasters[0].width == columns * raster.DOTS_PER_COLUMN
     assert out.cut_last
+
+
+def test_prints_that_gave_up_are_not_kept_past_the_day_they_are_shown(tmp_path):
+    """A customer's twenty taps on a paid sale while the printer is off: twenty prints give up
+    and the operator sees them for a day. The list of prints that gave up kept every one of them
+    for ever (each sale's failures, day after day); now one older than the day it is shown
+    goes when another gives up."""
+    from decimal import Decimal
+    from zoneinfo import ZoneInfo
+
+    from kiosk.checkout import LocalStore
+    from kiosk.ledger import Entry, Ledger, make_engine
+    from kiosk.printing.jobs import FAILED, SHOW_FAILED, Prints, Retry
+    from kiosk.printing.receipt import Shop
+
+    at = [1_800_000_000.0]
+    store = LocalStore(tmp_path / "kiosk.sqlite3")
+    ledger = Ledger(make_engine(f"sqlite:///{tmp_path / 'ledger.sqlite3'}"), clock=lambda: at[0])
+    ledger.record(Entry(at=at[0], tx_id="tx-1", status="paid", amount=Decimal("300.00"), currency="TRY",
+                        coin="TRX", network="TRX", coin_amount=Decimal("24"), received=Decimal("24"),
+                        created=at[0] - 60, sequence_id=7, started_by_kind="kiosk", kiosk_ref="ref-1"))
+    with socket.socket() as closed:  # a port nobody listens on: the printer is off
+        closed.bind(("127.0.0.1", 0))
+        off = f"tcp://127.0.0.1:{closed.getsockname()[1]}"
+    prints = Prints(store, ledger, shop=Shop("Kafe", (), "", ZoneInfo("Europe/Istanbul")), printer=parse(off),
+                    retry=Retry(2.0, 8.0, 60.0), clock=lambda: at[0])
+
+    def give_up(key: str) -> str:
+        job = prints.receipt("tx-1", key)
+        at[0] = job.created + 60
+        prints.run(job.id)
+        assert prints.get(job.id).state == "failed"
+        return job.id
+
+    first = [give_up(f"tap:{n}") for n in range(3)]
+    assert {p.id for p in prints.attention()[2]} == set(first)
+    at[0] += SHOW_FAILED + 1
+    later = give_up("tap:later")
+    assert [member for member, _ in store.scheduled(FAILED, float("inf"))] == [later]
+    assert [p.id for p in prints.attention()[2]] == [later]
