@@ -45,7 +45,7 @@ clean:
 
 # After changing user-visible text: refresh the Turkish catalog, then translate the new entries.
 catalog: $(VENV)/.test-installed
-	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location -o $(VENV)/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k Nn_:1,2 --no-location -o $(VENV)/messages.pot .
 	$(BIN)/pybabel update -i $(VENV)/messages.pot -d kiosk/translations --width 100 --ignore-obsolete
 
 # Benchmarks (not part of the tests): prints a table and writes bench/RESULTS.md.

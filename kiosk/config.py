@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from . import money
 from . import settings_parse as parse
 from .sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD
 from .settings_parse import DEMO_PIN, SANDBOX_URL, Coin, ConfigError
@@ -30,6 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": None,
     "STATE_DIR": None,  # default: the Flask instance folder
     "COINS": "TRX:TRX,USDT:TRX",
+    "CURRENCY": "TRY",  # the shop's pricing currency, an ISO 4217 code
     "MIN_AMOUNT": "1",
     "MAX_AMOUNT": "100000",
     "PAYMENT_TIMEOUT": 600,
@@ -91,7 +93,7 @@ class Settings:
     database_url: str | None = field(default=None, repr=False)  # None: SQLite in the state folder
     create_limit: tuple[int, int] = (10, 60)
     log_format: str = "json"
-    currency: str = "TRY"
+    currency: str = money.DEFAULT
     require_pairing: bool = False
     cashier_pin: str | None = field(default=None, repr=False)
     logo: Path | None = None
@@ -144,6 +146,7 @@ def load(config: dict[str, Any], instance_path: str) -> Settings:
     elif len(str(config["SECRET_KEY"])) < 16:
         raise ConfigError("KIOSK_SECRET_KEY is too short: use at least 16 random characters")
 
+    currency = parse.currency(config.get("CURRENCY"))
     settings = Settings(
         api_url=api_url,
         api_email=str(email),
@@ -151,8 +154,9 @@ def load(config: dict[str, Any], instance_path: str) -> Settings:
         uses_sandbox=demo,
         state_dir=state_dir,
         coins=parse.coins(config.get("COINS")),
-        min_amount=parse.amount(config, "MIN_AMOUNT"),
-        max_amount=parse.amount(config, "MAX_AMOUNT"),
+        currency=currency,
+        min_amount=parse.amount(config, "MIN_AMOUNT", currency),
+        max_amount=parse.amount(config, "MAX_AMOUNT", currency),
         payment_timeout=parse.seconds(config, "PAYMENT_TIMEOUT", 5, 86400),
         poll_interval=parse.seconds(config, "POLL_INTERVAL", 1, 60),
         result_seconds=parse.seconds(config, "RESULT_SECONDS", 1, 600),

@@ -14,6 +14,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from . import money
+
 SANDBOX_URL = "http://127.0.0.1:8001"
 DEMO_PIN = "246810"  # the demo's operator PIN; a shop always sets its own
 
@@ -39,15 +41,27 @@ class Coin:
         return self.coin if self.coin == self.network else f"{self.coin} ({self.network})"
 
 
-def amount(config: dict[str, Any], name: str) -> Decimal:
+def currency(raw: Any) -> str:
+    """An ISO 4217 code in use today (EUR, JPY, KWD); an unknown one stops the start, named."""
+    code = str(raw or money.DEFAULT).strip().upper()
+    if not money.is_known(code):
+        raise ConfigError(f"KIOSK_CURRENCY must be an ISO 4217 currency code like TRY, EUR or JPY; "
+                          f"{str(raw).strip()!r} is not one")
+    return code
+
+
+def amount(config: dict[str, Any], name: str, currency: str) -> Decimal:
+    """A limit in the shop's currency, with at most its digits (none for JPY, three for KWD)."""
     raw = config.get(name)
     try:
         value = Decimal(str(raw).strip())
     except (InvalidOperation, ValueError):
-        raise ConfigError(f"KIOSK_{name} must be an amount in lira, got {raw!r}") from None
-    if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
-        raise ConfigError(f"KIOSK_{name} must be a positive amount with at most 2 decimals, got {raw!r}")
-    return value
+        raise ConfigError(f"KIOSK_{name} must be an amount in {currency}, got {raw!r}") from None
+    places = money.digits(currency)
+    if not value.is_finite() or value <= 0 or not money.is_exact(value, currency):
+        raise ConfigError(f"KIOSK_{name} must be a positive amount in {currency} with at most "
+                          f"{places} decimals, got {raw!r}")
+    return money.rounded(value, currency)
 
 
 def seconds(config: dict[str, Any], name: str, low: int, high: int) -> int:

@@ -60,7 +60,7 @@ def test_coin_amounts_read_the_same_in_every_language(app, amount, text, locale)
                                       locale=locale)
     coin, fiat = html.split("|")
     assert coin == text
-    assert fiat == fmt.fiat(amount, locale)
+    assert fiat == fmt.fiat(amount, locale, "TRY")
 
 
 def test_turkish_by_default_with_lang_set(web):

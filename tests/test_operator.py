@@ -305,14 +305,14 @@ def test_receipt_of_a_paid_payment(make_app, sandbox):
 
 
 @pytest.mark.parametrize("currency_amount, coin_amount, rate", [
-    ("3" + "0" * 30, "24", None),  # more digits than a rate to the kuruş can hold
+    ("3" + "0" * 30, "24", None),  # more digits than a rate to the cent can hold
     ("300", "-24", None),
     ("300", "0", None),
     ("300", "24", "1 TRX = ₺12,50"),
 ])
 def test_a_receipt_whose_rate_makes_no_sense_leaves_the_rate_out(make_app, sandbox, currency_amount,
                                                                 coin_amount, rate):
-    """Upstream's amounts are its own: a rate that cannot be written to the kuruş, or that would
+    """Upstream's amounts are its own: a rate that cannot be written to the cent, or that would
     be negative, is left out of the receipt, never a 503."""
     web = make_app(RECEIPTS=True).test_client()
     tx_id = Customer(web, sandbox).start("300")

@@ -199,8 +199,18 @@ def test_lines_must_add_up_and_be_well_formed(till, display):
     assert till.create(display.id, "30.00", lines=[one]).status_code == 201
 
 
+def test_another_currency_is_refused_and_creates_nothing(till, display, server):
+    """The shop prices in TRY: a till that sends USD (or "try") is told so, with 422
+    invalid_currency, and no checkout reaches the display."""
+    for other in ("USD", "try", "XYZ"):
+        answer = till.create(display.id, currency=other)
+        assert error(answer) == (422, "invalid_currency"), other
+        assert "TRY" in answer.json()["error"]["message"] and other in answer.json()["error"]["message"]
+    assert till.get("/checkouts").json()["data"] == []
+    assert till.create(display.id, currency="TRY").status_code == 201  # the display was free
+
+
 def test_bad_requests(till, display, server):
-    assert error(till.create(display.id, currency="USD")) == (400, "invalid_request")
     assert error(till.create(display.id, reference=5)) == (400, "invalid_request")
     assert error(till.create(display.id, reference="r" * 65)) == (400, "invalid_request")
     assert error(till.create(display.id, note="n" * 121)) == (400, "invalid_request")

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 
+from .. import money
 from ..checkout import ownership
 from ..checkout.outcome import Outcome
 from ..checkout.record import RECORD_TTL, CheckoutError, OrderTaken, View
@@ -65,7 +66,7 @@ class Orders(Following, Sending):
         *,
         min_amount: Decimal,
         max_amount: Decimal,
-        currency: str = "TRY",
+        currency: str = money.DEFAULT,
         clock: Callable[[], float] = clock_now,
     ) -> None:
         self.store = store

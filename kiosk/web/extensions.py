@@ -14,7 +14,7 @@ from flask.sessions import NullSession, SessionInterface
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 
-from .. import __version__, logs
+from .. import __version__, logs, money
 from ..config import Settings
 from ..i18n import LANGUAGE_NAMES, LOCALES, TRANSLATIONS_DIR, compile_catalogs
 from ..paths import STATIC_DIR
@@ -109,10 +109,15 @@ def init_app(app: Flask, settings: Settings) -> None:
                    default_translation_directories=str(TRANSLATIONS_DIR),
                    default_timezone=settings.timezone.key, locale_selector=current_locale)
     version = _asset_version()
-    app.jinja_env.globals.update(asset_version=version, settings=settings,
-                                 language_names=LANGUAGE_NAMES)
+    app.jinja_env.globals.update(
+        asset_version=version, settings=settings, language_names=LANGUAGE_NAMES,
+        keypad_format=lambda locale: money.keypad_format(settings.currency, locale))
+    def fiat(amount: Any, locale: str, currency: str | None = None) -> str:
+        """`amount|fiat(locale)`: in the shop's currency unless another is named."""
+        return fmt.fiat(amount, locale, (currency or settings.currency).upper())
+
     app.jinja_env.filters.update(
-        fiat=fmt.fiat, coin_due=fmt.coin_due, coin_received=fmt.coin_received, rate=fmt.rate,
+        fiat=fiat, coin_due=fmt.coin_due, coin_received=fmt.coin_received, rate=fmt.rate,
         grouped=fmt.grouped, tx_state=fmt.tx_state,
         tx_state_label=fmt.tx_state_label, local_time=fmt.local_time, epoch_time=fmt.epoch_time,
         status_label=fmt.status_label,

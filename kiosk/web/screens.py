@@ -1,6 +1,6 @@
 """The customer's screens. Read top to bottom, the routes are the journey:
 
-    /                  amount        enter the lira amount (and, if asked, mobile and note)
+    /                  amount        enter the amount (and, if asked, mobile and note)
     /language  (POST)                Turkish or English, until the next customer
     /coin              coin          pick the coin when more than one is offered
     /reset     (POST)                back to a fresh amount screen (Back, or the idle timer)
@@ -30,6 +30,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from redis.exceptions import RedisError
 
 from ..checkout import StartLimited, StartRejected, StartUnavailable, ownership
@@ -71,7 +72,9 @@ def is_htmx() -> bool:
 def message(err: InputError) -> str:
     params = dict(err.params)
     if err.amount is not None:
-        params["amount"] = fmt.fiat(err.amount, locale())
+        params["amount"] = fmt.fiat(err.amount, locale(), kiosk().settings.currency)
+    if err.plural is not None:
+        return ngettext(err.message, err.plural, int(params.pop("num")), **params)
     return _(err.message, **params)
 
 
@@ -110,7 +113,7 @@ def amount_submit() -> Any:
     s = kiosk().settings
     form = request.form
     try:
-        value = parse_amount(form.get("amount"), s.min_amount, s.max_amount)
+        value = parse_amount(form.get("amount"), s.min_amount, s.max_amount, s.currency)
         mobile = parse_mobile(form.get("mobile")) if s.ask_mobile else None
         note = parse_note(form.get("note")) if s.ask_note else None
     except InputError as err:
