@@ -41,7 +41,8 @@ DEFAULTS: dict[str, Any] = {
     "IDLE_SECONDS": 60,
     "ASK_MOBILE": False,
     "ASK_NOTE": False,
-    "DEFAULT_LOCALE": "tr",
+    "LANGUAGES": "tr,en",  # the customer's languages, the shop's own first
+    "DEFAULT_LOCALE": None,  # unset: the first of LANGUAGES
     "SHOP_NAME": "Cryptom Pay",
     "OPERATOR_PIN": None,  # unset: the operator area is off (the demo's is DEMO_PIN)
     "RECEIPTS": False,
@@ -82,6 +83,7 @@ class Settings:
     ask_mobile: bool
     ask_note: bool
     default_locale: str
+    languages: tuple[str, ...]
     shop_name: str
     operator_pin: str | None = field(repr=False)
     receipts: bool
@@ -147,6 +149,7 @@ def load(config: dict[str, Any], instance_path: str) -> Settings:
         raise ConfigError("KIOSK_SECRET_KEY is too short: use at least 16 random characters")
 
     currency = parse.currency(config.get("CURRENCY"))
+    languages, default_locale = parse.languages(config.get("LANGUAGES"), config.get("DEFAULT_LOCALE"))
     settings = Settings(
         api_url=api_url,
         api_email=str(email),
@@ -163,7 +166,8 @@ def load(config: dict[str, Any], instance_path: str) -> Settings:
         idle_seconds=parse.seconds(config, "IDLE_SECONDS", 5, 3600),
         ask_mobile=parse.flag(config, "ASK_MOBILE"),
         ask_note=parse.flag(config, "ASK_NOTE"),
-        default_locale=str(config.get("DEFAULT_LOCALE") or "tr"),
+        default_locale=default_locale,
+        languages=languages,
         shop_name=str(config.get("SHOP_NAME") or "Cryptom Pay"),
         operator_pin=parse.pin(config.get("OPERATOR_PIN"), demo),
         receipts=parse.flag(config, "RECEIPTS"),
@@ -188,8 +192,6 @@ def load(config: dict[str, Any], instance_path: str) -> Settings:
                        secret_key=str(config["SECRET_KEY"]))
     if settings.min_amount > settings.max_amount:
         raise ConfigError("KIOSK_MIN_AMOUNT must not be above KIOSK_MAX_AMOUNT")
-    if settings.default_locale not in {"tr", "en"}:
-        raise ConfigError(f"KIOSK_DEFAULT_LOCALE must be tr or en, got {settings.default_locale!r}")
     return settings
 
 

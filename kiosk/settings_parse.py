@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import money
+from .i18n import CUSTOMER_LANGUAGES
 
 SANDBOX_URL = "http://127.0.0.1:8001"
 DEMO_PIN = "246810"  # the demo's operator PIN; a shop always sets its own
@@ -48,6 +49,30 @@ def currency(raw: Any) -> str:
         raise ConfigError(f"KIOSK_CURRENCY must be an ISO 4217 currency code like TRY, EUR or JPY; "
                           f"{str(raw).strip()!r} is not one")
     return code
+
+
+def languages(raw: Any, default: Any) -> tuple[tuple[str, ...], str]:
+    """KIOSK_LANGUAGES, the shop's own first, and the default (KIOSK_DEFAULT_LOCALE, if set, must
+    be one of them)."""
+    found: list[str] = []
+    for item in str(raw or "").split(","):
+        code = item.strip().lower()
+        if not code:
+            continue
+        if code not in CUSTOMER_LANGUAGES:
+            raise ConfigError(f"KIOSK_LANGUAGES must list languages from {', '.join(CUSTOMER_LANGUAGES)}, "
+                              f"comma separated, the shop's own first; got {item.strip()!r}")
+        if code not in found:
+            found.append(code)
+    if not found:
+        raise ConfigError("KIOSK_LANGUAGES must name at least one language, e.g. tr,en")
+    if default in (None, ""):
+        return tuple(found), found[0]
+    chosen = str(default).strip().lower()
+    if chosen not in found:
+        raise ConfigError(f"KIOSK_DEFAULT_LOCALE must be one of KIOSK_LANGUAGES ({', '.join(found)}), "
+                          f"got {str(default)!r}")
+    return tuple(found), chosen
 
 
 def amount(config: dict[str, Any], name: str, currency: str) -> Decimal:

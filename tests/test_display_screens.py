@@ -305,9 +305,10 @@ def test_the_idle_display_gives_the_next_customer_the_shops_language(app, staff)
     response = display.post("/language", data={"csrf_token": field(html, "csrf_token"), "locale": "en"})
     assert response.headers["Location"] == "/"
     html = display.get("/", follow_redirects=True).get_data(as_text=True)
-    assert '<html lang="en">' in html and 'data-testid="display-idle"' in html and "data-idle-reset" in html
+    assert '<html lang="en" dir="ltr">' in html and 'data-testid="display-idle"' in html
+    assert "data-idle-reset" in html
     display.post("/reset", data={"csrf_token": field(html, "csrf_token"), "idle": "1"})
-    assert '<html lang="tr">' in display.get("/display").get_data(as_text=True)
+    assert '<html lang="tr" dir="ltr">' in display.get("/display").get_data(as_text=True)
 
 
 def test_a_fleet_on_one_redis_serves_displays_and_the_console_from_any_instance(make_app, sandbox, redis_url):

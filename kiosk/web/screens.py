@@ -1,7 +1,7 @@
 """The customer's screens. Read top to bottom, the routes are the journey:
 
     /                  amount        enter the amount (and, if asked, mobile and note)
-    /language  (POST)                Turkish or English, until the next customer
+    /language  (POST)                the customer's language, until the next customer
     /coin              coin          pick the coin when more than one is offered
     /reset     (POST)                back to a fresh amount screen (Back, or the idle timer)
     /pay/<id>          pay           QR, address, countdown; includes the status fragment
@@ -22,6 +22,7 @@ from typing import Any
 
 from flask import (
     Blueprint,
+    current_app,
     make_response,
     redirect,
     render_template,
@@ -32,10 +33,11 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from redis.exceptions import RedisError
+from werkzeug.exceptions import HTTPException
 
 from ..checkout import StartLimited, StartRejected, StartUnavailable, ownership
 from ..checkout.inputs import InputError, parse_amount, parse_mobile, parse_note
-from ..i18n import LOCALES
+from ..i18n import STAFF_LANGUAGES
 from . import callers, health
 from . import format as fmt
 from .display import state_token
@@ -162,12 +164,31 @@ def reset() -> Any:
     return redirect(url_for(".amount"))
 
 
+# Where a language button may send the browser back to: the screens that show one.
+LANGUAGE_SCREENS = frozenset({"kiosk.amount", "kiosk.coin", "kiosk.pay", "display.show", "till.console",
+                              "till.checkout"})
+
+
 @bp.post("/language")
 def language() -> Any:
+    """A customer's language (one the shop offers), or staff's Turkish or English; then back to
+    the screen the button was on."""
     chosen = request.form.get("locale")
-    if chosen in LOCALES:
+    if chosen in kiosk().settings.languages or chosen in STAFF_LANGUAGES:
         session["locale"] = chosen
-    return redirect(url_for(".amount"), 303)
+    return redirect(screen_of(request.form.get("next")), 303)
+
+
+def screen_of(path: str | None) -> str:
+    """The screen `path` names, rebuilt from the route map; the amount screen for anything else."""
+    if path and path.startswith("/") and not path.startswith("//"):
+        try:
+            endpoint, args = current_app.url_map.bind("localhost").match(path, method="GET")
+        except HTTPException:
+            endpoint, args = None, {}
+        if endpoint in LANGUAGE_SCREENS:
+            return url_for(endpoint, **args)
+    return url_for(".amount")
 
 
 def client_keys() -> tuple[str, ...]:
