@@ -37,6 +37,7 @@ system-deps:
 WORKERS ?= 2
 test: $(VENV)/.test-installed system-deps $(AXE)
 	$(BIN)/ruff check kiosk tests
+	$(BIN)/lint-imports
 	$(BIN)/mypy --strict kiosk/ledger
 	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile $(PYTEST_ARGS)
 

@@ -16,7 +16,6 @@ from babel.messages.pofile import read_po
 TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
 CUSTOMER_LANGUAGES = ("tr", "en", "de", "ru", "ar")
 STAFF_LANGUAGES = ("tr", "en")
-LOCALES = CUSTOMER_LANGUAGES
 # What a language button says: each language named in its own script.
 LANGUAGE_NAMES = {"tr": "Türkçe", "en": "English", "de": "Deutsch", "ru": "Русский", "ar": "العربية"}
 

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from blinker import Signal
+
 from ..cryptom import CryptomClient, Transaction
 from .record import Recent, Record
 from .store import Store
@@ -17,6 +19,10 @@ log = logging.getLogger("kiosk.checkout")
 # The watcher's lists in the store, by the time each entry is next due.
 WATCHED = "watched"  # checkouts: open ones until they close, closed ones for a day after
 CREATES = "creates"  # creates that got no answer yet, by the time to look for them upstream
+
+# Sent by a Checkout (the sender) when one of its checkouts is next due for the watcher:
+# (tx_id, at). The job queue listens to wake on time; the checkout knows nothing of it.
+watch_due = Signal("checkout watch due")
 
 
 @dataclass(frozen=True)
@@ -48,7 +54,6 @@ class Base:
     share_seconds: float
     watch_interval: float
     clock: Callable[[], float]
-    on_watch: Callable[[str, float], None] | None
     _last_seen: Recent
     _qr: Recent
     listeners: list[Callable[[Record, dict[str, str]], None]]
@@ -89,13 +94,12 @@ class Base:
 
     def watch_at(self, tx_id: str, at: float) -> None:
         """Have the watcher look at this checkout at `at`: the entry in the store is the truth
-        (a sweep finds it even if the queue lost its job); `on_watch` wakes the queue on time."""
+        (a sweep finds it even if the queue lost its job); `watch_due` wakes the queue on time."""
         self.store.schedule(WATCHED, tx_id, at)
         self.wake(tx_id, at)
 
     def wake(self, tx_id: str, at: float) -> None:
-        if self.on_watch is not None:
-            try:
-                self.on_watch(tx_id, at)
-            except Exception:  # the sweep picks it up: a queue hiccup must not fail a payment
-                log.warning("could not queue the watch of %s; the next sweep will", tx_id, exc_info=True)
+        try:
+            watch_due.send(self, tx_id=tx_id, at=at)
+        except Exception:  # the sweep picks it up: a queue hiccup must not fail a payment
+            log.warning("could not queue the watch of %s; the next sweep will", tx_id, exc_info=True)

@@ -25,7 +25,7 @@ from redis.exceptions import AuthenticationError, OutOfMemoryError, ReadOnlyErro
 from .. import __version__, clock
 from ..checkout import ledger
 from ..jobs import queue_health
-from .extensions import kiosk
+from ..services import kiosk
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger("kiosk.health")

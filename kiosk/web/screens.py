@@ -38,10 +38,11 @@ from werkzeug.exceptions import HTTPException
 from ..checkout import StartLimited, StartRejected, StartUnavailable, ownership
 from ..checkout.inputs import InputError, parse_amount, parse_mobile, parse_note
 from ..i18n import STAFF_LANGUAGES
+from ..services import kiosk
 from . import callers, health
 from . import format as fmt
 from .display import state_token
-from .extensions import current_locale, kiosk
+from .extensions import current_locale
 from .sessions import SHOW_AGAIN
 
 bp = Blueprint("kiosk", __name__)
