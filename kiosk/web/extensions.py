@@ -120,7 +120,7 @@ def init_app(app: Flask, kiosk_services: Services) -> None:
         fiat=fiat, coin_due=fmt.coin_due, coin_received=fmt.coin_received, rate=fmt.rate,
         grouped=fmt.grouped, tx_state=fmt.tx_state,
         tx_state_label=fmt.tx_state_label, local_time=fmt.local_time, epoch_time=fmt.epoch_time,
-        status_label=fmt.status_label,
+        status_label=fmt.status_label, staff_date=fmt.staff_date,
     )
 
     @app.context_processor

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from babel.numbers import format_decimal
-from flask_babel import format_datetime
+from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import gettext as _
 
 from .. import money
@@ -94,6 +94,17 @@ def status_label(status: str) -> str:
         "partial": _("Partial payment, then ended"),
         "see_cashier": _("Needs a check"),
     }.get(status, status)
+
+
+# The operator area's dates, day first in both staff languages.
+STAFF_DATES = {"tr": "dd.MM.yyyy", "en": "dd/MM/yyyy"}
+
+
+def staff_date(day: date | None) -> str:
+    """A date as staff write it: 07.12.2026 in Turkish, 07/12/2026 in English."""
+    if day is None:
+        return ""
+    return format_date(day, STAFF_DATES.get(str(get_locale()), STAFF_DATES["en"]))
 
 
 def local_time(moment: datetime | None) -> str:

@@ -215,11 +215,17 @@ def test_history_filters(staff, sandbox):
     today = "2026-06-15"  # the shop's day, whatever the host's zone and hour
     assert rows(staff.get(f"/operator/history?from={today}&to={today}").get_data(as_text=True)) == 5
     assert rows(staff.get("/operator/history?from=2020-01-01&to=2020-01-31").get_data(as_text=True)) == 0
+    # Day first, as staff write it: 15.06.2026 in Turkish, 15/06/2026 in English.
+    turkish = staff.get("/operator/history?from=15.06.2026&to=15/06/2026").get_data(as_text=True)
+    assert rows(turkish) == 5
+    assert 'placeholder="gg.aa.yyyy" value="15.06.2026" data-testid="filter-from"' in turkish
+    assert rows(staff.get("/operator/history?from=16.06.2026").get_data(as_text=True)) == 0
     empty = staff.get("/operator/history?status=DONE").get_data(as_text=True)
     assert "Eşleşen işlem yok." in empty and "Sayfa 1 / 1" in empty
 
 
-@pytest.mark.parametrize("query", ["from=2026-13-01", "status=NOPE", "ref=abc", "page=0",
+@pytest.mark.parametrize("query", ["from=2026-13-01", "from=31.02.2026", "from=12-31-2026", "to=1.1.26",
+                                   "status=NOPE", "ref=abc", "page=0",
                                    "from=2026-02-02&to=2026-01-01", "wallet=%3Cscript%3E"])
 def test_bad_history_filters_get_a_message_and_no_upstream_call(staff, sandbox, query):
     before = sandbox.calls("history")
