@@ -4,6 +4,7 @@ nothing, and Arabic reads right to left while what a wallet takes stays left to 
 from __future__ import annotations
 
 import subprocess
+from decimal import Decimal
 
 import pytest
 import requests
@@ -141,3 +142,44 @@ def test_arabic_end_to_end_partly_then_fully_paid(page, kiosk_server, sandbox, z
     page.get_by_test_id("new-payment").click()
     expect(page.locator("html")).to_have_attribute("lang", "tr")
     expect(page.locator("html")).to_have_attribute("dir", "ltr")
+
+
+def test_a_till_display_in_arabic_has_no_accessibility_violations(browser, kiosk_server, sandbox):
+    """A display paired in till mode: its welcome and order screens (with the till's lines) in
+    Arabic, audited at both tablet sizes; the amount and the lines read right to left, the
+    prices as Babel writes them for Arabic."""
+    from kiosk.displays import Line
+
+    from ..support import STAFF_PIN
+    from .test_displays import pair
+
+    source = axe_source()
+    kiosk = kiosk_server(LANGUAGES=FIVE, CURRENCY="EUR", OPERATOR_PIN=STAFF_PIN, IDLE_SECONDS=3600)
+    contexts = [browser.new_context(viewport=SIZES["landscape"], bypass_csp=True, has_touch=True)
+                for _ in range(2)]
+    display, staff = (context.new_page() for context in contexts)
+    problems: list[str] = []
+    try:
+        display.goto(kiosk.url + "/display")
+        display_id = pair(staff, kiosk.url, display.get_by_test_id("pairing-code").text_content())
+        expect(display.get_by_test_id("display-idle")).to_be_visible()
+        display.get_by_test_id("language-ar").click()
+        expect(display.locator("html")).to_have_attribute("dir", "rtl")
+        expect(display.get_by_test_id("display-idle")).to_be_visible()
+        for size_name, size in SIZES.items():
+            display.set_viewport_size(size)
+            problems += audit(display, f"ar/{size_name}/display-idle", source)
+            shot(display, f"42-ar-{size_name}-display-idle")
+        services = kiosk.app.extensions["kiosk"]
+        lines = (Line("شاي", 2, Decimal("2.50")), Line("Simit", 1, Decimal("1.50")))
+        services.orders.send(services.displays.get(display_id), Decimal("6.50"), lines=lines)
+        expect(display.get_by_test_id("cart")).to_be_visible()
+        expect(display.get_by_test_id("cart-total")).to_have_text("\u200f6.50\u00a0€")
+        for size_name, size in SIZES.items():
+            display.set_viewport_size(size)
+            problems += audit(display, f"ar/{size_name}/display-order", source)
+            shot(display, f"42-ar-{size_name}-display-order")
+    finally:
+        for context in contexts:
+            context.close()
+    assert problems == [], "\n".join(problems)

@@ -266,3 +266,13 @@ def test_no_direction_mark_reaches_upstream_or_the_logs(make_app, sandbox, caplo
     marks = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
     assert not any(marks.search(json.dumps(value, ensure_ascii=False)) for value in tx.values())
     assert not any(marks.search(record.getMessage()) for record in caplog.records)
+
+
+def test_the_pay_screen_switches_language_and_stays_on_the_payment(make_app, sandbox):
+    web = make_app(LANGUAGES=FIVE).test_client()
+    tx_id = Customer(web, sandbox).start("300")
+    pay = web.get(f"/pay/{tx_id}").get_data(as_text=True)
+    assert 'data-testid="language-ru"' in pay
+    assert choose_language(web, "ru", pay, f"/pay/{tx_id}").headers["Location"] == f"/pay/{tx_id}"
+    html = web.get(f"/pay/{tx_id}").get_data(as_text=True)
+    assert "Отсканируйте код для оплаты" in html and sandbox.calls("create") == 1
