@@ -6,12 +6,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from blinker import Signal
 
 from ..cryptom import CryptomClient, Transaction
-from .record import Recent, Record
+from .outcome import Outcome
+from .record import Recent, Record, View
 from .store import Store
 
 log = logging.getLogger("kiosk.checkout")
@@ -58,6 +59,20 @@ class Base:
     _qr: Recent
     listeners: list[Callable[[Record, dict[str, str]], None]]
     followers: list[Follower]
+
+    if TYPE_CHECKING:  # the parts call each other: Checkout (service.py) has all of these
+        def record(self, tx_id: str) -> Record | None: ...
+        def _look(self, record: Record, *, expire: bool, max_age: float = 0.0) -> View: ...
+        def _settle(self, record: Record, outcome: Outcome, tx: Transaction) -> View: ...
+        def _seen(self, record: Record, outcome: Outcome, tx: Transaction) -> View: ...
+        def _not_found(self, record: Record) -> View: ...
+        def _away(self, record: Record, notice: str | None = None) -> View: ...
+        def _final(self, record: Record, outcome: Outcome, tx: Transaction | None) -> View: ...
+        def _cancel(self, record: Record, reason: str) -> View: ...
+        def _note_final(self, record: Record, outcome: Outcome, tx: Transaction | None, *,
+                        late: bool = False) -> None: ...
+        def note(self, tx_id: str, kind: str, amount: str, coin: str, network: str,
+                 tx: Transaction | None) -> None: ...
 
     def _event(self, event: str, record: Record, tx: Transaction | None = None, **facts: str | None) -> None:
         """One log line per lifecycle event, for people and for machines (JSON fields); then the

@@ -195,8 +195,9 @@ def screen_of(path: str | None) -> str:
 def client_keys() -> tuple[str, ...]:
     """Who a limit counts against: this kiosk session and the client's address."""
     keys = [f"addr:{request.remote_addr or '-'}"]
-    if getattr(session, "sid", None):
-        keys.append(f"session:{session.sid}")
+    sid = getattr(session, "sid", None)  # flask-session's id of the server-side session
+    if sid:
+        keys.append(f"session:{sid}")
     return tuple(keys)
 
 
