@@ -100,9 +100,8 @@ def keypad_format(currency: str, language: str) -> dict[str, str]:
     before and after the number, the separators and the currency's digits."""
     sample = display(Decimal(1), currency, language)
     places = digits(currency)
-    one = re.search(r"1", sample)
-    assert one is not None
-    prefix, rest = sample[: one.start()], sample[one.end():]
+    one = sample.index("1")  # Latin digits in every language the kiosk speaks
+    prefix, rest = sample[:one], sample[one + 1:]
     decimal_sign = rest[0] if places else ""
     suffix = rest[1 + places:] if places else rest
     group = display(Decimal(1000), currency, language)
