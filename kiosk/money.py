@@ -39,7 +39,7 @@ def is_known(code: str) -> bool:
 
 def digits(currency: str) -> int:
     """Decimals the currency is counted in: 0 for JPY, 3 for KWD and BHD, 2 for most."""
-    return int(get_currency_precision(currency))
+    return int(get_currency_precision(currency.upper()))
 
 
 def step(currency: str) -> Decimal:

@@ -68,6 +68,8 @@ ROUTES: dict[str, Rule] = {
     # The customer at a keypad kiosk or a display.
     "kiosk.amount": Rule(Who.CUSTOMER, keypad=True),
     "kiosk.amount_submit": Rule(Who.CUSTOMER, keypad=True),
+    "kiosk.tip": Rule(Who.CUSTOMER, keypad=True),
+    "kiosk.tip_submit": Rule(Who.CUSTOMER, keypad=True),
     "kiosk.coin": Rule(Who.CUSTOMER, keypad=True),
     "kiosk.coin_submit": Rule(Who.CUSTOMER, keypad=True),
     "kiosk.reset": Rule(Who.CUSTOMER),
@@ -80,6 +82,7 @@ ROUTES: dict[str, Rule] = {
     "kiosk.result": Rule(Who.OWNER),
     "kiosk.receipt": Rule(Who.OWNER),
     "kiosk.receipt_qr": Rule(Who.OWNER),
+    "display.tip": Rule(Who.DISPLAY),
     "display.coin": Rule(Who.DISPLAY),
     "display.cancel": Rule(Who.DISPLAY),
     # The cashier's console.
@@ -109,6 +112,11 @@ ROUTES: dict[str, Rule] = {
     "operator.unpair": Rule(Who.OPERATOR, **_OPERATOR),
     "operator.api_keys": Rule(Who.OPERATOR, **_OPERATOR),
     "operator.revoke_key": Rule(Who.OPERATOR, **_OPERATOR),
+    "reports.export_csv": Rule(Who.OPERATOR, **_OPERATOR),
+    "reports.overview_page": Rule(Who.OPERATOR, **_OPERATOR),
+    "reports.close_day": Rule(Who.OPERATOR, **_OPERATOR),
+    "reports.z_page": Rule(Who.OPERATOR, **_OPERATOR),
+    "reports.z_csv": Rule(Who.OPERATOR, **_OPERATOR),
     # A till, with its API key.
     "api.list_displays": Rule(Who.TILL, **_NO_SESSION),
     "api.pair_display": Rule(Who.TILL, **_NO_SESSION),
