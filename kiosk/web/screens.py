@@ -77,8 +77,9 @@ def message(err: InputError) -> str:
     params = dict(err.params)
     if err.amount is not None:
         params["amount"] = fmt.fiat(err.amount, locale(), kiosk().settings.currency)
-    if err.plural is not None:
-        return ngettext(err.message, err.plural, int(params.pop("num")), **params)
+    count = params.pop("num", None)
+    if err.plural is not None and isinstance(count, int):
+        return ngettext(err.message, err.plural, count, **params)
     return _(err.message, **params)
 
 
