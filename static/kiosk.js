@@ -4,26 +4,28 @@
 (function () {
   "use strict";
 
-  // -- cash-register amount entry: digits shift in from the right, two decimals -------------
+  // -- cash-register amount entry: digits shift in from the right, the currency's decimals ---
   function keypad(form) {
     var display = form.querySelector("[data-amount-display]");
     var input = form.querySelector("[data-amount-input]");
     var submit = form.querySelector("[data-submit]");
-    var maxDigits = parseInt(form.dataset.maxDigits || "9", 10);
-    // Lira sign + the locale's digits, as the server formats it (₺1.234,50 / ₺1,234.50).
-    var fmt = new Intl.NumberFormat(form.dataset.locale || "tr-TR",
-      { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+    var f = form.dataset;
+    var places = parseInt(f.digits || "2", 10);  // 0 for JPY, 3 for KWD
+    var maxDigits = parseInt(f.maxDigits || "9", 10);
     // A form sent back with an error keeps its amount ("125.00" -> digits "12500").
-    var digits = /^\d+\.\d\d$/.test(input.value) ? input.value.replace(".", "").replace(/^0+/, "") : "";
+    var digits = /^\d+(\.\d+)?$/.test(input.value) ? input.value.replace(".", "").replace(/^0+/, "") : "";
 
-    function asText() { // "12345" -> "123.45", built from the digits: no floating point
-      var padded = digits.padStart(3, "0");
-      return padded.slice(0, -2).replace(/^0+(?=\d)/, "") + "." + padded.slice(-2);
+    function parts() { // "12345" -> ["123", "45"], built from the digits: no floating point
+      var padded = digits.padStart(places + 1, "0");
+      var whole = padded.slice(0, padded.length - places).replace(/^0+(?=\d)/, "");
+      return [whole, padded.slice(padded.length - places)];
     }
     function render() {
-      var text = asText();
-      input.value = digits ? text : "";
-      display.textContent = "\u20ba" + fmt.format(Number(text));
+      var p = parts();
+      input.value = digits ? p[0] + (places ? "." + p[1] : "") : "";
+      // Written as the server writes it (kiosk.money): its sign, separators and digits.
+      var whole = p[0].replace(/\B(?=(\d{3})+(?!\d))/g, f.group || "");
+      display.textContent = (f.prefix || "") + whole + (places ? (f.decimal || ".") + p[1] : "") + (f.suffix || "");
       submit.disabled = !digits;
     }
     function press(key) {

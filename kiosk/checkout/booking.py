@@ -22,6 +22,7 @@ from dataclasses import fields, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
+from .. import money
 from ..clock import now as clock_now
 from ..ledger import Entry, Ledger, Line, moves
 from .base import Change
@@ -132,7 +133,7 @@ def amount(value: Any) -> Decimal | None:
 
 
 class Booking:
-    def __init__(self, ledger: Ledger, store: Store, *, currency: str = "TRY",
+    def __init__(self, ledger: Ledger, store: Store, *, currency: str = money.DEFAULT,
                  clock: Callable[[], float] = clock_now) -> None:
         self.ledger = ledger
         self.store = store

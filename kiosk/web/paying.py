@@ -98,7 +98,7 @@ def receipt(tx_id: str) -> Any:
         return redirect(url_for(".pay", tx_id=tx_id))
     tx = view.tx
     paper = "58mm" if request.args.get("paper") == "58mm" else "a4"
-    rate = fmt.lira_per_coin(tx)
+    rate = fmt.price_per_coin(tx)
     links = {"a4": url_for(".receipt", tx_id=tx_id), "58mm": url_for(".receipt", tx_id=tx_id, paper="58mm"),
              "qr": url_for(".receipt_qr", tx_id=tx_id)}
     # Under KIOSK_AUTO_PRINT=browser the page prints itself, once per request for a print: the

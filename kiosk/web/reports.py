@@ -44,7 +44,7 @@ def ledger_away(err: SQLAlchemyError) -> Any:
 
 def money(value: Any) -> str:
     """A stored figure (a decimal string) on screen."""
-    return fmt.fiat(Decimal(str(value)), locale())
+    return fmt.fiat(Decimal(str(value)), locale(), kiosk().settings.currency)
 
 
 def csv_response(pieces: Iterator[str], filename: str) -> Response:
