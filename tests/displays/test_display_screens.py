@@ -123,6 +123,34 @@ def test_rename_mode_and_unpair_reach_the_display_within_one_poll(app, staff):
     assert services(app).displays.all() == []
 
 
+def test_a_displays_printer_goes_with_it_on_unpair(app, staff):
+    """A display's own printer is the display's: unpaired, it is gone from the store, so a
+    display paired later under any id never inherits it."""
+    display_id = pair_display(staff, app.test_client(), "Counter 1", "till")
+    token = field(staff.get("/operator/displays").get_data(as_text=True), "csrf_token")
+    set_it = staff.post(f"/operator/displays/{display_id}/printer",
+                        data={"csrf_token": token, "printer": "tcp://192.168.1.60:9100", "columns": "32"})
+    assert set_it.status_code == 303
+    store = services(app).store
+    assert store.get(f"printer:display:{display_id}") is not None
+    staff.post(f"/operator/displays/{display_id}/unpair", data={"csrf_token": token})
+    assert store.get(f"printer:display:{display_id}") is None
+
+
+def test_a_displays_printer_at_a_link_local_address_is_refused_with_a_message(app, staff):
+    display_id = pair_display(staff, app.test_client(), "Counter 1", "till")
+    token = field(staff.get("/operator/displays").get_data(as_text=True), "csrf_token")
+    for url in ("tcp://169.254.169.254:9100", "tcp://[fe80::1]:9100", "tcp://0.0.0.0", "tcp://224.0.0.1"):
+        refused = staff.post(f"/operator/displays/{display_id}/printer",
+                             data={"csrf_token": token, "printer": url, "columns": "48"})
+        assert refused.status_code == 422
+        assert "may not be link-local" in refused.get_data(as_text=True)
+        assert services(app).store.get(f"printer:display:{display_id}") is None
+    kept = staff.post(f"/operator/displays/{display_id}/printer",
+                      data={"csrf_token": token, "printer": "tcp://127.0.0.1:9100", "columns": "48"})
+    assert kept.status_code == 303  # a print server on the tablet's own host
+
+
 def test_bad_pairing_input_shows_a_message_and_changes_nothing(app, staff):
     html = staff.get("/operator/displays").get_data(as_text=True)
     for code, name, mode in (("ZZZZZZ", "Counter 1", "till"), ("abc", "Counter 1", "till"),
