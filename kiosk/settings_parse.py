@@ -314,7 +314,7 @@ def tax_number(raw: Any) -> str | None:
 
 
 def printer(raw: Any, columns: Any) -> Any:
-    from .printing.address import parse
+    from .printing.address import AddressRefused, parse
 
     width = str(columns or "48").strip()
     if width not in ("32", "48"):
@@ -323,6 +323,9 @@ def printer(raw: Any, columns: Any) -> Any:
         return None
     try:
         return parse(str(raw), int(width))
+    except AddressRefused:
+        raise ConfigError("KIOSK_PRINTER_URL may not be a link-local (169.254.x.x, fe80::), unspecified "
+                          f"(0.0.0.0, ::) or multicast address, got {raw!r}") from None
     except ValueError:
         raise ConfigError("KIOSK_PRINTER_URL must read tcp://HOST:PORT, like tcp://192.168.1.50:9100, "
                           f"got {raw!r}") from None
