@@ -42,9 +42,9 @@ def ledger_away(err: SQLAlchemyError) -> Any:
     return render_template("operator/ledger_away.html"), 503
 
 
-def money(value: Any) -> str:
-    """A stored figure (a decimal string) on screen."""
-    return fmt.fiat(Decimal(str(value)), locale(), kiosk().settings.currency)
+def money(value: Any, currency: str | None = None) -> str:
+    """A stored figure (a decimal string) on screen, in its own currency (the shop's unless told)."""
+    return fmt.fiat(Decimal(str(value)), locale(), currency or kiosk().settings.currency)
 
 
 def csv_response(pieces: Iterator[str], filename: str) -> Response:
