@@ -82,7 +82,7 @@ def test_screens_show_wallet_notation_in_every_language(make_app, sandbox, langu
     customer.enter("100000")  # the largest amount: 8000 TRX, never "8.000" or "8,000"
     [tx] = sandbox.transactions()
     html = web.get(f"/pay/{tx['_id']}").get_data(as_text=True)
-    assert dd(html, "coin-amount") == "8000"
+    assert dd(html, "coin-amount") == "8000 TRX"
     assert dd(html, "fiat-amount") == {"tr": "₺100.000,00", "en": "₺100,000.00"}[language]
     web.post(f"/pay/{tx['_id']}/cancel", data={"csrf_token": field(html, "csrf_token")})
     customer.next_customer()
@@ -91,7 +91,7 @@ def test_screens_show_wallet_notation_in_every_language(make_app, sandbox, langu
     status = customer.status(tx_id).get_data(as_text=True)
     assert 'data-outcome="partly_paid"' in status
     assert dd(status, "received") == "31.012666 TRX"
-    assert dd(status, "due") == "67.747334 TRX"
+    assert dd(status, "coin-amount") == "67.747334 TRX"  # the amount to send: what is due
     assert "98.76 TRX" in status
     # The operator's detail: the same notation.
     page = web.get("/operator").get_data(as_text=True)

@@ -44,6 +44,10 @@ def coin_received(amount: Decimal | str, coin: str, network: str) -> str:
     return coins.wallet_text(coins.received(Decimal(amount), coin, network))
 
 
+def network_name(coin: str, network: str) -> str:
+    return coins.network_name(coin, network)
+
+
 def rate(amount: Decimal, locale: str = "tr") -> str:
     """A price as upstream sent it, every digit, in the locale's notation."""
     return format_decimal(

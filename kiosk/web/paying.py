@@ -38,7 +38,11 @@ def status(tx_id: str) -> Any:
     if not is_htmx():  # every URL is a page too: a reload lands on the right screen
         return redirect(url_for(".pay", tx_id=tx_id))
     view = kiosk().checkout.view(record)
-    response = make_response(render_template("kiosk/_status.html", **screen(view)))
+    html = render_template("kiosk/_status.html", **screen(view))
+    if view.tx is not None and not view.outcome.is_final:
+        # The amount to send changes once coins arrive: swapped in beside the status.
+        html += render_template("kiosk/_send.html", **screen(view), oob=True)
+    response = make_response(html)
     if view.outcome.is_final:
         # The fragment above has no polling attributes, so polling stops even if this is lost.
         response.headers["HX-Redirect"] = url_for(".result", tx_id=tx_id)

@@ -81,7 +81,8 @@ def test_pair_send_pay_with_the_display_in_chromium(page, server, till, receiver
     expect(page.get_by_test_id("fiat-amount")).to_have_text("₺125,00")
     waiting = checkout_when(till, checkout["id"], "waiting")
     assert waiting["status"] == "waiting" and waiting["transaction_id"] == tx_id
-    shown = page.get_by_test_id("coin-amount").text_content()
+    shown, coin = page.get_by_test_id("coin-amount").text_content().split()
+    assert coin == "TRX"
     assert Decimal(shown) == Decimal(waiting["coin_amount"]) > 0, (shown, waiting["coin_amount"])
     shot(page, "52-display-till-api-cart-qr")
 

@@ -50,7 +50,7 @@ def test_partial_then_full_payment(page, site, sandbox):
     tx_id = start_payment(page, site.url)
     sandbox.pay(tx_id, share="half")
     expect(page.get_by_test_id("payment-status")).to_have_attribute("data-outcome", "partly_paid")
-    expect(page.get_by_test_id("due")).to_have_text("4.938 TRX")
+    expect(page.get_by_test_id("coin-amount")).to_have_text("4.938 TRX")
     shot(page, "https-04-partly-paid")
     sandbox.pay(tx_id, share="full")
     expect(page.get_by_test_id("result-paid")).to_be_visible()
