@@ -36,6 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "POLL_INTERVAL": 2,
     "WATCH_INTERVAL": 15,
     "RESULT_SECONDS": 10,
+    "PARTIAL_HOLD_SECONDS": 600,  # a result that sends the customer to the cashier stays this long
     "IDLE_SECONDS": 60,
     "ASK_MOBILE": False,
     "ASK_NOTE": False,
@@ -101,6 +102,7 @@ class Settings:
     webhook_secret: str | None = field(default=None, repr=False)
     webhook_backoff: tuple[float, float] = (5.0, 3600.0)
     watch_interval: int = 15
+    partial_hold_seconds: int = 600
     # SECRET_KEY, for the digests that must not be computable from the store alone.
     secret_key: str = field(default="", repr=False)
 
@@ -177,6 +179,7 @@ def load(config: dict[str, Any], instance_path: str) -> Settings:
         api_rate_limit=parse.limit(config.get("API_RATE_LIMIT"), "API_RATE_LIMIT"),
         webhook_backoff=parse.backoff(config.get("WEBHOOK_BACKOFF")),
         watch_interval=parse.seconds(config, "WATCH_INTERVAL", 1, 600),
+        partial_hold_seconds=parse.seconds(config, "PARTIAL_HOLD_SECONDS", 10, 86400),
     )
     url, secret = parse.webhook(config)
     cashier_pin = parse.cashier_pin(config.get("CASHIER_PIN"), settings.operator_pin)

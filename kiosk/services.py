@@ -11,6 +11,7 @@ import redis
 
 from .checkout import Checkout, LocalStore, RedisStore, Store
 from .checkout.booking import Booking, follow, store_checkouts
+from .checkout.hold import Holds
 from .clock import now
 from .config import Settings
 from .cryptom import CryptomClient, FileTokenStore, RedisTokenStore, TokenStore
@@ -50,6 +51,8 @@ class Services:
             share_seconds=settings.poll_interval / 2,
             watch_interval=settings.watch_interval,
         )
+        # A result that sends the customer to the cashier stays until staff end it.
+        self.holds = Holds(self.store, settings.partial_hold_seconds)
         self.displays = Displays(self.store)
         self.orders = Orders(self.store, self.checkout, self.displays, min_amount=settings.min_amount,
                              max_amount=settings.max_amount, currency=settings.currency)

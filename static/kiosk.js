@@ -1,5 +1,5 @@
 // Kiosk behaviour that HTML alone cannot give: cash-register keypad, countdown, auto-return,
-// idle reset, screen wake lock and a notice when the till server is out of reach.
+// a result held for staff, idle reset, screen wake lock and a notice when the till server is out of reach.
 // No framework, no inline script: it runs under a strict Content-Security-Policy.
 (function () {
   "use strict";
@@ -88,6 +88,11 @@
     });
   }
 
+  // -- a result that waits for staff goes on only when the server says staff ended it -------
+  function onRelease(form) {
+    document.body.addEventListener("kiosk:released", function () { form.requestSubmit(); });
+  }
+
   // -- idle reset on the amount and coin screens (never while a payment is open) -----------
   function idleReset(seconds) {
     var timer;
@@ -155,6 +160,7 @@
     });
     document.querySelectorAll("[data-keypad]").forEach(keypad);
     document.querySelectorAll("[data-auto-submit]").forEach(autoReturn);
+    document.querySelectorAll("[data-on-release]").forEach(onRelease);
     var idle = Number(document.body.dataset.idleSeconds || 0);
     if (idle > 0) idleReset(idle);
     var again = Number(document.body.dataset.freshenSeconds || 0);

@@ -452,3 +452,25 @@ def test_networks_are_named_as_wallets_name_them(customer, sandbox):
     tx_id = customer.choose("USDT-TRX").headers["Location"].rsplit("/", 1)[1]
     page = customer.web.get(f"/pay/{tx_id}").text
     assert 'data-testid="coin-network">Ağ: TRON (TRC-20)<' in page
+
+
+def test_cancelled_and_expired_do_not_look_alike(app, web, sandbox):
+    customer = Customer(web, sandbox)
+    cancelled = customer.start()
+    customer.cancel(cancelled)
+    first = web.get(f"/result/{cancelled}").text
+    customer.next_customer()
+    expired = customer.start()
+    later(app, 601)
+    customer.status(expired)
+    second = web.get(f"/result/{expired}").text
+
+    def icon(html: str) -> str:
+        return re.search(r'<div class="icon" aria-hidden="true">([^<]*)<', html).group(1)
+
+    def advice(html: str) -> str:
+        return re.search(r'<p class="advice">([^<]*)<', html).group(1)
+
+    assert 'data-testid="result-cancelled"' in first and 'data-testid="result-expired"' in second
+    assert icon(first) != icon(second) and advice(first) != advice(second)
+    assert "Hiçbir ücret alınmadı." in advice(first) and "Hiçbir ücret alınmadı." in advice(second)

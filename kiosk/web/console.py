@@ -7,6 +7,7 @@ PIN opens it too). The cashier sends the amount to a display; the customer only 
     /till/checkout/<id>               follow one checkout live, with Cancel
     /till/checkout/<id>/status        polled by htmx; data-status holds the till API's status word
     /till/checkout/<id>/cancel (POST) cancel it, before or after the customer picked a coin
+    /till/checkout/<id>/release (POST) end its result on the display, where it waits for staff
     /till/checkout/<id>/receipt       the receipt of a paid one (A4 or 58 mm)
     /till/lock        (POST)          lock the console
 """
@@ -123,9 +124,12 @@ def order_or_404(order_id: str) -> Order:
 def follow(state: OrderState) -> dict[str, Any]:
     view = state.view
     display = kiosk().displays.get(state.order.display)
+    tx_id = view.record.tx_id if view else None
     return {"state": state, "order": state.order, "tx": view.tx if view else None, "view": view,
             "display_name": display.name if display else "–",
-            "reconnecting": bool(view and view.reconnecting)}
+            "reconnecting": bool(view and view.reconnecting),
+            # The display still shows its result and waits for staff: the cashier may end it.
+            "held": bool(tx_id and view and kiosk().holds.held(tx_id, view.outcome))}
 
 
 @bp.get("/checkout/<order_id>")
@@ -150,6 +154,14 @@ def status(order_id: str) -> Any:
 def cancel(order_id: str) -> Any:
     kiosk().orders.cancel(order_or_404(order_id), "till")
     audit("till.cancel")
+    return redirect(url_for(".checkout", order_id=order_id), 303)
+
+
+@bp.post("/checkout/<order_id>/release")
+def release(order_id: str) -> Any:
+    tx_id = kiosk().orders.tx_of(order_or_404(order_id))
+    if tx_id is not None and kiosk().holds.release(tx_id, "till"):
+        audit("till.release", tx_id)
     return redirect(url_for(".checkout", order_id=order_id), 303)
 
 

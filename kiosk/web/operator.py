@@ -84,6 +84,7 @@ def today() -> Any:
 @bp.post("/attention/<tx_id>/dismiss")
 def dismiss(tx_id: str) -> Any:
     kiosk().checkout.dismiss(tx_id)
+    kiosk().holds.release(tx_id, "operator")  # dealt with: a customer's screen need not wait
     audit("operator.dismiss", tx_id)
     return redirect(url_for(".today"), 303)
 

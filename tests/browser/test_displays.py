@@ -323,3 +323,30 @@ def test_a_full_redis_puts_the_amount_screen_and_the_display_out_of_order(pages,
     expect(display.get_by_test_id("out-of-order")).to_be_visible()
     display.set_viewport_size(PORTRAIT)
     shot(display, "61-display-out-of-order-portrait")
+
+
+@pytest.mark.parametrize("locale", ["tr", "en"])
+def test_a_partial_result_stays_through_a_tap_and_a_minute_until_the_cashier_ends_it(
+        pages, kiosk_server, sandbox, locale):
+    kiosk, display, display_id, console = counter(pages, kiosk_server, COINS="TRX:TRX",
+                                                  DEFAULT_LOCALE=locale, SHOP_NAME="Moda Kahve")
+    display.clock.install()
+    display.clock.resume()  # time flows as usual, and the test may jump it forward
+    charge(console, display_id, "8000")
+    expect(display.get_by_test_id("qr")).to_be_visible()
+    [tx] = sandbox.transactions()
+    sandbox.pay(tx["_id"], share="half")
+    expect(display.get_by_test_id("payment-status")).to_have_attribute("data-outcome", "partly_paid")
+    console.get_by_test_id("till-cancel").click()
+    expect(display.get_by_test_id("result-partial")).to_be_visible()
+    expect(display.get_by_test_id("due")).to_have_text(re.compile(r"^\d+(\.\d+)? TRX$"))
+    display.mouse.click(20, 400)  # a tap on empty space
+    display.clock.fast_forward("01:01")  # a minute: every timer then due fires
+    display.wait_for_timeout(1500)  # a second of polls (the hold time is the server's)
+    expect(display.get_by_test_id("result-partial")).to_be_visible()
+    shot(display, f"53-display-partial-held-{locale}")
+    expect(console.get_by_test_id("till-release")).to_be_visible()
+    shot(console, f"54-console-partial-held-{locale}")
+    console.get_by_test_id("till-release").click()
+    expect(display.get_by_test_id("display-idle")).to_be_visible()
+    expect(console.get_by_test_id("till-release")).to_have_count(0)

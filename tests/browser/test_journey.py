@@ -347,3 +347,23 @@ def test_browser_restart_comes_back_to_the_same_payment(browser, kiosk_server, s
     expect(page.get_by_test_id("qr")).to_be_visible()
     assert page.url.endswith(f"/pay/{tx_id}")
     again.close()
+
+
+def test_a_partial_result_ends_with_a_staff_pin_on_the_screen(page, kiosk_server, sandbox):
+    kiosk = kiosk_server(OPERATOR_PIN="135790", CASHIER_PIN="246810", DEFAULT_LOCALE="en")
+    tx_id = start_payment(page, kiosk.url)
+    sandbox.pay(tx_id, share="half")
+    expect(page.get_by_test_id("coin-amount")).to_have_text("4.938 TRX")
+    page.get_by_test_id("cancel").click()
+    expect(page.get_by_test_id("result-partial")).to_be_visible()
+    expect(page.get_by_test_id("due")).to_have_text("4.938 TRX")
+    expect(page.get_by_test_id("received")).to_have_text("4.938 TRX")
+    shot(page, "08b-partial-held-en")
+    page.expected_errors.append(r"/release: .*status of 403")  # the wrong PIN's answer
+    page.get_by_test_id("release-pin").fill("000000")
+    page.get_by_test_id("release").click()
+    expect(page.get_by_test_id("error")).to_be_visible()
+    expect(page.get_by_test_id("result-partial")).to_be_visible()
+    page.get_by_test_id("release-pin").fill("246810")
+    page.get_by_test_id("release").click()
+    expect(page.get_by_test_id("amount-display")).to_be_visible()
