@@ -5,11 +5,21 @@
   "use strict";
 
   // -- cash-register amount entry: digits shift in from the right, two decimals -------------
+  function centsOf(text) { // "100000" or "100000.5" -> "10000000" (no floating point)
+    var parts = String(text).split(".");
+    return (parts[0] + ((parts[1] || "") + "00").slice(0, 2)).replace(/^0+(?=\d)/, "");
+  }
+  function notAbove(a, b) { // two digit strings without leading zeros: a <= b
+    return a.length < b.length || (a.length === b.length && a <= b);
+  }
   function keypad(form) {
     var display = form.querySelector("[data-amount-display]");
     var input = form.querySelector("[data-amount-input]");
     var submit = form.querySelector("[data-submit]");
     var maxDigits = parseInt(form.dataset.maxDigits || "9", 10);
+    // The largest amount, in kuruş as a digit string: a press past it is refused at once.
+    var maxCents = form.dataset.maxAmount ? centsOf(form.dataset.maxAmount) : null;
+    var limit = form.querySelector("[data-limit-message]");
     // Lira sign + the locale's digits, as the server formats it (₺1.234,50 / ₺1,234.50).
     var fmt = new Intl.NumberFormat(form.dataset.locale || "tr-TR",
       { minimumFractionDigits: 2, maximumFractionDigits: 2 });
@@ -27,12 +37,15 @@
       submit.disabled = !digits;
     }
     function press(key) {
+      var over = false;
       if (key === "clear") digits = "";
       else if (key === "back") digits = digits.slice(0, -1);
       else if (/^\d+$/.test(key)) {
         var next = (digits + key).replace(/^0+/, "");
-        if (next.length <= maxDigits) digits = next;
+        over = maxCents !== null && !notAbove(next, maxCents);
+        if (next.length <= maxDigits && !over) digits = next;
       }
+      if (limit) limit.hidden = !over;
       render();
     }
     form.addEventListener("click", function (e) {

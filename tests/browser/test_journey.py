@@ -367,3 +367,28 @@ def test_a_partial_result_ends_with_a_staff_pin_on_the_screen(page, kiosk_server
     page.get_by_test_id("release-pin").fill("246810")
     page.get_by_test_id("release").click()
     expect(page.get_by_test_id("amount-display")).to_be_visible()
+
+
+def test_the_keypad_stops_at_the_largest_amount_and_says_so_at_once(page, kiosk_server, sandbox):
+    kiosk = kiosk_server(MAX_AMOUNT="100000")
+    page.goto(kiosk.url + "/")
+    limit = page.get_by_test_id("limit-reached")
+    enter_amount(page, "10000000")  # ₺100.000,00: the limit itself is taken
+    expect(page.get_by_test_id("amount-display")).to_have_text("₺100.000,00")
+    expect(limit).to_be_hidden()
+    enter_amount(page, "0")  # one digit more would be ₺1.000.000,00
+    expect(page.get_by_test_id("amount-display")).to_have_text("₺100.000,00")
+    expect(limit).to_be_visible()
+    expect(limit).to_have_text("En büyük tutar ₺100.000,00.")
+    shot(page, "01b-amount-at-the-limit")
+    page.get_by_test_id("key-back").click()
+    expect(limit).to_be_hidden()
+    enter_amount(page, "1")  # ₺100.000,01 is past the limit too, by a kuruş
+    expect(page.get_by_test_id("amount-display")).to_have_text("₺10.000,00")
+    expect(limit).to_be_visible()
+    page.get_by_test_id("key-clear").click()
+    page.keyboard.type("9999999")
+    page.get_by_test_id("key-00").click()  # ₺9.999.999,00 would be far past it
+    expect(page.get_by_test_id("amount-display")).to_have_text("₺99.999,99")
+    expect(limit).to_be_visible()
+    assert sandbox.calls("create") == 0
