@@ -41,8 +41,8 @@ def status(tx_id: str) -> Any:
         return redirect(url_for(".pay", tx_id=tx_id))
     view = kiosk().checkout.view(record)
     html = render_template("kiosk/_status.html", **screen(view))
-    if view.tx is not None and not view.outcome.is_final:
-        # The amount to send changes once coins arrive: swapped in beside the status.
+    if view.tx is not None and view.outcome is Outcome.PARTLY_PAID:
+        # Once coins arrive the amount to send is what is still due: swapped in beside the status.
         html += render_template("kiosk/_send.html", **screen(view), oob=True)
     response = make_response(html)
     if view.outcome.is_final:

@@ -350,3 +350,90 @@ def test_a_partial_result_stays_through_a_tap_and_a_minute_until_the_cashier_end
     console.get_by_test_id("till-release").click()
     expect(display.get_by_test_id("display-idle")).to_be_visible()
     expect(console.get_by_test_id("till-release")).to_have_count(0)
+
+
+# -- a long cart at three tablet sizes ---------------------------------------------------------
+# A display with a long cart keeps the payment in view: the QR, the amount to send, the address,
+# the status, the countdown and Cancel stay on screen at a portrait, a landscape and a small
+# portrait tablet, in both languages, while the cart scrolls inside its own box (reachable by
+# keyboard, its total always visible).
+
+SMALL_PORTRAIT = {"width": 600, "height": 960}
+SIZES = {"portrait-800x1280": PORTRAIT, "landscape-1280x800": LANDSCAPE, "small-600x960": SMALL_PORTRAIT}
+TWELVE = [
+    Line("Türk kahvesi (duble)", 2, Decimal("85.00")), Line("Simit", 3, Decimal("20.00")),
+    Line("Mevsim meyveli cheesecake, ekstra frambuaz soslu", 1, Decimal("145.50")),
+    Line("Çay", 4, Decimal("15.00")), Line("Su 0,5 L", 2, Decimal("12.50")),
+    Line("Börek", 1, Decimal("95.00")), Line("Ayran", 2, Decimal("30.00")),
+    Line("Filtre kahve", 1, Decimal("70.00")), Line("Kruvasan", 2, Decimal("55.00")),
+    Line("Sütlaç", 1, Decimal("65.00")), Line("Taze sıkma portakal suyu", 1, Decimal("90.00")),
+    Line("Kurabiye", 6, Decimal("12.00")),
+]
+IN_VIEW = ("qr", "fiat-amount", "coin-amount", "wallet-address", "payment-status", "countdown",
+           "cancel", "cart-total")
+# Where an element is drawn, and whether all of it is inside the viewport.
+# Where an element is drawn: all of it inside the viewport, and nothing drawn over it (what is
+# hit at its centre and near its corners is the element itself or inside it).
+BOX = """el => { if (!el.isConnected) return null; const r = el.getBoundingClientRect();
+  const at = (fx, fy) => [r.left + fx * r.width, r.top + fy * r.height];
+  const points = [at(.5, .5), at(.2, .2), at(.8, .2), at(.2, .8), at(.8, .8)];
+  const hits = points.map(([x, y]) => document.elementFromPoint(x, y));
+  const covered = hits.some(hit => !hit || !el.contains(hit));
+  return [r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight && r.right <= innerWidth && !covered,
+          Math.round(r.top), Math.round(r.bottom), Math.round(r.right),
+          hits.map(h => h && h.tagName + '.' + h.className)]; }"""
+
+
+def placement(page, testid: str) -> list:
+    """BOX of an element; again if a poll swapped it out just as it was measured."""
+    for _ in range(5):
+        found = page.get_by_test_id(testid).evaluate(BOX)
+        if found is not None:
+            return found
+        page.wait_for_timeout(100)
+    raise AssertionError(f"{testid} keeps being replaced")
+
+
+def axe_rule(page, rule: str) -> list:
+    from .test_accessibility import axe_source
+
+    if not page.evaluate("typeof axe !== 'undefined'"):
+        page.evaluate(axe_source() + "\n;0")  # evaluated by the browser's devtools, past the CSP
+    return page.evaluate(f"""async () => (await axe.run(document, {{runOnly: ['{rule}']}}))
+        .violations.map(v => v.nodes.map(n => n.target.join(' ')))""")
+
+
+@pytest.mark.parametrize("locale", ["tr", "en"])
+def test_a_twelve_line_cart_keeps_the_payment_in_view(pages, kiosk_server, sandbox, locale):
+    kiosk = kiosk_server(**SETTINGS, COINS="TRX:TRX", DEFAULT_LOCALE=locale, SHOP_NAME="Moda Kahve Dükkânı")
+    staff = pages(PHONE)
+    display, display_id = paired_display(pages, kiosk, staff, viewport=PORTRAIT)
+    services = kiosk.app.extensions["kiosk"]
+    total = sum((line.total for line in TWELVE), Decimal(0))
+    services.orders.send(services.displays.get(display_id), total, lines=TWELVE)
+    expect(display.get_by_test_id("qr")).to_be_visible()
+    expect(display.get_by_test_id("cart-line")).to_have_count(12)
+    [tx] = sandbox.transactions()
+    for state in ("waiting", "partly_paid"):
+        if state == "partly_paid":
+            sandbox.pay(tx["_id"], share="half")
+            expect(display.get_by_test_id("payment-status")).to_have_attribute("data-outcome", state)
+        for name, size in SIZES.items():
+            display.set_viewport_size(size)
+            for testid in IN_VIEW:
+                inside, *box = placement(display, testid)
+                assert inside, (state, name, testid, box, size)
+            scroll = display.get_by_test_id("cart-scroll")
+            assert scroll.get_attribute("tabindex") == "0"  # the keyboard reaches it
+            # Every line can be brought into the box: scrolled to the end, the last line shows.
+            scroll.focus()
+            display.keyboard.press("End")  # a smooth scroll: waited for
+            display.wait_for_function("""() => {
+                const el = document.querySelector('[data-testid=cart-scroll]');
+                const b = el.getBoundingClientRect();
+                const r = el.querySelector('tbody tr:last-child').getBoundingClientRect();
+                return r.bottom <= b.bottom + 1 && r.top >= b.top - 1; }""", timeout=3000)
+            assert axe_rule(display, "scrollable-region-focusable") == [], (state, name)
+            scroll.evaluate("el => { el.scrollTop = 0; }")
+            display.evaluate("document.activeElement.blur()")
+            shot(display, f"display-{state.replace('_', '-')}-cart-{locale}__{name}")
