@@ -13,7 +13,7 @@ import pytest
 
 from kiosk import clock
 from kiosk.checkout import Checkout, LocalStore
-from kiosk.checkout.base import WATCHED
+from kiosk.checkout.base import WATCHED, watch_due
 from kiosk.cryptom import CryptomClient
 from kiosk.sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD
 
@@ -34,9 +34,10 @@ class Desk:
         self.client = CryptomClient(sandbox.url, DEFAULT_EMAIL, DEFAULT_PASSWORD, read_timeout=read_timeout)
         settings.setdefault("payment_timeout", 600)
         self.woken: list[tuple[str, float]] = []
-        self.checkout = Checkout(self.client, self.store, on_watch=self._wake, **settings)
+        self.checkout = Checkout(self.client, self.store, **settings)
+        watch_due.connect(self._wake, sender=self.checkout)
 
-    def _wake(self, tx_id: str, at: float) -> None:
+    def _wake(self, sender: Checkout, *, tx_id: str, at: float) -> None:
         self.woken.append((tx_id, at))
 
     def start(self, amount: str = "300", owner: str = "kiosk:a") -> str:

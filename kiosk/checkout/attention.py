@@ -34,6 +34,7 @@ class Attention(Base):
     def _note_final(
         self, record: Record, outcome: Outcome, tx: Transaction | None, *, late: bool = False
     ) -> None:
+        kind: str | None
         if late:
             kind = "paid_late" if outcome is Outcome.PAID else "partial_late"
             event = "paid late" if outcome is Outcome.PAID else "partly paid after close"

@@ -6,10 +6,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+from blinker import Signal
 
 from ..cryptom import CryptomClient, Transaction
-from .record import Recent, Record
+from .outcome import Outcome
+from .record import Recent, Record, View
 from .store import Store
 
 log = logging.getLogger("kiosk.checkout")
@@ -17,6 +20,10 @@ log = logging.getLogger("kiosk.checkout")
 # The watcher's lists in the store, by the time each entry is next due.
 WATCHED = "watched"  # checkouts: open ones until they close, closed ones for a day after
 CREATES = "creates"  # creates that got no answer yet, by the time to look for them upstream
+
+# Sent by a Checkout (the sender) when one of its checkouts is next due for the watcher:
+# (tx_id, at). The job queue listens to wake on time; the checkout knows nothing of it.
+watch_due = Signal("checkout watch due")
 
 
 @dataclass(frozen=True)
@@ -48,11 +55,24 @@ class Base:
     share_seconds: float
     watch_interval: float
     clock: Callable[[], float]
-    on_watch: Callable[[str, float], None] | None
     _last_seen: Recent
     _qr: Recent
     listeners: list[Callable[[Record, dict[str, str]], None]]
     followers: list[Follower]
+
+    if TYPE_CHECKING:  # the parts call each other: Checkout (service.py) has all of these
+        def record(self, tx_id: str) -> Record | None: ...
+        def _look(self, record: Record, *, expire: bool, max_age: float = 0.0) -> View: ...
+        def _settle(self, record: Record, outcome: Outcome, tx: Transaction) -> View: ...
+        def _seen(self, record: Record, outcome: Outcome, tx: Transaction) -> View: ...
+        def _not_found(self, record: Record) -> View: ...
+        def _away(self, record: Record, notice: str | None = None) -> View: ...
+        def _final(self, record: Record, outcome: Outcome, tx: Transaction | None) -> View: ...
+        def _cancel(self, record: Record, reason: str) -> View: ...
+        def _note_final(self, record: Record, outcome: Outcome, tx: Transaction | None, *,
+                        late: bool = False) -> None: ...
+        def note(self, tx_id: str, kind: str, amount: str, coin: str, network: str,
+                 tx: Transaction | None) -> None: ...
 
     def _event(self, event: str, record: Record, tx: Transaction | None = None, **facts: str | None) -> None:
         """One log line per lifecycle event, for people and for machines (JSON fields); then the
@@ -89,13 +109,12 @@ class Base:
 
     def watch_at(self, tx_id: str, at: float) -> None:
         """Have the watcher look at this checkout at `at`: the entry in the store is the truth
-        (a sweep finds it even if the queue lost its job); `on_watch` wakes the queue on time."""
+        (a sweep finds it even if the queue lost its job); `watch_due` wakes the queue on time."""
         self.store.schedule(WATCHED, tx_id, at)
         self.wake(tx_id, at)
 
     def wake(self, tx_id: str, at: float) -> None:
-        if self.on_watch is not None:
-            try:
-                self.on_watch(tx_id, at)
-            except Exception:  # the sweep picks it up: a queue hiccup must not fail a payment
-                log.warning("could not queue the watch of %s; the next sweep will", tx_id, exc_info=True)
+        try:
+            watch_due.send(self, tx_id=tx_id, at=at)
+        except Exception:  # the sweep picks it up: a queue hiccup must not fail a payment
+            log.warning("could not queue the watch of %s; the next sweep will", tx_id, exc_info=True)

@@ -34,7 +34,6 @@ class Checkout(Watching, Looking, Cancelling, Attention):
         create_limit: tuple[int, int] = (10, 60),
         share_seconds: float = 0.0,
         watch_interval: float = WATCH_INTERVAL,
-        on_watch: Callable[[str, float], None] | None = None,
         clock: Callable[[], float] = clock_now,
     ) -> None:
         self.client = client
@@ -44,7 +43,6 @@ class Checkout(Watching, Looking, Cancelling, Attention):
         self.create_limit = create_limit
         self.share_seconds = share_seconds
         self.watch_interval = watch_interval
-        self.on_watch = on_watch  # wakes the job queue when a checkout is next due
         self.clock = clock
         self._last_seen = Recent()  # transactions, for display while upstream is away
         self._qr = Recent()  # QR images: the same for the whole life of a transaction

@@ -13,10 +13,10 @@ from flask_babel import gettext as _
 
 from .. import clock
 from ..checkout import Outcome, View
+from ..services import kiosk
 from . import callers, staff
 from . import format as fmt
 from .access import owned_record
-from .extensions import kiosk
 from .screens import bp, is_htmx
 
 

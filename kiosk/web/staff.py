@@ -114,7 +114,7 @@ def _check(area: Area, attempt: str) -> PinResult:
     # Compared against the PIN it might be, so the guard compares once: wrong tries of any PIN
     # count against one lockout.
     matching = [p for p in pins if hmac.compare_digest(attempt.encode(), p.encode())]
-    pin = (matching or pins or [None])[0]
+    pin = next(iter(matching or pins), None)
     return guard(pin).check(attempt, who())
 
 
