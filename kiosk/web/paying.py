@@ -84,8 +84,10 @@ def result(tx_id: str) -> Any:
 
 def result_screen(view: View, error: str | None = None, status: int = 200) -> Any:
     held = kiosk().holds.held(view.record.tx_id, view.outcome)
+    display = callers.display()
     return render_template("kiosk/result.html", **screen(view), held=held, release_error=error,
-                           staff_pin=staff.enabled(staff.CASHIER)), status
+                           staff_pin=staff.enabled(staff.CASHIER),
+                           till_display=display is not None and display.mode == "till"), status
 
 
 @bp.get("/result/<tx_id>/hold")

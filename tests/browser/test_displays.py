@@ -196,7 +196,7 @@ def test_unpair_returns_the_display_to_its_code(pages, kiosk_server, sandbox):
     staff.goto(kiosk.url + "/operator/displays")
     staff.get_by_test_id(f"rename-{display_id}").fill("Front desk")
     staff.get_by_test_id(f"rename-submit-{display_id}").click()
-    expect(display.get_by_test_id("display-name")).to_have_text("Front desk")
+    expect(display.get_by_test_id("display-idle")).to_have_attribute("data-display-name", "Front desk")
     staff.get_by_test_id(f"mode-{display_id}").select_option("keypad")
     staff.get_by_test_id(f"mode-submit-{display_id}").click()
     expect(display.get_by_test_id("amount-display")).to_be_visible()

@@ -102,7 +102,7 @@ def test_screens_show_wallet_notation_in_every_language(make_app, sandbox, langu
     sandbox.pay(tx_id, share="full")
     assert customer.status(tx_id).headers["HX-Redirect"] == f"/result/{tx_id}"
     receipt = web.get(f"/receipt/{tx_id}").get_data(as_text=True)
-    assert dd(receipt, "coin-amount") == "98.76 TRX (TRX)"
+    assert dd(receipt, "coin-amount") == "98.76 TRX (TRON)"
 
 
 def test_the_operator_s_attention_items_use_the_coin_s_decimals(make_app, sandbox):

@@ -460,3 +460,41 @@ def test_ending_the_order_of_an_idle_or_unknown_display(app, staff, sandbox):
     order = send(app, display_id)
     locked = anyone.post(f"/operator/displays/{display_id}/end-order", data={"csrf_token": token})
     assert locked.headers["Location"] == "/operator" and services(app).orders.state(order).status == "pending"
+
+
+def visible_text(html: str) -> str:
+    """What a page shows: its text without tags (and so without attributes) or the head."""
+    body = html.split("<body", 1)[1]
+    return " ".join(re.sub(r"<[^>]+>", " ", body).split())
+
+
+def test_customers_see_the_shop_never_the_display_s_own_name(shop, sandbox):
+    app = shop(SHOP_NAME="Moda Kahve")
+    staff = app.test_client()
+    unlock_staff(staff)
+    display = app.test_client()
+    pair_display(staff, display, "Counter 7 by the back door", "till")
+    idle = display.get("/display").get_data(as_text=True)
+    assert "Moda Kahve" in visible_text(idle)
+    assert "Counter 7" not in visible_text(idle)
+
+
+def test_the_pairing_screen_names_only_ways_that_pair(app):
+    html = visible_text(app.test_client().get("/display").get_data(as_text=True))
+    assert "Ekranlar" in html and "Kasa API" in html
+    assert "kasadan gönderin" not in html  # the console cannot pair: it never said so truly
+
+
+def test_a_till_mode_display_offers_no_new_payment(shop, sandbox):
+    app = shop(COINS="TRX:TRX")
+    staff = app.test_client()
+    unlock_staff(staff)
+    display = app.test_client()
+    display_id = pair_display(staff, display, "Counter 1", "till")
+    send(app, display_id)
+    tx_id = display.get("/display").headers["Location"].rsplit("/", 1)[1]
+    sandbox.pay(tx_id, share="full")
+    result = display.get(f"/result/{tx_id}").get_data(as_text=True)
+    assert 'data-testid="result-paid"' in result
+    assert 'data-testid="new-payment"' not in result  # the till starts payments, not the customer
+    assert "data-auto-submit" in result  # it still goes back to the welcome screen by itself

@@ -138,6 +138,7 @@ def test_charge_follow_and_pay(app, cashier, display, sandbox):
     receipt = cashier.get(f"/till/checkout/{order_id}/receipt").get_data(as_text=True)
     assert 'data-testid="receipt-page"' in receipt and "₺125,00" in receipt and "till-4711" in receipt
     assert f"/till/checkout/{order_id}/receipt-qr.svg" in receipt and "/done" not in receipt
+    assert 'data-testid="print"' in receipt and 'data-testid="paper-58mm"' in receipt  # staff print
     assert cashier.get(f"/till/checkout/{order_id}/receipt-qr.svg").mimetype == "image/svg+xml"
     today = cashier.get("/till").get_data(as_text=True)
     assert re.search(r'data-testid="till-row" data-status="paid"', today) and "till-4711" in today

@@ -474,3 +474,16 @@ def test_cancelled_and_expired_do_not_look_alike(app, web, sandbox):
     assert 'data-testid="result-cancelled"' in first and 'data-testid="result-expired"' in second
     assert icon(first) != icon(second) and advice(first) != advice(second)
     assert "Hiçbir ücret alınmadı." in advice(first) and "Hiçbir ücret alınmadı." in advice(second)
+
+
+def test_the_customer_s_receipt_has_no_staff_controls(make_app, sandbox):
+    web = make_app(COINS="TRX:TRX", RECEIPTS=True).test_client()
+    customer = Customer(web, sandbox)
+    tx_id = customer.start()
+    sandbox.pay(tx_id, share="full")
+    customer.status(tx_id)
+    receipt = web.get(f"/receipt/{tx_id}").text
+    assert 'data-testid="receipt-page"' in receipt and 'data-testid="new-payment"' in receipt
+    for staff_only in ("print", "paper-a4", "paper-58mm"):  # a print dialog on the customer's tablet
+        assert f'data-testid="{staff_only}"' not in receipt
+    assert 'data-testid="receipt-page"' in web.get(f"/receipt/{tx_id}?paper=58mm").text
