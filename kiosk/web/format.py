@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from babel.numbers import format_decimal
-from flask_babel import format_datetime
+from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
 
 from ..checkout import coins
@@ -97,8 +97,17 @@ def status_label(status: str) -> str:
     }.get(status, status)
 
 
+# One way to read a date in each language: Turkish as dd.MM.yyyy, English with the month by name
+# (12/7/26 is 7 December to the shop and 12 July to a visitor). The time is joined to the date
+# by a no-break space, so a line never splits it. Another language: Babel's medium format.
+DATE_TIME = {"tr": "dd.MM.yyyy\u00a0HH:mm", "en": "d MMM yyyy,\u00a0HH:mm"}
+
+
 def local_time(moment: datetime | None) -> str:
-    return format_datetime(moment, "short") if moment else "–"
+    if not moment:
+        return "–"
+    locale = get_locale()
+    return format_datetime(moment, DATE_TIME.get(locale.language if locale else "", "medium"))
 
 
 def epoch_time(seconds: float | None) -> str:
