@@ -128,6 +128,8 @@ def follow(state: OrderState) -> dict[str, Any]:
     return {"state": state, "order": state.order, "tx": view.tx if view else None, "view": view,
             "display_name": display.name if display else "–",
             "reconnecting": bool(view and view.reconnecting),
+            "reference": fmt.sale_reference(state.order.reference,
+                                            view.tx.sequence_id if view and view.tx else None),
             # The display still shows its result and waits for staff: the cashier may end it.
             "held": bool(tx_id and view and kiosk().holds.held(tx_id, view.outcome))}
 
@@ -180,7 +182,7 @@ def receipt(order_id: str) -> Any:
              "back": url_for(".checkout", order_id=order_id)}
     return render_template("kiosk/receipt.html", record=view.record, tx=tx, view=view, paper=paper,
                            rate=rate, paid_at=tx.updated_at or tx.created_at, links=links,
-                           reference=state.order.reference or f"#{tx.sequence_id}")
+                           reference=fmt.sale_reference(state.order.reference, tx.sequence_id))
 
 
 @bp.get("/checkout/<order_id>/receipt-qr.svg")

@@ -107,7 +107,7 @@ def init_app(app: Flask, kiosk_services: Services) -> None:
                                  language_names=LANGUAGE_NAMES)
     app.jinja_env.filters.update(
         fiat=fmt.fiat, coin_due=fmt.coin_due, coin_received=fmt.coin_received, rate=fmt.rate,
-        network_name=fmt.network_name,
+        network_name=fmt.network_name, customer_note=fmt.customer_note,
         grouped=fmt.grouped, tx_state=fmt.tx_state,
         tx_state_label=fmt.tx_state_label, local_time=fmt.local_time, epoch_time=fmt.epoch_time,
         status_label=fmt.status_label,

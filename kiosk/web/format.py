@@ -10,6 +10,7 @@ from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
 
 from ..checkout import coins
+from ..checkout.start import clean_note
 from ..cryptom import Status, Transaction
 
 LOCALES = {"tr": "tr_TR", "en": "en_GB"}
@@ -46,6 +47,17 @@ def coin_received(amount: Decimal | str, coin: str, network: str) -> str:
 
 def network_name(coin: str, network: str) -> str:
     return coins.network_name(coin, network)
+
+
+def sale_reference(shop_reference: str | None, sequence: int | None) -> str | None:
+    """One sale's one reference, on every screen and receipt: the shop's own (a till's, the
+    console's) beside upstream's sequence number; never an id of the kiosk's own making."""
+    return " · ".join(p for p in (shop_reference, f"#{sequence}" if sequence else None) if p) or None
+
+
+def customer_note(note: str | None) -> str | None:
+    """A transaction's note as the customer or the till gave it: without the kiosk's marker."""
+    return clean_note(note)
 
 
 def rate(amount: Decimal, locale: str = "tr") -> str:

@@ -180,6 +180,7 @@ def held(tx_id: str) -> bool:
 
 def screen(view: View) -> dict[str, Any]:
     tx = view.tx
+    order = kiosk().orders.get(view.record.order) if view.record.order else None
     return {
         "view": view,
         "record": view.record,
@@ -187,5 +188,5 @@ def screen(view: View) -> dict[str, Any]:
         "outcome": view.outcome.value,
         "Outcome": Outcome,
         "remaining": view.remaining(clock.now()),
-        "reference": (f"#{tx.sequence_id}" if tx and tx.sequence_id else view.record.tx_id[-8:]),
+        "reference": fmt.sale_reference(order.reference if order else None, tx.sequence_id if tx else None),
     }

@@ -498,3 +498,41 @@ def test_a_till_mode_display_offers_no_new_payment(shop, sandbox):
     assert 'data-testid="result-paid"' in result
     assert 'data-testid="new-payment"' not in result  # the till starts payments, not the customer
     assert "data-auto-submit" in result  # it still goes back to the welcome screen by itself
+
+
+def test_one_reference_per_sale_on_every_screen(shop, sandbox):
+    app = shop(COINS="TRX:TRX", RECEIPTS=True, CASHIER_PIN="246810")
+    staff = app.test_client()
+    unlock_staff(staff)
+    display = app.test_client()
+    display_id = pair_display(staff, display, "Counter 1", "till")
+    order = send(app, display_id, reference="Masa 4", note="2 çay")
+    tx_id = display.get("/display").headers["Location"].rsplit("/", 1)[1]
+    sandbox.pay(tx_id, share="full")
+    [tx] = sandbox.transactions()
+    both = f"Masa 4 · #{tx['sequenceID']}"
+    result = display.get(f"/result/{tx_id}").get_data(as_text=True)
+    assert re.search(r'data-testid="reference">([^<]*)<', result).group(1) == both
+    follow = staff.get(f"/till/checkout/{order.id}").get_data(as_text=True)
+    assert re.search(r'data-testid="till-reference">([^<]*)<', follow).group(1) == both
+    receipt = staff.get(f"/till/checkout/{order.id}/receipt").get_data(as_text=True)
+    assert re.search(r'data-testid="reference">([^<]*)<', receipt).group(1) == both
+    detail = staff.get(f"/operator/tx/{tx_id}").get_data(as_text=True)
+    assert "kiosk:" not in detail and "2 çay" in detail  # the note, never the kiosk's own marker
+
+
+def test_an_order_ended_before_its_coin_shows_no_internal_id(shop, sandbox):
+    app = shop()
+    staff = app.test_client()
+    unlock_staff(staff)
+    display = app.test_client()
+    display_id = pair_display(staff, display, "Counter 1", "till")
+    for reference, shown in (("Masa 4", "Masa 4"), (None, None)):
+        order = send(app, display_id, reference=reference)
+        services(app).orders.cancel(order, "till")
+        result = display.get("/display").get_data(as_text=True)
+        assert 'data-testid="result-cancelled"' in result
+        found = re.search(r'data-testid="reference">([^<]*)<', result)
+        assert (found.group(1) if found else None) == shown
+        assert order.id[-8:] not in result
+        display.post("/done", data={"csrf_token": field(result, "csrf_token")})
