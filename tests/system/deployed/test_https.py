@@ -158,14 +158,15 @@ def test_another_host_name_gets_no_tls_handshake(site):
         requests.get(f"https://127.0.0.1:{site.https_port}/healthz", verify=False, timeout=5)
 
 
-def raw_https(site, host_header: str) -> bytes:
+def raw_https(site, host_header: str, path: str = "/healthz", headers: str = "") -> bytes:
     """One HTTP/1.1 request over TLS for the shop's name, with the Host header given."""
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     with socket.create_connection(("127.0.0.1", site.https_port), timeout=5) as raw, \
             context.wrap_socket(raw, server_hostname=HOST) as tls:
-        tls.sendall(f"GET /healthz HTTP/1.1\r\nHost: {host_header}\r\nConnection: close\r\n\r\n".encode())
+        tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {host_header}\r\n{headers}Connection: close\r\n\r\n"
+                    .encode())
         answer = b""
         while chunk := tls.recv(65536):
             answer += chunk
@@ -175,3 +176,12 @@ def raw_https(site, host_header: str) -> bytes:
 def test_a_request_for_another_host_never_reaches_the_kiosk(site):
     assert raw_https(site, HOST).startswith(b"HTTP/1.1 200")
     assert raw_https(site, "elsewhere.example") == b""  # closed without an answer
+
+
+@pytest.mark.parametrize("path", ["/static/kiosk.css", "/static/kiosk.js",
+                                  "/static/vendor/htmx-2.0.11.min.js"])
+def test_static_files_travel_compressed(site, path):
+    head = raw_https(site, HOST, path, "Accept-Encoding: gzip\r\n").split(b"\r\n\r\n", 1)[0].lower()
+    assert head.startswith(b"http/1.1 200")
+    assert b"\r\ncontent-encoding: gzip" in head
+    assert b"\r\nvary: accept-encoding" in head  # a cache in between keeps both forms apart
