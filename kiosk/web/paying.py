@@ -188,5 +188,7 @@ def screen(view: View) -> dict[str, Any]:
         "outcome": view.outcome.value,
         "Outcome": Outcome,
         "remaining": view.remaining(clock.now()),
-        "reference": fmt.sale_reference(order.reference if order else None, tx.sequence_id if tx else None),
+        # A transaction upstream has lost has no number: its own id, by which staff find it.
+        "reference": (fmt.sale_reference(order.reference if order else None, tx.sequence_id if tx else None)
+                      or view.record.tx_id[-8:]),
     }

@@ -185,3 +185,27 @@ def test_static_files_travel_compressed(site, path):
     assert head.startswith(b"http/1.1 200")
     assert b"\r\ncontent-encoding: gzip" in head
     assert b"\r\nvary: accept-encoding" in head  # a cache in between keeps both forms apart
+
+
+def test_an_idle_display_s_poll_is_a_304_behind_nginx(tablet, site, sandbox):
+    """The display's page sends the state it shows as If-None-Match itself: its idle poll is an
+    empty 304 whatever Chromium's cache does (it keeps none for a certificate it was told to
+    accept, as here)."""
+    display = tablet()
+    display.goto(site.url + "/display")
+    code = display.get_by_test_id("pairing-code").text_content()
+    staff = tablet()
+    staff.goto(site.url + "/operator")
+    staff.get_by_test_id("pin").fill(PIN)
+    staff.get_by_test_id("unlock").click()
+    staff.goto(site.url + "/operator/displays")
+    staff.get_by_test_id("pair-code").fill(code)
+    staff.get_by_test_id("pair-name").fill("Counter 1")
+    staff.get_by_test_id("pair-mode").select_option("till")
+    staff.get_by_test_id("pair-submit").click()
+    expect(display.get_by_test_id("display-idle")).to_be_visible()
+    access = site.nginx_log.parent / "access.log"
+    seen = len(access.read_text().splitlines())
+    display.wait_for_timeout(3500)  # three polls or so, one a second
+    polls = [line for line in access.read_text().splitlines()[seen:] if "/display/poll" in line]
+    assert len(polls) >= 2 and all('" 304 ' in line for line in polls), polls
