@@ -110,6 +110,7 @@ def init_app(app: Flask, kiosk_services: Services) -> None:
         network_name=fmt.network_name, customer_note=fmt.customer_note,
         grouped=fmt.grouped, tx_state=fmt.tx_state,
         tx_state_label=fmt.tx_state_label, local_time=fmt.local_time, epoch_time=fmt.epoch_time,
+        epoch_clock=fmt.epoch_clock,
         status_label=fmt.status_label,
     )
 

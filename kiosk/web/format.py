@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from babel.numbers import format_decimal
-from flask_babel import format_datetime, get_locale
+from flask_babel import format_datetime, format_time, get_locale
 from flask_babel import gettext as _
 
 from ..checkout import coins
@@ -120,6 +120,11 @@ def local_time(moment: datetime | None) -> str:
         return "–"
     locale = get_locale()
     return format_datetime(moment, DATE_TIME.get(locale.language if locale else "", "medium"))
+
+
+def epoch_clock(seconds: float | None) -> str:
+    """The time of day alone (a list of today's), in the shop's time zone."""
+    return format_time(datetime.fromtimestamp(float(seconds), UTC), "HH:mm") if seconds else "–"
 
 
 def epoch_time(seconds: float | None) -> str:

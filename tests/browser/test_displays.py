@@ -438,3 +438,44 @@ def test_a_twelve_line_cart_keeps_the_payment_in_view(pages, kiosk_server, sandb
             display.evaluate("document.activeElement.blur()")
             shot(display, f"display-{state.replace('_', '-')}-cart-{locale}__{name}")
 
+
+
+# -- staff pages on a phone ---------------------------------------------------------------------
+
+# Everything drawn inside the page's width: the right edge of the furthest element, and the width.
+WIDEST = """() => { let right = 0;
+  for (const el of document.querySelectorAll('body *')) {
+    const r = el.getBoundingClientRect();
+    if (r.width && r.height) right = Math.max(right, r.right);
+  }
+  return [Math.ceil(right), innerWidth, document.documentElement.scrollWidth]; }"""
+
+
+@pytest.mark.parametrize("locale", ["tr", "en"])
+def test_staff_pages_fit_a_phone(pages, kiosk_server, sandbox, locale):
+    kiosk, display, display_id, console = counter(pages, kiosk_server, COINS="TRX:TRX", DEFAULT_LOCALE=locale)
+    charge(console, display_id, "8000", reference="Masa 4")
+    expect(display.get_by_test_id("qr")).to_be_visible()
+    [tx] = sandbox.transactions()
+    sandbox.pay(tx["_id"], share="half")
+    console.get_by_test_id("till-cancel").click()  # a partial payment: an attention item
+    expect(console.get_by_test_id("checkout-status")).to_have_attribute("data-status", "partial")
+    checkout = console.url
+    operator = pages(PHONE)
+    unlock(operator, kiosk.url, "/operator", STAFF_PIN)
+    screens = {"console": (console, kiosk.url + "/till"), "console-checkout": (console, checkout)}
+    for name in ("today", "history", "displays", "keys", "settings"):
+        screens[f"operator-{name}"] = (operator, f"{kiosk.url}/operator/{name}")
+    screens["operator-detail"] = (operator, f"{kiosk.url}/operator/tx/{tx['_id']}")
+    for name, (page, url) in screens.items():
+        page.goto(url)
+        right, width, scroll = page.evaluate(WIDEST)
+        assert right <= width and scroll <= width, (name, right, scroll)
+        bar = page.locator("header.bar").bounding_box()
+        assert bar["height"] <= 170, (name, bar)
+        shot(page, f"staff-{name}-{locale}__phone-390x844")
+    console.goto(kiosk.url + "/till")
+    assert console.locator("header.bar").bounding_box()["height"] <= 110
+    # The charge form in the order a cashier uses it: display, amount, reference and note, Charge.
+    reference = console.get_by_test_id("till-reference").bounding_box()
+    assert reference["y"] < console.get_by_test_id("till-charge").bounding_box()["y"]
