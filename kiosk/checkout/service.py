@@ -16,6 +16,7 @@ from .attention import Attention
 from .base import Follower
 from .cancel import Cancelling
 from .look import Looking
+from .rates import StoreStorage, Window
 from .record import Recent, Record
 from .store import Store
 from .watch import Watching
@@ -31,7 +32,7 @@ class Checkout(Watching, Looking, Cancelling, Attention):
         *,
         payment_timeout: int,
         currency: str = "TRY",
-        create_limit: tuple[int, int] = (10, 60),
+        create_limit: Window | None = None,
         share_seconds: float = 0.0,
         watch_interval: float = WATCH_INTERVAL,
         clock: Callable[[], float] = clock_now,
@@ -40,7 +41,9 @@ class Checkout(Watching, Looking, Cancelling, Attention):
         self.store = store
         self.payment_timeout = payment_timeout
         self.currency = currency
-        self.create_limit = create_limit
+        # New payments per kiosk session and per client address (kiosk.services counts them
+        # where every worker and host sees them; alone, in this store).
+        self.create_limit = create_limit or Window(StoreStorage(store=store), "create", (10, 60))
         self.share_seconds = share_seconds
         self.watch_interval = watch_interval
         self.clock = clock

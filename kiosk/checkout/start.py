@@ -29,6 +29,7 @@ from decimal import Decimal
 
 from ..cryptom import CryptomError, Rejected, Transaction, Unavailable
 from .base import CREATES, Base, log
+from .rates import Window
 from .record import (
     GUARD_TTL,
     RECORD_TTL,
@@ -145,7 +146,7 @@ class Attempt:
 
 
 class Starting(Base):
-    create_limit: tuple[int, int]
+    create_limit: Window
 
     def start(
         self,
@@ -188,12 +189,11 @@ class Starting(Base):
             return self._begin(key, tx, amount, coin, network, self.clock(), ref, owner,
                                display=display, order=order)
         started = self.clock()
-        count, window = self.create_limit
-        slot = int(started // window)
-        over = [k for k in limit_keys if self.store.incr(f"rate:{k}:{slot}", ttl=window) > count]
+        over = [k for k in limit_keys if not self.create_limit.hit(k)]
         if over:
             self.store.delete(key)
-            log.warning("payment refused: more than %d new payments in %d s", count, window)
+            log.warning("payment refused: more than %d new payments in %d s", self.create_limit.count,
+                        self.create_limit.seconds)
             raise StartLimited("too many new payments")
         attempt = Attempt(secrets.token_hex(8), owner, amount, coin, network, started, display, order)
         # Written before the create is sent: if this process dies waiting for the answer, the
