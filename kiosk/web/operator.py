@@ -27,12 +27,13 @@ from flask_babel import gettext as _
 
 from .. import __version__
 from ..checkout import ledger
-from ..cryptom import CryptomError, NotFound, Rejected, Status
+from ..cryptom import CryptomError, NotFound, Rejected, Status, Transaction
 from ..displays import MODES, Display, DisplayBusy, PairingError
 from ..jobs import queue_health
 from ..services import kiosk
 from ..tills import ApiKeys
 from ..tills.keys import NAME as KEY_NAME
+from . import format as fmt
 from . import staff
 from .screens import message
 from .staff import audit
@@ -101,8 +102,17 @@ def history() -> Any:
             error = _("Cryptom Pay refused the search: %(reason)s", reason=exc.message)
         except CryptomError:
             error = _("Cryptom Pay is not answering right now.")
+    references = {tx.id: sale_reference(tx) for tx in page.results} if page else {}
     return render_template("operator/history.html", query=query, page=page, error=error,
-                           statuses=ledger.STATUSES, coins=kiosk().settings.coins)
+                           statuses=ledger.STATUSES, coins=kiosk().settings.coins, references=references)
+
+
+def sale_reference(tx: Transaction) -> str:
+    """The sale's one reference: the shop's own, where a till or the console gave one, beside
+    upstream's sequence number (from the store: this kiosk's record and its order)."""
+    record = kiosk().checkout.record(tx.id)
+    order = kiosk().orders.get(record.order) if record is not None and record.order else None
+    return fmt.sale_reference(order.reference if order else None, tx.sequence_id) or tx.id[-8:]
 
 
 @bp.get("/tx/<tx_id>")
@@ -115,7 +125,7 @@ def detail(tx_id: str) -> Any:
         return render_template("operator/detail.html", tx=None,
                                error=_("Cryptom Pay is not answering right now.")), 503
     record = kiosk().checkout.record(tx_id)
-    return render_template("operator/detail.html", tx=tx, error=None,
+    return render_template("operator/detail.html", tx=tx, error=None, reference=sale_reference(tx),
                            cancellable=not tx.is_paid and tx.status in (Status.PENDING, Status.TRANSFERRED),
                            record=record, display=kiosk().displays.get(record.display if record else None))
 

@@ -536,3 +536,21 @@ def test_an_order_ended_before_its_coin_shows_no_internal_id(shop, sandbox):
         assert (found.group(1) if found else None) == shown
         assert order.id[-8:] not in result
         display.post("/done", data={"csrf_token": field(result, "csrf_token")})
+
+
+def test_the_operator_s_history_and_detail_show_the_sale_s_one_reference(shop, sandbox):
+    app = shop(COINS="TRX:TRX")
+    staff = app.test_client()
+    unlock_staff(staff)
+    display = app.test_client()
+    display_id = pair_display(staff, display, "Counter 1", "till")
+    send(app, display_id, reference="Masa 4")
+    tx_id = display.get("/display").headers["Location"].rsplit("/", 1)[1]
+    sandbox.pay(tx_id, share="full")
+    [tx] = sandbox.transactions()
+    both = f"Masa 4 · #{tx['sequenceID']}"
+    history = staff.get("/operator/history").get_data(as_text=True)
+    row = history.split('data-testid="history-row"', 1)[1].split("</tr>", 1)[0]
+    assert f">{both}</a>" in row
+    detail = staff.get(f"/operator/tx/{tx_id}").get_data(as_text=True)
+    assert both in detail
