@@ -99,10 +99,13 @@ def test_screens_show_wallet_notation_in_every_language(make_app, sandbox, langu
     detail = web.get(f"/operator/tx/{tx_id}").get_data(as_text=True)
     assert dd(detail, "received") == "31.012666 TRX"
     assert "67.747334 TRX" in detail and "98.76 TRX" in detail
+    assert dd(detail, "due") == "67.747334 TRX"
     sandbox.pay(tx_id, share="full")
     assert customer.status(tx_id).headers["HX-Redirect"] == f"/result/{tx_id}"
     receipt = web.get(f"/receipt/{tx_id}").get_data(as_text=True)
     assert dd(receipt, "coin-amount") == "98.76 TRX (TRON)"
+    paid = web.get(f"/operator/tx/{tx_id}").get_data(as_text=True)
+    assert 'data-testid="due"' not in paid  # a paid sale shows nothing due
 
 
 def test_the_operator_s_attention_items_use_the_coin_s_decimals(make_app, sandbox):
