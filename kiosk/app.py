@@ -14,7 +14,7 @@ from . import api, config
 from .checkout.rates import flask_limiter_storage
 from .paths import STATIC_DIR, TEMPLATES_DIR
 from .services import Services
-from .web import console, display, extensions, health, operator, screens
+from .web import console, display, extensions, health, operator, printing, reports, screens  # noqa: F401
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -40,6 +40,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(display.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(operator.bp)
+    app.register_blueprint(reports.bp)
     app.register_blueprint(health.bp)
     extensions.csrf.exempt(api.bp)  # a till proves itself with its bearer key, not a browser's cookie
     app.register_blueprint(api.bp)

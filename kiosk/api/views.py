@@ -171,6 +171,9 @@ def create_checkout() -> Any:
     if currency is not None and currency != settings.currency:
         raise ApiError("invalid_request", f"This kiosk takes {settings.currency} only.")
     reference = clean(text(data, "reference", most=REFERENCE_MAX), "reference")
+    ask_tip = data.get("ask_tip", True)
+    if not isinstance(ask_tip, bool):
+        raise ApiError("invalid_request", "ask_tip is true or false.")
     note = clean(text(data, "note", most=NOTE_MAX), "note")
     try:
         lines = parse_lines(data.get("lines"), amount, add_up=False)
@@ -188,7 +191,7 @@ def create_checkout() -> Any:
     try:
         order, new = services.orders.send_once(
             display, amount, reference=reference, note=note, lines=lines, source="api",
-            key=f"api:{g.api_key}:{key}", fingerprint=fingerprint)
+            key=f"api:{g.api_key}:{key}", fingerprint=fingerprint, ask_tip=ask_tip)
     except IdempotencyConflict:
         raise ApiError("idempotency_conflict", "This Idempotency-Key was used for another checkout "
                                                "in the last 24 hours.") from None

@@ -152,7 +152,7 @@ class Watching(Starting):
                 self._adopt_for_order(attempt, tx)
                 return
             record = Record(tx.id, attempt.amount, attempt.coin, attempt.network, attempt.at, now,
-                            owner=attempt.owner, ref=ref, display=attempt.display)
+                            owner=attempt.owner, ref=ref, display=attempt.display, tip=attempt.tip)
             self.store.set(f"tx:{tx.id}", record.dumps(), ttl=RECORD_TTL)
             self.store.schedule("records", tx.id, attempt.at)
             self._settled(ref)
@@ -169,7 +169,7 @@ class Watching(Starting):
         order = str(attempt.order)
         record = Record(tx.id, attempt.amount, attempt.coin, attempt.network, attempt.at,
                         attempt.at + self.payment_timeout, owner=attempt.owner, ref=attempt.ref,
-                        display=attempt.display, order=order)
+                        display=attempt.display, order=order, tip=attempt.tip)
         self.store.set(f"tx:{tx.id}", record.dumps(), ttl=RECORD_TTL)
         self.store.schedule("records", tx.id, attempt.at)
         self._settled(attempt.ref)

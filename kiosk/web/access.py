@@ -68,6 +68,8 @@ ROUTES: dict[str, Rule] = {
     # The customer at a keypad kiosk or a display.
     "kiosk.amount": Rule(Who.CUSTOMER, keypad=True),
     "kiosk.amount_submit": Rule(Who.CUSTOMER, keypad=True),
+    "kiosk.tip": Rule(Who.CUSTOMER, keypad=True),
+    "kiosk.tip_submit": Rule(Who.CUSTOMER, keypad=True),
     "kiosk.coin": Rule(Who.CUSTOMER, keypad=True),
     "kiosk.coin_submit": Rule(Who.CUSTOMER, keypad=True),
     "kiosk.reset": Rule(Who.CUSTOMER),
@@ -82,6 +84,9 @@ ROUTES: dict[str, Rule] = {
     "kiosk.release": Rule(Who.OWNER),  # with a staff PIN, checked there (it opens no staff area)
     "kiosk.receipt": Rule(Who.OWNER),
     "kiosk.receipt_qr": Rule(Who.OWNER),
+    "display.tip": Rule(Who.DISPLAY),
+    "kiosk.print_receipt": Rule(Who.OWNER),
+    "kiosk.print_status": Rule(Who.OWNER, poll=True),
     "display.coin": Rule(Who.DISPLAY),
     "display.cancel": Rule(Who.DISPLAY),
     # The cashier's console.
@@ -95,6 +100,7 @@ ROUTES: dict[str, Rule] = {
     "till.release": Rule(Who.CASHIER, **_CASHIER),
     "till.receipt": Rule(Who.CASHIER, **_CASHIER),
     "till.receipt_qr": Rule(Who.CASHIER, poll=True, **_CASHIER),
+    "till.print_receipt": Rule(Who.CASHIER, **_CASHIER),
     # The operator's area.
     "operator.pin": Rule(Who.STAFF_DOOR, **_OPERATOR),
     "operator.pin_submit": Rule(Who.STAFF_DOOR, **_OPERATOR),
@@ -104,6 +110,8 @@ ROUTES: dict[str, Rule] = {
     "operator.history": Rule(Who.OPERATOR, **_OPERATOR),
     "operator.detail": Rule(Who.OPERATOR, **_OPERATOR),
     "operator.cancel": Rule(Who.OPERATOR, **_OPERATOR),
+    "operator.print_receipt": Rule(Who.OPERATOR, **_OPERATOR),
+    "operator.dismiss_print": Rule(Who.OPERATOR, **_OPERATOR),
     "operator.settings": Rule(Who.OPERATOR, **_OPERATOR),
     "operator.displays": Rule(Who.OPERATOR, **_OPERATOR),
     "operator.pair": Rule(Who.OPERATOR, **_OPERATOR),
@@ -112,6 +120,11 @@ ROUTES: dict[str, Rule] = {
     "operator.unpair": Rule(Who.OPERATOR, **_OPERATOR),
     "operator.api_keys": Rule(Who.OPERATOR, **_OPERATOR),
     "operator.revoke_key": Rule(Who.OPERATOR, **_OPERATOR),
+    "reports.export_csv": Rule(Who.OPERATOR, **_OPERATOR),
+    "reports.overview_page": Rule(Who.OPERATOR, **_OPERATOR),
+    "reports.close_day": Rule(Who.OPERATOR, **_OPERATOR),
+    "reports.z_page": Rule(Who.OPERATOR, **_OPERATOR),
+    "reports.z_csv": Rule(Who.OPERATOR, **_OPERATOR),
     # A till, with its API key.
     "api.list_displays": Rule(Who.TILL, **_NO_SESSION),
     "api.pair_display": Rule(Who.TILL, **_NO_SESSION),
@@ -131,6 +144,7 @@ JOBS: dict[str, Who] = {
     "sweep": Who.NOBODY,
     "reconcile": Who.NOBODY,
     "webhook": Who.NOBODY,
+    "print": Who.NOBODY,
 }
 
 REFUSED = Rule(Who.NOBODY, session=False)

@@ -27,6 +27,7 @@ from ..services import kiosk
 from . import format as fmt
 from . import staff
 from .paying import qr_svg
+from .receipts import print_state
 from .screens import is_htmx, message, new_nonce, valid_nonce
 from .staff import audit
 
@@ -99,7 +100,8 @@ def charge() -> Any:
     try:
         amount = parse_amount(form.get("amount"), services.settings.min_amount, services.settings.max_amount)
         order = services.orders.send(display, amount, reference=parse_reference(form.get("reference")),
-                                     note=parse_note(form.get("note")), key=f"till-{nonce}")
+                                     note=parse_note(form.get("note")), key=f"till-{nonce}",
+                                     ask_tip=form.get("ask_tip") == "1")
     except InputError as err:
         return render_console(message(err), 422, form)
     except DisplayBusy:
@@ -110,6 +112,8 @@ def charge() -> Any:
                                 name=display.name), 409, form)
     except DisplayNotInTillMode:
         return render_console(_("%(name)s is in keypad mode.", name=display.name), 409, form)
+    # The ledger's cashier: which PIN opened the console (there are no named cashiers).
+    services.booking.sent_by(order.id, "cashier", staff.unlocked_by())
     audit("till.charge")
     return redirect(url_for(".checkout", order_id=order.id), 303)
 
@@ -125,13 +129,17 @@ def follow(state: OrderState) -> dict[str, Any]:
     view = state.view
     display = kiosk().displays.get(state.order.display)
     tx_id = view.record.tx_id if view else None
+    printing: dict[str, Any] = {"printer": None}
+    if state.status == "paid":
+        printing = {**print_state(kiosk().orders.tx_of(state.order), state.order.display),
+                    "print_nonce": new_nonce()}
     return {"state": state, "order": state.order, "tx": view.tx if view else None, "view": view,
             "display_name": display.name if display else "–",
             "reconnecting": bool(view and view.reconnecting),
             "reference": fmt.sale_reference(state.order.reference,
                                             view.tx.sequence_id if view and view.tx else None),
             # The display still shows its result and waits for staff: the cashier may end it.
-            "held": bool(tx_id and view and kiosk().holds.held(tx_id, view.outcome))}
+            "held": bool(tx_id and view and kiosk().holds.held(tx_id, view.outcome)), **printing}
 
 
 @bp.get("/checkout/<order_id>")

@@ -39,6 +39,7 @@ class Area:
 
 
 OPERATOR = Area("operator", 300, "operator.pin", "operator_until")
+BY = "staff_pin"  # the session's note of which PIN opened its last unlock
 CASHIER = Area("till", 900, "till.console", "till_until")  # fifteen minutes: a busy counter
 AREAS = (OPERATOR, CASHIER)
 
@@ -107,21 +108,21 @@ def locked_for() -> int:
     return guard().locked_for(who())
 
 
-def _check(area: Area, attempt: str) -> PinResult:
-    """A PIN that opens `area`, against the one lockout."""
+def _check(area: Area, attempt: str) -> tuple[PinResult, str | None]:
+    """A PIN that opens `area`, against the one lockout; with the PIN it was compared to."""
     attempt = attempt[:32]
     pins = area.pins()
     # Compared against the PIN it might be, so the guard compares once: wrong tries of any PIN
     # count against one lockout.
     matching = [p for p in pins if hmac.compare_digest(attempt.encode(), p.encode())]
     pin = next(iter(matching or pins), None)
-    return guard(pin).check(attempt, who())
+    return guard(pin).check(attempt, who()), pin
 
 
 def verify(attempt: str, tx_id: str) -> PinResult:
     """A cashier or operator PIN typed on a customer's screen, to end a result that waits for
     staff: the same lockout as the staff areas, and it opens none of them."""
-    result = _check(CASHIER, attempt)
+    result, _pin = _check(CASHIER, attempt)
     audit("screen.release" if result.ok else "screen.pin_refused" if not result.compared else
           "screen.lockout" if result.locked_for else "screen.pin_wrong", tx_id)
     return result
@@ -129,9 +130,11 @@ def verify(attempt: str, tx_id: str) -> PinResult:
 
 def unlock(area: Area, attempt: str) -> PinResult:
     """Try a PIN for this area; on the right one, the area opens with a new session id."""
-    result = _check(area, attempt)
+    result, pin = _check(area, attempt)
     if result.ok:
         session[area.session_key] = clock.now() + area.idle_seconds
+        operator_pin = current_app.extensions["kiosk"].settings.operator_pin
+        session[BY] = "operator" if pin == operator_pin else "cashier"
         if area is OPERATOR:
             session.pop(CASHIER.session_key, None)  # the operator's unlock holds the console too
         rotate_session()  # an id learnt before the unlock is worth nothing after
@@ -140,6 +143,13 @@ def unlock(area: Area, attempt: str) -> PinResult:
         audit(f"{area.name}.pin_refused" if not result.compared else
               f"{area.name}.lockout" if result.locked_for else f"{area.name}.pin_wrong")
     return result
+
+
+def unlocked_by() -> str:
+    """Which PIN opened this browser's console, `operator` or `cashier`: the ledger's cashier
+    (the kiosk has no named cashiers)."""
+    by = session.get(BY)
+    return "operator" if unlocked(OPERATOR) or by == "operator" else "cashier"
 
 
 def lock(area: Area) -> None:
@@ -161,6 +171,7 @@ def lock_when_idle() -> None:
 
 
 def _end_all() -> None:
+    session.pop(BY, None)
     ended = [session.pop(a.session_key, None) for a in AREAS]
     if any(until is not None for until in ended):
         rotate_session()
