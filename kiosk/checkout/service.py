@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .. import money
 from ..clock import now as clock_now
 from ..cryptom import CryptomClient
 from .attention import Attention
@@ -31,7 +32,7 @@ class Checkout(Watching, Looking, Cancelling, Attention):
         store: Store,
         *,
         payment_timeout: int,
-        currency: str = "TRY",
+        currency: str = money.DEFAULT,
         create_limit: Window | None = None,
         share_seconds: float = 0.0,
         watch_interval: float = WATCH_INTERVAL,

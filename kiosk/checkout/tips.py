@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from ..money import digits, rounded
-from .inputs import N_, InputError
+from .inputs import N_, InputError, Nn_
 
 NONE, CUSTOM = "none", "custom"
 
@@ -46,7 +46,11 @@ def parse_custom(raw: str | None, amount: Decimal, currency: str) -> Decimal:
     if not text:
         raise InputError(N_("Enter the tip, or choose No tip."))
     if not re.fullmatch(pattern, text):
-        raise InputError(N_("Enter the tip as an amount, with at most %(digits)d decimals."), digits=places)
+        if places == 0:
+            raise InputError(N_("Enter the tip as a whole amount, without decimals."))
+        singular, plural = Nn_("Enter the tip as an amount, with at most %(num)d decimal.",
+                               "Enter the tip as an amount, with at most %(num)d decimals.")
+        raise InputError(singular, plural=plural, num=places)
     tip = Decimal(text.replace(",", "."))
     if tip > amount:
         raise InputError(N_("The tip can be at most the amount itself, %(amount)s."), amount)

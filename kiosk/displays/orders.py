@@ -31,6 +31,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+from .. import money
 from ..checkout import ownership
 from ..checkout.outcome import Outcome
 from ..checkout.record import RECORD_TTL, CheckoutError, OrderTaken, View
@@ -66,7 +67,7 @@ class Orders(Following, Sending):
         *,
         min_amount: Decimal,
         max_amount: Decimal,
-        currency: str = "TRY",
+        currency: str = money.DEFAULT,
         clock: Callable[[], float] = clock_now,
     ) -> None:
         self.store = store

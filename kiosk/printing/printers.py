@@ -7,9 +7,6 @@ from __future__ import annotations
 import json
 import socket
 
-from escpos.exceptions import DeviceNotFoundError
-from escpos.printer import Network
-
 from ..checkout.inputs import N_, InputError
 from ..checkout.store import Store
 from .address import Printer, parse
@@ -29,12 +26,12 @@ class PrinterDown(Exception):
 def send(printer: Printer, data: bytes, timeout: float = CONNECT_TIMEOUT) -> None:
     """The job to the printer, in one connection. Before it, the printer is asked whether it has
     paper (DLE EOT 4); one that says it has none gets nothing. Raises PrinterDown."""
-    device = Network(printer.host, printer.port, timeout=timeout)
     try:
-        device.open()
-    except DeviceNotFoundError as exc:
+        # create_connection, not python-escpos's Network: that one opens IPv4 sockets only, so a
+        # printer at an IPv6 address the settings accept would never print.
+        conn = socket.create_connection((printer.host, printer.port), timeout=timeout)
+    except OSError as exc:
         raise PrinterDown("not answering") from exc
-    conn: socket.socket = device.device
     try:
         conn.sendall(b"\x10\x04\x04")
         conn.settimeout(STATUS_WAIT)

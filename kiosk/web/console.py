@@ -98,7 +98,9 @@ def charge() -> Any:
         return render_console(_("This form has expired. Please try again."), 422, form)
     session["till_display"] = display.id
     try:
-        amount = parse_amount(form.get("amount"), services.settings.min_amount, services.settings.max_amount)
+        settings = services.settings
+        amount = parse_amount(form.get("amount"), settings.min_amount, settings.max_amount,
+                              settings.currency)
         order = services.orders.send(display, amount, reference=parse_reference(form.get("reference")),
                                      note=parse_note(form.get("note")), key=f"till-{nonce}",
                                      ask_tip=form.get("ask_tip") == "1")
@@ -183,7 +185,7 @@ def receipt(order_id: str) -> Any:
         return redirect(url_for(".checkout", order_id=order_id))
     tx = view.tx
     paper = "58mm" if request.args.get("paper") == "58mm" else "a4"
-    rate = fmt.lira_per_coin(tx)
+    rate = fmt.price_per_coin(tx)
     links = {"a4": url_for(".receipt", order_id=order_id),
              "58mm": url_for(".receipt", order_id=order_id, paper="58mm"),
              "qr": url_for(".receipt_qr", order_id=order_id),

@@ -2,34 +2,37 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from babel.numbers import format_decimal
-from flask_babel import format_datetime, format_time, get_locale
+from flask_babel import format_date, format_datetime, format_time, get_locale
 from flask_babel import gettext as _
 
+from .. import money
 from ..checkout import coins
 from ..checkout.start import clean_note
 from ..cryptom import Status, Transaction
 
-LOCALES = {"tr": "tr_TR", "en": "en_GB"}
-LIRA = "\u20ba"
+LOCALES = money.FORMAT_LOCALES
 
 
-def fiat(amount: Decimal, locale: str = "tr") -> str:
-    """₺1.234,50 in Turkish, ₺1,234.50 in English (Babel's English default, TRY1,234.50, reads
-    badly on a till)."""
-    return LIRA + format_decimal(amount, "#,##0.00", locale=LOCALES.get(locale, locale))
+def fiat(amount: Decimal, locale: str, currency: str) -> str:
+    """An amount of the shop's money as the customer reads it: rounded here, half up, to the
+    currency's digits, then written by Babel (₺1.234,50 in Turkish, 1.234,50 € in German, ¥123)."""
+    return money.display(Decimal(amount), currency, locale)
 
 
-def lira_per_coin(tx: Transaction) -> Decimal | None:
-    """Lira per coin for a receipt, to the kuruş; None where upstream's amounts give no sensible
-    rate (no coins, a negative amount, more digits than a rate can have)."""
-    if tx.coin_amount <= 0 or tx.currency_amount <= 0:
+def price_per_coin(tx: Transaction) -> Decimal | None:
+    """The shop's money per coin for a receipt, to the currency's digits; None where upstream's
+    amounts give no sensible rate (no coins, a negative amount, more digits than a rate can have)."""
+    if tx.coin_amount <= 0 or tx.currency_amount <= 0 or not money.is_known(tx.currency.upper()):
         return None
     try:
-        return (tx.currency_amount / tx.coin_amount).quantize(Decimal("0.01"))
+        # In the default context, so a rate with more digits than a number on screen can hold
+        # raises here, and is left out.
+        return (tx.currency_amount / tx.coin_amount).quantize(money.step(tx.currency.upper()),
+                                                               rounding=ROUND_HALF_UP)
     except InvalidOperation:
         return None
 
@@ -107,6 +110,17 @@ def status_label(status: str) -> str:
         "partial": _("Partial payment, then ended"),
         "see_cashier": _("Needs a check"),
     }.get(status, status)
+
+
+# The operator area's dates, day first in both staff languages.
+STAFF_DATES = {"tr": "dd.MM.yyyy", "en": "dd/MM/yyyy"}
+
+
+def staff_date(day: date | None) -> str:
+    """A date as staff write it: 07.12.2026 in Turkish, 07/12/2026 in English."""
+    if day is None:
+        return ""
+    return format_date(day, STAFF_DATES.get(str(get_locale()), STAFF_DATES["en"]))
 
 
 # One way to read a date in each language: Turkish as dd.MM.yyyy, English with the month by name

@@ -31,6 +31,7 @@ from ..checkout.inputs import InputError
 from ..cryptom import CryptomError, NotFound, Rejected, Status, Transaction
 from ..displays import MODES, Display, DisplayBusy, PairingError
 from ..jobs import queue_health
+from ..ledger import state as ledger_state
 from ..printing.printers import of_display, set_for_display
 from ..services import kiosk
 from ..tills import ApiKeys
@@ -152,7 +153,8 @@ def cancel(tx_id: str) -> Any:
 @bp.get("/settings")
 def settings() -> Any:
     return render_template("operator/settings.html", health=ledger.health(kiosk().client),
-                           queue=queue_health(kiosk().jobs), version=__version__)
+                           queue=queue_health(kiosk().jobs), version=__version__,
+                           book=ledger_state(kiosk().ledger.engine), book_waiting=kiosk().booking.waiting())
 
 
 # -- displays ---------------------------------------------------------------------------------

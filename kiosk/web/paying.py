@@ -5,6 +5,7 @@ sends the customer to the cashier; the receipt; done."""
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from typing import Any
 
 import segno
@@ -42,6 +43,9 @@ def status(tx_id: str) -> Any:
     if not is_htmx():  # every URL is a page too: a reload lands on the right screen
         return redirect(url_for(".pay", tx_id=tx_id))
     view = kiosk().checkout.view(record)
+    if not view.outcome.is_final and not view.reconnecting and kiosk().booking.away():
+        # The sales ledger is away: the payment goes on, and the screen says it is reconnecting.
+        view = replace(view, reconnecting=True)
     html = render_template("kiosk/_status.html", **screen(view))
     if view.tx is not None and view.outcome is Outcome.PARTLY_PAID:
         # Once coins arrive the amount to send is what is still due: swapped in beside the status.
@@ -138,7 +142,7 @@ def receipt(tx_id: str) -> Any:
         return redirect(url_for(".pay", tx_id=tx_id))
     tx = view.tx
     paper = "58mm" if request.args.get("paper") == "58mm" else "a4"
-    rate = fmt.lira_per_coin(tx)
+    rate = fmt.price_per_coin(tx)
     links = {"a4": url_for(".receipt", tx_id=tx_id), "58mm": url_for(".receipt", tx_id=tx_id, paper="58mm"),
              "qr": url_for(".receipt_qr", tx_id=tx_id)}
     # Under KIOSK_AUTO_PRINT=browser the page prints itself, once per request for a print: the

@@ -44,7 +44,7 @@ def ledger_away(err: SQLAlchemyError) -> Any:
 
 def money(value: Any) -> str:
     """A stored figure (a decimal string) on screen."""
-    return fmt.fiat(Decimal(str(value)), locale())
+    return fmt.fiat(Decimal(str(value)), locale(), kiosk().settings.currency)
 
 
 def csv_response(pieces: Iterator[str], filename: str) -> Response:
@@ -87,16 +87,20 @@ def overview_page() -> Any:
 def close_day() -> Any:
     raw = str(request.form.get("after", ""))
     if not NUMBER.fullmatch(raw):
-        page = {**overview(), "close_error": _("This form has expired. Please try again.")}
-        return render_template("operator/reports.html", **page), 422
+        return expired_form()
     services = kiosk()
     closed = reports.close_day(services.ledger, int(raw), currency=services.settings.currency,
                                zone=services.settings.timezone, by=HOST)
     if closed.made:
         audit("operator.close_day")
-    if closed.number == 0:
-        abort(409)  # cannot happen: a close after nothing makes report 1
+    elif closed.number < int(raw):
+        return expired_form()  # it names a report never made: no page ever showed it
     return redirect(url_for(".z_page", number=closed.number, made="1" if closed.made else "0"), 303)
+
+
+def expired_form() -> Any:
+    page = {**overview(), "close_error": _("This form has expired. Please try again.")}
+    return render_template("operator/reports.html", **page), 422
 
 
 def z_or_404(number: str) -> reports.ZSummary:

@@ -148,6 +148,31 @@ def test_upstream_outage_then_recovery_then_paid(page, kiosk_server, sandbox):
     expect(page.get_by_test_id("result-paid")).to_be_visible()
 
 
+def test_ledger_away_then_back_while_waiting_then_paid(page, kiosk_server, sandbox, tmp_path):
+    """The sales ledger's database does not answer: the waiting screen keeps polling and says it
+    is reconnecting; the payment goes on to its paid screen; once the entries kept meanwhile are
+    written, the next customer's screen says nothing of it."""
+    from kiosk.ledger import Ledger, make_engine
+
+    kiosk = kiosk_server()
+    services = kiosk.app.extensions["kiosk"]
+    services.booking.ledger = Ledger(make_engine(f"sqlite:///{tmp_path / 'away' / 'ledger.sqlite3'}"))
+    tx = start_payment(page, kiosk.url)
+    expect(page.get_by_test_id("reconnecting")).to_be_visible()
+    expect(page.get_by_test_id("qr")).to_be_visible()
+    shot(page, "09b-ledger-away")
+    sandbox.pay(tx, share="full")
+    expect(page.get_by_test_id("result-paid")).to_be_visible(timeout=10000)
+    (tmp_path / "away").mkdir()
+    assert services.booking.catch_up() == 2  # created, paid
+    assert services.booking.ledger.get(tx_id=tx).status == "paid"
+    start_payment(page, kiosk.url, "500")
+    with page.expect_response(lambda r: r.url.endswith("/status")):  # the screen's next poll
+        pass
+    expect(page.get_by_test_id("payment-status")).to_be_visible()
+    expect(page.get_by_test_id("reconnecting")).to_be_hidden()
+
+
 def test_reload_resumes_the_same_transaction(page, kiosk_server, sandbox):
     kiosk = kiosk_server()
     tx_id = start_payment(page, kiosk.url)
@@ -288,13 +313,13 @@ def test_switch_language_on_the_amount_screen(page, kiosk_server, sandbox):
     kiosk = kiosk_server()
     page.goto(kiosk.url + "/")
     expect(page.locator("h1")).to_have_text("Ödenecek tutar")
-    page.get_by_test_id("language").click()
+    page.get_by_test_id("language-en").click()
     expect(page.locator("h1")).to_have_text("Amount to pay")
     assert page.evaluate("document.documentElement.lang") == "en"
     enter_amount(page, "123456")
     expect(page.get_by_test_id("amount-display")).to_have_text("₺1,234.56")
     shot(page, "14-amount-english")
-    page.get_by_test_id("language").click()
+    page.get_by_test_id("language-tr").click()
     expect(page.locator("h1")).to_have_text("Ödenecek tutar")
     enter_amount(page, "123456")
     expect(page.get_by_test_id("amount-display")).to_have_text("₺1.234,56")

@@ -53,21 +53,31 @@ def test_a_custom_tip_up_to_the_amount_itself(raw, tip):
 
 @pytest.mark.parametrize(("raw", "message"), [
     ("100.01", "The tip can be at most the amount itself, %(amount)s."),
-    ("-1", "Enter the tip as an amount, with at most %(digits)d decimals."),
-    ("-0.01", "Enter the tip as an amount, with at most %(digits)d decimals."),
-    ("1.234", "Enter the tip as an amount, with at most %(digits)d decimals."),
-    ("1e2", "Enter the tip as an amount, with at most %(digits)d decimals."),
-    ("abc", "Enter the tip as an amount, with at most %(digits)d decimals."),
-    ("NaN", "Enter the tip as an amount, with at most %(digits)d decimals."),
-    ("٣", "Enter the tip as an amount, with at most %(digits)d decimals."),
-    ("1.", "Enter the tip as an amount, with at most %(digits)d decimals."),
+    ("-1", "Enter the tip as an amount, with at most %(num)d decimals."),
+    ("-0.01", "Enter the tip as an amount, with at most %(num)d decimals."),
+    ("1.234", "Enter the tip as an amount, with at most %(num)d decimals."),
+    ("1e2", "Enter the tip as an amount, with at most %(num)d decimals."),
+    ("abc", "Enter the tip as an amount, with at most %(num)d decimals."),
+    ("NaN", "Enter the tip as an amount, with at most %(num)d decimals."),
+    ("٣", "Enter the tip as an amount, with at most %(num)d decimals."),
+    ("1.", "Enter the tip as an amount, with at most %(num)d decimals."),
     ("", "Enter the tip, or choose No tip."),
     (None, "Enter the tip, or choose No tip."),
 ])
 def test_a_bad_custom_tip_is_refused_with_its_reason(raw, message):
     with pytest.raises(InputError) as caught:
         tips.parse_custom(raw, D("100.00"), "TRY")
-    assert caught.value.message == message
+    assert (caught.value.plural or caught.value.message) == message
+
+
+@pytest.mark.parametrize(("currency", "raw", "message"), [
+    ("JPY", "1.5", "Enter the tip as a whole amount, without decimals."),
+    ("KWD", "1.2345", "Enter the tip as an amount, with at most %(num)d decimals."),
+])
+def test_a_custom_tip_has_the_currencys_digits(currency, raw, message):
+    with pytest.raises(InputError) as caught:
+        tips.parse_custom(raw, D("100"), currency)
+    assert (caught.value.plural or caught.value.message) == message
 
 
 def test_a_choice_is_a_preset_shown_no_tip_or_a_custom_one():

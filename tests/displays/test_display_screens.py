@@ -305,9 +305,10 @@ def test_the_idle_display_gives_the_next_customer_the_shops_language(app, staff)
     response = display.post("/language", data={"csrf_token": field(html, "csrf_token"), "locale": "en"})
     assert response.headers["Location"] == "/"
     html = display.get("/", follow_redirects=True).get_data(as_text=True)
-    assert '<html lang="en">' in html and 'data-testid="display-idle"' in html and "data-idle-reset" in html
+    assert '<html lang="en" dir="ltr">' in html and 'data-testid="display-idle"' in html
+    assert "data-idle-reset" in html
     display.post("/reset", data={"csrf_token": field(html, "csrf_token"), "idle": "1"})
-    assert '<html lang="tr">' in display.get("/display").get_data(as_text=True)
+    assert '<html lang="tr" dir="ltr">' in display.get("/display").get_data(as_text=True)
 
 
 def test_a_fleet_on_one_redis_serves_displays_and_the_console_from_any_instance(make_app, sandbox, redis_url):
@@ -554,3 +555,27 @@ def test_the_operator_s_history_and_detail_show_the_sale_s_one_reference(shop, s
     assert f">{both}</a>" in row
     detail = staff.get(f"/operator/tx/{tx_id}").get_data(as_text=True)
     assert both in detail
+
+
+def test_a_display_customer_picks_a_language_and_stays_on_the_display(shop, sandbox):
+    """A till display in a shop offering five languages: the welcome and the order screens offer
+    them; a choice comes back to /display in that language, Arabic right to left."""
+    app = shop(LANGUAGES="tr,en,de,ru,ar", CURRENCY="EUR")
+    staff = app.test_client()
+    assert unlock_staff(staff).headers["Location"] == "/operator/today"
+    display = app.test_client()
+    display_id = pair_display(staff, display)
+    idle = display.get("/display").get_data(as_text=True)
+    assert all(f'data-testid="language-{code}"' in idle for code in ("tr", "en", "de", "ru", "ar"))
+    answer = display.post("/language", data={"csrf_token": field(idle, "csrf_token"), "locale": "de",
+                                             "next": "/display"})
+    assert answer.headers["Location"] == "/display"
+    assert "Willkommen bei" in display.get("/display").get_data(as_text=True)
+    send(app, display_id, "1234.5")
+    html = display.get("/display").get_data(as_text=True)
+    assert "Wählen Sie, womit Sie zahlen" in html and "1.234,50\u00a0€" in html
+    display.post("/language", data={"csrf_token": field(html, "csrf_token"), "locale": "ar",
+                                    "next": "/display"})
+    html = display.get("/display").get_data(as_text=True)
+    assert '<html lang="ar" dir="rtl">' in html and "اختر طريقة الدفع" in html
+    assert "\u200f1,234.50\u00a0€" in html

@@ -225,6 +225,56 @@ def test_a_ledger_away_never_breaks_a_payment_and_the_sweep_catches_it_up(desk, 
         assert ledger.get(tx_id=again).status == "waiting" and booking.waiting() == 0
 
 
+def test_a_ledger_away_is_said_until_its_entries_are_written(desk, tmp_path):
+    """After a failed write this process keeps its entries for 30 s (no wait on the ledger for
+    each event) and says the ledger is away; the pause ends at 30 s, or as soon as another
+    process (the watcher's heartbeat) has written what waited."""
+    from kiosk.checkout.booking import PAUSE
+    from kiosk.jobs import Runner
+
+    d = desk()
+    folder = tmp_path / "later"
+    ledger = Ledger(make_engine(f"sqlite:///{folder / 'ledger.sqlite3'}"))
+    booking = Booking(ledger, d.store)
+    follow(d.checkout, None, booking)
+    with time_machine.travel(T0, tick=False) as clock:
+        assert not booking.away()
+        tx = d.start("42.10")  # its write fails: paused until T0 + 30
+        assert booking.away() and booking.waiting() == 1
+        clock.shift(PAUSE - 0.001)
+        assert booking.away()
+        clock.shift(0.001)
+        assert not booking.away()  # the pause is over: the next write tries the ledger again
+        d.sandbox.pay(tx, share="full")
+        assert d.view(tx).outcome == "paid"  # written at T0 + 30: fails again, kept
+        assert booking.away() and booking.waiting() == 2
+        folder.mkdir()
+        clock.shift(1)
+        # The watcher's process, with its own booking.
+        watcher = Jobs(make_queue(tmp_path, None), d.checkout, d.store, booking=Booking(ledger, d.store))
+        Runner(watcher)._ledger()  # its heartbeat: entries wait, so it writes them
+        assert booking.waiting() == 0 and ledger.get(tx_id=tx).status == "paid"
+        assert not booking.away()  # before its own pause ended
+        again = d.start("10")
+        assert ledger.get(tx_id=again).status == "waiting" and booking.waiting() == 0
+
+
+def test_the_status_screen_says_reconnecting_while_the_ledger_is_away(customer, tmp_path):
+    services = customer.web.application.extensions["kiosk"]
+    services.booking.ledger = Ledger(make_engine(f"sqlite:///{tmp_path / 'missing' / 'l.sqlite3'}"))
+    tx = customer.start("300")  # its row cannot be written
+    assert customer.poll(tx) == ("waiting+reconnecting", None)
+    customer.sandbox.pay(tx, share="half")
+    assert customer.poll(tx) == ("partly_paid+reconnecting", None)
+    customer.sandbox.pay(tx, share="full")
+    assert customer.poll(tx) == ("paid", f"/result/{tx}")  # a result never says it
+    assert customer.result(tx) == "paid"
+    (tmp_path / "missing").mkdir()
+    assert services.booking.catch_up() == 3  # created, partly paid, paid
+    again = customer.start("300")
+    assert customer.poll(again) == ("waiting", None)
+
+
 def test_the_first_upgrade_imports_what_the_store_holds(desk, sandbox, client, ledger_url, tmp_path):
     """An install from before the ledger: its checkouts live in the key-value store only."""
     d = desk(payment_timeout=60)
