@@ -39,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "POLL_INTERVAL": 2,
     "WATCH_INTERVAL": 15,
     "RESULT_SECONDS": 10,
+    "PARTIAL_HOLD_SECONDS": 600,  # a result that sends the customer to the cashier stays this long
     "IDLE_SECONDS": 60,
     "ASK_MOBILE": False,
     "ASK_NOTE": False,
@@ -119,6 +120,7 @@ class Settings:
     printer: Printer | None = None
     auto_print: str = "off"
     print_retry: tuple[float, float, float] = (2.0, 60.0, 3600.0)
+    partial_hold_seconds: int = 600
     # SECRET_KEY, for the digests that must not be computable from the store alone.
     secret_key: str = field(default="", repr=False)
 
@@ -205,6 +207,7 @@ def load(config: dict[str, Any], instance_path: str) -> Settings:
         printer=parse.printer(config.get("PRINTER_URL"), config.get("PRINTER_COLUMNS")),
         auto_print=parse.choice(config, "AUTO_PRINT", ("off", "printer", "browser")),
         print_retry=parse.print_retry(config.get("PRINT_RETRY")),
+        partial_hold_seconds=parse.seconds(config, "PARTIAL_HOLD_SECONDS", 10, 86400),
     )
     url, secret = parse.webhook(config)
     cashier_pin = parse.cashier_pin(config.get("CASHIER_PIN"), settings.operator_pin)

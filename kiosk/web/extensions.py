@@ -121,8 +121,10 @@ def init_app(app: Flask, kiosk_services: Services) -> None:
 
     app.jinja_env.filters.update(
         fiat=fiat, coin_due=fmt.coin_due, coin_received=fmt.coin_received, rate=fmt.rate,
+        network_name=fmt.network_name, customer_note=fmt.customer_note,
         grouped=fmt.grouped, tx_state=fmt.tx_state,
         tx_state_label=fmt.tx_state_label, local_time=fmt.local_time, epoch_time=fmt.epoch_time,
+        epoch_clock=fmt.epoch_clock,
         status_label=fmt.status_label, staff_date=fmt.staff_date,
     )
 

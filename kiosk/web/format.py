@@ -6,11 +6,12 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from babel.numbers import format_decimal
-from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import format_date, format_datetime, format_time, get_locale
 from flask_babel import gettext as _
 
 from .. import money
 from ..checkout import coins
+from ..checkout.start import clean_note
 from ..cryptom import Status, Transaction
 
 LOCALES = money.FORMAT_LOCALES
@@ -45,6 +46,21 @@ def coin_due(amount: Decimal | str, coin: str, network: str) -> str:
 def coin_received(amount: Decimal | str, coin: str, network: str) -> str:
     """An amount that arrived: rounded down to the coin's decimals, never more than counted."""
     return coins.wallet_text(coins.received(Decimal(amount), coin, network))
+
+
+def network_name(coin: str, network: str) -> str:
+    return coins.network_name(coin, network)
+
+
+def sale_reference(shop_reference: str | None, sequence: int | None) -> str | None:
+    """One sale's one reference, on every screen and receipt: the shop's own (a till's, the
+    console's) beside upstream's sequence number; never an id of the kiosk's own making."""
+    return " · ".join(p for p in (shop_reference, f"#{sequence}" if sequence else None) if p) or None
+
+
+def customer_note(note: str | None) -> str | None:
+    """A transaction's note as the customer or the till gave it: without the kiosk's marker."""
+    return clean_note(note)
 
 
 def rate(amount: Decimal, locale: str = "tr") -> str:
@@ -107,8 +123,22 @@ def staff_date(day: date | None) -> str:
     return format_date(day, STAFF_DATES.get(str(get_locale()), STAFF_DATES["en"]))
 
 
+# One way to read a date in each language: Turkish as dd.MM.yyyy, English with the month by name
+# (12/7/26 is 7 December to the shop and 12 July to a visitor). The time is joined to the date
+# by a no-break space, so a line never splits it. Another language: Babel's medium format.
+DATE_TIME = {"tr": "dd.MM.yyyy\u00a0HH:mm", "en": "d MMM yyyy,\u00a0HH:mm"}
+
+
 def local_time(moment: datetime | None) -> str:
-    return format_datetime(moment, "short") if moment else "–"
+    if not moment:
+        return "–"
+    locale = get_locale()
+    return format_datetime(moment, DATE_TIME.get(locale.language if locale else "", "medium"))
+
+
+def epoch_clock(seconds: float | None) -> str:
+    """The time of day alone (a list of today's), in the shop's time zone."""
+    return format_time(datetime.fromtimestamp(float(seconds), UTC), "HH:mm") if seconds else "–"
 
 
 def epoch_time(seconds: float | None) -> str:

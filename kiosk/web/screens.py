@@ -10,6 +10,8 @@
     /pay/<id>/qr.png                 the QR image, served by the kiosk itself
     /pay/<id>/cancel   (POST)        the customer gives up
     /result/<id>       result        paid, cancelled, expired, partial: then back to amount
+    /result/<id>/hold                polled by a result that waits for staff (see checkout/hold.py)
+    /result/<id>/release (POST)      staff end it with their PIN
     /receipt/<id>      receipt       a printable receipt of a paid payment (KIOSK_RECEIPTS)
     /done      (POST)                the next customer
 """
@@ -89,8 +91,11 @@ def message(err: InputError) -> str:
 @bp.get("/")
 def amount() -> Any:
     open_tx = session.get("tx")
-    if open_tx and kiosk().checkout.record_for(open_tx, owner()) and not kiosk().checkout.is_closed(open_tx):
-        return redirect(url_for(".pay", tx_id=open_tx))
+    if open_tx and kiosk().checkout.record_for(open_tx, owner()):
+        if not kiosk().checkout.is_closed(open_tx):
+            return redirect(url_for(".pay", tx_id=open_tx))
+        if paying.held(open_tx):  # a result that waits for staff
+            return redirect(url_for(".result", tx_id=open_tx))
     if health.store_refuses_writes():  # no payment can start: say so before anyone types
         return health.out_of_order()
     # Saved again at each showing: an unattended tablet loads this screen every few hours

@@ -491,6 +491,100 @@ def test_ending_the_order_of_an_idle_or_unknown_display(app, staff, sandbox):
     assert locked.headers["Location"] == "/operator" and services(app).orders.state(order).status == "pending"
 
 
+def visible_text(html: str) -> str:
+    """What a page shows: its text without tags (and so without attributes) or the head."""
+    body = html.split("<body", 1)[1]
+    return " ".join(re.sub(r"<[^>]+>", " ", body).split())
+
+
+def test_customers_see_the_shop_never_the_display_s_own_name(shop, sandbox):
+    app = shop(SHOP_NAME="Moda Kahve")
+    staff = app.test_client()
+    unlock_staff(staff)
+    display = app.test_client()
+    pair_display(staff, display, "Counter 7 by the back door", "till")
+    idle = display.get("/display").get_data(as_text=True)
+    assert "Moda Kahve" in visible_text(idle)
+    assert "Counter 7" not in visible_text(idle)
+
+
+def test_the_pairing_screen_names_only_ways_that_pair(app):
+    html = visible_text(app.test_client().get("/display").get_data(as_text=True))
+    assert "Ekranlar" in html and "Kasa API" in html
+    assert "kasadan gönderin" not in html  # the console cannot pair: it never said so truly
+
+
+def test_a_till_mode_display_offers_no_new_payment(shop, sandbox):
+    app = shop(COINS="TRX:TRX")
+    staff = app.test_client()
+    unlock_staff(staff)
+    display = app.test_client()
+    display_id = pair_display(staff, display, "Counter 1", "till")
+    send(app, display_id)
+    tx_id = display.get("/display").headers["Location"].rsplit("/", 1)[1]
+    sandbox.pay(tx_id, share="full")
+    result = display.get(f"/result/{tx_id}").get_data(as_text=True)
+    assert 'data-testid="result-paid"' in result
+    assert 'data-testid="new-payment"' not in result  # the till starts payments, not the customer
+    assert "data-auto-submit" in result  # it still goes back to the welcome screen by itself
+
+
+def test_one_reference_per_sale_on_every_screen(shop, sandbox):
+    app = shop(COINS="TRX:TRX", RECEIPTS=True, CASHIER_PIN="246810")
+    staff = app.test_client()
+    unlock_staff(staff)
+    display = app.test_client()
+    display_id = pair_display(staff, display, "Counter 1", "till")
+    order = send(app, display_id, reference="Masa 4", note="2 çay")
+    tx_id = display.get("/display").headers["Location"].rsplit("/", 1)[1]
+    sandbox.pay(tx_id, share="full")
+    [tx] = sandbox.transactions()
+    both = f"Masa 4 · #{tx['sequenceID']}"
+    result = display.get(f"/result/{tx_id}").get_data(as_text=True)
+    assert re.search(r'data-testid="reference">([^<]*)<', result).group(1) == both
+    follow = staff.get(f"/till/checkout/{order.id}").get_data(as_text=True)
+    assert re.search(r'data-testid="till-reference">([^<]*)<', follow).group(1) == both
+    receipt = staff.get(f"/till/checkout/{order.id}/receipt").get_data(as_text=True)
+    assert re.search(r'data-testid="reference">([^<]*)<', receipt).group(1) == both
+    detail = staff.get(f"/operator/tx/{tx_id}").get_data(as_text=True)
+    assert "kiosk:" not in detail and "2 çay" in detail  # the note, never the kiosk's own marker
+
+
+def test_an_order_ended_before_its_coin_shows_no_internal_id(shop, sandbox):
+    app = shop()
+    staff = app.test_client()
+    unlock_staff(staff)
+    display = app.test_client()
+    display_id = pair_display(staff, display, "Counter 1", "till")
+    for reference, shown in (("Masa 4", "Masa 4"), (None, None)):
+        order = send(app, display_id, reference=reference)
+        services(app).orders.cancel(order, "till")
+        result = display.get("/display").get_data(as_text=True)
+        assert 'data-testid="result-cancelled"' in result
+        found = re.search(r'data-testid="reference">([^<]*)<', result)
+        assert (found.group(1) if found else None) == shown
+        assert order.id[-8:] not in result
+        display.post("/done", data={"csrf_token": field(result, "csrf_token")})
+
+
+def test_the_operator_s_history_and_detail_show_the_sale_s_one_reference(shop, sandbox):
+    app = shop(COINS="TRX:TRX")
+    staff = app.test_client()
+    unlock_staff(staff)
+    display = app.test_client()
+    display_id = pair_display(staff, display, "Counter 1", "till")
+    send(app, display_id, reference="Masa 4")
+    tx_id = display.get("/display").headers["Location"].rsplit("/", 1)[1]
+    sandbox.pay(tx_id, share="full")
+    [tx] = sandbox.transactions()
+    both = f"Masa 4 · #{tx['sequenceID']}"
+    history = staff.get("/operator/history").get_data(as_text=True)
+    row = history.split('data-testid="history-row"', 1)[1].split("</tr>", 1)[0]
+    assert f">{both}</a>" in row
+    detail = staff.get(f"/operator/tx/{tx_id}").get_data(as_text=True)
+    assert both in detail
+
+
 def test_a_display_customer_picks_a_language_and_stays_on_the_display(shop, sandbox):
     """A till display in a shop offering five languages: the welcome and the order screens offer
     them; a choice comes back to /display in that language, Arabic right to left."""

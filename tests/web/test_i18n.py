@@ -150,6 +150,28 @@ def test_english_default_locale(make_app):
     assert '<html lang="en" dir="ltr">' in html and "Amount to pay" in html
 
 
+@pytest.mark.parametrize(("locale", "shown"), [
+    ("tr", "07.12.2026\u00a014:05"),  # dd.MM.yyyy, the leading zero kept
+    ("en", "7 Dec 2026,\u00a014:05"),  # the month by name: never 12/7/26, read as 12 July abroad
+])
+def test_dates_read_one_way_and_times_are_never_split(make_app, sandbox, locale, shown):
+    from datetime import UTC, datetime
+
+    app = make_app(DEFAULT_LOCALE=locale, TIMEZONE="Europe/Istanbul", COINS="TRX:TRX", RECEIPTS=True)
+    with app.test_request_context("/"):
+        assert fmt.local_time(datetime(2026, 12, 7, 11, 5, tzinfo=UTC)) == shown
+    web = app.test_client()
+    customer = Customer(web, sandbox)
+    tx_id = customer.start()
+    sandbox.pay(tx_id, share="full")
+    customer.status(tx_id)
+    receipt = web.get(f"/receipt/{tx_id}").text
+    date = re.search(r'data-testid="receipt-date">([^<]*)<', receipt).group(1)
+    pattern = {"tr": r"\d\d\.\d\d\.\d{4}\u00a0\d\d:\d\d",
+               "en": r"\d{1,2} [A-Z][a-z]{2} \d{4},\u00a0\d\d:\d\d"}
+    assert re.fullmatch(pattern[locale], date), date
+
+
 # -- the customer's languages ---------------------------------------------------------------------
 
 FIVE = "tr,en,de,ru,ar"

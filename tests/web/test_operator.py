@@ -246,7 +246,7 @@ def test_today_totals_and_attention_items(app, web, sandbox):
     checkout.clock = lambda: time.time() + 601
     customer.status(partial)  # the deadline passes after a partial payment
     checkout.clock = time.time
-    customer.next_customer()
+    customer.staff_end(partial, PIN)  # its result waits for staff
     late = customer.start("20")
     checkout.clock = lambda: time.time() + 601
     customer.status(late)  # expires unpaid...
