@@ -92,6 +92,8 @@ class OrderLike(Protocol):
     def source(self) -> str: ...
     @property
     def tx(self) -> str | None: ...
+    @property
+    def ask_tip(self) -> bool: ...
 
 
 class OrderStateLike(Protocol):
@@ -196,6 +198,7 @@ class Booking:
             coin=noted.get("coin"), network=noted.get("network"),
             coin_amount=amount(noted.get("coin_amount")), received=amount(noted.get("received")),
             sequence_id=sequence if isinstance(sequence, int) else None, cancel_reason=reason,
+            ask_tip=order.ask_tip,
         )
 
     def sent_by(self, order_id: str, kind: str, name: str) -> None:
@@ -313,7 +316,7 @@ def store_checkouts(store: Store, currency: str, clock: Callable[[], float] = cl
                 display_id=data.get("display"), reference=data.get("reference"), note=data.get("note"),
                 amount=Decimal(str(data["amount"])), currency=str(data.get("currency") or currency),
                 lines=lines, created=float(data["created"]), deadline=float(data["deadline"]),
-                status=_order_status(store, order_id),
+                status=_order_status(store, order_id), ask_tip=data.get("ask_tip") is not False,
             )
         except (*UNREADABLE, InvalidOperation):
             log.warning("the order %s cannot be read: not imported into the ledger", order_id)

@@ -39,7 +39,7 @@ def moment(at: float | None) -> datetime | None:
 FACTS = ("kiosk_ref", "started_by_kind", "started_by", "display_id", "reference", "lines", "note",
          "amount", "tip", "currency", "coin", "network", "coin_amount", "conversion_rate", "exchange_fee",
          "commission", "address", "sequence_id", "upstream_status", "created_at", "deadline",
-         "cancel_reason")
+         "cancel_reason", "ask_tip")
 # A checkout's ids, its start and who started it never change once known.
 SET_ONCE = ("tx_id", "order_id", "created_at", "started_by_kind", "started_by")
 UNKNOWN = "unknown"  # who started a checkout, when the writer cannot tell: no news
@@ -58,6 +58,7 @@ def facts(entry: Entry) -> dict[str, Any]:
         "commission": entry.commission, "address": entry.address, "sequence_id": entry.sequence_id,
         "upstream_status": entry.upstream_status, "created_at": moment(entry.created),
         "deadline": moment(entry.deadline), "cancel_reason": entry.cancel_reason,
+        "ask_tip": entry.ask_tip,
     }
     if values["started_by_kind"] == UNKNOWN:
         values["started_by_kind"] = None

@@ -53,6 +53,7 @@ class Entry:
     created: float | None = None
     deadline: float | None = None
     cancel_reason: str | None = None
+    ask_tip: bool | None = None  # a till's or the console's order: whether the display asks for a tip
     received: Decimal | None = None
     attention: frozenset[str] = field(default_factory=frozenset)
 

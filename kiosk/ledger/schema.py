@@ -83,6 +83,8 @@ class Sale(Base):
     version: Mapped[int] = mapped_column(Integer)
     received: Mapped[Decimal] = mapped_column(Money)
     cancel_reason: Mapped[str | None] = mapped_column(String(16))
+    # An order's choice whether its display asks for a tip (None: not an order, or not known).
+    ask_tip: Mapped[bool | None] = mapped_column(Boolean)
     attention: Mapped[list[str]] = mapped_column(Document, default=list)
     created_at: Mapped[datetime] = mapped_column(Moment)
     deadline: Mapped[datetime | None] = mapped_column(Moment)

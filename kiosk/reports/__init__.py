@@ -3,7 +3,7 @@ the key-value store: the accounting export (export.py) and the day's closings, X
 (closing.py, figures.py). No Flask here: the operator's pages (kiosk.web.reports) call these."""
 
 from .closing import Closed, ZSummary, close_day, x_report, z_report, z_reports, z_rows
-from .export import COLUMNS, RangeError, day_range, export, parse_range, shop_day
+from .export import COLUMNS, RangeError, day_range, export, listing, parse_day, parse_range, shop_day
 
 __all__ = ["COLUMNS", "Closed", "RangeError", "ZSummary", "close_day", "day_range", "export",
-           "parse_range", "shop_day", "x_report", "z_report", "z_reports", "z_rows"]
+           "listing", "parse_day", "parse_range", "shop_day", "x_report", "z_report", "z_reports", "z_rows"]

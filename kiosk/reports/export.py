@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, select
+from sqlalchemy import Select, and_, or_, select
 
 from ..checkout import coins
 from ..checkout.inputs import N_, InputError
@@ -43,21 +43,29 @@ class RangeError(InputError):
     """The range of days asked for is not one: a clear message, nothing read."""
 
 
+def parse_day(raw: str | None) -> date | None:
+    """One shop day written YYYY-MM-DD (None when nothing was written); RangeError otherwise."""
+    text = (raw or "").strip()
+    if not text:
+        return None
+    try:
+        if not DAY.fullmatch(text):
+            raise ValueError(text)
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise RangeError(N_("Dates are written YYYY-MM-DD.")) from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise RangeError(N_("Dates are written YYYY-MM-DD."))
+    return day
+
+
 def parse_range(first: str | None, last: str | None) -> tuple[date, date]:
     """The first and last shop day of an export, both included, as YYYY-MM-DD."""
     days: list[date] = []
     for raw in (first, last):
-        text = (raw or "").strip()
-        if not text:
+        day = parse_day(raw)
+        if day is None:
             raise RangeError(N_("Choose the first and the last day."))
-        try:
-            if not DAY.fullmatch(text):
-                raise ValueError(text)
-            day = date.fromisoformat(text)
-        except ValueError:
-            raise RangeError(N_("Dates are written YYYY-MM-DD.")) from None
-        if not FIRST_YEAR <= day.year <= LAST_YEAR:
-            raise RangeError(N_("Dates are written YYYY-MM-DD."))
         days.append(day)
     if days[0] > days[1]:
         raise RangeError(N_("The first date must not be after the second."))
@@ -166,6 +174,31 @@ def rows_query() -> Select[Any]:
     return (select(checkouts, line.c.status.label("z_status"), line.c.received.label("z_received"))
             .select_from(checkouts.outerjoin(line, and_(line.c.z_number == checkouts.c.z_number,
                                                         line.c.checkout_id == checkouts.c.id))))
+
+
+def listing(ledger: Ledger, *, start: datetime | None = None, end: datetime | None = None,
+            status: str | None = None, display_id: str | None = None,
+            before: tuple[datetime, int] | None = None, limit: int = 20) -> list[Mapping[str, Any]]:
+    """The export's rows for the till API, newest first: created in [start, end), and older than
+    `before` (created_at, id), the last row of the page before (keyset paging: rows added since
+    never shift a page)."""
+    query = rows_query()
+    if start is not None:
+        query = query.where(checkouts.c.created_at >= start)
+    if end is not None:
+        query = query.where(checkouts.c.created_at < end)
+    if status is not None:
+        query = query.where(checkouts.c.status == status)
+    if display_id is not None:
+        query = query.where(checkouts.c.display_id == display_id)
+    if before is not None:
+        moment, row_id = before
+        query = query.where(or_(checkouts.c.created_at < moment,
+                                and_(checkouts.c.created_at == moment, checkouts.c.id < row_id)))
+    query = query.order_by(checkouts.c.created_at.desc(), checkouts.c.id.desc()).limit(limit)
+    ledger.ensure()
+    with ledger.engine.connect() as conn:
+        return list(conn.execute(query).mappings())
 
 
 def export(ledger: Ledger, first: date, last: date, zone: ZoneInfo) -> Iterator[str]:
