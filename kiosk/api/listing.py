@@ -110,7 +110,7 @@ def _iso(moment: datetime | None) -> str | None:
 def _dec(value: Decimal | None, currency: str | None = None) -> str | None:
     if value is None:
         return None
-    return format(rounded(value, currency) if currency else value, "f")
+    return format(rounded(value, currency) if currency else value, "f")  # "": an imported row without one
 
 
 def present(row: Mapping[str, Any], zone: ZoneInfo) -> dict[str, Any]:
