@@ -16,6 +16,8 @@ from werkzeug.serving import make_server
 from . import logs
 from .config import DEMO, DEMO_PIN, SANDBOX_URL
 
+DEMO_TIPS = "5,10,15"  # `kiosk demo` only: a shop's kiosk has no tip screen until KIOSK_TIPS says so
+
 
 def _serve_threads(servers: list[tuple[str, Any]]) -> None:
     threads = []
@@ -90,12 +92,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     # --printer tcp://HOST:9100: the shop's receipt printer, printing every paid payment.
     printing = {"PRINTER_URL": args.printer, "AUTO_PRINT": "printer",
                 "PRINTER_COLUMNS": args.printer_columns} if args.printer else {}
+    # The demo shows the back office with tips on; KIOSK_TIPS (empty: none) says otherwise.
+    tips = {} if "KIOSK_TIPS" in os.environ else {"TIPS": DEMO_TIPS}
     app = create_app({
         DEMO: True,  # the demo PIN and a generated secret key, for this sandbox only
         "API_URL": f"http://127.0.0.1:{sandbox.server_port}",
         "API_EMAIL": sandbox_app.config["SANDBOX_EMAIL"],
         "API_PASSWORD": sandbox_app.config["SANDBOX_PASSWORD"],
         **printing,
+        **tips,
     })
     app.extensions["kiosk"].upgrade_ledger()
     kiosk = make_server(args.host, args.port, app, threaded=True)

@@ -19,7 +19,7 @@ from kiosk import create_app
 from kiosk.config import ConfigError
 from kiosk.ledger.migrate import head
 
-from .support import field
+from .support import Customer, field
 
 ROOT = Path(__file__).resolve().parents[1]
 HTMX_SHA256 = "d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717"
@@ -95,7 +95,8 @@ def wait_for(url: str, seconds: float = 20) -> requests.Response:
 
 def test_kiosk_demo_runs_both_and_stops_on_ctrl_c(tmp_path):
     kiosk_port, sandbox_port = free_port(), free_port()
-    env = {**os.environ, "KIOSK_STATE_DIR": str(tmp_path)}
+    env = {k: v for k, v in os.environ.items() if k != "KIOSK_TIPS"}
+    env["KIOSK_STATE_DIR"] = str(tmp_path)
     proc = subprocess.Popen(
         [sys.executable, "-m", "kiosk.cli", "demo", "--port", str(kiosk_port),
          "--sandbox-port", str(sandbox_port)],
@@ -105,6 +106,11 @@ def test_kiosk_demo_runs_both_and_stops_on_ctrl_c(tmp_path):
         page = wait_for(f"http://127.0.0.1:{kiosk_port}/")
         assert page.status_code == 200 and 'data-testid="amount-display"' in page.text
         assert (tmp_path / "ledger.sqlite3").exists()  # the demo upgraded its ledger as it started
+        # The demo turns tips on (KIOSK_TIPS=5,10,15), so its back office has tips to show.
+        customer = Customer.over_http(f"http://127.0.0.1:{kiosk_port}")
+        assert customer.enter("100.00").headers["Location"].endswith("/tip")
+        tip_screen = customer.get("/tip").text
+        assert all(f'data-testid="tip-{p}"' in tip_screen for p in ("5", "10", "15", "none", "custom"))
         assert wait_for(f"http://127.0.0.1:{sandbox_port}/sandbox").status_code == 200
         staff = requests.Session()  # the demo's PIN opens the demo's operator area
         html = staff.get(f"http://127.0.0.1:{kiosk_port}/operator", timeout=10).text
