@@ -178,7 +178,7 @@ def rows_query() -> Select[Any]:
 
 def listing(ledger: Ledger, *, start: datetime | None = None, end: datetime | None = None,
             status: str | None = None, display_id: str | None = None,
-            before: tuple[datetime, int] | None = None, limit: int = 20) -> list[Mapping[str, Any]]:
+            before: tuple[datetime, int] | None = None, limit: int = 20) -> list[Mapping[Any, Any]]:
     """The export's rows for the till API, newest first: created in [start, end), and older than
     `before` (created_at, id), the last row of the page before (keyset paging: rows added since
     never shift a page)."""
