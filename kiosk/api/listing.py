@@ -1,5 +1,6 @@
 """GET /api/v1/checkouts: the accounting export's rows (kiosk.reports) for a till, newest first,
-read from the sales ledger, with filters and cursor paging.
+read from the sales ledger, with filters and cursor paging. The rows a till can reach: the
+checkouts tills and the console sent, of every till (a keypad's sale stays out of its reach).
 
 - `created_from`, `created_to`: shop days, YYYY-MM-DD in the shop's time zone, both included,
   as in the export.

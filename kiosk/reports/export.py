@@ -179,10 +179,11 @@ def rows_query() -> Select[Any]:
 def listing(ledger: Ledger, *, start: datetime | None = None, end: datetime | None = None,
             status: str | None = None, display_id: str | None = None,
             before: tuple[datetime, int] | None = None, limit: int = 20) -> list[Mapping[Any, Any]]:
-    """The export's rows for the till API, newest first: created in [start, end), and older than
+    """The export's rows for the till API, newest first: the orders of tills and the console
+    (a keypad's sale stays out of a till's reach), created in [start, end), and older than
     `before` (created_at, id), the last row of the page before (keyset paging: rows added since
     never shift a page)."""
-    query = rows_query()
+    query = rows_query().where(checkouts.c.order_id.is_not(None))
     if start is not None:
         query = query.where(checkouts.c.created_at >= start)
     if end is not None:

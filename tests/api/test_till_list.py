@@ -58,15 +58,17 @@ def till(shop) -> Till:
 
 def sale(ledger: Ledger, created: datetime, status: str = "paid", **facts) -> str:
     """A sale written to the ledger as the kiosk's booking writes one; its tx id."""
-    tx_id = f"tx-list-{next(_serial)}"
+    serial = next(_serial)
+    tx_id, order_id = f"tx-list-{serial}", f"chk_{serial:016x}"
     at = created.timestamp()
-    ledger.record(Entry(at=at, tx_id=tx_id, status="waiting", started_by_kind="kiosk", started_by="k1",
+    ledger.record(Entry(at=at, tx_id=tx_id, order_id=order_id, status="waiting", started_by_kind="till",
+                        started_by="till-list", display_id="a1b2c3d4e5f6", ask_tip=True,
                         amount=Decimal("100.00"), currency="TRY", coin="TRX", network="TRX",
                         coin_amount=Decimal("8.000000"), created=at, deadline=at + 600, **facts))
     if status != "waiting":
         ledger.record(Entry(at=at + 30, tx_id=tx_id, status=status,
                             received=Decimal("8.000000") if status == "paid" else None))
-    return tx_id
+    return order_id
 
 
 def local(text: str) -> datetime:
@@ -123,7 +125,14 @@ def test_status_filter_and_the_rows_fields(shop, till):
     assert listed(till, created_from=day, created_to=day, status="expired") == []
     row = listed(till, created_from=day, created_to=day, status="paid")[0]
     assert sorted(row) == sorted(LISTED_FIELDS)
-    assert (row["source"], row["display_id"], row["ask_tip"], row["cashier"]) == ("kiosk", None, None, None)
+    assert (row["source"], row["display_id"], row["ask_tip"], row["cashier"]) == \
+        ("till", "a1b2c3d4e5f6", True, "till-list")
+    # A keypad's sale stays out of a till's reach, as its GET and cancel do.
+    keypad = f"tx-keypad-{next(_serial)}"
+    at = local(f"{day}T13:00:00").timestamp()
+    shop.ledger.record(Entry(at=at, tx_id=keypad, status="waiting", started_by_kind="kiosk", started_by="k1",
+                             amount=Decimal("50.00"), currency="TRY", created=at, deadline=at + 600))
+    assert [r["id"] for r in listed(till, created_from=day, created_to=day)] == [open_one, cancelled, paid]
     assert (row["amount"], row["tip_amount"], row["total_amount"]) == ("100.00", "0.00", "100.00")
     assert (row["received"], row["coin_amount"], row["z_number"]) == ("8", "8", None)
     assert row["closed_at"] == "2031-04-02T07:00:30Z"
