@@ -126,6 +126,8 @@ ROUTES: dict[str, Rule] = {
     "reports.close_day": Rule(Who.OPERATOR, **_OPERATOR),
     "reports.z_page": Rule(Who.OPERATOR, **_OPERATOR),
     "reports.z_csv": Rule(Who.OPERATOR, **_OPERATOR),
+    "reports.print_x": Rule(Who.OPERATOR, **_OPERATOR),
+    "reports.print_z": Rule(Who.OPERATOR, **_OPERATOR),
     # A till, with its API key.
     "api.list_displays": Rule(Who.TILL, **_NO_SESSION),
     "api.pair_display": Rule(Who.TILL, **_NO_SESSION),
