@@ -94,9 +94,10 @@ def wait_for(url: str, seconds: float = 20) -> requests.Response:
 
 
 def test_kiosk_demo_runs_both_and_stops_on_ctrl_c(tmp_path):
+    """The README's demo: a shop in euros for German, English and Arabic speaking customers."""
     kiosk_port, sandbox_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k != "KIOSK_TIPS"}
-    env["KIOSK_STATE_DIR"] = str(tmp_path)
+    env.update(KIOSK_STATE_DIR=str(tmp_path), KIOSK_CURRENCY="EUR", KIOSK_LANGUAGES="de,en,ar")
     proc = subprocess.Popen(
         [sys.executable, "-m", "kiosk.cli", "demo", "--port", str(kiosk_port),
          "--sandbox-port", str(sandbox_port)],
@@ -105,6 +106,8 @@ def test_kiosk_demo_runs_both_and_stops_on_ctrl_c(tmp_path):
     try:
         page = wait_for(f"http://127.0.0.1:{kiosk_port}/")
         assert page.status_code == 200 and 'data-testid="amount-display"' in page.text
+        assert '<html lang="de" dir="ltr"' in page.text and "0,00\u00a0€" in page.text
+        assert 'data-testid="language-ar"' in page.text and 'data-testid="language-tr"' not in page.text
         assert (tmp_path / "ledger.sqlite3").exists()  # the demo upgraded its ledger as it started
         # The demo turns tips on (KIOSK_TIPS=5,10,15), so its back office has tips to show.
         customer = Customer.over_http(f"http://127.0.0.1:{kiosk_port}")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 from blinker import Signal
 
 from ..cryptom import CryptomClient, Transaction
+from ..references import sale_reference
 from .outcome import Outcome
 from .record import Recent, Record, View
 from .store import Store
@@ -74,23 +75,31 @@ class Base:
         def note(self, tx_id: str, kind: str, amount: str, coin: str, network: str,
                  tx: Transaction | None) -> None: ...
 
+    @staticmethod
+    def shop_reference(record: Record) -> str | None:
+        """How the shop names the sale, for the log lines: the reference its till or console
+        gave (kiosk.displays.Orders, which keeps the orders, puts its own reader here)."""
+        return None
+
     def _event(self, event: str, record: Record, tx: Transaction | None = None, **facts: str | None) -> None:
-        """One log line per lifecycle event, for people and for machines (JSON fields); then the
-        listeners (record and facts) and the followers (the whole Change: `tx`, else the
-        transaction last seen of this checkout) are told."""
+        """One log line per lifecycle event, for people and for machines (JSON fields), naming
+        the sale as its screens do; then the listeners (record and facts) and the followers (the
+        whole Change: `tx`, else the transaction last seen of this checkout) are told."""
+        seen = tx if tx is not None else self._last_seen.get_item(record.tx_id)
+        reference = sale_reference(self.shop_reference(record), seen.sequence_id if seen else None)
         extra = {"event": event, "tx": record.tx_id, "amount": str(record.amount),
                  "currency": self.currency, "coin": f"{record.coin}/{record.network}",
+                 **({"reference": reference} if reference else {}),
                  **{k: v for k, v in facts.items() if v is not None}}
         details = " ".join(f"{k}={v}" for k, v in facts.items() if v is not None)
-        log.info("payment %s tx=%s amount=%s %s %s %s", event, record.tx_id, record.amount,
-                 self.currency, extra["coin"], details, extra=extra)
+        log.info("payment %s %stx=%s amount=%s %s %s %s", event, f"ref={reference!r} " if reference else "",
+                 record.tx_id, record.amount, self.currency, extra["coin"], details, extra=extra)
         for listener in self.listeners:
             try:
                 listener(record, {k: v for k, v in facts.items() if v is not None})
             except Exception:  # a listener never breaks a payment
                 log.exception("a checkout listener failed")
         if self.followers:
-            seen = tx if tx is not None else self._last_seen.get_item(record.tx_id)
             change = Change(event, record, {k: v for k, v in facts.items() if v is not None}, seen,
                             self.clock())
             for follower in self.followers:

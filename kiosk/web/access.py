@@ -106,6 +106,7 @@ ROUTES: dict[str, Rule] = {
     "operator.pin_submit": Rule(Who.STAFF_DOOR, **_OPERATOR),
     "operator.lock": Rule(Who.STAFF_DOOR, **_OPERATOR),
     "operator.today": Rule(Who.OPERATOR, **_OPERATOR),
+    "operator.language": Rule(Who.OPERATOR, **_OPERATOR),
     "operator.dismiss": Rule(Who.OPERATOR, **_OPERATOR),
     "operator.history": Rule(Who.OPERATOR, **_OPERATOR),
     "operator.detail": Rule(Who.OPERATOR, **_OPERATOR),
