@@ -116,7 +116,7 @@ def test_kiosk_demo_runs_both_and_stops_on_ctrl_c(tmp_path):
                               data={"csrf_token": field(html, "csrf_token"), "pin": "246810"})
         assert unlocked.headers["Location"] == "/operator/today"
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=15)
+        out, _ = proc.communicate(timeout=60)
     finally:
         proc.kill()
     assert f"http://127.0.0.1:{kiosk_port}/" in out and f"http://127.0.0.1:{sandbox_port}/sandbox" in out

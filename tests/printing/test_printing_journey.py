@@ -261,7 +261,7 @@ def test_the_demo_prints_to_a_printer_given_on_the_command_line(tmp_path, printe
         out = printer.wait_for(1, seconds=10)[0]
         assert out.value("Tutar") == "300,00 TL" and max(len(line) for line in out.lines) == 32
         proc.send_signal(signal.SIGINT)
-        text, _ = proc.communicate(timeout=15)
+        text, _ = proc.communicate(timeout=60)
     finally:
         proc.kill()
     assert f"Printer: {printer.url}" in text

@@ -386,7 +386,7 @@ def test_an_upgrade_from_the_store_keeps_its_open_checkouts(fleet, tmp_path):
             rows = {row.tx_id: row for row in ledger.all()}
             return rows if [rows[i].status if i in rows else None for i in ids] == expected else {}
 
-        rows = wait_for("the imported checkouts to end", ended, seconds=TIMEOUT + 30)
+        rows = wait_for("the imported checkouts to end", ended, seconds=TIMEOUT + 90)
     finally:
         logs = [host.stop() for host in hosts]
     assert len(ledger.all()) == 3  # imported once, though two hosts upgraded at once
