@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import redis
 
 from .checkout import Checkout, LocalStore, RedisStore, Store
-from .checkout.booking import Booking, follow, store_checkouts
+from .checkout.booking import Booking, follow, store_checkouts, store_items
 from .clock import now
 from .config import Settings
 from .cryptom import CryptomClient, FileTokenStore, RedisTokenStore, TokenStore
@@ -43,8 +43,13 @@ class Services:
             settings.api_url, settings.api_email, settings.api_password, token_store=tokens,
             login_key=settings.secret_key,
         )
+        # The sales ledger: SQLite in the state folder, or the fleet's PostgreSQL. Each checkout's
+        # row holds its state (written by its runner), each order's row its status (the booking).
+        self.ledger = Ledger(make_engine(settings.database_url or sqlite_url(settings.state_dir)),
+                             seed=lambda: store_checkouts(self.store, settings.currency),
+                             items=lambda: store_items(self.store))
         self.checkout = Checkout(
-            self.client, self.store, payment_timeout=settings.payment_timeout,
+            self.client, self.store, ledger=self.ledger, payment_timeout=settings.payment_timeout,
             currency=settings.currency, create_limit=settings.create_limit,
             # Half a poll interval: one tab never sees a stale answer, a second tab shares it.
             share_seconds=settings.poll_interval / 2,
@@ -63,10 +68,6 @@ class Services:
             self.webhooks = Webhooks(self.store, self.orders, settings.webhook_url, settings.webhook_secret,
                                      backoff=settings.webhook_backoff, schedule=self.jobs.webhook_at)
         self.jobs.webhooks = self.webhooks
-        # The sales ledger: SQLite in the state folder, or the fleet's PostgreSQL. Every lifecycle
-        # event of a checkout and every status of an order is written there (kiosk.checkout.booking).
-        self.ledger = Ledger(make_engine(settings.database_url or sqlite_url(settings.state_dir)),
-                             seed=lambda: store_checkouts(self.store, settings.currency))
         self.booking = Booking(self.ledger, self.store, currency=settings.currency)
         follow(self.checkout, self.orders, self.booking)
         self.jobs.booking = self.booking

@@ -6,19 +6,23 @@ the ledger its screens then write to."""
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 import sys
+import time
 from decimal import Decimal
 
 import pytest
 
-from kiosk.checkout import Checkout, LocalStore
+from kiosk.checkout import LocalStore
 from kiosk.config import ConfigError
 from kiosk.ledger import Ledger, make_engine, sqlite_url
+from kiosk.ledger.migrate import head
 from kiosk.sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD
 
+from . import old_store
 from .conftest import SECRET, free_port
+
+HEAD = head()  # the newest migration
 
 
 def kiosk(state_dir, sandbox_url: str, *args: str, **settings: str) -> subprocess.CompletedProcess:
@@ -48,15 +52,14 @@ def test_kiosk_db_upgrade_imports_the_store_once_then_finds_it_up_to_date(sandbo
     state.mkdir(mode=0o700)
     # An install from before the ledger: a checkout open in its key-value store.
     store = LocalStore(state / "kiosk.sqlite3")
-    checkout = Checkout(client, store, payment_timeout=600)
-    tx = checkout.start(secrets.token_hex(8), Decimal("0.30"), "TRX", "TRX", owner="kiosk:k1")
+    tx = old_store.checkout(store, sandbox, "0.30", "kiosk:k1", at=time.time())
 
     first = kiosk(state, sandbox.url, "db", "upgrade", **database)
     assert first.returncode == 0, first.stderr
-    assert "upgraded from nothing to revision 0001; 1 checkout imported from the store" in first.stdout
+    assert f"upgraded from nothing to revision {HEAD}; 1 checkout imported from the store" in first.stdout
     second = kiosk(state, sandbox.url, "db", "upgrade", **database)
     assert second.returncode == 0, second.stderr
-    assert "is up to date: revision 0001" in second.stdout
+    assert f"is up to date: revision {HEAD}" in second.stdout
 
     url = database.get("DATABASE_URL", "").replace("postgresql://", "postgresql+psycopg://")
     ledger = Ledger(make_engine(url or sqlite_url(state)))
@@ -110,7 +113,7 @@ def test_an_app_writes_its_ledger_from_the_screens_upgrading_it_first(make_app, 
     assert (tmp_path / "state" / "ledger.sqlite3").exists()
     # As another start finds it: up to date.
     again = make_app().extensions["kiosk"].upgrade_ledger()
-    assert (again.before, again.after, again.imported) == ("0001", "0001", 0)
+    assert (again.before, again.after, again.imported) == (HEAD, HEAD, 0)
 
 
 def revision(state_dir) -> str | None:
@@ -129,7 +132,7 @@ def test_kiosk_serve_upgrades_the_ledger_before_its_workers_start(sandbox, tmp_p
     state.mkdir(mode=0o700)
     server = Gunicorn(sandbox.url, state, free_port(), WATCHER="off")
     try:
-        assert revision(state) == "0001"  # as soon as it answers, before any checkout
+        assert revision(state) == HEAD  # as soon as it answers, before any checkout
     finally:
         log = server.stop()
     assert "Traceback" not in log
@@ -148,14 +151,14 @@ def test_kiosk_worker_upgrades_the_ledger_as_it_starts(sandbox, tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 60
-        while revision(state) != "0001":
+        while revision(state) != HEAD:
             assert proc.poll() is None, proc.communicate()[0]
             assert time.monotonic() < deadline, "the worker did not upgrade the ledger"
             time.sleep(0.1)
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)
-    assert "upgraded from nothing to 0001" in out and "Traceback" not in out
+    assert f"upgraded from nothing to {HEAD}" in out and "Traceback" not in out
 
 
 def test_a_till_api_checkout_names_its_key_in_the_ledger(sandbox, tmp_path):

@@ -139,10 +139,12 @@ class CancelDone:
 
 @dataclass(frozen=True)
 class CancelRefused:
-    """Upstream refused the DELETE; `tx`: the transaction read right after (None: no answer)."""
+    """Upstream refused the DELETE; `tx`: the transaction read right after (None: no answer);
+    `message`: upstream's words, for the log."""
 
     reason: str
     tx: Transaction | None
+    message: str = ""
 
 
 @dataclass(frozen=True)
@@ -311,7 +313,9 @@ def _final(state: State, outcome: Outcome, tx: Transaction | None) -> Next:
         event, flag = LATE[outcome]
     else:
         return Next(state, (Show(state.outcome),))
-    new = replace(state, status=outcome.value, cancelling=None, retry_at=None)
+    # The reason of a DELETE still on its way is the result's too (it decided expired or not).
+    reason = state.cancel_reason or (state.cancelling if outcome is not Outcome.PAID else None)
+    new = replace(state, status=outcome.value, cancel_reason=reason, cancelling=None, retry_at=None)
     effects: list[Effect] = [Notify(event, received)]
     if flag is not None:
         effects.append(Flag(flag))
@@ -351,7 +355,8 @@ def _cancel_asked(state: State, reason: str, now: float, tx: Transaction | None 
     if state.is_final:
         return Next(state, (Read(expire=False),))
     waiting = state.retry_at is not None and now < state.retry_at
-    if waiting or state.cancelling is not None:
+    # Upstream confirmed one already (it may not show it yet), or one is on its way.
+    if waiting or state.reason is not None:
         if tx is not None:
             return _settle(state, decide(tx, state.deadline, now, state.reason), tx)
         return Next(state, (Read(expire=False),))

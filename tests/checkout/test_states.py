@@ -243,7 +243,7 @@ TABLE = [
         at("waiting", cancelling="deadline"),
         Answered(CANCELLED_TX, expire=False),
         D,
-        at("expired"),
+        at("expired", cancel_reason="deadline"),
         (told("expired", "0"), Show(Outcome.EXPIRED)),
     ),
     (
@@ -317,7 +317,7 @@ TABLE = [
         at("waiting", cancelling="deadline"),
         Answered(MANUAL),
         D,
-        at("see_cashier", flags=frozenset({"see_cashier"})),
+        at("see_cashier", cancel_reason="deadline", flags=frozenset({"see_cashier"})),
         (told("needs a check", "0"), Flag("see_cashier"), Show(Outcome.SEE_CASHIER)),
     ),
     (
@@ -325,7 +325,7 @@ TABLE = [
         at("waiting", cancelling="deadline"),
         Answered(MANUAL_HALF),
         D,
-        at("partial", received=Decimal("0.000001"), flags=frozenset({"partial"})),
+        at("partial", cancel_reason="deadline", received=Decimal("0.000001"), flags=frozenset({"partial"})),
         (told("ended with partial payment", "0.000001"), Flag("partial"), Show(Outcome.PARTIAL_KEPT)),
     ),
     (

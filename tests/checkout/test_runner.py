@@ -1,0 +1,161 @@
+"""The runner: hosts, screens and consumers racing over one checkout make one transition and
+one upstream DELETE. Real threads and real processes, one store and one ledger (SQLite, and a
+real PostgreSQL), the sandbox counting what reached it over HTTP."""
+
+from __future__ import annotations
+
+import multiprocessing
+import secrets
+import threading
+from decimal import Decimal
+
+import pytest
+import time_machine
+
+from kiosk.checkout import Checkout, LocalStore, Outcome
+from kiosk.checkout.runner import Runner, columns, state_of
+from kiosk.checkout.states import State
+from kiosk.cryptom import CryptomClient
+from kiosk.ledger import Ledger, make_engine
+from kiosk.sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD
+
+from ..desk import T0
+
+RACERS = 6
+
+
+def race(jobs) -> list:
+    """Run the jobs at once, each in its own thread; their results in order."""
+    barrier = threading.Barrier(len(jobs))
+    results: list = [None] * len(jobs)
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = jobs[i]()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    return results
+
+
+@pytest.fixture
+def hosts(desk, ledger_url):
+    """A desk whose ledger is on `ledger_url`, and `RACERS` hosts of the same kiosk over it:
+    the same store and ledger, nothing in common in memory."""
+    ledger = Ledger(make_engine(ledger_url))
+    ledger.upgrade()
+    d = desk(ledger=ledger, payment_timeout=60)
+    return d, [d.another_worker(payment_timeout=60) for _ in range(RACERS)]
+
+
+def test_hosts_cancelling_at_once_send_one_delete_and_make_one_transition(hosts):
+    d, others = hosts
+    with time_machine.travel(T0, tick=False):
+        tx = d.start()
+        record = d.checkout.record(tx)
+        d.sandbox.faults(latency_ms=300, latency_next=1, only="cancel")  # a DELETE slow to answer
+        views = race([lambda c=c, n=n: c.cancel(record, ("customer", "till")[n % 2])
+                      for n, c in enumerate(others)])
+    assert d.calls("cancel") == 1
+    assert d.events(tx).count("cancelled") == 1
+    row = d.ledger.get(tx_id=tx)
+    assert (row.status, row.version) == ("cancelled", 2)
+    assert row.cancel_reason in ("customer", "till")
+    # Who lost the race saw the result, or waited on the DELETE on its way: never a second one.
+    assert {v.outcome for v in views} <= {Outcome.CANCELLED, Outcome.WAITING}
+
+
+def test_screens_and_the_watcher_at_the_deadline_send_one_delete(hosts):
+    d, others = hosts
+    with time_machine.travel(T0, tick=False) as clock:
+        tx = d.start()
+        d.sandbox.pay(tx, share="half")
+        record = d.checkout.record(tx)
+        clock.shift(60)
+        jobs = [lambda c=c: c.view(record) for c in others[:-1]]
+        jobs.append(lambda: d.watch_now(tx))
+        race(jobs)
+        assert d.calls("cancel") == 1
+        assert d.view(tx).outcome is Outcome.PARTIAL_KEPT
+    events = d.events(tx)
+    assert events.count("ended with partial payment") == 1 and events.count("partly paid") <= 1
+    row = d.ledger.get(tx_id=tx)
+    assert (row.status, row.cancel_reason, row.attention) == ("partial", "deadline", ["partial"])
+    assert len([i for i in d.attention() if i == tx]) == 1
+
+
+def test_many_screens_seeing_a_payment_tell_it_once(hosts):
+    d, others = hosts
+    with time_machine.travel(T0, tick=False):
+        tx = d.start()
+        d.sandbox.pay(tx, share="full")
+        record = d.checkout.record(tx)
+        views = race([lambda c=c: c.view(record) for c in others])
+    assert {v.outcome for v in views} == {Outcome.PAID}
+    assert d.events(tx) == ["created", "paid"]
+    assert d.ledger.get(tx_id=tx).version == 2
+
+
+def test_a_write_that_lost_the_race_takes_its_step_anew(hosts):
+    """Compare and set: a state written from an old version is refused; the runner reads the
+    row again and its step finds the result another host wrote."""
+    d, _ = hosts
+    with time_machine.travel(T0, tick=False):
+        tx = d.start()
+        record = d.checkout.record(tx)
+        row = d.ledger.row(tx)
+        runner: Runner = d.checkout.runner
+        state = state_of(row, record, None)
+        assert state == State(deadline=record.deadline, status="waiting")
+        d.sandbox.pay(tx, share="full")
+        assert d.view(tx).outcome is Outcome.PAID  # another host, meanwhile
+        from kiosk.checkout.runner import sale_entry
+
+        stale = sale_entry(record, T0, "TRY", None, State(deadline=record.deadline, status="cancelled"))
+        assert not d.ledger.advance(row, stale, columns(state))  # the old version: refused
+        assert d.ledger.get(tx_id=tx).status == "paid"
+        assert runner.state(record).status == "paid"
+
+
+# -- processes ---------------------------------------------------------------------------------
+
+def _cancel_in_a_process(sandbox_url: str, store_path: str, ledger_url: str, tx: str, start, out) -> None:
+    """Another process of the kiosk: its own client, store and ledger connections."""
+    client = CryptomClient(sandbox_url, DEFAULT_EMAIL, DEFAULT_PASSWORD)
+    checkout = Checkout(client, LocalStore(store_path), ledger=Ledger(make_engine(ledger_url)),
+                        payment_timeout=600)
+    record = checkout.record(tx)
+    start.wait(30)
+    out.put(checkout.cancel(record, "till").outcome.value)
+
+
+def test_processes_cancelling_at_once_send_one_delete(desk, tmp_path, ledger_url):
+    ledger = Ledger(make_engine(ledger_url))
+    ledger.upgrade()
+    d = desk(ledger=ledger)
+    tx = d.checkout.start(secrets.token_hex(8), Decimal("300"), "TRX", "TRX", owner="kiosk:a")
+    d.sandbox.faults(latency_ms=300, latency_next=1, only="cancel")
+    spawn = multiprocessing.get_context("spawn")
+    start, out = spawn.Event(), spawn.Queue()
+    procs = [spawn.Process(target=_cancel_in_a_process,
+                           args=(d.sandbox.url, d.store.path, ledger_url, tx, start, out))
+             for _ in range(4)]
+    for p in procs:
+        p.start()
+    start.set()
+    outcomes = [out.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(30)
+        assert p.exitcode == 0
+    assert d.calls("cancel") == 1 and d.upstream(tx)["status"] == "CANCELLED"
+    assert "cancelled" in outcomes and set(outcomes) <= {"cancelled", "waiting"}
+    row = ledger.get(tx_id=tx)
+    assert (row.status, row.cancel_reason, row.version) == ("cancelled", "till", 2)
