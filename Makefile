@@ -37,7 +37,8 @@ system-deps:
 WORKERS ?= 2
 test: $(VENV)/.test-installed system-deps $(AXE)
 	$(BIN)/ruff check kiosk tests
-	$(BIN)/mypy --strict kiosk/ledger
+	$(BIN)/lint-imports
+	$(BIN)/mypy kiosk
 	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 clean:

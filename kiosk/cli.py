@@ -78,7 +78,7 @@ def _reachable(host: str) -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from . import create_app
+    from .app import create_app
     from .jobs import Runner
     from .sandbox import create_sandbox_app
 
@@ -119,8 +119,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_keys(args: argparse.Namespace) -> int:
     """The till API's keys, in the store the kiosk uses (KIOSK_STATE_DIR or KIOSK_REDIS_URL)."""
-    from . import create_app
-    from .api.keys import ApiKeys, KeyError_
+    from .app import create_app
+    from .tills import ApiKeys, KeyError_
 
     keys = ApiKeys(create_app().extensions["kiosk"].store)
     if args.action == "create":
@@ -150,7 +150,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 def cmd_pin(args: argparse.Namespace) -> int:
     """Ends the operator and cashier PIN locks of every kiosk sharing this store."""
-    from . import create_app
+    from .app import create_app
     from .checkout.pin import PinGuard
 
     services = create_app().extensions["kiosk"]
@@ -164,7 +164,7 @@ def cmd_pin(args: argparse.Namespace) -> int:
 def cmd_db(args: argparse.Namespace) -> int:
     """`kiosk db upgrade`: the ledger's schema to the newest migration (every start does it too);
     the first upgrade imports the checkouts the key-value store holds."""
-    from . import create_app
+    from .app import create_app
     from .ledger import describe
 
     services = create_app().extensions["kiosk"]
@@ -188,7 +188,7 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from . import create_app
+    from .app import create_app
     from .jobs import Runner
 
     app = create_app()  # the same settings, checked the same way, as `kiosk serve`

@@ -1,4 +1,5 @@
-"""gunicorn settings for `kiosk serve` (or `gunicorn -c python:kiosk.gunicorn_config 'kiosk:create_app()'`).
+"""gunicorn settings for `kiosk serve`
+(or `gunicorn -c python:kiosk.gunicorn_config 'kiosk.app:create_app()'`).
 
 Timeouts are ordered so each layer gives up before the one above it:
 upstream read (5 s) < htmx request timeout (8 s) < gunicorn worker timeout (30 s).

@@ -7,11 +7,12 @@ import sys
 
 
 def run() -> int:
-    from . import create_app
+    from .app import create_app
 
     # Check the settings once, before forking: one clear line on a bad one. The ledger's schema is
     # brought up to date then too, before any worker writes to it.
     create_app().extensions["kiosk"].upgrade_ledger()
-    gunicorn = [sys.executable, "-m", "gunicorn", "-c", "python:kiosk.gunicorn_config", "kiosk:create_app()"]
+    gunicorn = [sys.executable, "-m", "gunicorn", "-c", "python:kiosk.gunicorn_config",
+                "kiosk.app:create_app()"]
     os.execv(sys.executable, gunicorn)  # noqa: S606 - our own interpreter, fixed arguments
     return 0  # pragma: no cover - execv does not return

@@ -1,13 +1,16 @@
 """Everything the kiosk works with, built once per process from the settings: the shared store,
-the upstream client, the checkout rules, the displays and their orders, and the job queue. No
-Flask here: the web app, the job consumer (`kiosk worker`) and the demo build the same services."""
+the upstream client, the checkout rules, the displays and their orders, the tills' webhooks, the
+ledger and the job queue. Each part is handed what it needs when it is built; parts below tell
+the ones above through blinker signals (a checkout due for the watcher, a webhook due for
+delivery), never through attributes set afterwards. The web app (kiosk.app), the job consumer
+(`kiosk worker`) and the demo build the same services; `kiosk()` finds the app's from a request."""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import redis
+from flask import current_app
 
 from .checkout import Checkout, LocalStore, RedisStore, Store
 from .checkout.booking import Booking, follow, store_checkouts, store_items
@@ -17,9 +20,7 @@ from .cryptom import CryptomClient, FileTokenStore, RedisTokenStore, TokenStore
 from .displays import Displays, Orders
 from .jobs import Jobs, make_queue
 from .ledger import Ledger, Upgraded, describe, make_engine, sqlite_url
-
-if TYPE_CHECKING:
-    from .api.webhooks import Webhooks
+from .tills import Webhooks
 
 log = logging.getLogger("kiosk.ledger")
 
@@ -58,19 +59,15 @@ class Services:
         self.displays = Displays(self.store)
         self.orders = Orders(self.store, self.checkout, self.displays, min_amount=settings.min_amount,
                              max_amount=settings.max_amount, currency=settings.currency)
-        self.jobs = Jobs(make_queue(settings.state_dir, settings.redis_url), self.checkout, self.store,
-                         self.orders)
-        self.checkout.on_watch = self.jobs.wake
         self.webhooks: Webhooks | None = None
         if settings.webhook_url and settings.webhook_secret:
-            from .api.webhooks import Webhooks
-
             self.webhooks = Webhooks(self.store, self.orders, settings.webhook_url, settings.webhook_secret,
-                                     backoff=settings.webhook_backoff, schedule=self.jobs.webhook_at)
-        self.jobs.webhooks = self.webhooks
+                                     backoff=settings.webhook_backoff)
         self.booking = Booking(self.ledger, self.store, currency=settings.currency)
         follow(self.checkout, self.orders, self.booking)
-        self.jobs.booking = self.booking
+        # Last: the queue runs the jobs of all the above, and wakes when they say they are due.
+        self.jobs = Jobs(make_queue(settings.state_dir, settings.redis_url), self.checkout, self.store,
+                         self.orders, webhooks=self.webhooks, booking=self.booking)
         self.ledger_upgrade: Upgraded | None = None
 
     def upgrade_ledger(self) -> Upgraded | None:
@@ -91,3 +88,10 @@ class Services:
             log.info("the ledger (%s) was upgraded from %s to %s; %d checkouts imported from the store",
                      describe(self.ledger.engine), done.before or "nothing", done.after, done.imported)
         return done
+
+
+def kiosk() -> Services:
+    """The app's services, from a view or anything else that runs in a request (kiosk.app puts
+    them in the app's extensions)."""
+    services: Services = current_app.extensions["kiosk"]
+    return services

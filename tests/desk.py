@@ -13,7 +13,7 @@ import pytest
 
 from kiosk import clock
 from kiosk.checkout import Checkout, LocalStore
-from kiosk.checkout.base import WATCHED
+from kiosk.checkout.base import WATCHED, watch_due
 from kiosk.cryptom import CryptomClient
 from kiosk.ledger import Ledger, make_engine
 from kiosk.sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD
@@ -37,14 +37,15 @@ class Desk:
         # The ledger: a SQLite file beside the store, unless one is given (on PostgreSQL too).
         self.ledger = settings.pop("ledger", None) or Ledger(make_engine(f"sqlite:///{path}.ledger"))
         self.woken: list[tuple[str, float]] = []
-        self.checkout = Checkout(self.client, self.store, ledger=self.ledger, on_watch=self._wake, **settings)
+        self.checkout = Checkout(self.client, self.store, ledger=self.ledger, **settings)
+        watch_due.connect(self._wake, sender=self.checkout)
 
     def another_worker(self, **settings: Any) -> Checkout:
         """Another process of the same kiosk: the same store and ledger, nothing in memory."""
         settings.setdefault("payment_timeout", 600)
         return Checkout(self.client, self.store, ledger=self.ledger, **settings)
 
-    def _wake(self, tx_id: str, at: float) -> None:
+    def _wake(self, sender: Checkout, *, tx_id: str, at: float) -> None:
         self.woken.append((tx_id, at))
 
     def start(self, amount: str = "300", owner: str = "kiosk:a") -> str:

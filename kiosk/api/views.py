@@ -37,10 +37,9 @@ from ..displays import (
     parse_lines,
 )
 from ..displays.models import check_total
-from ..web.extensions import kiosk
-from . import present
+from ..services import kiosk
+from ..tills import ApiKeys, present
 from .errors import ApiError, answer
-from .keys import ApiKeys
 from .reading import BODY_MAX, body, clean, input_message, parse_api_amount, text
 
 log = logging.getLogger(__name__)
@@ -74,6 +73,12 @@ def api_error(err: ApiError) -> Any:
 
 @bp.errorhandler(HTTPException)
 def http_error(err: HTTPException) -> Any:
+    if err.code == 401:  # the access check found no valid key (kiosk.web.access)
+        return answer(ApiError("unauthorized", "A valid API key is needed: Authorization: Bearer <key>."))
+    if err.code == 429:  # the key's rate limit (kiosk.web.access)
+        retry = getattr(err, "retry_after", None)
+        return answer(ApiError("rate_limited", str(err.description),
+                               {"Retry-After": str(retry)} if retry is not None else None))
     if err.code == 413:
         return answer(ApiError("invalid_request", f"The body can be at most {BODY_MAX} bytes.", status=413))
     if err.code == 405:

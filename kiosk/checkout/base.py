@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
+
+from blinker import Signal
 
 from ..cryptom import Transaction
 from .record import RECORD_TTL, UNREADABLE, Recent, Record
@@ -18,6 +20,10 @@ log = logging.getLogger("kiosk.checkout")
 WATCHED = "watched"  # checkouts: open ones until they close, closed ones for a day after
 CREATES = "creates"  # creates that got no answer yet, by the time to look for them upstream
 RECORDS = "records"  # the kiosk's checkouts by their start, for the reconciliation
+
+# Sent by a Checkout (the sender) when one of its checkouts is next due for the watcher:
+# (tx_id, at). The job queue listens to wake on time; the checkout knows nothing of it.
+watch_due = Signal("checkout watch due")
 
 
 @dataclass(frozen=True)
@@ -125,19 +131,19 @@ class Teller:
 
 class Timetable:
     """When the watcher looks at each checkout next: the entry in the store is the truth (a
-    sweep finds it even if the queue lost its job); `on_watch` wakes the queue on time."""
+    sweep finds it even if the queue lost its job); `watch_due`, sent as `sender` (the
+    Checkout), wakes the queue on time."""
 
-    def __init__(self, store: Store, on_watch: Callable[[str, float], None] | None) -> None:
+    def __init__(self, store: Store, sender: Any) -> None:
         self.store = store
-        self.on_watch = on_watch
+        self.sender = sender
 
     def watch_at(self, tx_id: str, at: float) -> None:
         self.store.schedule(WATCHED, tx_id, at)
         self.wake(tx_id, at)
 
     def wake(self, tx_id: str, at: float) -> None:
-        if self.on_watch is not None:
-            try:
-                self.on_watch(tx_id, at)
-            except Exception:  # the sweep picks it up: a queue hiccup must not fail a payment
-                log.warning("could not queue the watch of %s; the next sweep will", tx_id, exc_info=True)
+        try:
+            watch_due.send(self.sender, tx_id=tx_id, at=at)
+        except Exception:  # the sweep picks it up: a queue hiccup must not fail a payment
+            log.warning("could not queue the watch of %s; the next sweep will", tx_id, exc_info=True)

@@ -30,7 +30,7 @@ from .watch import Findings, Watch
 
 WATCH_INTERVAL = 15.0
 # Settings a test or the operator's tools may change on a running facade: the parts are built anew.
-REBUILT = frozenset({"client", "store", "ledger", "clock", "share_seconds", "watch_interval", "on_watch",
+REBUILT = frozenset({"client", "store", "ledger", "clock", "share_seconds", "watch_interval",
                      "payment_timeout", "currency", "create_limit"})
 
 
@@ -46,7 +46,6 @@ class Checkout:
         create_limit: tuple[int, int] = (10, 60),
         share_seconds: float = 0.0,
         watch_interval: float = WATCH_INTERVAL,
-        on_watch: Callable[[str, float], None] | None = None,
         clock: Callable[[], float] = clock_now,
     ) -> None:
         self._ready = False
@@ -58,7 +57,6 @@ class Checkout:
         self.create_limit = create_limit
         self.share_seconds = share_seconds
         self.watch_interval = watch_interval
-        self.on_watch = on_watch  # wakes the job queue when a checkout is next due
         self.clock = clock
         self.memory = Memory()  # transactions and QR images this process has seen
         # Told of every lifecycle event (the orders of tills and the console follow their checkout).
@@ -78,7 +76,7 @@ class Checkout:
         clock = self.clock
         records = Records(self.store)
         teller = Teller(self.currency, self.memory, clock, self.listeners, self.followers)
-        timetable = Timetable(self.store, self.on_watch)
+        timetable = Timetable(self.store, self)  # wakes the job queue: base.watch_due
         runner = Runner(self.client, self.store, self.ledger, teller, self.memory, currency=self.currency,
                         share_seconds=self.share_seconds, watch_interval=self.watch_interval, clock=clock)
         cancels = Cancel(self.client, records, runner)

@@ -106,7 +106,7 @@ class CryptomClient:
 
     def qr_png(self, tx_id: str) -> bytes:
         content = self._authed("GET", f"/qr/{_safe_id(tx_id)}", raw=True)
-        if not content.startswith(b"\x89PNG\r\n\x1a\n"):
+        if not isinstance(content, bytes) or not content.startswith(b"\x89PNG\r\n\x1a\n"):
             raise Unavailable("upstream QR code is not a PNG image")
         return content
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any
+from typing import Any, overload
 
 
 class Status(StrEnum):
@@ -32,6 +32,10 @@ class Status(StrEnum):
             return cls.UNKNOWN
 
 
+@overload
+def to_decimal(value: Any) -> Decimal: ...
+@overload
+def to_decimal(value: Any, default: None) -> Decimal | None: ...
 def to_decimal(value: Any, default: Decimal | None = Decimal(0)) -> Decimal | None:
     """Upstream sends amounts as strings and some numbers as JSON numbers; both become Decimal."""
     if value is None or value == "":

@@ -176,7 +176,9 @@ class RedisTokenStore:
 
     def lock(self) -> contextlib.AbstractContextManager[None]:
         # Longer than a login can take (connect + read timeouts), so a crashed holder frees it.
-        return self.redis.lock(self.key + ":lock", timeout=15, blocking_timeout=20)
+        held: contextlib.AbstractContextManager[None] = self.redis.lock(
+            self.key + ":lock", timeout=15, blocking_timeout=20)
+        return held
 
 
 def token_from_auth(data: Mapping[str, Any], now: float) -> Token:

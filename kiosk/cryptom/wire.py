@@ -111,8 +111,8 @@ def read_body(response: requests.Response, deadline: float) -> None:
 
 
 def message_of(payload: Any, response: requests.Response) -> str:
-    if isinstance(payload, dict) and isinstance(payload.get("message"), str):
-        return payload["message"]
+    if isinstance(payload, dict) and isinstance(message := payload.get("message"), str):
+        return message
     match = _TITLE.search(response.text[:4096]) if response.content else None
     detail = f": {match.group(1).strip()[:120]}" if match else ""
     return f"Cryptom Pay answered HTTP {response.status_code}{detail}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from ..checkout.record import RECORD_TTL, Record
 from ..checkout.store import Store
@@ -30,7 +31,7 @@ class Following:
 
     store: Store
     clock: Callable[[], float]
-    listeners: list[Callable[[OrderState, dict], None]]
+    listeners: list[Callable[[OrderState, dict[str, Any]], None]]
 
     def get(self, order_id: str | None) -> Order | None:  # pragma: no cover - Orders has it
         raise NotImplementedError
@@ -41,12 +42,12 @@ class Following:
     def tx_of(self, order: Order) -> str | None:  # pragma: no cover - Orders has it
         raise NotImplementedError
 
-    def known(self, order: Order) -> dict:
+    def known(self, order: Order) -> dict[str, Any]:
         """The last status noticed, when (`updated`), and the money facts seen so far."""
         text = self.store.get(f"order-status:{order.id}")
         return json.loads(text) if text else {}
 
-    def _track(self, state: OrderState, facts: dict | None = None) -> None:
+    def _track(self, state: OrderState, facts: dict[str, Any] | None = None) -> None:
         """Note the order's status; the first to notice a new one tells the listeners, once."""
         order = state.order
         known = self.known(order)

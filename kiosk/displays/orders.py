@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 from ..checkout import ownership
 from ..checkout.outcome import Outcome
@@ -76,7 +77,7 @@ class Orders(Following, Sending):
         self.currency = currency
         self.clock = clock
         # Told once of each status an order reaches, with its facts (the webhooks).
-        self.listeners: list[Callable[[OrderState, dict], None]] = []
+        self.listeners: list[Callable[[OrderState, dict[str, Any]], None]] = []
         checkout.listeners.append(self._on_checkout)
 
     # -- reading ---------------------------------------------------------------------------

@@ -92,9 +92,9 @@ class Sending:
             if earlier and sent_as != fingerprint:
                 raise IdempotencyConflict("this key was used for another order")
             if earlier not in ("", "pending"):
-                order = self.get(earlier)
-                if order is not None:
-                    return order, False
+                first = self.get(earlier)
+                if first is not None:
+                    return first, False
             time.sleep(0.1)  # the first request is sending it now
         raise DisplayBusy("the same order is still being sent")
 

@@ -28,8 +28,11 @@ from huey import Huey, crontab
 from huey.signals import SIGNAL_ERROR
 
 from ..checkout import Checkout, Store
+from ..checkout.base import watch_due
+from ..checkout.booking import Booking
 from ..clock import now
 from ..displays import Orders
+from ..tills.webhooks import Webhooks, delivery_due
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +47,14 @@ HEARTBEAT_TTL = 60.0
 class Jobs:
     """The queue and its jobs, for one process: the web workers queue, the consumer runs."""
 
-    def __init__(self, huey: Huey, checkout: Checkout, store: Store, orders: Orders | None = None) -> None:
+    def __init__(self, huey: Huey, checkout: Checkout, store: Store, orders: Orders | None = None, *,
+                 webhooks: Webhooks | None = None, booking: Booking | None = None) -> None:
         self.huey = huey
         self.checkout = checkout
         self.store = store
         self.orders = orders
+        self.webhooks = webhooks  # the till API's webhooks, delivered by the `webhook` job
+        self.booking = booking  # the ledger's entries kept while it was away, caught up by the sweep
         self.host = f"{socket.gethostname()}:{os.getpid()}"
 
         @huey.task(priority=10, name="watch")
@@ -86,11 +92,11 @@ class Jobs:
                 self.webhook_at(checkout_id, again)
 
         self.webhook_task = webhook
-        # Set by the services once built (the webhooks follow the orders): the till API's webhooks.
-        self.webhooks: Any = None
-        # Set by the services once built: the ledger's entries kept while it was away.
-        self.booking: Any = None
         huey.signal(SIGNAL_ERROR)(self._failed)
+        # The checkout and the webhooks announce when they are next due; the queue wakes then.
+        watch_due.connect(self._watch_due, sender=checkout)
+        if webhooks is not None:
+            delivery_due.connect(self._delivery_due, sender=webhooks)
 
     # -- queueing ------------------------------------------------------------------------------
 
@@ -100,6 +106,12 @@ class Jobs:
             self.watch_task(tx_id, at)
         else:
             self.watch_task.schedule((tx_id, at), eta=datetime.fromtimestamp(at, UTC))
+
+    def _watch_due(self, sender: Checkout, *, tx_id: str, at: float) -> None:
+        self.wake(tx_id, at)
+
+    def _delivery_due(self, sender: Webhooks, *, checkout_id: str, at: float) -> None:
+        self.webhook_at(checkout_id, at)
 
     def webhook_at(self, checkout_id: str, at: float) -> None:
         """Deliver this checkout's waiting webhooks at `at` (a retry's back-off)."""

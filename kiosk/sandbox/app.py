@@ -19,6 +19,7 @@ from typing import Any
 
 import segno
 from flask import Flask, Response, abort, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 
 from ..paths import STATIC_DIR, TEMPLATES_DIR
 from . import jwt
@@ -67,6 +68,7 @@ def create_sandbox_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.from_prefixed_env("KIOSK", loads=str)  # a password 12.50 stays 12.50
     app.config.from_mapping(config or {})
+    assert isinstance(app.json, DefaultJSONProvider)
     app.json.sort_keys = False  # keep the document's field order
     state = SandboxState(
         email=str(app.config["SANDBOX_EMAIL"]),

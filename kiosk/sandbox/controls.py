@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import Flask, Response, abort, jsonify, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as Answer
 
 from .store import Faults, SandboxState
 
@@ -45,23 +46,23 @@ def add_controls(app: Flask, state: SandboxState) -> None:
             abort(fail(400, "amount must be greater than 0"))
         return amount
 
-    def done(tx: dict[str, Any]) -> Response:
+    def done(tx: dict[str, Any]) -> Answer:
         if request.is_json or request.accept_mimetypes.best == "application/json":
             return jsonify(status=True, data=tx)
         return redirect(url_for("index"))
 
     @app.post("/sandbox/transactions/<tx_id>/pay")
-    def pay(tx_id: str) -> Response:
+    def pay(tx_id: str) -> Answer:
         tx = find(tx_id)
         return done(state.pay(tx_id, control_amount(tx)))
 
     @app.post("/sandbox/transactions/<tx_id>/expire")
-    def expire(tx_id: str) -> Response:
+    def expire(tx_id: str) -> Answer:
         find(tx_id)
         return done(state.expire(tx_id))
 
     @app.post("/sandbox/transactions/<tx_id>/cancel")
-    def cancel_control(tx_id: str) -> Response:
+    def cancel_control(tx_id: str) -> Answer:
         find(tx_id)
         return done(state.cancel(tx_id)[1])
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import jwt as pyjwt
+from jwt.types import Options
 
 # The sandbox reads the times itself, as upstream does (its `exp` is in milliseconds).
-_NO_TIME_CHECKS = {"verify_exp": False, "verify_iat": False, "verify_nbf": False,
+_NO_TIME_CHECKS: Options = {"verify_exp": False, "verify_iat": False, "verify_nbf": False,
                    "verify_aud": False, "verify_iss": False}
 
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict
 
 from flask import Flask, Request, abort, g, make_response, redirect, request, url_for
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, TooManyRequests, Unauthorized
 
 from . import staff
 
@@ -44,9 +44,16 @@ class Rule:
     area: staff.Area | None = None  # the staff area of a STAFF_DOOR, CASHIER or OPERATOR line
 
 
-_NO_SESSION = {"session": False}
-_CASHIER = {"area": staff.CASHIER}
-_OPERATOR = {"area": staff.OPERATOR}
+class _Options(TypedDict, total=False):
+    """A few options that many lines share, unpacked into Rule(...)."""
+
+    session: bool
+    area: staff.Area
+
+
+_NO_SESSION: _Options = {"session": False}
+_CASHIER: _Options = {"area": staff.CASHIER}
+_OPERATOR: _Options = {"area": staff.OPERATOR}
 
 # endpoint -> who may call it. Grouped as the README's table shows it.
 ROUTES: dict[str, Rule] = {
@@ -188,7 +195,7 @@ def _display() -> Any:
 def _customer(line: Rule) -> Any:
     """With KIOSK_REQUIRE_PAIRING only paired displays reach the customer's screens: anyone else
     is sent to /display (pages) or told nothing exists (everything else)."""
-    from .extensions import kiosk
+    from ..services import kiosk
 
     display = _display()
     if display is None:
@@ -208,7 +215,7 @@ def _customer(line: Rule) -> Any:
 
 def _owned(tx_id: str) -> Any:
     """This browser's own checkout; anyone else's answers exactly as an unknown id does."""
-    from .extensions import kiosk
+    from ..services import kiosk
     from .screens import owner
 
     record = kiosk().checkout.record_for(tx_id, owner()) if 0 < len(tx_id) <= 64 else None
@@ -223,24 +230,23 @@ def owned_record() -> Any:
 
 
 def _till() -> None:
-    """A till's bearer key, then its rate limit: a refused key writes nothing."""
+    """A till's bearer key, then its rate limit: a refused key writes nothing. The till API's
+    blueprint answers the 401 and the 429 in its own JSON."""
     from .. import clock
-    from ..api.errors import ApiError
-    from ..api.keys import ApiKeys
-    from .extensions import kiosk
+    from ..services import kiosk
+    from ..tills import ApiKeys
 
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     name = ApiKeys(kiosk().store).verify(key.strip()) if scheme.lower() == "bearer" else None
     if name is None:
-        raise ApiError("unauthorized", "A valid API key is needed: Authorization: Bearer <key>.")
+        raise Unauthorized()
     g.api_key = name
     count, window = kiosk().settings.api_rate_limit
     slot = int(clock.now() // window)
     if kiosk().store.incr(f"rate:api:{name}:{slot}", ttl=window) > count:
-        retry = str(max(1, int((slot + 1) * window - clock.now())))
-        raise ApiError("rate_limited", f"More than {count} requests in {window} s with this key.",
-                       {"Retry-After": retry})
+        retry = max(1, int((slot + 1) * window - clock.now()))
+        raise TooManyRequests(f"More than {count} requests in {window} s with this key.", retry_after=retry)
 
 
 def poll_redirect(endpoint: str) -> Any:

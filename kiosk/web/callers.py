@@ -10,7 +10,7 @@ from flask import Response, g, request
 
 from ..displays import Display
 from ..displays.registry import valid_credential
-from .extensions import kiosk
+from ..services import kiosk
 
 COOKIE = "kiosk_display"
 # Browsers keep a cookie at most 400 days; every visit of a display to /display renews it.

@@ -22,9 +22,9 @@ from flask_babel import gettext as _
 from .. import clock
 from ..checkout.inputs import InputError, parse_amount, parse_note, parse_reference
 from ..displays import DisplayBusy, DisplayNotInTillMode, DisplayOffline, Order, OrderState
+from ..services import kiosk
 from . import format as fmt
 from . import staff
-from .extensions import kiosk
 from .paying import qr_svg
 from .screens import is_htmx, message, new_nonce, valid_nonce
 from .staff import audit

@@ -32,8 +32,8 @@ from flask_babel import gettext as _
 from .. import clock
 from ..checkout import StartLimited, StartRejected, StartUnavailable
 from ..displays import Display, Order, OrderEnded, OrderState, pairing
+from ..services import kiosk
 from . import callers, health
-from .extensions import kiosk
 
 bp = Blueprint("display", __name__, url_prefix="/display")
 

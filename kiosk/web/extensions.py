@@ -1,4 +1,5 @@
-"""Everything the app is wired to, set up in one place."""
+"""The web layer's extensions, set up once by kiosk.app: sessions, CSRF, Babel, the templates'
+filters, the security headers and the access check."""
 
 from __future__ import annotations
 
@@ -9,16 +10,15 @@ from datetime import timedelta
 from typing import Any
 
 from cachelib.file import FileSystemCache
-from flask import Flask, Request, Response, current_app, request, session
+from flask import Flask, Request, Response, request, session
 from flask.sessions import NullSession, SessionInterface
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 
 from .. import __version__, logs
-from ..config import Settings
 from ..i18n import LANGUAGE_NAMES, LOCALES, TRANSLATIONS_DIR, compile_catalogs
 from ..paths import STATIC_DIR
-from ..services import Services
+from ..services import Services, kiosk
 from . import access, security, sessions, staff
 from . import format as fmt
 from .proxy import TrustedProxies
@@ -51,11 +51,6 @@ class SessionlessProbes(SessionInterface):
         self.inner.regenerate(session)  # type: ignore[attr-defined]
 
 
-def kiosk() -> Services:
-    """The app's services (kiosk.services), from a view."""
-    return current_app.extensions["kiosk"]
-
-
 def current_locale() -> str:
     """The customer's choice on this kiosk, until the next customer; else the shop's default."""
     try:
@@ -74,9 +69,8 @@ def _asset_version() -> str:
     return digest.hexdigest()[:10]
 
 
-def init_app(app: Flask, settings: Settings) -> None:
-    kiosk_services = Services(settings)
-    app.extensions["kiosk"] = kiosk_services
+def init_app(app: Flask, kiosk_services: Services) -> None:
+    settings = kiosk_services.settings
     if settings.behind_proxy:
         app.wsgi_app = TrustedProxies(  # type: ignore[method-assign]
             app.wsgi_app, settings.trusted_proxies)

@@ -25,7 +25,7 @@ from redis.exceptions import AuthenticationError, OutOfMemoryError, ReadOnlyErro
 from .. import __version__, clock
 from ..checkout import ledger
 from ..jobs import queue_health
-from .extensions import kiosk
+from ..services import kiosk
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger("kiosk.health")
@@ -132,8 +132,9 @@ def readyz() -> Any:
         health = _cache["health"] if fresh else None
     if health is None:
         try:
-            if kiosk().redis is not None:
-                kiosk().redis.ping()  # a fleet is not ready without its shared store
+            shared = kiosk().redis
+            if shared is not None:
+                shared.ping()  # a fleet is not ready without its shared store
             if store_refuses_writes(fresh=True):
                 # It still answers reads, but no payment can start: not ready, and said so.
                 health = ledger.Health(False, "the store refuses writes", None, REFUSES)

@@ -26,14 +26,14 @@ from flask import (
 from flask_babel import gettext as _
 
 from .. import __version__
-from ..api.keys import NAME as KEY_NAME
-from ..api.keys import ApiKeys
 from ..checkout import ledger
 from ..cryptom import CryptomError, NotFound, Rejected, Status
 from ..displays import MODES, Display, DisplayBusy, PairingError
 from ..jobs import queue_health
+from ..services import kiosk
+from ..tills import ApiKeys
+from ..tills.keys import NAME as KEY_NAME
 from . import staff
-from .extensions import kiosk
 from .screens import message
 from .staff import audit
 

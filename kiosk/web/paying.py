@@ -11,10 +11,10 @@ from flask import Response, abort, make_response, redirect, render_template, req
 
 from .. import clock
 from ..checkout import Outcome, View
+from ..services import kiosk
 from . import callers
 from . import format as fmt
 from .access import owned_record
-from .extensions import kiosk
 from .screens import bp, is_htmx
 
 

@@ -35,10 +35,11 @@ from redis.exceptions import RedisError
 from ..checkout import StartLimited, StartRejected, StartUnavailable, ownership
 from ..checkout.inputs import InputError, parse_amount, parse_mobile, parse_note
 from ..i18n import LOCALES
+from ..services import kiosk
 from . import callers, health
 from . import format as fmt
 from .display import state_token
-from .extensions import current_locale, kiosk
+from .extensions import current_locale
 from .sessions import SHOW_AGAIN
 
 bp = Blueprint("kiosk", __name__)
@@ -170,8 +171,9 @@ def language() -> Any:
 def client_keys() -> tuple[str, ...]:
     """Who a limit counts against: this kiosk session and the client's address."""
     keys = [f"addr:{request.remote_addr or '-'}"]
-    if getattr(session, "sid", None):
-        keys.append(f"session:{session.sid}")
+    sid = getattr(session, "sid", None)  # flask-session's id of the server-side session
+    if sid:
+        keys.append(f"session:{sid}")
     return tuple(keys)
 
 

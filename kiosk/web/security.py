@@ -11,6 +11,7 @@ from flask import Flask, Response, current_app, flash, redirect, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as Answer
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def screen_for(path: str) -> str:
     return "/"
 
 
-def form_expired(err: CSRFError) -> Response:
+def form_expired(err: CSRFError) -> Answer:
     """A page left open overnight, a second tab, a session that ended, a referrer withheld:
     nothing is done, and the customer is back on the screen with a note to try again."""
     log.warning("form refused: %s %s: %s", request.method, request.path[:200], err.description)

@@ -114,7 +114,7 @@ def unlock(area: Area, attempt: str) -> PinResult:
     # Compared against the PIN it might be, so the guard compares once: wrong tries of any PIN
     # count against one lockout.
     matching = [p for p in pins if hmac.compare_digest(attempt.encode(), p.encode())]
-    pin = (matching or pins or [None])[0]
+    pin = next(iter(matching or pins), None)
     result = guard(pin).check(attempt, who())
     if result.ok:
         session[area.session_key] = clock.now() + area.idle_seconds

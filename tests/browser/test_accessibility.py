@@ -62,7 +62,7 @@ def screens(kiosk_server, sandbox):
     operator = {"pin": "/operator", "today": "/operator/today", "history": "/operator/history",
                 "detail": f"/operator/tx/{partly}", "settings": "/operator/settings",
                 "keys": "/operator/keys"}
-    from kiosk.api.keys import ApiKeys
+    from kiosk.tills.keys import ApiKeys
 
     ApiKeys(kiosk.app.extensions["kiosk"].store).create("till-1")  # a row with its revoke button
     return kiosk, customer, operator

@@ -90,7 +90,7 @@ def test_receipt_print_layouts(page, kiosk_server, sandbox):
 
 
 def test_api_keys_listed_and_one_revoked_in_both_languages(page, kiosk_server, sandbox):
-    from kiosk.api.keys import ApiKeys
+    from kiosk.tills.keys import ApiKeys
 
     from .test_accessibility import in_language
 

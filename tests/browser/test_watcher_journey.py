@@ -10,7 +10,7 @@ from kiosk.checkout import LocalStore
 
 from ..conftest import free_port
 from ..support import Gunicorn
-from ..test_watcher import FAST, wait_for
+from ..system.test_watcher import FAST, wait_for
 from .test_journey import start_payment
 
 
