@@ -16,7 +16,7 @@ does not answer, screens say "reconnecting" and nothing moves: nothing is lost.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -109,7 +109,7 @@ def sale_entry(record: Record, at: float, currency: str, tx: Transaction | None 
 class Runner:
     def __init__(self, client: CryptomClient, store: Store, ledger: Ledger, teller: Teller, memory: Memory,
                  *, currency: str, share_seconds: float, watch_interval: float,
-                 clock: Any) -> None:
+                 clock: Callable[[], float]) -> None:
         self.client = client
         self.store = store
         self.ledger = ledger

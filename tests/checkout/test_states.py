@@ -538,6 +538,22 @@ TABLE = [
         at("waiting", retry_at=7.0, refusals=1),
         (CancelUpstream("customer"),),
     ),
+    (
+        "a cancel after upstream confirmed one: no second DELETE",
+        at("waiting", cancel_reason="customer"),
+        CancelAsked("till"),
+        5,
+        at("waiting", cancel_reason="customer"),
+        (Read(expire=False),),
+    ),
+    (
+        "the deadline after upstream confirmed a cancel it shows open yet: keep waiting",
+        at("waiting", cancel_reason="customer"),
+        Answered(WAITING_TX),
+        D,
+        at("waiting", cancel_reason="customer"),
+        (Show(Outcome.WAITING),),
+    ),
     # -- the cancel's answer ---------------------------------------------------------------------
     (
         "upstream confirms: the reason stays, look again",
