@@ -54,7 +54,8 @@ FLAGS = {Outcome.PARTIAL_KEPT: "partial", Outcome.SEE_CASHIER: "see_cashier"}
 class State:
     """Where a checkout stands. `status`: the status word (see kiosk.ledger.states); `deadline`:
     when the kiosk cancels it; `cancel_reason`: who asked for the cancel upstream confirmed;
-    `cancelling`: the reason of a DELETE on its way (a short lease, not history); `refusals`
+    `cancelling`: the reason of a DELETE on its way (the runner's lease in the store, read as it
+    is: no step sets or clears it, and the ledger does not keep it); `refusals`
     and `retry_at`: upstream's refusals of a DELETE and when one may be asked again; `lost_since`
     and `lost_count`: the first "not found" answer since upstream last answered, and how many."""
 
@@ -247,11 +248,11 @@ def step(state: State, event: Event, now: float) -> Next:
     if isinstance(event, CancelAsked):
         return _cancel_asked(state, event.reason, now)
     if isinstance(event, CancelDone):
-        return Next(replace(state, cancel_reason=event.reason, cancelling=None), (Read(expire=False),))
+        return Next(replace(state, cancel_reason=event.reason), (Read(expire=False),))
     if isinstance(event, CancelRefused):
         return _refused(state, event, now)
     if isinstance(event, CancelFailed):
-        return _away(replace(state, cancelling=None), _notice(event.reason))
+        return _away(state, _notice(event.reason))
     raise TypeError(f"not an event: {event!r}")
 
 
@@ -315,7 +316,7 @@ def _final(state: State, outcome: Outcome, tx: Transaction | None) -> Next:
         return Next(state, (Show(state.outcome),))
     # The reason of a DELETE still on its way is the result's too (it decided expired or not).
     reason = state.cancel_reason or (state.cancelling if outcome is not Outcome.PAID else None)
-    new = replace(state, status=outcome.value, cancel_reason=reason, cancelling=None, retry_at=None)
+    new = replace(state, status=outcome.value, cancel_reason=reason, retry_at=None)
     effects: list[Effect] = [Notify(event, received)]
     if flag is not None:
         effects.append(Flag(flag))
@@ -330,7 +331,7 @@ def _not_found(state: State, now: float) -> Next:
     if state.is_final:
         return Next(state, (Show(state.outcome),))
     first = state.lost_since if state.lost_since is not None else now
-    state = replace(state, lost_since=first, lost_count=state.lost_count + 1, cancelling=None)
+    state = replace(state, lost_since=first, lost_count=state.lost_count + 1)
     if state.lost_count >= LOST_ANSWERS and now - first >= LOST_GRACE:
         return _final(state, Outcome.SEE_CASHIER, None)
     return _away(state)
@@ -368,10 +369,10 @@ def _refused(state: State, event: CancelRefused, now: float) -> Next:
     open, wait before the next try, twice as long after each refusal."""
     tx, reason = event.tx, event.reason
     if tx is not None and (tx.is_paid or tx.status in ENDED):
-        return Next(replace(state, cancel_reason=reason, cancelling=None), (Read(expire=False),))
+        return Next(replace(state, cancel_reason=reason), (Read(expire=False),))
     refusals = state.refusals + 1
     wait = min(REFUSED_FIRST_WAIT * 2 ** (refusals - 1), REFUSED_MAX_WAIT)
-    state = replace(state, cancelling=None, refusals=refusals, retry_at=now + wait)
+    state = replace(state, refusals=refusals, retry_at=now + wait)
     notice = _notice(reason)
     if tx is None:
         return _away(state, notice)

@@ -243,7 +243,7 @@ TABLE = [
         at("waiting", cancelling="deadline"),
         Answered(CANCELLED_TX, expire=False),
         D,
-        at("expired", cancel_reason="deadline"),
+        at("expired", cancel_reason="deadline", cancelling="deadline"),
         (told("expired", "0"), Show(Outcome.EXPIRED)),
     ),
     (
@@ -317,7 +317,7 @@ TABLE = [
         at("waiting", cancelling="deadline"),
         Answered(MANUAL),
         D,
-        at("see_cashier", cancel_reason="deadline", flags=frozenset({"see_cashier"})),
+        at("see_cashier", cancel_reason="deadline", cancelling="deadline", flags=frozenset({"see_cashier"})),
         (told("needs a check", "0"), Flag("see_cashier"), Show(Outcome.SEE_CASHIER)),
     ),
     (
@@ -325,7 +325,13 @@ TABLE = [
         at("waiting", cancelling="deadline"),
         Answered(MANUAL_HALF),
         D,
-        at("partial", cancel_reason="deadline", received=Decimal("0.000001"), flags=frozenset({"partial"})),
+        at(
+            "partial",
+            cancel_reason="deadline",
+            cancelling="deadline",
+            received=Decimal("0.000001"),
+            flags=frozenset({"partial"}),
+        ),
         (told("ended with partial payment", "0.000001"), Flag("partial"), Show(Outcome.PARTIAL_KEPT)),
     ),
     (
@@ -560,7 +566,7 @@ TABLE = [
         at("waiting", cancelling="customer"),
         CancelDone("customer"),
         5,
-        at("waiting", cancel_reason="customer"),
+        at("waiting", cancel_reason="customer", cancelling="customer"),
         (Read(expire=False),),
     ),
     (
@@ -568,7 +574,7 @@ TABLE = [
         at("waiting", cancelling="customer"),
         CancelFailed("customer"),
         5,
-        OPEN,
+        at("waiting", cancelling="customer"),
         (Show(Outcome.WAITING, reconnecting=True, notice="cancel_failed"),),
     ),
     (
@@ -576,7 +582,7 @@ TABLE = [
         at("partly_paid", cancelling="deadline"),
         CancelFailed("deadline"),
         D,
-        at("partly_paid"),
+        at("partly_paid", cancelling="deadline"),
         (Show(Outcome.PARTLY_PAID, reconnecting=True),),
     ),
     (

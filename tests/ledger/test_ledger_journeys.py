@@ -230,6 +230,19 @@ def test_while_the_ledger_is_away_screens_say_reconnecting_and_nothing_is_lost(d
         assert d.events(tx) == ["created", "paid"]
 
 
+def test_while_the_ledger_is_away_a_screen_shows_the_coins_it_saw_on_their_way(desk, tmp_path):
+    ledger = Away(make_engine(f"sqlite:///{tmp_path / 'away.sqlite3'}"))
+    d = desk(ledger=ledger)
+    with time_machine.travel(T0, tick=False):
+        tx = d.start()
+        d.sandbox.pay(tx, share="half")
+        assert d.view(tx).outcome == "partly_paid"
+        ledger.away = True
+        view = d.view(tx)
+        assert view.reconnecting and view.outcome == "partly_paid" and view.tx.is_partial
+        assert d.another_worker().view(d.checkout.record(tx)).outcome == "waiting"  # it saw nothing
+
+
 def test_the_first_upgrade_imports_what_the_store_holds(desk, sandbox, ledger_url):
     """An install from before the ledger: its checkouts and attention items live in the
     key-value store only (tests/old_store.py writes them as it did)."""
