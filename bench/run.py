@@ -16,6 +16,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import exports
 import screens
 import till
 import watcher
@@ -45,6 +46,7 @@ def main() -> int:
         ("memory", lambda: screens.memory(rows, 2000 if q else 10000)),
         ("till api", lambda: till.till_api(rows, 5 if q else 20, 5 if q else 10)),
         ("watcher", lambda: watcher.watcher_cost(rows, 10 if q else 30, 30 if q else 120)),
+        ("export", lambda: exports.export(rows, 10_000 if q else 100_000)),
     ]
     if args.soak or args.only == "soak":
         steps.append(("soak", lambda: watcher.soak(rows, args.soak_kiosks, args.soak_minutes)))

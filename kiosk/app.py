@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
+from flask import Flask, g
+from flask_limiter import Limiter
 
 from . import api, config
+from .checkout.rates import flask_limiter_storage
 from .paths import STATIC_DIR, TEMPLATES_DIR
 from .services import Services
-from .web import console, display, extensions, health, operator, screens
+from .web import console, display, extensions, health, operator, reports, screens
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -38,7 +40,30 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(display.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(operator.bp)
+    app.register_blueprint(reports.bp)
     app.register_blueprint(health.bp)
     extensions.csrf.exempt(api.bp)  # a till proves itself with its bearer key, not a browser's cookie
     app.register_blueprint(api.bp)
+    limit_tills(app, services)
     return app
+
+
+def _till_key() -> str:
+    return str(g.get("api_key") or "")
+
+
+def limit_tills(app: Flask, services: Services) -> None:
+    """KIOSK_API_RATE_LIMIT requests per key across the whole till API, counted by Flask-Limiter
+    where every worker and host sees the count (kiosk.checkout.rates). Its check runs after the
+    access check (registered before it), so a request without a valid key is refused before it
+    counts anything; the API blueprint answers the 429 in its own JSON, with Retry-After."""
+    # The limits are the kiosk's own settings: Flask-Limiter's RATELIMIT_* (which reach the config
+    # from the environment like every KIOSK_*, as text) never change what it counts or answers.
+    for name in [name for name in app.config if name.startswith("RATELIMIT_")]:
+        app.config.pop(name)
+    uri, options = flask_limiter_storage(services.store, services.redis)
+    limiter = Limiter(key_func=_till_key, storage_uri=uri, storage_options=options, strategy="fixed-window")
+    limiter.init_app(app)
+    count, seconds = services.settings.api_rate_limit
+    limiter.shared_limit(f"{count}/{seconds} second", scope="till-api",
+                         exempt_when=lambda: "api_key" not in g)(api.bp)

@@ -59,6 +59,7 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_URL": None,  # where the till API's webhooks go (https:// in production)
     "WEBHOOK_SECRET": None,  # whsec_... (Standard Webhooks): the receiver checks signatures with it
     "WEBHOOK_BACKOFF": "5/3600",  # retries: the first after N s, doubling up to M s, for 3 days
+    "TIPS": None,  # tip presets in percent, e.g. 5,10,15; unset: no tip screen
 }
 
 
@@ -101,6 +102,7 @@ class Settings:
     webhook_secret: str | None = field(default=None, repr=False)
     webhook_backoff: tuple[float, float] = (5.0, 3600.0)
     watch_interval: int = 15
+    tips: tuple[Decimal, ...] = ()  # percentages offered on the tip screen; none: no tip screen
     # SECRET_KEY, for the digests that must not be computable from the store alone.
     secret_key: str = field(default="", repr=False)
 
@@ -177,6 +179,7 @@ def load(config: dict[str, Any], instance_path: str) -> Settings:
         api_rate_limit=parse.limit(config.get("API_RATE_LIMIT"), "API_RATE_LIMIT"),
         webhook_backoff=parse.backoff(config.get("WEBHOOK_BACKOFF")),
         watch_interval=parse.seconds(config, "WATCH_INTERVAL", 1, 600),
+        tips=parse.tips(config.get("TIPS")),
     )
     url, secret = parse.webhook(config)
     cashier_pin = parse.cashier_pin(config.get("CASHIER_PIN"), settings.operator_pin)

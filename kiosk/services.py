@@ -14,10 +14,12 @@ from flask import current_app
 
 from .checkout import Checkout, LocalStore, RedisStore, Store
 from .checkout.booking import Booking, follow, store_checkouts, store_items
+from .checkout.rates import Window, storage_for
 from .clock import now
 from .config import Settings
 from .cryptom import CryptomClient, FileTokenStore, RedisTokenStore, TokenStore
 from .displays import Displays, Orders
+from .displays.registry import NEW_CODES
 from .jobs import Jobs, make_queue
 from .ledger import Ledger, Upgraded, describe, make_engine, sqlite_url
 from .tills import Webhooks
@@ -40,6 +42,8 @@ class Services:
         else:
             tokens = FileTokenStore(settings.state_dir / "cryptom-token.json")
             self.store = LocalStore(settings.state_dir / "kiosk.sqlite3")
+        # Rate limits count here: in Redis for a fleet, else in the store every worker shares.
+        self.rates = storage_for(self.store, self.redis)
         self.client = CryptomClient(
             settings.api_url, settings.api_email, settings.api_password, token_store=tokens,
             login_key=settings.secret_key,
@@ -51,12 +55,13 @@ class Services:
                              items=lambda: store_items(self.store))
         self.checkout = Checkout(
             self.client, self.store, ledger=self.ledger, payment_timeout=settings.payment_timeout,
-            currency=settings.currency, create_limit=settings.create_limit,
+            currency=settings.currency,
+            create_limit=Window(self.rates, "create", settings.create_limit),
             # Half a poll interval: one tab never sees a stale answer, a second tab shares it.
             share_seconds=settings.poll_interval / 2,
             watch_interval=settings.watch_interval,
         )
-        self.displays = Displays(self.store)
+        self.displays = Displays(self.store, new_codes=Window(self.rates, "pairing", NEW_CODES))
         self.orders = Orders(self.store, self.checkout, self.displays, min_amount=settings.min_amount,
                              max_amount=settings.max_amount, currency=settings.currency)
         self.webhooks: Webhooks | None = None

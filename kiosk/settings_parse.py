@@ -50,6 +50,27 @@ def amount(config: dict[str, Any], name: str) -> Decimal:
     return value
 
 
+TIPS_MAX = 6  # presets on one screen, beside "no tip" and "other amount"
+
+
+def tips(raw: Any) -> tuple[Decimal, ...]:
+    """KIOSK_TIPS: percentages such as `5,10,15` (up to two decimals each, above 0, at most 100,
+    each once); unset or empty, no tip screen."""
+    text = str(raw or "").strip()
+    if not text:
+        return ()
+    found: list[Decimal] = []
+    for part in text.split(","):
+        item = part.strip().removesuffix("%").strip()
+        if not re.fullmatch(r"[0-9]{1,3}(\.[0-9]{1,2})?", item) or not 0 < Decimal(item) <= 100:
+            raise ConfigError(f"KIOSK_TIPS must be percentages above 0 and at most 100, like 5,10,15; "
+                              f"got {raw!r}")
+        found.append(Decimal(item))
+    if len(found) > TIPS_MAX or len(set(found)) != len(found):
+        raise ConfigError(f"KIOSK_TIPS takes at most {TIPS_MAX} different percentages, got {raw!r}")
+    return tuple(found)
+
+
 def seconds(config: dict[str, Any], name: str, low: int, high: int) -> int:
     raw = config.get(name)
     try:

@@ -173,7 +173,7 @@ def till_of(server: Any) -> Till:
     """A till of a `kiosk serve` started by a test module, with a fresh allowance of pairing codes:
     every display of those tests comes from one address."""
     store = store_of(server.state)
-    for key, _value in store.items("rate:pairing:"):
+    for key, _value in store.items("rate:pairing/"):
         store.delete(key)
     return Till(server.url, server.key)
 

@@ -17,6 +17,7 @@ import requests
 
 from kiosk import create_app
 from kiosk.config import ConfigError
+from kiosk.ledger.migrate import head
 
 from .support import field
 
@@ -140,12 +141,12 @@ def test_wheel_carries_templates_and_static(tmp_path):
         "app = kiosk.create_app({{'STATE_DIR': {!r}, 'DEMO': True}});"
         "assert 'site-packages' in kiosk.__file__, kiosk.__file__;"
         # The ledger's migrations travel inside the wheel: a start upgrades it from them.
-        "assert app.extensions['kiosk'].upgrade_ledger().after == '0001';"
+        "assert app.extensions['kiosk'].upgrade_ledger().after == {!r};"
         "html = app.test_client().get('/').get_data(as_text=True);"
         "assert 'data-testid=\"amount-display\"' in html;"
         "r = app.test_client().get('/static/vendor/htmx-2.0.11.min.js');"
         "assert r.status_code == 200 and len(r.data) > 40000;"
-        "print('ok', kiosk.__file__)".format(str(tmp_path / "state"))
+        "print('ok', kiosk.__file__)".format(str(tmp_path / "state"), head())
     )
     run = subprocess.run([python, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr

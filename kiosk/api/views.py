@@ -18,13 +18,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import re
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request, send_file
+from flask import Blueprint, Response, current_app, g, jsonify, request, send_file
+from flask_limiter import RateLimitExceeded
 from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
 
+from .. import clock
 from ..checkout.inputs import NOTE_MAX, REFERENCE_MAX, InputError
 from ..displays import (
     STATUSES,
@@ -75,10 +78,8 @@ def api_error(err: ApiError) -> Any:
 def http_error(err: HTTPException) -> Any:
     if err.code == 401:  # the access check found no valid key (kiosk.web.access)
         return answer(ApiError("unauthorized", "A valid API key is needed: Authorization: Bearer <key>."))
-    if err.code == 429:  # the key's rate limit (kiosk.web.access)
-        retry = getattr(err, "retry_after", None)
-        return answer(ApiError("rate_limited", str(err.description),
-                               {"Retry-After": str(retry)} if retry is not None else None))
+    if isinstance(err, RateLimitExceeded):  # the key's rate limit (Flask-Limiter: kiosk.app)
+        return answer(rate_limited(err))
     if err.code == 413:
         return answer(ApiError("invalid_request", f"The body can be at most {BODY_MAX} bytes.", status=413))
     if err.code == 405:
@@ -87,6 +88,18 @@ def http_error(err: HTTPException) -> Any:
         return answer(ApiError("invalid_request", "The request could not be read."))
     return answer(ApiError("not_found", "No such route.")) if err.code == 404 else answer(
         ApiError("unavailable", "The kiosk could not answer; try again."))
+
+
+def rate_limited(err: RateLimitExceeded) -> ApiError:
+    """The limit and when its window ends, from the count Flask-Limiter just refused."""
+    item = err.limit.limit
+    retry = 1
+    for limiter in current_app.extensions.get("limiter", ()):
+        breached = limiter.current_limit
+        if breached is not None and breached.breached:
+            retry = max(1, math.ceil(breached.window.reset_time - clock.now()))
+    message = f"More than {item.amount} requests in {item.get_expiry()} s with this key."
+    return ApiError("rate_limited", message, {"Retry-After": str(retry)})
 
 
 @bp.errorhandler(RedisError)
@@ -158,6 +171,9 @@ def create_checkout() -> Any:
     if currency is not None and currency != settings.currency:
         raise ApiError("invalid_request", f"This kiosk takes {settings.currency} only.")
     reference = clean(text(data, "reference", most=REFERENCE_MAX), "reference")
+    ask_tip = data.get("ask_tip", True)
+    if not isinstance(ask_tip, bool):
+        raise ApiError("invalid_request", "ask_tip is true or false.")
     note = clean(text(data, "note", most=NOTE_MAX), "note")
     try:
         lines = parse_lines(data.get("lines"), amount, add_up=False)
@@ -175,7 +191,7 @@ def create_checkout() -> Any:
     try:
         order, new = services.orders.send_once(
             display, amount, reference=reference, note=note, lines=lines, source="api",
-            key=f"api:{g.api_key}:{key}", fingerprint=fingerprint)
+            key=f"api:{g.api_key}:{key}", fingerprint=fingerprint, ask_tip=ask_tip)
     except IdempotencyConflict:
         raise ApiError("idempotency_conflict", "This Idempotency-Key was used for another checkout "
                                                "in the last 24 hours.") from None

@@ -236,7 +236,7 @@ def store_checkouts(store: Store, currency: str, clock: Callable[[], float] = cl
         entry = Entry(
             at=at, tx_id=tx_id, order_id=record.order, status=status, started_by_kind=kind,
             started_by=who, display_id=record.display, kiosk_ref=record.ref or None,
-            amount=record.amount, currency=currency, coin=record.coin, network=record.network,
+            amount=record.amount, tip=record.tip, currency=currency, coin=record.coin, network=record.network,
             created=record.created, deadline=record.deadline,
             cancel_reason=store.get(f"cancel:{tx_id}") if status in ENDED_BY else None,
             received=amount(item.get("received")),

@@ -82,6 +82,11 @@ class Record:
     ref: str = ""
     display: str | None = None  # the paired display that showed it
     order: str | None = None  # the order a till or the console sent, when it came from one
+    tip: Decimal = Decimal(0)  # beside `amount`, never in it: upstream was asked for `total`
+
+    @property
+    def total(self) -> Decimal:
+        return self.amount + self.tip
 
     def dumps(self) -> str:
         data = {
@@ -90,6 +95,8 @@ class Record:
             "owner": self.owner, "ref": self.ref,
         }
         data.update({k: v for k, v in (("display", self.display), ("order", self.order)) if v})
+        if self.tip:
+            data["tip"] = str(self.tip)
         return json.dumps(data)
 
     @classmethod
@@ -97,7 +104,8 @@ class Record:
         data = json.loads(text)
         return cls(data["tx_id"], Decimal(data["amount"]), data["coin"], data["network"],
                    float(data["created"]), float(data["deadline"]), data.get("owner"),
-                   str(data.get("ref") or ""), data.get("display"), data.get("order"))
+                   str(data.get("ref") or ""), data.get("display"), data.get("order"),
+                   Decimal(data.get("tip") or 0))
 
 
 @dataclass(frozen=True)

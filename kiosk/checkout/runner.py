@@ -90,7 +90,8 @@ def sale_entry(record: Record, at: float, currency: str, tx: Transaction | None 
     kind, who = started_by(record)
     entry = Entry(
         at=at, tx_id=record.tx_id, order_id=record.order, started_by_kind=kind, started_by=who,
-        display_id=record.display, kiosk_ref=record.ref or None, amount=record.amount, currency=currency,
+        display_id=record.display, kiosk_ref=record.ref or None, amount=record.amount, tip=record.tip,
+        currency=currency,
         coin=record.coin, network=record.network, created=record.created, deadline=record.deadline,
     )
     if state is not None:

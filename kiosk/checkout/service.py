@@ -22,6 +22,7 @@ from .base import RECORDS, Follower, Listener, Memory, Records, Teller, Timetabl
 from .cancel import Cancel
 from .look import Look
 from .outcome import Outcome
+from .rates import StoreStorage, Window
 from .record import Record, View
 from .runner import Runner
 from .start import Attempt, OrderLink, Start
@@ -43,7 +44,7 @@ class Checkout:
         ledger: Ledger,
         payment_timeout: int,
         currency: str = "TRY",
-        create_limit: tuple[int, int] = (10, 60),
+        create_limit: Window | None = None,
         share_seconds: float = 0.0,
         watch_interval: float = WATCH_INTERVAL,
         clock: Callable[[], float] = clock_now,
@@ -54,7 +55,9 @@ class Checkout:
         self.ledger = ledger
         self.payment_timeout = payment_timeout
         self.currency = currency
-        self.create_limit = create_limit
+        # New payments per kiosk session and per client address (kiosk.services counts them
+        # where every worker and host sees them; alone, in this store).
+        self.create_limit = create_limit or Window(StoreStorage(store=store), "create", (10, 60))
         self.share_seconds = share_seconds
         self.watch_interval = watch_interval
         self.clock = clock
@@ -109,9 +112,9 @@ class Checkout:
     def start(self, nonce: str | None, amount: Decimal, coin: str, network: str,
               user_mobile: str | None = None, status_note: str | None = None,
               limit_keys: tuple[str, ...] = (), owner: str | None = None, display: str | None = None,
-              order: str | None = None) -> str:
+              order: str | None = None, tip: Decimal = Decimal(0)) -> str:
         return self.starts.start(nonce, amount, coin, network, user_mobile, status_note, limit_keys, owner,
-                                 display, order)
+                                 display, order, tip)
 
     def order_link(self, order: str) -> OrderLink | None:
         return self.starts.order_link(order)

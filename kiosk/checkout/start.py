@@ -31,6 +31,7 @@ from decimal import Decimal
 from ..cryptom import CryptomClient, CryptomError, Rejected, Transaction, Unavailable
 from .base import CREATES, Records, Timetable, log
 from .cancel import Cancel
+from .rates import Window
 from .record import (
     GUARD_TTL,
     RECORD_TTL,
@@ -125,18 +126,25 @@ class Attempt:
     at: float
     display: str | None = None
     order: str | None = None  # the order it was made for: the watcher adopts it for that order
+    tip: Decimal = Decimal(0)  # asked for beside `amount`: upstream's transaction is for `total`
+
+    @property
+    def total(self) -> Decimal:
+        return self.amount + self.tip
 
     def dumps(self) -> str:
         data = {"ref": self.ref, "owner": self.owner, "amount": str(self.amount), "coin": self.coin,
                 "network": self.network, "at": self.at}
         data.update({k: v for k, v in (("display", self.display), ("order", self.order)) if v})
+        if self.tip:
+            data["tip"] = str(self.tip)
         return json.dumps(data)
 
     @classmethod
     def loads(cls, text: str) -> Attempt:
         d = json.loads(text)
         return cls(d["ref"], d.get("owner"), Decimal(d["amount"]), d["coin"], d["network"], float(d["at"]),
-                   d.get("display"), d.get("order"))
+                   d.get("display"), d.get("order"), Decimal(d.get("tip") or 0))
 
     @classmethod
     def read(cls, ref: str, text: str) -> Attempt | None:
@@ -150,7 +158,7 @@ class Attempt:
 
 class Start:
     def __init__(self, client: CryptomClient, store: Store, records: Records, runner: Runner, cancels: Cancel,
-                 timetable: Timetable, *, currency: str, payment_timeout: int, create_limit: tuple[int, int],
+                 timetable: Timetable, *, currency: str, payment_timeout: int, create_limit: Window,
                  watch_interval: float, clock: Callable[[], float]) -> None:
         self.client = client
         self.store = store
@@ -176,8 +184,10 @@ class Start:
         owner: str | None = None,
         display: str | None = None,
         order: str | None = None,
+        tip: Decimal = Decimal(0),
     ) -> str:
-        """Create the one upstream transaction of this checkout; a repeat of the same nonce
+        """Create the one upstream transaction of this checkout, for `amount` plus `tip` (the
+        record keeps them apart); a repeat of the same nonce
         (double tap, resubmitted form, back button) returns the same transaction.
         `limit_keys` (the kiosk session, the client address) each get `create_limit`.
         `owner` (see ownership) is kept with the record: only it may act on the checkout. After a
@@ -196,23 +206,22 @@ class Start:
         if not self.store.add(key, "pending", ttl=GUARD_TTL):
             return self._await_start(key)
         try:
-            adopted = self._adopt_unanswered(owner, amount, coin, network, order)
+            adopted = self._adopt_unanswered(owner, amount, coin, network, order, tip)
         except Exception:
             self.store.delete(key)
             raise
         if adopted is not None:
             tx, ref = adopted
             return self._begin(key, tx, amount, coin, network, self.clock(), ref, owner,
-                               display=display, order=order)
+                               display=display, order=order, tip=tip)
         started = self.clock()
-        count, window = self.create_limit
-        slot = int(started // window)
-        over = [k for k in limit_keys if self.store.incr(f"rate:{k}:{slot}", ttl=window) > count]
+        over = [k for k in limit_keys if not self.create_limit.hit(k)]
         if over:
             self.store.delete(key)
-            log.warning("payment refused: more than %d new payments in %d s", count, window)
+            log.warning("payment refused: more than %d new payments in %d s", self.create_limit.count,
+                        self.create_limit.seconds)
             raise StartLimited("too many new payments")
-        attempt = Attempt(secrets.token_hex(8), owner, amount, coin, network, started, display, order)
+        attempt = Attempt(secrets.token_hex(8), owner, amount, coin, network, started, display, order, tip)
         # Written before the create is sent: if this process dies waiting for the answer, the
         # watcher still knows to look for the transaction.
         self.store.set(f"create:{attempt.ref}", attempt.dumps(), ttl=CREATE_TTL)
@@ -221,7 +230,8 @@ class Start:
             self.store.set(key, f"pending {started!r}", ttl=GUARD_TTL)
         try:
             tx = self.client.create_transaction(
-                self.currency, amount, coin, network, user_mobile, with_reference(attempt.ref, status_note)
+                self.currency, attempt.total, coin, network, user_mobile,
+                with_reference(attempt.ref, status_note),
             )
         except Unavailable:
             found = self.find_created(attempt)
@@ -247,7 +257,7 @@ class Start:
             self.store.delete(key)
             raise StartUnavailable("Cryptom Pay answered with another payment than was asked for")
         return self._begin(key, tx, amount, coin, network, started, attempt.ref, owner,
-                           display=display, order=order)
+                           display=display, order=order, tip=tip)
 
     def _discard(self, tx: Transaction) -> None:
         """Cancel upstream a transaction nobody will pay; if that fails, the hourly
@@ -264,9 +274,9 @@ class Start:
 
     def _begin(self, key: str, tx: Transaction, amount: Decimal, coin: str, network: str,
                started: float, ref: str, owner: str | None, display: str | None = None,
-               order: str | None = None) -> str:
+               order: str | None = None, tip: Decimal = Decimal(0)) -> str:
         record = Record(tx.id, amount, coin, network, started, started + self.payment_timeout,
-                        owner=owner, ref=ref, display=display, order=order)
+                        owner=owner, ref=ref, display=display, order=order, tip=tip)
         self.records.save(record, started)
         if order is not None and not self._link(order, record, tx):
             self.store.delete(key)
@@ -291,7 +301,8 @@ class Start:
             return True  # written for this very checkout before
         reason = held.ended if held is not None and held.ended else "unanswered"
         alone = Record(record.tx_id, record.amount, record.coin, record.network, record.created,
-                       record.created, owner=record.owner, ref=record.ref, display=record.display)
+                       record.created, owner=record.owner, ref=record.ref, display=record.display,
+                       tip=record.tip)
         self.records.save(alone)
         log.warning("transaction %s was made for order %s, which has %s: cancelled", record.tx_id,
                     order, "ended" if held is not None and held.ended else "another transaction")
@@ -349,7 +360,8 @@ class Start:
             return None
 
     def _adopt_unanswered(self, owner: str | None, amount: Decimal, coin: str, network: str,
-                          order: str | None = None) -> tuple[Transaction, str] | None:
+                          order: str | None = None,
+                          tip: Decimal = Decimal(0)) -> tuple[Transaction, str] | None:
         if not owner:
             return None
         ref = self.store.get(f"unanswered:{owner}")
@@ -360,7 +372,8 @@ class Start:
         attempt = Attempt.read(ref, text) if text is not None else None
         if attempt is None:
             return None
-        if (attempt.amount, attempt.coin, attempt.network, attempt.order) != (amount, coin, network, order):
+        if (attempt.amount, attempt.tip, attempt.coin, attempt.network, attempt.order) != (
+                amount, tip, coin, network, order):
             return None  # another sale (or another order's): the watcher resolves the earlier create
         tx = self.find_created(attempt)
         if tx is None or not self.store.add(f"claimed:{ref}", "start", ttl=CREATE_TTL):
@@ -389,7 +402,7 @@ class Start:
     def _search(self, attempt: Attempt) -> Transaction | None:
         """The transaction upstream made for this attempt, found by its reference, and only if
         it is what was asked for. None when upstream has none."""
-        filters = {"currencyAmount": attempt.amount, "coin": attempt.coin, "network": attempt.network}
+        filters = {"currencyAmount": attempt.total, "coin": attempt.coin, "network": attempt.network}
         for number in range(1, SEARCH_PAGES + 1):
             page = self.client.history(filters, page=number, limit=100)
             for tx in page.results:
@@ -401,7 +414,7 @@ class Start:
         return None
 
     def _as_asked(self, tx: Transaction, attempt: Attempt) -> bool:
-        same = (tx.currency.upper() == self.currency and tx.currency_amount == attempt.amount
+        same = (tx.currency.upper() == self.currency and tx.currency_amount == attempt.total
                 and tx.coin.upper() == attempt.coin and tx.network.upper() == attempt.network)
         if not same:
             log.warning("transaction %s carries this kiosk's reference but not what was asked for", tx.id)

@@ -163,7 +163,7 @@ class Watch:
                 self._adopt_for_order(attempt, tx)
                 return
             record = Record(tx.id, attempt.amount, attempt.coin, attempt.network, attempt.at, now,
-                            owner=attempt.owner, ref=ref, display=attempt.display)
+                            owner=attempt.owner, ref=ref, display=attempt.display, tip=attempt.tip)
             self.records.save(record, attempt.at)
             self.starts._settled(ref)
             self.runner.created(record, tx, "created without an answer")
@@ -179,7 +179,7 @@ class Watch:
         order = str(attempt.order)
         record = Record(tx.id, attempt.amount, attempt.coin, attempt.network, attempt.at,
                         attempt.at + self.payment_timeout, owner=attempt.owner, ref=attempt.ref,
-                        display=attempt.display, order=order)
+                        display=attempt.display, order=order, tip=attempt.tip)
         self.records.save(record, attempt.at)
         self.starts._settled(attempt.ref)
         event = "created without an answer"

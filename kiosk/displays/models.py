@@ -76,12 +76,13 @@ class Order:
     deadline: float  # for the customer to pick a coin; the checkout then has its own
     source: str = "console"  # or "api"
     tx: str | None = None
+    ask_tip: bool = True  # the display offers its tip screen (when the kiosk has KIOSK_TIPS)
 
     def dumps(self) -> str:
         return json.dumps({
             "id": self.id, "display": self.display, "amount": str(self.amount), "currency": self.currency,
             "reference": self.reference, "note": self.note, "created": self.created,
-            "deadline": self.deadline, "source": self.source, "tx": self.tx,
+            "deadline": self.deadline, "source": self.source, "tx": self.tx, "ask_tip": self.ask_tip,
             "lines": [[ln.name, ln.quantity, str(ln.unit_amount)] for ln in self.lines],
         })
 
@@ -91,7 +92,7 @@ class Order:
         lines = tuple(Line(str(n), int(q), Decimal(u)) for n, q, u in d.get("lines") or ())
         return cls(d["id"], d["display"], Decimal(d["amount"]), d["currency"], d.get("reference"),
                    d.get("note"), lines, float(d["created"]), float(d["deadline"]),
-                   d.get("source") or "console", d.get("tx"))
+                   d.get("source") or "console", d.get("tx"), d.get("ask_tip") is not False)
 
 
 @dataclass(frozen=True)

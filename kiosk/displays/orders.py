@@ -189,6 +189,7 @@ class Orders(Following, Sending):
             tx_id = self.checkout.start(
                 None, order.amount, coin, network, None, order.note,
                 owner=ownership.display(order.display), display=order.display, order=order.id,
+                tip=self.tip_of(order) or Decimal(0),
             )
         except OrderTaken:
             raise OrderEnded("the order has ended") from None
@@ -200,6 +201,23 @@ class Orders(Following, Sending):
             self.store.set(f"order:{order.id}", replace(order, tx=tx_id).dumps(), ttl=RECORD_TTL)
             self.store.unschedule(PENDING, order.id)  # the checkout's own deadline watches it now
         return tx_id
+
+    # -- the customer's tip ------------------------------------------------------------------
+
+    def tip_of(self, order: Order) -> Decimal | None:
+        """The tip the customer chose on the display for this order (None: not chosen yet)."""
+        text = self.store.get(f"order-tip:{order.id}")
+        try:
+            return Decimal(text) if text is not None else None
+        except ArithmeticError:
+            return None
+
+    def choose_tip(self, order: Order, tip: Decimal) -> bool:
+        """Keep the customer's tip for the order, before its transaction is made; the first
+        answer stands (a second tap, another tab). False when it was not kept."""
+        if self.tx_of(order) is not None or self.state(order).status != "pending":
+            return False
+        return self.store.add(f"order-tip:{order.id}", format(tip, "f"), ttl=RECORD_TTL)
 
     # -- ending --------------------------------------------------------------------------------
 

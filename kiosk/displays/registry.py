@@ -18,7 +18,8 @@ Keys in the store:
     display-seen:<id>        when it last asked for something (written at most every few seconds)
     display-new:<hash>       an unpaired browser's credential: the code it shows now, and until when
     pairing:<code>           credential hash of the unpaired browser showing that code, and its end
-    rate:pairing:<address>   new pairing codes for that client address in its current window
+    rate:pairing/<address>/… new pairing codes for that client address in its current window
+                             (kiosk.checkout.rates; in Redis kiosk:rate:pairing/…)
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from dataclasses import asdict, dataclass
 
 from ..checkout import ownership
 from ..checkout.inputs import N_, InputError
+from ..checkout.rates import StoreStorage, Window
 from ..checkout.store import Store
 from ..clock import now as clock_now
 from . import pairing
@@ -110,9 +112,13 @@ def parse_mode(raw: str | None) -> str:
 
 
 class Displays:
-    def __init__(self, store: Store, clock: Callable[[], float] = clock_now) -> None:
+    def __init__(self, store: Store, clock: Callable[[], float] = clock_now, *,
+                 new_codes: Window | None = None) -> None:
         self.store = store
         self.clock = clock
+        # New pairing codes per client address (kiosk.services counts them where every worker
+        # and host sees them; alone, in this store).
+        self.new_codes = new_codes or Window(StoreStorage(store=store), "pairing", NEW_CODES)
         self._seen: dict[str, float] = {}
         self._seen_lock = threading.Lock()
 
@@ -169,8 +175,7 @@ class Displays:
         """Every new pairing code (a new browser's, or a renewal) counts against its client
         address, whatever cookie came with the request, so a script cannot fill the store with
         codes. The window starts with the address's first code; one counter per address."""
-        count, window = NEW_CODES
-        return self.store.incr(f"rate:pairing:{address}", ttl=window) <= count
+        return self.new_codes.hit(address)
 
     def hand_over(self, credential: str | None) -> tuple[Display, str] | None:
         """The display's browser collects its own credential: a fresh one, made now, for the

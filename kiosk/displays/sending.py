@@ -70,19 +70,20 @@ class Sending:
         source: str = "console",
         key: str | None = None,
         fingerprint: str = "-",
+        ask_tip: bool = True,
     ) -> tuple[Order, bool]:
         """`send`, telling whether the order is new. The same `key` with the same `fingerprint`
         (what was asked) returns the first order for a day, from any worker or host, even when
         both arrive at once; the same key with another fingerprint raises IdempotencyConflict."""
         if key is None:
-            return self._send(display, amount, reference, note, tuple(lines), source), True
+            return self._send(display, amount, reference, note, tuple(lines), source, ask_tip), True
         guard = f"order-key:{key}"
         for _ in range(150):
             # "pending" lives a minute only: a process killed midway (or its host gone) must not
             # hold the key for a day. A send takes milliseconds, one upstream look at most.
             if self.store.add(guard, f"pending {fingerprint}", ttl=PENDING_TTL):
                 try:
-                    order = self._send(display, amount, reference, note, tuple(lines), source)
+                    order = self._send(display, amount, reference, note, tuple(lines), source, ask_tip)
                 except BaseException:
                     self.store.delete(guard)
                     raise
@@ -99,7 +100,7 @@ class Sending:
         raise DisplayBusy("the same order is still being sent")
 
     def _send(self, display: Display, amount: Decimal, reference: str | None, note: str | None,
-              lines: tuple[Line, ...], source: str) -> Order:
+              lines: tuple[Line, ...], source: str, ask_tip: bool = True) -> Order:
         amount = check_amount(amount, self.min_amount, self.max_amount)
         if note is not None and len(note) > NOTE_MAX:
             raise InputError(N_("The note can be at most %(max)d characters."), max=NOTE_MAX)
@@ -110,7 +111,7 @@ class Sending:
             raise DisplayOffline("the display has not been seen for a while")
         now = self.clock()
         order = Order(f"chk_{secrets.token_hex(8)}", display.id, amount, self.currency, reference, note,
-                      lines, now, now + self.checkout.payment_timeout, source)
+                      lines, now, now + self.checkout.payment_timeout, source, ask_tip=ask_tip)
         self.store.set(f"order:{order.id}", order.dumps(), ttl=RECORD_TTL)  # readable once claimed
         key = f"display-order:{display.id}"
         if not self.store.add(key, order.id):

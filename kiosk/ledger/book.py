@@ -37,7 +37,7 @@ def moment(at: float | None) -> datetime | None:
 
 # Columns an entry fills in or, when its facts are newer than the row's, corrects.
 FACTS = ("kiosk_ref", "started_by_kind", "started_by", "display_id", "reference", "lines", "note",
-         "amount", "currency", "coin", "network", "coin_amount", "conversion_rate", "exchange_fee",
+         "amount", "tip", "currency", "coin", "network", "coin_amount", "conversion_rate", "exchange_fee",
          "commission", "address", "sequence_id", "upstream_status", "created_at", "deadline",
          "cancel_reason")
 # A checkout's ids, its start and who started it never change once known.
@@ -52,7 +52,7 @@ def facts(entry: Entry) -> dict[str, Any]:
         "started_by_kind": entry.started_by_kind, "started_by": entry.started_by,
         "display_id": entry.display_id, "reference": entry.reference, "note": entry.note,
         "lines": None if entry.lines is None else [line.to_json() for line in entry.lines],
-        "amount": entry.amount, "currency": entry.currency, "coin": entry.coin,
+        "amount": entry.amount, "tip": entry.tip, "currency": entry.currency, "coin": entry.coin,
         "network": entry.network, "coin_amount": entry.coin_amount,
         "conversion_rate": entry.conversion_rate, "exchange_fee": entry.exchange_fee,
         "commission": entry.commission, "address": entry.address, "sequence_id": entry.sequence_id,
@@ -109,7 +109,7 @@ def new_row(entry: Entry, now: datetime) -> dict[str, Any] | None:
     values.update(
         status=status, version=1, received=entry.received or Decimal(0),
         attention=sorted(entry.attention), started_by_kind=values.get("started_by_kind", UNKNOWN),
-        currency=entry.currency or "", lines=values.get("lines", []),
+        currency=entry.currency or "", lines=values.get("lines", []), tip=entry.tip or Decimal(0),
         closed_at=seen if status in FINAL else None, paid_at=seen if status == "paid" else None,
         seen_at=seen, updated_at=now,
     )

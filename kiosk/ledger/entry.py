@@ -38,7 +38,8 @@ class Entry:
     reference: str | None = None
     lines: tuple[Line, ...] | None = None
     note: str | None = None
-    amount: Decimal | None = None
+    amount: Decimal | None = None  # without the tip
+    tip: Decimal | None = None
     currency: str | None = None
     coin: str | None = None
     network: str | None = None

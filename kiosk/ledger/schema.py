@@ -10,14 +10,17 @@ from typing import Any, cast
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Double,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -62,7 +65,8 @@ class Sale(Base):
     reference: Mapped[str | None] = mapped_column(Text)
     lines: Mapped[list[dict[str, Any]]] = mapped_column(Document, default=list)
     note: Mapped[str | None] = mapped_column(Text)
-    amount: Mapped[Decimal] = mapped_column(Money)
+    amount: Mapped[Decimal] = mapped_column(Money)  # without the tip
+    tip: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), server_default="0")
     currency: Mapped[str] = mapped_column(String(8))
     # What upstream quoted.
     coin: Mapped[str | None] = mapped_column(String(16))
@@ -94,6 +98,8 @@ class Sale(Base):
     closed_at: Mapped[datetime | None] = mapped_column(Moment)
     seen_at: Mapped[datetime] = mapped_column(Moment)  # when the latest facts written were seen
     updated_at: Mapped[datetime] = mapped_column(Moment)
+    # The Z report that last counted the row (kiosk.reports.closing); its line there says how.
+    z_number: Mapped[int | None] = mapped_column(Integer, index=True)
 
     __table_args__ = (
         CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in STATUSES) + ")", name="status"),
@@ -124,5 +130,37 @@ class Item(Base):
     __table_args__ = (Index(None, "at"),)
 
 
+class ZReport(Base):
+    """A day closing: numbered from 1 without gaps, its figures frozen as they were made."""
+
+    __tablename__ = "z_reports"
+
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    opened_at: Mapped[datetime | None] = mapped_column(Moment)  # the previous report's making
+    made_at: Mapped[datetime] = mapped_column(Moment)
+    made_by: Mapped[str] = mapped_column(String(80))
+    figures: Mapped[dict[str, Any]] = mapped_column(Document)
+
+
+class ZLine(Base):
+    """A checkout as a Z report counted it: its status and what was received then, and its
+    export row as it read then. A checkout counted again later (a late payment) has a line in
+    each report that counted it."""
+
+    __tablename__ = "z_lines"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    z_number: Mapped[int] = mapped_column(ForeignKey("z_reports.number"))
+    checkout_id: Mapped[int] = mapped_column(RowId, ForeignKey("checkouts.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    received: Mapped[Decimal] = mapped_column(Money)
+    late: Mapped[bool] = mapped_column(Boolean)
+    row: Mapped[dict[str, Any]] = mapped_column(Document)
+
+    __table_args__ = (UniqueConstraint("z_number", "checkout_id"),)
+
+
 checkouts = cast(Table, Sale.__table__)
 attention_items = cast(Table, Item.__table__)
+z_reports = cast(Table, ZReport.__table__)
+z_lines = cast(Table, ZLine.__table__)

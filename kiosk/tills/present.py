@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..displays import Display, Displays, Orders, OrderState
+from ..money import rounded
 
 
 def iso(epoch: float | None) -> str | None:
@@ -36,11 +37,16 @@ def checkout(state: OrderState, orders: Orders) -> dict[str, Any]:
     record = view.record if view is not None else None
     if record is None and (tx_id := orders.tx_of(order)) is not None:
         record = orders.checkout.record(tx_id)
+    # The tip stays apart from `amount` (the till's own); `total_amount` is what the customer pays.
+    tip = rounded(record.tip if record else orders.tip_of(order) or Decimal(0), order.currency)
     return {
         "id": order.id,
         "display_id": order.display,
         "status": state.status,
         "amount": str(order.amount),
+        "tip_amount": dec(tip),
+        "total_amount": dec(order.amount + tip),
+        "ask_tip": order.ask_tip,
         "currency": order.currency,
         "reference": order.reference,
         "note": order.note,

@@ -98,7 +98,8 @@ def charge() -> Any:
     try:
         amount = parse_amount(form.get("amount"), services.settings.min_amount, services.settings.max_amount)
         order = services.orders.send(display, amount, reference=parse_reference(form.get("reference")),
-                                     note=parse_note(form.get("note")), key=f"till-{nonce}")
+                                     note=parse_note(form.get("note")), key=f"till-{nonce}",
+                                     ask_tip=form.get("ask_tip") == "1")
     except InputError as err:
         return render_console(message(err), 422, form)
     except DisplayBusy:
@@ -109,6 +110,8 @@ def charge() -> Any:
                                 name=display.name), 409, form)
     except DisplayNotInTillMode:
         return render_console(_("%(name)s is in keypad mode.", name=display.name), 409, form)
+    # The ledger's cashier: which PIN opened the console (there are no named cashiers).
+    services.booking.sent_by(order.id, "cashier", staff.unlocked_by())
     audit("till.charge")
     return redirect(url_for(".checkout", order_id=order.id), 303)
 

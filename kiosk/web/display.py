@@ -5,6 +5,7 @@ choice and the very same pay, status and result screens as a keypad kiosk:
     /display                 pairing code, welcome screen, or the order the display holds now
     /display/poll            every poll interval: has anything changed? (no session, no upstream,
                              and for a browser the kiosk does not know, no write at all)
+    /display/tip    (POST)   the customer's tip, when the order asks for one (KIOSK_TIPS)
     /display/coin   (POST)   the customer picks a coin: the order's one upstream transaction
     /display/cancel (POST)   the customer gives up before picking a coin
     /display/logo            the shop's logo (KIOSK_LOGO)
@@ -31,6 +32,7 @@ from flask_babel import gettext as _
 
 from .. import clock
 from ..checkout import StartLimited, StartRejected, StartUnavailable
+from ..checkout.inputs import InputError
 from ..displays import Display, Order, OrderEnded, OrderState, pairing
 from ..services import kiosk
 from . import callers, health
@@ -88,6 +90,8 @@ def display_screen(display: Display) -> Any:
     if tx_id is not None:
         return redirect(url_for("kiosk.pay", tx_id=tx_id))  # the pay screen, or its result
     if state.status == "pending":
+        if asks_tip(order):
+            return tip_screen(display, order, custom=request.args.get("tip") == "custom")
         coins = kiosk().settings.coins
         if len(coins) == 1:
             # Nothing for the customer to choose: the order's transaction is made as it is shown
@@ -121,7 +125,26 @@ def pairing_screen() -> Any:
 
 def order_screen(display: Display, state: OrderState, error: str | None = None, status: int = 200) -> Any:
     return screen("display/order.html", display, status, order=state.order,
-                  coins=kiosk().settings.coins, error=error)
+                  coins=kiosk().settings.coins, error=error, tip=kiosk().orders.tip_of(state.order) or 0)
+
+
+def asks_tip(order: Order) -> bool:
+    """The order asks for a tip (the kiosk offers tips, the till or the console did not turn
+    it off) and the customer has not answered yet."""
+    return bool(kiosk().settings.tips) and order.ask_tip and kiosk().orders.tip_of(order) is None
+
+
+def tip_screen(display: Display, order: Order, custom: bool = False, error: str | None = None,
+               status: int = 200) -> Any:
+    from .tipping import custom_value, tip_page
+
+    html = tip_page(order.amount, action=url_for(".tip"), hidden={"order": order.id},
+                    custom_url=url_for(".show", tip="custom"), presets_url=url_for(".show"), custom=custom,
+                    error=error, value=custom_value() if custom and error else "", order=order,
+                    state_token=state_token(display, callers.credential()),
+                    cancel={"action": url_for(".cancel"), "hidden": {"order": order.id}, "testid": "cancel",
+                            "label": _("Cancel payment")})
+    return html, status
 
 
 def ended_screen(state: OrderState) -> Any:
@@ -160,9 +183,27 @@ def current_order() -> tuple[Display, Order]:
 @bp.post("/coin")
 def coin() -> Any:
     display, order = current_order()
-    if request.form.get("order") != order.id:
-        return redirect(url_for(".show"), 303)  # a stale screen: show what is there now
+    if request.form.get("order") != order.id or asks_tip(order):
+        # A stale screen (or a coin before the tip's answer): show what is there now.
+        return redirect(url_for(".show"), 303)
     return begin(display, order, request.form.get("coin", ""))
+
+
+@bp.post("/tip")
+def tip() -> Any:
+    display, order = current_order()
+    if request.form.get("order") != order.id or not asks_tip(order):
+        return redirect(url_for(".show"), 303)  # a stale screen, or answered already
+    from .screens import message
+    from .tipping import answer
+
+    try:
+        chosen = answer(order.amount)
+    except InputError as err:
+        return tip_screen(display, order, custom=request.form.get("tip") == "custom", error=message(err),
+                          status=422)
+    kiosk().orders.choose_tip(order, chosen)
+    return redirect(url_for(".show"), 303)
 
 
 @bp.post("/cancel")

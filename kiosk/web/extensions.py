@@ -16,6 +16,7 @@ from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 
 from .. import __version__, logs
+from ..checkout.rates import Window
 from ..i18n import LANGUAGE_NAMES, LOCALES, TRANSLATIONS_DIR, compile_catalogs
 from ..paths import STATIC_DIR
 from ..services import Services, kiosk
@@ -91,7 +92,9 @@ def init_app(app: Flask, kiosk_services: Services) -> None:
         MAX_CONTENT_LENGTH=64 * 1024,
     )
     if kiosk_services.redis is not None:
-        app.session_interface = sessions.RedisSessions(app, kiosk_services.redis, "kiosk:session:")
+        app.session_interface = sessions.RedisSessions(
+            app, kiosk_services.redis, "kiosk:session:",
+            new_sessions=Window(kiosk_services.rates, "new-session", sessions.NEW_SESSIONS))
     else:
         files = FileSystemCache(str(settings.state_dir / "sessions"), threshold=5000,
                                 default_timeout=int(SESSION_LIFETIME.total_seconds()), mode=0o600)

@@ -2,6 +2,7 @@
 
     /                  amount        enter the lira amount (and, if asked, mobile and note)
     /language  (POST)                Turkish or English, until the next customer
+    /tip               tip           a tip, when KIOSK_TIPS offers one (kiosk.web.tipping)
     /coin              coin          pick the coin when more than one is offered
     /reset     (POST)                back to a fresh amount screen (Back, or the idle timer)
     /pay/<id>          pay           QR, address, countdown; includes the status fragment
@@ -120,6 +121,9 @@ def amount_submit() -> Any:
     session["amount"] = str(value)
     session["mobile"] = mobile
     session["note"] = note
+    session.pop("tip", None)
+    if s.tips:
+        return redirect(url_for(".tip"))
     if len(s.coins) > 1:
         return redirect(url_for(".coin"))
     return start(form.get("nonce"), s.coins[0].key, retry=".amount")
@@ -128,17 +132,24 @@ def amount_submit() -> Any:
 # -- coin ---------------------------------------------------------------------------------
 
 
+def tip_due() -> bool:
+    """The tip screen comes first and has not been answered."""
+    return bool(kiosk().settings.tips) and session.get("tip") is None
+
+
 @bp.get("/coin")
 def coin() -> Any:
     if not session.get("amount"):
         return redirect(url_for(".amount"))
+    if tip_due():
+        return redirect(url_for(".tip"))
     return render_coin()
 
 
 def render_coin(error: str | None = None, status: int = 200) -> Any:
     return render_template(
         "kiosk/coin.html", coins=kiosk().settings.coins, amount=Decimal(session["amount"]),
-        nonce=new_nonce(), error=error,
+        tip=Decimal(session.get("tip") or 0), nonce=new_nonce(), error=error,
     ), status
 
 
@@ -146,6 +157,8 @@ def render_coin(error: str | None = None, status: int = 200) -> Any:
 def coin_submit() -> Any:
     if not session.get("amount"):
         return redirect(url_for(".amount"))
+    if tip_due():
+        return redirect(url_for(".tip"), 303)
     return start(request.form.get("nonce"), request.form.get("coin", ""), retry=".coin")
 
 
@@ -153,7 +166,7 @@ def coin_submit() -> Any:
 def reset() -> Any:
     """Back to a fresh amount screen: the Back button, or the idle timer (which also gives the
     next customer the shop's language again)."""
-    for key in ("amount", "mobile", "note"):
+    for key in ("amount", "mobile", "note", "tip"):
         session.pop(key, None)
     if request.form.get("idle"):
         session.pop("locale", None)
@@ -182,6 +195,8 @@ def start(nonce: str | None, coin_key: str, retry: str) -> Any:
     pair = settings.coin(coin_key)
     nonce = valid_nonce(nonce)
     render = render_coin if retry == ".coin" else render_amount
+    if retry == ".tip":
+        from .tipping import render_tip as render
     if pair is None:
         return render(_("Choose one of the coins shown."), 422)
     if nonce is None:
@@ -192,6 +207,7 @@ def start(nonce: str | None, coin_key: str, retry: str) -> Any:
             nonce, Decimal(session["amount"]), pair.coin, pair.network,
             session.get("mobile"), session.get("note"), limit_keys=client_keys(),
             owner=owner(create=True), display=display.id if display else None,
+            tip=Decimal(session.get("tip") or 0),
         )
     except StartLimited:
         return render(_("Too many new payments from this kiosk. Please wait a minute and try again."), 429)
@@ -199,7 +215,7 @@ def start(nonce: str | None, coin_key: str, retry: str) -> Any:
         return render(_("Cryptom Pay is not answering right now. Please try again in a moment."), 503)
     except StartRejected as err:
         return render(_("The payment could not be started: %(reason)s", reason=str(err)), 422)
-    for key in ("amount", "mobile", "note"):
+    for key in ("amount", "mobile", "note", "tip"):
         session.pop(key, None)
     session["tx"] = tx_id
     return redirect(url_for(".pay", tx_id=tx_id), 303)
@@ -241,4 +257,4 @@ def server_error(err: Exception) -> Any:
 
 
 # The payment's own screens (pay, status, cancel, result, receipt, done) on this blueprint.
-from . import paying  # noqa: E402, F401
+from . import paying, tipping  # noqa: E402, F401

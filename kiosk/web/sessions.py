@@ -32,7 +32,7 @@ from flask_session.redis import RedisSessionInterface
 from redis import Redis
 from redis.exceptions import RedisError
 
-from .. import clock
+from ..checkout.rates import Window
 
 log = logging.getLogger(__name__)
 
@@ -130,10 +130,11 @@ class StoreAway(NullSession):
 
 
 class RedisSessions(KeptForWhatItHolds, RedisSessionInterface):
-    def __init__(self, app: Flask, client: Redis, key_prefix: str) -> None:
+    def __init__(self, app: Flask, client: Redis, key_prefix: str, *, new_sessions: Window) -> None:
         super().__init__(app, client=client, key_prefix=key_prefix,
                          permanent=app.config["SESSION_PERMANENT"])
         self.serializer = MsgpackOnly()
+        self.new_sessions = new_sessions  # NEW_SESSIONS per client address, in the fleet's Redis
 
     def open_session(self, app: Flask, request: Request) -> Any:
         try:
@@ -150,13 +151,8 @@ class RedisSessions(KeptForWhatItHolds, RedisSessionInterface):
     def _may_make_new(self) -> bool:
         """The bounded counter of new sessions per client address (the only write a stranger's
         look may cost beyond its own session)."""
-        count, window = NEW_SESSIONS
         address = (has_request_context() and request_ctx.request.remote_addr) or "-"
-        key = f"kiosk:rate:new-session:{address}:{int(clock.now() // window)}"
-        made = self.client.incr(key)
-        if made == 1:
-            self.client.expire(key, window)
-        return int(made) <= count
+        return self.new_sessions.hit(address)
 
     def _update(self, session_lifetime: timedelta, session: ServerSideSession, store_id: str) -> bool:
         # SET XX: only over the entry that is still there, in one step.

@@ -39,6 +39,7 @@ class Area:
 
 
 OPERATOR = Area("operator", 300, "operator.pin", "operator_until")
+BY = "staff_pin"  # the session's note of which PIN opened its last unlock
 CASHIER = Area("till", 900, "till.console", "till_until")  # fifteen minutes: a busy counter
 AREAS = (OPERATOR, CASHIER)
 
@@ -118,6 +119,8 @@ def unlock(area: Area, attempt: str) -> PinResult:
     result = guard(pin).check(attempt, who())
     if result.ok:
         session[area.session_key] = clock.now() + area.idle_seconds
+        operator_pin = current_app.extensions["kiosk"].settings.operator_pin
+        session[BY] = "operator" if pin == operator_pin else "cashier"
         if area is OPERATOR:
             session.pop(CASHIER.session_key, None)  # the operator's unlock holds the console too
         rotate_session()  # an id learnt before the unlock is worth nothing after
@@ -126,6 +129,13 @@ def unlock(area: Area, attempt: str) -> PinResult:
         audit(f"{area.name}.pin_refused" if not result.compared else
               f"{area.name}.lockout" if result.locked_for else f"{area.name}.pin_wrong")
     return result
+
+
+def unlocked_by() -> str:
+    """Which PIN opened this browser's console, `operator` or `cashier`: the ledger's cashier
+    (the kiosk has no named cashiers)."""
+    by = session.get(BY)
+    return "operator" if unlocked(OPERATOR) or by == "operator" else "cashier"
 
 
 def lock(area: Area) -> None:
@@ -147,6 +157,7 @@ def lock_when_idle() -> None:
 
 
 def _end_all() -> None:
+    session.pop(BY, None)
     ended = [session.pop(a.session_key, None) for a in AREAS]
     if any(until is not None for until in ended):
         rotate_session()

@@ -39,7 +39,7 @@ TARGETS = """() => [...document.querySelectorAll('button, a[href], input:not([ty
 @pytest.fixture
 def screens(kiosk_server, sandbox):
     """Every screen's URL, with the states behind them made through the kiosk and the sandbox."""
-    kiosk = kiosk_server(RECEIPTS=True, RESULT_SECONDS=600, IDLE_SECONDS=3600)
+    kiosk = kiosk_server(RECEIPTS=True, RESULT_SECONDS=600, IDLE_SECONDS=3600, TIPS="5,10,15")
     checkout = kiosk.app.extensions["kiosk"].checkout
     with kiosk.app.app_context():
         def new(nonce: str) -> str:
@@ -61,7 +61,7 @@ def screens(kiosk_server, sandbox):
     }
     operator = {"pin": "/operator", "today": "/operator/today", "history": "/operator/history",
                 "detail": f"/operator/tx/{partly}", "settings": "/operator/settings",
-                "keys": "/operator/keys"}
+                "keys": "/operator/keys", "reports": "/operator/reports"}
     from kiosk.tills.keys import ApiKeys
 
     ApiKeys(kiosk.app.extensions["kiosk"].store).create("till-1")  # a row with its revoke button
@@ -103,6 +103,13 @@ def test_no_accessibility_violations(browser, screens, sandbox, locale):
             for key in "1500":
                 page.get_by_test_id(f"key-{key}").click()
             page.get_by_test_id("amount-submit").click()
+            page.wait_for_url("**/tip")
+            problems += audit(page, f"{locale}/{size_name}/tip", source)
+            page.get_by_test_id("tip-custom").click()
+            page.wait_for_url("**/tip?custom=1")
+            problems += audit(page, f"{locale}/{size_name}/tip-custom", source)
+            page.get_by_test_id("tip-presets").click()
+            page.get_by_test_id("tip-none").click()
             page.wait_for_url("**/coin")
             problems += audit(page, f"{locale}/{size_name}/coin", source)
             page.get_by_test_id("back").click()

@@ -323,3 +323,20 @@ def test_a_full_redis_puts_the_amount_screen_and_the_display_out_of_order(pages,
     expect(display.get_by_test_id("out-of-order")).to_be_visible()
     display.set_viewport_size(PORTRAIT)
     shot(display, "61-display-out-of-order-portrait")
+
+
+def test_a_till_mode_display_asks_for_a_tip(pages, kiosk_server, sandbox):
+    kiosk, display, display_id, console = counter(pages, kiosk_server, TIPS="5,10,15")
+    expect(console.get_by_test_id("till-ask-tip")).to_be_checked()
+    charge(console, display_id, "20000", reference="till-88")
+    expect(display.get_by_test_id("tip-10")).to_contain_text("₺20,00")
+    shot(display, "79-display-tip-screen")
+    display.get_by_test_id("tip-15").click()
+    expect(display.get_by_test_id("fiat-amount")).to_have_text("₺230,00")
+    expect(display.get_by_test_id("tip-line")).to_contain_text("₺30,00")
+    display.get_by_test_id("coin-TRX-TRX").click()
+    expect(display.get_by_test_id("qr")).to_be_visible()
+    expect(console.get_by_test_id("till-total")).to_have_text("₺230,00")
+    shot(console, "80-console-with-tip")
+    tx_id = display.url.rsplit("/", 1)[1]
+    assert Decimal(sandbox.state.transactions[tx_id]["currencyAmount"]) == Decimal("230.00")

@@ -3,8 +3,8 @@
 (one per transaction, kept without expiry: what was dismissed stays dismissed). Before, these
 lived in the key-value store, with a time to live.
 
-Revision ID: 0002_checkout_state
-Revises: 0001
+Revision ID: 0004_checkout_state
+Revises: 0003_reports
 Create Date: 2026-12-07
 """
 
@@ -18,8 +18,8 @@ from alembic import context, op
 
 from kiosk.ledger.types import Moment, Money
 
-revision: str = "0002_checkout_state"
-down_revision: str | None = "0001"
+revision: str = "0004_checkout_state"
+down_revision: str | None = "0003_reports"
 branch_labels: str | None = None
 depends_on: str | None = None
 
