@@ -271,6 +271,17 @@ class Runner:
             return CancelFailed(reason), None
         if not taken:
             return self.read(record, False, 0.0), None  # another tap, tab or host is cancelling
+        # The row as it is now the lease is ours: a host that held it before may have cancelled
+        # (or been refused) and written so since this run read the row. Then no second DELETE.
+        try:
+            now_state = state_of(self.row(record), record, None)
+        except LedgerAway:
+            self._release(key, record)
+            raise
+        asked = step(now_state, CancelAsked(reason), self.clock())
+        if not any(isinstance(e, CancelUpstream) for e in asked.effects):
+            self._release(key, record)
+            return self.read(record, False, 0.0), None
         try:
             self.client.cancel(record.tx_id)
         except NotFound:

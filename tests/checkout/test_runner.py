@@ -159,3 +159,31 @@ def test_processes_cancelling_at_once_send_one_delete(desk, tmp_path, ledger_url
     assert "cancelled" in outcomes and set(outcomes) <= {"cancelled", "waiting"}
     row = ledger.get(tx_id=tx)
     assert (row.status, row.cancel_reason, row.version) == ("cancelled", "till", 2)
+
+
+class CancelledMeanwhile(LocalStore):
+    """Another host cancels the checkout from start to end between this host's read of the row
+    and its read of the lease: this host then finds no lease, and takes one after the other's
+    is gone."""
+
+    other = None  # the other host's call, run once
+
+    def get(self, key):
+        if key.startswith("cancel:") and self.other is not None:
+            other, self.other = self.other, None
+            other()
+        return super().get(key)
+
+
+def test_a_host_that_read_the_row_before_another_cancelled_sends_no_second_delete(desk, tmp_path):
+    d = desk(payment_timeout=60)
+    d.store = d.checkout.store = CancelledMeanwhile(tmp_path / "meanwhile.sqlite3")
+    other = d.another_worker(payment_timeout=60)
+    with time_machine.travel(T0, tick=False) as clock:
+        tx = d.start()
+        record = d.checkout.record(tx)
+        clock.shift(60)
+        d.store.other = lambda: other.cancel(record, "till")
+        assert d.view(record.tx_id).outcome is Outcome.CANCELLED
+    assert d.calls("cancel") == 1 and d.checkout.cancel_reason(tx) == "till"
+    assert d.events(tx).count("cancelled") == 1
