@@ -187,3 +187,54 @@ def test_a_host_that_read_the_row_before_another_cancelled_sends_no_second_delet
         assert d.view(record.tx_id).outcome is Outcome.CANCELLED
     assert d.calls("cancel") == 1 and d.checkout.cancel_reason(tx) == "till"
     assert d.events(tx).count("cancelled") == 1
+
+
+class Follower:
+    def __init__(self) -> None:
+        self.flags: list[tuple[str, str]] = []
+        self.changes: list[str] = []
+
+    def changed(self, change) -> None:
+        self.changes.append(change.event)
+
+    def flagged(self, tx_id: str, kind: str, at: float) -> None:
+        self.flags.append((tx_id, kind))
+
+
+def test_an_attention_item_says_what_was_received_and_expected_and_is_told(desk):
+    d = desk(payment_timeout=60)
+    follower = Follower()
+    d.checkout.followers.append(follower)
+    with time_machine.travel(T0, tick=False) as clock:
+        tx = d.start()
+        d.sandbox.pay(tx, share="half")
+        clock.shift(60)
+        assert d.view(tx).outcome is Outcome.PARTIAL_KEPT
+    upstream = d.upstream(tx)
+    assert d.attention()[tx] == {"kind": "partial", "at": T0 + 60, "amount": "300", "coin": "TRX",
+                                 "network": "TRX", "received": upstream["totalTransferAmount"],
+                                 "expected": upstream["coinAmount"]}
+    assert follower.flags == [(tx, "partial")]
+    assert follower.changes == ["created", "ended with partial payment"]
+
+
+class NoItems(Ledger):
+    """A ledger that takes the row but not the operator's item."""
+
+    def note(self, *args, **kwargs):
+        raise OSError("disk full")
+
+
+def test_an_item_the_ledger_will_not_take_leaves_the_result_and_says_so(desk, tmp_path, caplog):
+    d = desk(payment_timeout=60, ledger=NoItems(make_engine(f"sqlite:///{tmp_path / 'noitems.sqlite3'}")))
+    with time_machine.travel(T0, tick=False) as clock:
+        tx = d.start()
+        d.vanish(tx)
+        for moment in (0, 30, 60):
+            clock.move_to(T0 + moment)
+            view = d.view(tx)
+    assert view.outcome is Outcome.SEE_CASHIER
+    assert d.ledger.get(tx_id=tx).attention == ["see_cashier"]
+    said = f"the attention item of {tx} could not be written"
+    failed = [r for r in caplog.records if r.getMessage() == said]
+    assert len(failed) == 1 and failed[0].exc_info is not None
