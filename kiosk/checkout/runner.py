@@ -138,8 +138,8 @@ class Runner:
         return row
 
     def state(self, record: Record) -> State:
-        """Where the checkout stands now (raises LedgerAway)."""
-        return state_of(self.row(record), record, self.store.get(lease_key(record.tx_id)))
+        """Where the checkout stands now, as the ledger keeps it (raises LedgerAway)."""
+        return state_of(self.row(record), record, None)
 
     # -- running -------------------------------------------------------------------------------
 

@@ -332,6 +332,8 @@ def test_a_store_that_fails_while_cancelling_gives_the_calm_state(desk, tmp_path
         if "add" in failing:
             assert view.reconnecting and view.notice == "cancel_failed" and view.outcome is Outcome.WAITING
             assert d.calls("cancel") == 0 and d.upstream(tx)["status"] == "PENDING"
+            assert [r.exc_info is not None for r in caplog.records
+                    if r.getMessage() == f"cancelling {tx} failed"] == [True]
         else:
             assert view.outcome is Outcome.CANCELLED and d.calls("cancel") == 1
             assert any(r.getMessage() == f"could not clear the cancel marker of {tx}" for r in caplog.records)
