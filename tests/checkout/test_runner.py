@@ -238,3 +238,32 @@ def test_an_item_the_ledger_will_not_take_leaves_the_result_and_says_so(desk, tm
     said = f"the attention item of {tx} could not be written"
     failed = [r for r in caplog.records if r.getMessage() == said]
     assert len(failed) == 1 and failed[0].exc_info is not None
+
+
+class TakenMeanwhile(LocalStore):
+    """Another host takes the cancel's lease between this host's read of it and its own try."""
+
+    take = False
+
+    def get(self, key):
+        if key.startswith("cancel:") and self.take:
+            self.take = False
+            super().add(key, "till", ttl=60)
+            return None
+        return super().get(key)
+
+
+def test_a_lease_another_host_took_first_means_only_a_look(desk, tmp_path):
+    d = desk(share_seconds=1.5)
+    d.store = d.checkout.store = TakenMeanwhile(tmp_path / "taken.sqlite3")
+    with time_machine.travel(T0, tick=False) as clock:
+        tx = d.start()
+        d.sandbox.pay(tx, share="half")
+        d.store.take = True
+        reads = d.calls("detail")
+        view = d.checkout.cancel(d.checkout.record(tx))
+        assert (view.outcome, view.reconnecting, view.notice) == (Outcome.PARTLY_PAID, False, None)
+        assert d.calls("cancel") == 0 and d.calls("detail") == reads + 1 and view.tx.is_partial
+        clock.shift(60)  # the other host's lease has gone, and nothing came of it: this one cancels
+        assert d.checkout.cancel(d.checkout.record(tx)).outcome is Outcome.PARTIAL_KEPT
+        assert d.calls("cancel") == 1 and d.checkout.cancel_reason(tx) == "customer"
