@@ -26,8 +26,10 @@ $(AXE): | $(BIN)/python
 
 # HOST=0.0.0.0 lets the shop's tablets and phones reach the demo over the local network.
 HOST ?= 127.0.0.1
+# PRINTER=tcp://192.168.1.50:9100 prints a receipt of every paid payment on that network printer.
+PRINTER ?=
 demo: $(VENV)/.demo-installed
-	$(BIN)/kiosk demo --host $(HOST)
+	$(BIN)/kiosk demo --host $(HOST)$(if $(PRINTER), --printer $(PRINTER))
 
 system-deps:
 	@scripts/system-deps

@@ -14,7 +14,7 @@ from . import api, config
 from .checkout.rates import flask_limiter_storage
 from .paths import STATIC_DIR, TEMPLATES_DIR
 from .services import Services
-from .web import console, display, extensions, health, operator, reports, screens
+from .web import console, display, extensions, health, operator, printing, reports, screens  # noqa: F401
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:

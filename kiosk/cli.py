@@ -87,11 +87,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
         os.environ.pop(name, None)
     sandbox_app = create_sandbox_app()
     sandbox = make_server("127.0.0.1", args.sandbox_port, sandbox_app, threaded=True)
+    # --printer tcp://HOST:9100: the shop's receipt printer, printing every paid payment.
+    printing = {"PRINTER_URL": args.printer, "AUTO_PRINT": "printer",
+                "PRINTER_COLUMNS": args.printer_columns} if args.printer else {}
     app = create_app({
         DEMO: True,  # the demo PIN and a generated secret key, for this sandbox only
         "API_URL": f"http://127.0.0.1:{sandbox.server_port}",
         "API_EMAIL": sandbox_app.config["SANDBOX_EMAIL"],
         "API_PASSWORD": sandbox_app.config["SANDBOX_PASSWORD"],
+        **printing,
     })
     app.extensions["kiosk"].upgrade_ledger()
     kiosk = make_server(args.host, args.port, app, threaded=True)
@@ -103,6 +107,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"Staff:   {base}/operator  (demo PIN {DEMO_PIN})")
     print(f"Console: {base}/till      (the cashier's phone or PC; the same PIN opens it)")
     print(f"Sandbox: http://127.0.0.1:{sandbox.server_port}/sandbox  (pay demo payments here)")
+    if args.printer:
+        print(f"Printer: {args.printer}  (a receipt for every paid payment)")
     print("Press Ctrl-C to stop both.", flush=True)
     try:
         _serve_threads([("sandbox", sandbox), ("kiosk", kiosk)])
@@ -222,6 +228,10 @@ def main(argv: list[str] | None = None) -> int:
                       help="0.0.0.0 to reach the demo from tablets and phones on this network")
     demo.add_argument("--port", type=int, default=8000)
     demo.add_argument("--sandbox-port", type=int, default=8001)
+    demo.add_argument("--printer", metavar="tcp://HOST:9100",
+                      help="a network receipt printer (ESC/POS): every paid payment prints its receipt")
+    demo.add_argument("--printer-columns", choices=("48", "32"), default="48",
+                      help="the printer's paper: 48 columns (80 mm, the default) or 32 (58 mm)")
     demo.set_defaults(func=cmd_demo)
 
     serve = sub.add_parser("serve", help="run the kiosk under gunicorn (production)")

@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from . import settings_parse as parse
+from .printing.address import Printer
 from .sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD
 from .settings_parse import DEMO_PIN, SANDBOX_URL, Coin, ConfigError
 
@@ -60,6 +61,12 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_SECRET": None,  # whsec_... (Standard Webhooks): the receiver checks signatures with it
     "WEBHOOK_BACKOFF": "5/3600",  # retries: the first after N s, doubling up to M s, for 3 days
     "TIPS": None,  # tip presets in percent, e.g. 5,10,15; unset: no tip screen
+    "SHOP_ADDRESS": None,  # printed on receipts: lines separated by |
+    "SHOP_TAX_NUMBER": None,  # printed on receipts
+    "PRINTER_URL": None,  # the shop's receipt printer: tcp://HOST:9100 (ESC/POS over raw TCP)
+    "PRINTER_COLUMNS": "48",  # its paper: 48 columns (80 mm) or 32 (58 mm)
+    "AUTO_PRINT": "off",  # off (a button), printer (ESC/POS on paid), browser (the tablet prints)
+    "PRINT_RETRY": "2/60/3600",  # a print not taken: again after N s, doubling up to M s, for W s
 }
 
 
@@ -103,6 +110,11 @@ class Settings:
     webhook_backoff: tuple[float, float] = (5.0, 3600.0)
     watch_interval: int = 15
     tips: tuple[Decimal, ...] = ()  # percentages offered on the tip screen; none: no tip screen
+    shop_address: tuple[str, ...] = ()
+    shop_tax_number: str | None = None
+    printer: Printer | None = None
+    auto_print: str = "off"
+    print_retry: tuple[float, float, float] = (2.0, 60.0, 3600.0)
     # SECRET_KEY, for the digests that must not be computable from the store alone.
     secret_key: str = field(default="", repr=False)
 
@@ -180,6 +192,11 @@ def load(config: dict[str, Any], instance_path: str) -> Settings:
         webhook_backoff=parse.backoff(config.get("WEBHOOK_BACKOFF")),
         watch_interval=parse.seconds(config, "WATCH_INTERVAL", 1, 600),
         tips=parse.tips(config.get("TIPS")),
+        shop_address=parse.address(config.get("SHOP_ADDRESS")),
+        shop_tax_number=parse.tax_number(config.get("SHOP_TAX_NUMBER")),
+        printer=parse.printer(config.get("PRINTER_URL"), config.get("PRINTER_COLUMNS")),
+        auto_print=parse.choice(config, "AUTO_PRINT", ("off", "printer", "browser")),
+        print_retry=parse.print_retry(config.get("PRINT_RETRY")),
     )
     url, secret = parse.webhook(config)
     cashier_pin = parse.cashier_pin(config.get("CASHIER_PIN"), settings.operator_pin)
@@ -187,6 +204,8 @@ def load(config: dict[str, Any], instance_path: str) -> Settings:
                        secret_key=str(config["SECRET_KEY"]))
     if settings.min_amount > settings.max_amount:
         raise ConfigError("KIOSK_MIN_AMOUNT must not be above KIOSK_MAX_AMOUNT")
+    if settings.auto_print == "printer" and settings.printer is None:
+        raise ConfigError("KIOSK_AUTO_PRINT=printer needs KIOSK_PRINTER_URL, the shop's receipt printer")
     if settings.default_locale not in {"tr", "en"}:
         raise ConfigError(f"KIOSK_DEFAULT_LOCALE must be tr or en, got {settings.default_locale!r}")
     return settings

@@ -1,9 +1,10 @@
 """Everything the kiosk works with, built once per process from the settings: the shared store,
 the upstream client, the checkout rules, the displays and their orders, the tills' webhooks, the
-ledger and the job queue. Each part is handed what it needs when it is built; parts below tell
-the ones above through blinker signals (a checkout due for the watcher, a webhook due for
-delivery), never through attributes set afterwards. The web app (kiosk.app), the job consumer
-(`kiosk worker`) and the demo build the same services; `kiosk()` finds the app's from a request."""
+ledger, the receipts' print jobs and the job queue. Each part is handed what it needs when it is
+built; parts below tell the ones above through blinker signals (a checkout due for the watcher, a
+webhook due for delivery, a print due), never through attributes set afterwards. The web app
+(kiosk.app), the job consumer (`kiosk worker`) and the demo build the same services; `kiosk()`
+finds the app's from a request."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from .displays import Displays, Orders
 from .displays.registry import NEW_CODES
 from .jobs import Jobs, make_queue
 from .ledger import Ledger, Upgraded, describe, make_engine, sqlite_url
+from .printing.jobs import Prints, Retry
+from .printing.receipt import Shop
 from .tills import Webhooks
 
 log = logging.getLogger("kiosk.ledger")
@@ -70,9 +73,19 @@ class Services:
                                      backoff=settings.webhook_backoff)
         self.booking = Booking(self.ledger, self.store, currency=settings.currency)
         follow(self.checkout, self.orders, self.booking)
+        # Receipts: with KIOSK_AUTO_PRINT=printer one prints on paid (a follower after the booking,
+        # so the ledger's row is written first); reprints from the screens.
+        first, longest, window = settings.print_retry
+        self.prints = Prints(
+            self.store, self.ledger,
+            shop=Shop(settings.shop_name, settings.shop_address, settings.shop_tax_number, settings.timezone),
+            printer=settings.printer, mode=settings.auto_print, default_language=settings.default_locale,
+            currency=settings.currency, retry=Retry(first, longest, window),
+        )
+        self.checkout.followers.append(self.prints)
         # Last: the queue runs the jobs of all the above, and wakes when they say they are due.
         self.jobs = Jobs(make_queue(settings.state_dir, settings.redis_url), self.checkout, self.store,
-                         self.orders, webhooks=self.webhooks, booking=self.booking)
+                         self.orders, webhooks=self.webhooks, booking=self.booking, prints=self.prints)
         self.ledger_upgrade: Upgraded | None = None
 
     def upgrade_ledger(self) -> Upgraded | None:

@@ -254,3 +254,48 @@ def coins(raw: Any) -> tuple[Coin, ...]:
     if not coins:
         raise ConfigError("KIOSK_COINS must name at least one COIN:NETWORK pair, e.g. TRX:TRX")
     return tuple(coins)
+
+
+def address(raw: Any) -> tuple[str, ...]:
+    lines = tuple(" ".join(part.split()) for part in str(raw or "").split("|"))
+    lines = tuple(line for line in lines if line)
+    if len(lines) > 4 or any(len(line) > 48 or not line.isprintable() for line in lines):
+        raise ConfigError("KIOSK_SHOP_ADDRESS must be at most 4 lines of at most 48 characters, "
+                          "separated by |")
+    return lines
+
+
+def tax_number(raw: Any) -> str | None:
+    text = str(raw or "").strip()
+    if not text:
+        return None
+    if len(text) > 32 or not text.isprintable():
+        raise ConfigError("KIOSK_SHOP_TAX_NUMBER must be at most 32 characters")
+    return text
+
+
+def printer(raw: Any, columns: Any) -> Any:
+    from .printing.address import parse
+
+    width = str(columns or "48").strip()
+    if width not in ("32", "48"):
+        raise ConfigError(f"KIOSK_PRINTER_COLUMNS must be 32 (58 mm paper) or 48 (80 mm), got {columns!r}")
+    if raw in (None, ""):
+        return None
+    try:
+        return parse(str(raw), int(width))
+    except ValueError:
+        raise ConfigError("KIOSK_PRINTER_URL must read tcp://HOST:PORT, like tcp://192.168.1.50:9100, "
+                          f"got {raw!r}") from None
+
+
+def print_retry(raw: Any) -> tuple[float, float, float]:
+    number = r"\s*([0-9]+(?:\.[0-9]+)?)\s*"
+    match = re.fullmatch(f"{number}/{number}/{number}", str(raw or ""))
+    if not match:
+        raise ConfigError(f"KIOSK_PRINT_RETRY must read FIRST/MAX/WINDOW seconds like 2/60/3600, got {raw!r}")
+    first, longest, window = (float(g) for g in match.groups())
+    if not 0 < first <= longest <= window <= 86400:
+        raise ConfigError("KIOSK_PRINT_RETRY must have 0 < FIRST <= MAX <= WINDOW <= 86400 seconds, "
+                          f"got {raw!r}")
+    return first, longest, window

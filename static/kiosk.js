@@ -153,6 +153,11 @@
     document.querySelectorAll("[data-print]").forEach(function (b) {
       b.addEventListener("click", function () { window.print(); });
     });
+    // KIOSK_AUTO_PRINT=browser: the receipt prints itself once it is drawn (silently under
+    // Chromium's --kiosk-printing); the server sets the mark once per print asked for.
+    if (document.querySelector("[data-auto-print]")) {
+      window.addEventListener("load", function () { window.print(); });
+    }
     document.querySelectorAll("[data-keypad]").forEach(keypad);
     document.querySelectorAll("[data-auto-submit]").forEach(autoReturn);
     var idle = Number(document.body.dataset.idleSeconds || 0);

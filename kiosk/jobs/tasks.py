@@ -6,7 +6,9 @@
   case a host died with its job, and expires the orders sent to a display that nobody picked up
   by their deadline;
 - `webhook` (one checkout's waiting webhooks, queued at once and again after each back-off);
-- `reconcile` (every hour): the last day of upstream's history against the kiosk's records.
+- `reconcile` (every hour): the last day of upstream's history against the kiosk's records;
+- `print` (one receipt or report to its printer, kiosk.printing): when asked, and again after
+  each back-off while the printer does not take it.
 
 A periodic job runs once per period across every host (a guard in the shared store, per period)
 and never twice at once (a lock in the same store, with a time limit so a dead host does not hold
@@ -32,6 +34,7 @@ from ..checkout.base import watch_due
 from ..checkout.booking import Booking
 from ..clock import now
 from ..displays import Orders
+from ..printing.jobs import Prints, print_due
 from ..tills.webhooks import Webhooks, delivery_due
 
 log = logging.getLogger(__name__)
@@ -48,13 +51,15 @@ class Jobs:
     """The queue and its jobs, for one process: the web workers queue, the consumer runs."""
 
     def __init__(self, huey: Huey, checkout: Checkout, store: Store, orders: Orders | None = None, *,
-                 webhooks: Webhooks | None = None, booking: Booking | None = None) -> None:
+                 webhooks: Webhooks | None = None, booking: Booking | None = None,
+                 prints: Prints | None = None) -> None:
         self.huey = huey
         self.checkout = checkout
         self.store = store
         self.orders = orders
         self.webhooks = webhooks  # the till API's webhooks, delivered by the `webhook` job
         self.booking = booking  # the ledger's entries kept while it was away, caught up by the sweep
+        self.prints = prints  # receipts and reports, sent by the `print` job
         self.host = f"{socket.gethostname()}:{os.getpid()}"
 
         @huey.task(priority=10, name="watch")
@@ -92,11 +97,20 @@ class Jobs:
                 self.webhook_at(checkout_id, again)
 
         self.webhook_task = webhook
+
+        @huey.task(priority=7, name="print")
+        def print_job(print_id: str) -> None:
+            if self.prints is not None:
+                self.prints.run(print_id)
+
+        self.print_task = print_job
         huey.signal(SIGNAL_ERROR)(self._failed)
         # The checkout and the webhooks announce when they are next due; the queue wakes then.
         watch_due.connect(self._watch_due, sender=checkout)
         if webhooks is not None:
             delivery_due.connect(self._delivery_due, sender=webhooks)
+        if prints is not None:
+            print_due.connect(self._print_due, sender=prints)
 
     # -- queueing ------------------------------------------------------------------------------
 
@@ -112,6 +126,12 @@ class Jobs:
 
     def _delivery_due(self, sender: Webhooks, *, checkout_id: str, at: float) -> None:
         self.webhook_at(checkout_id, at)
+
+    def _print_due(self, sender: Prints, *, print_id: str, at: float) -> None:
+        if at <= now():
+            self.print_task(print_id)
+        else:
+            self.print_task.schedule((print_id,), eta=datetime.fromtimestamp(at, UTC))
 
     def webhook_at(self, checkout_id: str, at: float) -> None:
         """Deliver this checkout's waiting webhooks at `at` (a retry's back-off)."""
@@ -145,8 +165,9 @@ class Jobs:
         if expired:
             log.info("watcher: %d orders sent to a display expired before a coin was picked", expired)
         booked = self.booking.catch_up() if self.booking is not None else 0
+        prints = self.prints.sweep(lag) if self.prints is not None else 0
         return {"overdue": len(overdue), "creates": len(creates), "orders_expired": expired,
-                "webhooks": hooks, "ledger": booked}
+                "webhooks": hooks, "ledger": booked, "prints": prints}
 
     def _reconcile(self) -> dict[str, int]:
         found = self.checkout.reconcile()

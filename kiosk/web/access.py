@@ -83,6 +83,8 @@ ROUTES: dict[str, Rule] = {
     "kiosk.receipt": Rule(Who.OWNER),
     "kiosk.receipt_qr": Rule(Who.OWNER),
     "display.tip": Rule(Who.DISPLAY),
+    "kiosk.print_receipt": Rule(Who.OWNER),
+    "kiosk.print_status": Rule(Who.OWNER, poll=True),
     "display.coin": Rule(Who.DISPLAY),
     "display.cancel": Rule(Who.DISPLAY),
     # The cashier's console.
@@ -95,6 +97,7 @@ ROUTES: dict[str, Rule] = {
     "till.cancel": Rule(Who.CASHIER, **_CASHIER),
     "till.receipt": Rule(Who.CASHIER, **_CASHIER),
     "till.receipt_qr": Rule(Who.CASHIER, poll=True, **_CASHIER),
+    "till.print_receipt": Rule(Who.CASHIER, **_CASHIER),
     # The operator's area.
     "operator.pin": Rule(Who.STAFF_DOOR, **_OPERATOR),
     "operator.pin_submit": Rule(Who.STAFF_DOOR, **_OPERATOR),
@@ -104,6 +107,8 @@ ROUTES: dict[str, Rule] = {
     "operator.history": Rule(Who.OPERATOR, **_OPERATOR),
     "operator.detail": Rule(Who.OPERATOR, **_OPERATOR),
     "operator.cancel": Rule(Who.OPERATOR, **_OPERATOR),
+    "operator.print_receipt": Rule(Who.OPERATOR, **_OPERATOR),
+    "operator.dismiss_print": Rule(Who.OPERATOR, **_OPERATOR),
     "operator.settings": Rule(Who.OPERATOR, **_OPERATOR),
     "operator.displays": Rule(Who.OPERATOR, **_OPERATOR),
     "operator.pair": Rule(Who.OPERATOR, **_OPERATOR),
@@ -136,6 +141,7 @@ JOBS: dict[str, Who] = {
     "sweep": Who.NOBODY,
     "reconcile": Who.NOBODY,
     "webhook": Who.NOBODY,
+    "print": Who.NOBODY,
 }
 
 REFUSED = Rule(Who.NOBODY, session=False)

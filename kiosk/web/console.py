@@ -26,6 +26,7 @@ from ..services import kiosk
 from . import format as fmt
 from . import staff
 from .paying import qr_svg
+from .receipts import print_state
 from .screens import is_htmx, message, new_nonce, valid_nonce
 from .staff import audit
 
@@ -126,9 +127,13 @@ def order_or_404(order_id: str) -> Order:
 def follow(state: OrderState) -> dict[str, Any]:
     view = state.view
     display = kiosk().displays.get(state.order.display)
+    printing: dict[str, Any] = {"printer": None}
+    if state.status == "paid":
+        printing = {**print_state(kiosk().orders.tx_of(state.order), state.order.display),
+                    "print_nonce": new_nonce()}
     return {"state": state, "order": state.order, "tx": view.tx if view else None, "view": view,
             "display_name": display.name if display else "–",
-            "reconnecting": bool(view and view.reconnecting)}
+            "reconnecting": bool(view and view.reconnecting), **printing}
 
 
 @bp.get("/checkout/<order_id>")

@@ -36,6 +36,7 @@ from ..checkout.inputs import InputError
 from ..displays import Display, Order, OrderEnded, OrderState, pairing
 from ..services import kiosk
 from . import callers, health
+from .extensions import current_locale
 
 bp = Blueprint("display", __name__, url_prefix="/display")
 
@@ -169,6 +170,7 @@ def begin(display: Display, order: Order, coin_key: str) -> Any:
     except StartRejected as err:
         return order_screen(display, state, _("The payment could not be started: %(reason)s",
                                               reason=str(err)), 422)
+    kiosk().prints.note_language(tx_id, current_locale())  # its receipt speaks the customer's language
     return redirect(url_for("kiosk.pay", tx_id=tx_id), 303)
 
 

@@ -27,14 +27,17 @@ from flask_babel import gettext as _
 
 from .. import __version__
 from ..checkout import ledger
+from ..checkout.inputs import InputError
 from ..cryptom import CryptomError, NotFound, Rejected, Status
 from ..displays import MODES, Display, DisplayBusy, PairingError
 from ..jobs import queue_health
+from ..printing.printers import of_display, set_for_display
 from ..services import kiosk
 from ..tills import ApiKeys
 from ..tills.keys import NAME as KEY_NAME
 from . import staff
-from .screens import message
+from .receipts import print_state
+from .screens import message, new_nonce
 from .staff import audit
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
@@ -76,9 +79,11 @@ def today() -> Any:
         kiosk().checkout.observe(rows)
     except CryptomError:
         error = _("Cryptom Pay is not answering right now.")
+    waiting, down, failed = kiosk().prints.attention()
     return render_template("operator/today.html", summary=summary, error=error,
                            attention=kiosk().checkout.attention(),
-                           queue=queue_health(kiosk().jobs, with_queue=False))
+                           queue=queue_health(kiosk().jobs, with_queue=False),
+                           prints_waiting=waiting, printers_down=down, prints_failed=failed)
 
 
 @bp.post("/attention/<tx_id>/dismiss")
@@ -114,9 +119,13 @@ def detail(tx_id: str) -> Any:
         return render_template("operator/detail.html", tx=None,
                                error=_("Cryptom Pay is not answering right now.")), 503
     record = kiosk().checkout.record(tx_id)
+    printing: dict[str, Any] = {"printer": None}
+    if record is not None and tx.is_paid:
+        printing = {**print_state(tx_id, record.display), "print_nonce": new_nonce()}
     return render_template("operator/detail.html", tx=tx, error=None,
                            cancellable=not tx.is_paid and tx.status in (Status.PENDING, Status.TRANSFERRED),
-                           record=record, display=kiosk().displays.get(record.display if record else None))
+                           record=record, display=kiosk().displays.get(record.display if record else None),
+                           **printing)
 
 
 @bp.post("/tx/<tx_id>/cancel")
@@ -142,8 +151,10 @@ def render_displays(error: str | None = None, status: int = 200, values: Any = N
     services = kiosk()
     rows = [(d, services.displays.online(d), services.orders.busy(d), services.displays.last_seen(d))
             for d in services.displays.all()]
+    printers = {d.id: of_display(services.store, d.id) for d in services.displays.all()}
     return render_template("operator/displays.html", rows=rows, error=error, values=values or {},
-                           modes=MODES, paired=request.args.get("paired")), status
+                           modes=MODES, paired=request.args.get("paired"), printers=printers,
+                           shop_printer=services.settings.printer), status
 
 
 def display_or_404(display_id: str) -> Display:
@@ -171,12 +182,20 @@ def pair() -> Any:
 
 @bp.post("/displays/<display_id>/<change>")
 def change_display(display_id: str, change: str) -> Any:
-    """Rename a display, or change its mode."""
-    field = {"rename": "name", "mode": "mode"}.get(change)
+    """Rename a display, change its mode, or set its own receipt printer."""
+    field = {"rename": "name", "mode": "mode", "printer": "printer"}.get(change)
     if field is None:
         abort(404)
     display = display_or_404(display_id)
     services = kiosk().displays
+    if change == "printer":
+        try:
+            set_for_display(kiosk().store, display.id, request.form.get("printer"),
+                            request.form.get("columns"))
+        except InputError as err:
+            return render_displays(message(err), 422)
+        audit("operator.display_printer")
+        return redirect(url_for(".displays"), 303)
     try:
         # A mode is the orders' to change: never while the display holds an open one.
         change_it = services.rename if change == "rename" else kiosk().orders.set_mode

@@ -15,7 +15,9 @@ from ..services import kiosk
 from . import callers
 from . import format as fmt
 from .access import owned_record
-from .screens import bp, is_htmx
+from .receipts import print_state, screen_printing
+from .screens import bp, is_htmx, valid_nonce
+from .security import CSP
 
 
 def pay_screen(view: View, code: int = 302) -> Any:
@@ -73,7 +75,10 @@ def result(tx_id: str) -> Any:
     view = kiosk().checkout.view(record)
     if not view.outcome.is_final:
         return redirect(url_for(".pay", tx_id=tx_id))
-    return render_template("kiosk/result.html", **screen(view))
+    extra = {}
+    if view.outcome is Outcome.PAID:
+        extra = {**print_state(record.tx_id, record.display), **screen_printing(record.tx_id)}
+    return render_template("kiosk/result.html", **screen(view), **extra)
 
 
 @bp.get("/receipt/<tx_id>")
@@ -81,7 +86,8 @@ def receipt(tx_id: str) -> Any:
     """A printable receipt of a completed payment: 58 mm thermal paper or A4."""
     settings = kiosk().settings
     record = owned_record()
-    if not settings.receipts:
+    browser = settings.auto_print == "browser"
+    if not (settings.receipts or browser):
         abort(404)
     view = kiosk().checkout.view(record)
     if view.outcome is not Outcome.PAID or view.tx is None:
@@ -91,8 +97,20 @@ def receipt(tx_id: str) -> Any:
     rate = fmt.lira_per_coin(tx)
     links = {"a4": url_for(".receipt", tx_id=tx_id), "58mm": url_for(".receipt", tx_id=tx_id, paper="58mm"),
              "qr": url_for(".receipt_qr", tx_id=tx_id)}
-    return render_template("kiosk/receipt.html", **screen(view), paper=paper, rate=rate,
-                           paid_at=tx.updated_at or tx.created_at, links=links)
+    # Under KIOSK_AUTO_PRINT=browser the page prints itself, once per request for a print: the
+    # paid screen's own (in its frame) and each tap of Print receipt (its form's token).
+    auto = request.args.get("auto", "")
+    auto = auto if auto == "paid" or valid_nonce(auto) else ""
+    printing = kiosk().prints.browser_print(record.tx_id, auto) if browser and auto else None
+    response = make_response(render_template(
+        "kiosk/receipt.html", **screen(view), paper=paper, rate=rate, paid_at=tx.updated_at or tx.created_at,
+        links=links, auto_print=bool(printing and printing.first), copy=bool(printing and printing.copy),
+        framed=auto == "paid"))
+    if auto == "paid":  # the paid screen holds it in a frame of its own origin
+        response.headers["Content-Security-Policy"] = CSP.replace("frame-ancestors 'none'",
+                                                                  "frame-ancestors 'self'")
+        response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
 
 
 @bp.get("/receipt/<tx_id>/qr.svg")

@@ -218,6 +218,7 @@ def start(nonce: str | None, coin_key: str, retry: str) -> Any:
     for key in ("amount", "mobile", "note", "tip"):
         session.pop(key, None)
     session["tx"] = tx_id
+    kiosk().prints.note_language(tx_id, locale())  # its receipt speaks the customer's language
     return redirect(url_for(".pay", tx_id=tx_id), 303)
 
 

@@ -80,7 +80,7 @@ def test_a_stranger_gets_the_unknown_ids_answer_on_every_route(staff_app, sandbo
 
     close_day(services.ledger, 0, currency="TRY", zone=services.settings.timezone, by="test")
     real = {"tx_id": tx_id, "order_id": order.id, "display_id": display.id, "name": "till-1",
-            "change": "rename", "anything": "checkouts", "number": "1"}
+            "change": "rename", "anything": "checkouts", "number": "1", "print_id": "0123456789abcdef"}
     checked = 0
     for rule in staff_app.url_map.iter_rules():
         line = ROUTES[rule.endpoint]

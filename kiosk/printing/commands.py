@@ -1,0 +1,80 @@
+"""A receipt as ESC/POS commands, through python-escpos: text in the printer's code page, or a
+raster image for right-to-left languages, always ending with a paper cut."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from escpos.printer import Dummy
+from PIL import Image
+
+from .raster import draw
+from .receipt import Receipt, Row, rows, text_lines
+
+# The printer's code page per language (ESC t): PC857 holds every Turkish letter; PC858 the
+# western European ones and the euro; PC866 Cyrillic. A language missing here prints in PC858.
+CODE_PAGES = {"tr": "CP857", "en": "CP858", "de": "CP858", "ru": "CP866"}
+DEFAULT_CODE_PAGE = "CP858"
+FALLBACK_PAGES = ("CP857", "CP858", "CP866", "CP1252")
+PROFILE = "TM-T88V"  # the common Epson command set; its code page numbers are the usual ones
+
+
+def code_page(language: str) -> str:
+    return CODE_PAGES.get(language.split("_")[0], DEFAULT_CODE_PAGE)
+
+
+def printable_in(page: str) -> Callable[[str], bool]:
+    def printable(text: str) -> bool:
+        try:
+            text.encode(page)
+        except UnicodeEncodeError:
+            return False
+        return True
+
+    return printable
+
+
+def receipt_bytes(receipt: Receipt, columns: int) -> bytes:
+    """The whole print job of one receipt: initialise, the receipt, feed and cut."""
+    if receipt.rtl:
+        return image_bytes(draw(rows(receipt), columns, rtl=True))
+    preferred = code_page(receipt.language)
+    for page in (preferred, *(p for p in FALLBACK_PAGES if p != preferred)):
+        items = rows(receipt, printable_in(page))
+        if all(printable_in(page)(row.left + row.right) for row in items):
+            return text_bytes(items, columns, page)  # one page holds every letter (a Turkish shop's name)
+    return text_bytes(rows(receipt, printable_in(preferred)), columns, preferred)
+
+
+def text_bytes(items: list[Row], columns: int, page: str = DEFAULT_CODE_PAGE) -> bytes:
+    printer = Dummy(profile=PROFILE)
+    printer.hw("INIT")
+    printer.charcode(page)
+    bold = False
+    for line, row in text_lines(items, columns):
+        if row.strong != bold:
+            printer.set(bold=row.strong)
+            bold = row.strong
+        printer.textln(line)
+    if bold:
+        printer.set(bold=False)
+    printer.cut()
+    return bytes(printer.output)
+
+
+def image_bytes(image: Image.Image) -> bytes:
+    printer = Dummy(profile=PROFILE)
+    printer.hw("INIT")
+    printer.image(image, impl="bitImageRaster", fragment_height=960)
+    printer.cut()
+    return bytes(printer.output)
+
+
+def lines_bytes(title: str, lines: list[tuple[str, str]], columns: int, language: str = "en",
+                rtl: bool = False) -> bytes:
+    """Any document of label/value lines (the X and Z reports): the same rules as a receipt."""
+    items = [Row("center", title, strong=True), Row("rule")]
+    items += [Row("pair", label, value) if value else Row("text", label) for label, value in lines]
+    if rtl:
+        return image_bytes(draw(items, columns, rtl=True))
+    return text_bytes(items, columns, code_page(language))
