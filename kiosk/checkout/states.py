@@ -276,18 +276,18 @@ def _answered(state: State, tx: Transaction, now: float, *, expire: bool) -> Nex
     return _settle(state, outcome, tx)
 
 
-def _settle(state: State, outcome: Outcome, tx: Transaction, notice: str | None = None) -> Next:
+def _settle(state: State, outcome: Outcome, tx: Transaction) -> Next:
     """The outcome read from `tx`, into the state. DUE here: the deadline passed and a cancel is
     on its way, or upstream will not take one."""
     if outcome is Outcome.DUE:
         if tx.status in OPEN_AT_UPSTREAM:
             # The DELETE was not applied (yet), or another request is applying it: keep waiting.
-            return _seen(state, Outcome.PARTLY_PAID if tx.is_partial else Outcome.WAITING, tx, notice)
+            return _seen(state, Outcome.PARTLY_PAID if tx.is_partial else Outcome.WAITING, tx)
         # Upstream will not cancel it and it is not paid: a person has to look.
         outcome = Outcome.PARTIAL_KEPT if tx.total_transfer_amount > 0 else Outcome.SEE_CASHIER
     if outcome.is_final:
         return _final(state, outcome, tx)
-    return _seen(state, outcome, tx, notice)
+    return _seen(state, outcome, tx)
 
 
 def _seen(state: State, outcome: Outcome, tx: Transaction, notice: str | None = None) -> Next:
@@ -358,8 +358,8 @@ def _cancel_asked(state: State, reason: str, now: float, tx: Transaction | None 
     waiting = state.retry_at is not None and now < state.retry_at
     # Upstream confirmed one already (it may not show it yet), or one is on its way.
     if waiting or state.reason is not None:
-        if tx is not None:
-            return _settle(state, decide(tx, state.deadline, now, state.reason), tx)
+        if tx is not None:  # read just now, open and past the deadline
+            return _settle(state, Outcome.DUE, tx)
         return Next(state, (Read(expire=False),))
     return Next(state, (CancelUpstream(reason),))
 
@@ -379,7 +379,7 @@ def _refused(state: State, event: CancelRefused, now: float) -> Next:
     if tx.status not in OPEN_AT_UPSTREAM and now >= state.deadline:
         # In a state upstream will not cancel, and past the deadline: a person has to look.
         return _settle(state, Outcome.DUE, tx)
-    return _settle(state, Outcome.PARTLY_PAID if tx.is_partial else Outcome.WAITING, tx, notice)
+    return _seen(state, Outcome.PARTLY_PAID if tx.is_partial else Outcome.WAITING, tx, notice)
 
 
 # -- the watcher's timetable ---------------------------------------------------------------------

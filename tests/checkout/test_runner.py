@@ -267,3 +267,16 @@ def test_a_lease_another_host_took_first_means_only_a_look(desk, tmp_path):
         clock.shift(60)  # the other host's lease has gone, and nothing came of it: this one cancels
         assert d.checkout.cancel(d.checkout.record(tx)).outcome is Outcome.PARTIAL_KEPT
         assert d.calls("cancel") == 1 and d.checkout.cancel_reason(tx) == "customer"
+
+
+def test_the_watchers_look_at_a_closed_checkout_reads_upstream_afresh(desk):
+    """Coins after the close are what the watcher looks for: never an answer a screen shared."""
+    d = desk(payment_timeout=60, share_seconds=1.5)
+    with time_machine.travel(T0, tick=False) as clock:
+        tx = d.start()
+        clock.shift(60)
+        assert d.view(tx).outcome is Outcome.EXPIRED
+        reads = d.calls("detail")
+        clock.shift(0.5)
+        d.watch_now(tx)
+        assert d.calls("detail") == reads + 1

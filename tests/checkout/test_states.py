@@ -262,6 +262,14 @@ TABLE = [
         OPEN,
         (Show(Outcome.WAITING),),
     ),
+    (
+        "paid while a DELETE is on its way: no cancel reason",
+        at("waiting", cancelling="customer"),
+        Answered(PAID_TX, expire=False),
+        5,
+        at("paid", cancelling="customer", received=Decimal(12)),
+        (told("paid", "12"), Show(Outcome.PAID)),
+    ),
     # -- the deadline ---------------------------------------------------------------------------
     (
         "one moment before the deadline: no cancel",
