@@ -47,9 +47,16 @@ clean:
 	rm -rf $(VENV) instance test-output dist build mutants
 
 # After changing user-visible text: refresh the Turkish catalog, then translate the new entries.
+# The customer's languages beyond Turkish (English is the source): see babel-customer.cfg.
+CUSTOMER_LANGUAGES = de ru ar
+
 catalog: $(VENV)/.test-installed
-	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location -o $(VENV)/messages.pot .
-	$(BIN)/pybabel update -i $(VENV)/messages.pot -d kiosk/translations --width 100 --ignore-obsolete
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k Nn_:1,2 --no-location -o $(VENV)/messages.pot .
+	$(BIN)/pybabel update -i $(VENV)/messages.pot -d kiosk/translations -l tr --width 100 --ignore-obsolete
+	$(BIN)/pybabel extract -F babel-customer.cfg -k N_ -k Nn_:1,2 --no-location -o $(VENV)/customer.pot .
+	for lang in $(CUSTOMER_LANGUAGES); do \
+	  $(BIN)/pybabel update -i $(VENV)/customer.pot -d kiosk/translations -l $$lang --width 100 --ignore-obsolete; \
+	done
 
 # Benchmarks (not part of the tests): prints a table and writes bench/RESULTS.md.
 # ARGS=--quick for a smoke run, ARGS=--soak for the long soak as well.

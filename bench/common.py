@@ -26,13 +26,13 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
-def wait_up(url: str, seconds: float = 30) -> None:
+def wait_up(url: str, seconds: float = 120) -> None:  # a busy machine starts gunicorn slowly
     deadline = time.monotonic() + seconds
     while True:
         try:
             requests.get(url, timeout=2)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # still starting
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)

@@ -4,7 +4,7 @@ Everything runs for real on loopback: the sandbox and `kiosk serve` (gunicorn) a
 load from this process, Chromium for the detection latency and the till API's display. Figures
 compared with each other are measured side by side in one run, so the machine's noise cancels.
 Never part of CI. The measures live in screens.py, till.py and watcher.py; common.py starts the
-processes.
+processes; ledger.py the sales ledger's cost on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import exports
+import ledger
 import screens
 import till
 import watcher
@@ -46,6 +47,7 @@ def main() -> int:
         ("memory", lambda: screens.memory(rows, 2000 if q else 10000)),
         ("till api", lambda: till.till_api(rows, 5 if q else 20, 5 if q else 10)),
         ("watcher", lambda: watcher.watcher_cost(rows, 10 if q else 30, 30 if q else 120)),
+        ("ledger", lambda: ledger.ledger_cost(rows, 10 if q else 30, 5 if q else 10)),
         ("export", lambda: exports.export(rows, 10_000 if q else 100_000)),
     ]
     if args.soak or args.only == "soak":

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from . import money
 from . import settings_parse as parse
 from .printing.address import Printer
 from .sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD
@@ -31,16 +32,19 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": None,
     "STATE_DIR": None,  # default: the Flask instance folder
     "COINS": "TRX:TRX,USDT:TRX",
+    "CURRENCY": "TRY",  # the shop's pricing currency, an ISO 4217 code
     "MIN_AMOUNT": "1",
     "MAX_AMOUNT": "100000",
     "PAYMENT_TIMEOUT": 600,
     "POLL_INTERVAL": 2,
     "WATCH_INTERVAL": 15,
     "RESULT_SECONDS": 10,
+    "PARTIAL_HOLD_SECONDS": 600,  # a result that sends the customer to the cashier stays this long
     "IDLE_SECONDS": 60,
     "ASK_MOBILE": False,
     "ASK_NOTE": False,
-    "DEFAULT_LOCALE": "tr",
+    "LANGUAGES": "tr,en",  # the customer's languages, the shop's own first
+    "DEFAULT_LOCALE": None,  # unset: the first of LANGUAGES
     "SHOP_NAME": "Cryptom Pay",
     "OPERATOR_PIN": None,  # unset: the operator area is off (the demo's is DEMO_PIN)
     "RECEIPTS": False,
@@ -88,6 +92,7 @@ class Settings:
     ask_mobile: bool
     ask_note: bool
     default_locale: str
+    languages: tuple[str, ...]
     shop_name: str
     operator_pin: str | None = field(repr=False)
     receipts: bool
@@ -99,7 +104,7 @@ class Settings:
     database_url: str | None = field(default=None, repr=False)  # None: SQLite in the state folder
     create_limit: tuple[int, int] = (10, 60)
     log_format: str = "json"
-    currency: str = "TRY"
+    currency: str = money.DEFAULT
     require_pairing: bool = False
     cashier_pin: str | None = field(default=None, repr=False)
     logo: Path | None = None
@@ -115,6 +120,7 @@ class Settings:
     printer: Printer | None = None
     auto_print: str = "off"
     print_retry: tuple[float, float, float] = (2.0, 60.0, 3600.0)
+    partial_hold_seconds: int = 600
     # SECRET_KEY, for the digests that must not be computable from the store alone.
     secret_key: str = field(default="", repr=False)
 
@@ -158,6 +164,8 @@ def load(config: dict[str, Any], instance_path: str) -> Settings:
     elif len(str(config["SECRET_KEY"])) < 16:
         raise ConfigError("KIOSK_SECRET_KEY is too short: use at least 16 random characters")
 
+    currency = parse.currency(config.get("CURRENCY"))
+    languages, default_locale = parse.languages(config.get("LANGUAGES"), config.get("DEFAULT_LOCALE"))
     settings = Settings(
         api_url=api_url,
         api_email=str(email),
@@ -165,15 +173,17 @@ def load(config: dict[str, Any], instance_path: str) -> Settings:
         uses_sandbox=demo,
         state_dir=state_dir,
         coins=parse.coins(config.get("COINS")),
-        min_amount=parse.amount(config, "MIN_AMOUNT"),
-        max_amount=parse.amount(config, "MAX_AMOUNT"),
+        currency=currency,
+        min_amount=parse.amount(config, "MIN_AMOUNT", currency),
+        max_amount=parse.amount(config, "MAX_AMOUNT", currency),
         payment_timeout=parse.seconds(config, "PAYMENT_TIMEOUT", 5, 86400),
         poll_interval=parse.seconds(config, "POLL_INTERVAL", 1, 60),
         result_seconds=parse.seconds(config, "RESULT_SECONDS", 1, 600),
         idle_seconds=parse.seconds(config, "IDLE_SECONDS", 5, 3600),
         ask_mobile=parse.flag(config, "ASK_MOBILE"),
         ask_note=parse.flag(config, "ASK_NOTE"),
-        default_locale=str(config.get("DEFAULT_LOCALE") or "tr"),
+        default_locale=default_locale,
+        languages=languages,
         shop_name=str(config.get("SHOP_NAME") or "Cryptom Pay"),
         operator_pin=parse.pin(config.get("OPERATOR_PIN"), demo),
         receipts=parse.flag(config, "RECEIPTS"),
@@ -197,6 +207,7 @@ def load(config: dict[str, Any], instance_path: str) -> Settings:
         printer=parse.printer(config.get("PRINTER_URL"), config.get("PRINTER_COLUMNS")),
         auto_print=parse.choice(config, "AUTO_PRINT", ("off", "printer", "browser")),
         print_retry=parse.print_retry(config.get("PRINT_RETRY")),
+        partial_hold_seconds=parse.seconds(config, "PARTIAL_HOLD_SECONDS", 10, 86400),
     )
     url, secret = parse.webhook(config)
     cashier_pin = parse.cashier_pin(config.get("CASHIER_PIN"), settings.operator_pin)
@@ -206,8 +217,6 @@ def load(config: dict[str, Any], instance_path: str) -> Settings:
         raise ConfigError("KIOSK_MIN_AMOUNT must not be above KIOSK_MAX_AMOUNT")
     if settings.auto_print == "printer" and settings.printer is None:
         raise ConfigError("KIOSK_AUTO_PRINT=printer needs KIOSK_PRINTER_URL, the shop's receipt printer")
-    if settings.default_locale not in {"tr", "en"}:
-        raise ConfigError(f"KIOSK_DEFAULT_LOCALE must be tr or en, got {settings.default_locale!r}")
     return settings
 
 

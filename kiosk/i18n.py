@@ -1,4 +1,7 @@
-"""Turkish and English: message catalogs, compiled from the .po files the repository keeps."""
+"""The kiosk's languages: message catalogs, compiled from the .po files the repository keeps.
+
+A customer reads Turkish, English, German, Russian or Arabic (the shop offers some of them,
+KIOSK_LANGUAGES); staff read Turkish or English (the operator area and the console)."""
 
 from __future__ import annotations
 
@@ -6,13 +9,28 @@ import contextlib
 import os
 from pathlib import Path
 
+from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
-LOCALES = ("tr", "en")
-# What a language button says, in its own language.
-LANGUAGE_NAMES = {"tr": "Türkçe", "en": "English"}
+CUSTOMER_LANGUAGES = ("tr", "en", "de", "ru", "ar")
+STAFF_LANGUAGES = ("tr", "en")
+# What a language button says: each language named in its own script.
+LANGUAGE_NAMES = {"tr": "Türkçe", "en": "English", "de": "Deutsch", "ru": "Русский", "ar": "العربية"}
+
+
+def direction(language: str) -> str:
+    """`rtl` or `ltr`, for <html dir>, as CLDR writes the language (Arabic right to left)."""
+    return "rtl" if Locale.parse(language).character_order == "right-to-left" else "ltr"
+
+
+def staff_language(chosen: str, languages: tuple[str, ...]) -> str:
+    """The language of the operator area and the console: Turkish or English only. A customer's
+    German or Arabic gives way to the first of the shop's languages staff read, else English."""
+    if chosen in STAFF_LANGUAGES:
+        return chosen
+    return next((code for code in languages if code in STAFF_LANGUAGES), "en")
 
 
 def compile_catalogs(directory: Path = TRANSLATIONS_DIR) -> list[Path]:

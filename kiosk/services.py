@@ -15,6 +15,7 @@ from flask import current_app
 
 from .checkout import Checkout, LocalStore, RedisStore, Store
 from .checkout.booking import Booking, follow, store_checkouts, store_items
+from .checkout.hold import Holds
 from .checkout.rates import Window, storage_for
 from .clock import now
 from .config import Settings
@@ -64,6 +65,8 @@ class Services:
             share_seconds=settings.poll_interval / 2,
             watch_interval=settings.watch_interval,
         )
+        # A result that sends the customer to the cashier stays until staff end it.
+        self.holds = Holds(self.store, settings.partial_hold_seconds)
         self.displays = Displays(self.store, new_codes=Window(self.rates, "pairing", NEW_CODES))
         self.orders = Orders(self.store, self.checkout, self.displays, min_amount=settings.min_amount,
                              max_amount=settings.max_amount, currency=settings.currency)

@@ -14,6 +14,9 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from . import money
+from .i18n import CUSTOMER_LANGUAGES
+
 SANDBOX_URL = "http://127.0.0.1:8001"
 DEMO_PIN = "246810"  # the demo's operator PIN; a shop always sets its own
 
@@ -39,15 +42,51 @@ class Coin:
         return self.coin if self.coin == self.network else f"{self.coin} ({self.network})"
 
 
-def amount(config: dict[str, Any], name: str) -> Decimal:
+def currency(raw: Any) -> str:
+    """An ISO 4217 code in use today (EUR, JPY, KWD); an unknown one stops the start, named."""
+    code = str(raw or money.DEFAULT).strip().upper()
+    if not money.is_known(code):
+        raise ConfigError(f"KIOSK_CURRENCY must be an ISO 4217 currency code like TRY, EUR or JPY; "
+                          f"{str(raw).strip()!r} is not one")
+    return code
+
+
+def languages(raw: Any, default: Any) -> tuple[tuple[str, ...], str]:
+    """KIOSK_LANGUAGES, the shop's own first, and the default (KIOSK_DEFAULT_LOCALE, if set, must
+    be one of them)."""
+    found: list[str] = []
+    for item in str(raw or "").split(","):
+        code = item.strip().lower()
+        if not code:
+            continue
+        if code not in CUSTOMER_LANGUAGES:
+            raise ConfigError(f"KIOSK_LANGUAGES must list languages from {', '.join(CUSTOMER_LANGUAGES)}, "
+                              f"comma separated, the shop's own first; got {item.strip()!r}")
+        if code not in found:
+            found.append(code)
+    if not found:
+        raise ConfigError("KIOSK_LANGUAGES must name at least one language, e.g. tr,en")
+    if default in (None, ""):
+        return tuple(found), found[0]
+    chosen = str(default).strip().lower()
+    if chosen not in found:
+        raise ConfigError(f"KIOSK_DEFAULT_LOCALE must be one of KIOSK_LANGUAGES ({', '.join(found)}), "
+                          f"got {str(default)!r}")
+    return tuple(found), chosen
+
+
+def amount(config: dict[str, Any], name: str, currency: str) -> Decimal:
+    """A limit in the shop's currency, with at most its digits (none for JPY, three for KWD)."""
     raw = config.get(name)
     try:
         value = Decimal(str(raw).strip())
     except (InvalidOperation, ValueError):
-        raise ConfigError(f"KIOSK_{name} must be an amount in lira, got {raw!r}") from None
-    if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
-        raise ConfigError(f"KIOSK_{name} must be a positive amount with at most 2 decimals, got {raw!r}")
-    return value
+        raise ConfigError(f"KIOSK_{name} must be an amount in {currency}, got {raw!r}") from None
+    places = money.digits(currency)
+    if not value.is_finite() or value <= 0 or not money.is_exact(value, currency):
+        raise ConfigError(f"KIOSK_{name} must be a positive amount in {currency} with at most "
+                          f"{places} decimals, got {raw!r}")
+    return money.rounded(value, currency)
 
 
 TIPS_MAX = 6  # presets on one screen, beside "no tip" and "other amount"
@@ -275,7 +314,7 @@ def tax_number(raw: Any) -> str | None:
 
 
 def printer(raw: Any, columns: Any) -> Any:
-    from .printing.address import parse
+    from .printing.address import AddressRefused, parse
 
     width = str(columns or "48").strip()
     if width not in ("32", "48"):
@@ -284,6 +323,9 @@ def printer(raw: Any, columns: Any) -> Any:
         return None
     try:
         return parse(str(raw), int(width))
+    except AddressRefused:
+        raise ConfigError("KIOSK_PRINTER_URL may not be a link-local (169.254.x.x, fe80::), unspecified "
+                          f"(0.0.0.0, ::) or multicast address, got {raw!r}") from None
     except ValueError:
         raise ConfigError("KIOSK_PRINTER_URL must read tcp://HOST:PORT, like tcp://192.168.1.50:9100, "
                           f"got {raw!r}") from None

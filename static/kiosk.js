@@ -1,38 +1,54 @@
 // Kiosk behaviour that HTML alone cannot give: cash-register keypad, countdown, auto-return,
-// idle reset, screen wake lock and a notice when the till server is out of reach.
+// a result held for staff, idle reset, screen wake lock and a notice when the till server is out of reach.
 // No framework, no inline script: it runs under a strict Content-Security-Policy.
 (function () {
   "use strict";
 
-  // -- cash-register amount entry: digits shift in from the right, two decimals -------------
+  // -- cash-register amount entry: digits shift in from the right, the currency's decimals ---
+  function minorOf(text, places) { // "100000" or "100000.5", 2 places -> "10000000" (no floating point)
+    var parts = String(text).split(".");
+    return (parts[0] + ((parts[1] || "") + "0".repeat(places)).slice(0, places)).replace(/^0+(?=\d)/, "");
+  }
+  function notAbove(a, b) { // two digit strings without leading zeros: a <= b
+    return a.length < b.length || (a.length === b.length && a <= b);
+  }
   function keypad(form) {
     var display = form.querySelector("[data-amount-display]");
     var input = form.querySelector("[data-amount-input]");
     var submit = form.querySelector("[data-submit]");
-    var maxDigits = parseInt(form.dataset.maxDigits || "9", 10);
-    // Lira sign + the locale's digits, as the server formats it (₺1.234,50 / ₺1,234.50).
-    var fmt = new Intl.NumberFormat(form.dataset.locale || "tr-TR",
-      { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+    var f = form.dataset;
+    var places = parseInt(f.digits || "2", 10);  // 0 for JPY, 3 for KWD
+    var maxDigits = parseInt(f.maxDigits || "9", 10);
+    // The largest amount, in the currency's minor units as a digit string: a press past it is
+    // refused at once, and the limit named.
+    var maxMinor = f.maxAmount ? minorOf(f.maxAmount, places) : null;
+    var limit = form.querySelector("[data-limit-message]");
     // A form sent back with an error keeps its amount ("125.00" -> digits "12500").
-    var digits = /^\d+\.\d\d$/.test(input.value) ? input.value.replace(".", "").replace(/^0+/, "") : "";
+    var digits = /^\d+(\.\d+)?$/.test(input.value) ? input.value.replace(".", "").replace(/^0+/, "") : "";
 
-    function asText() { // "12345" -> "123.45", built from the digits: no floating point
-      var padded = digits.padStart(3, "0");
-      return padded.slice(0, -2).replace(/^0+(?=\d)/, "") + "." + padded.slice(-2);
+    function parts() { // "12345" -> ["123", "45"], built from the digits: no floating point
+      var padded = digits.padStart(places + 1, "0");
+      var whole = padded.slice(0, padded.length - places).replace(/^0+(?=\d)/, "");
+      return [whole, padded.slice(padded.length - places)];
     }
     function render() {
-      var text = asText();
-      input.value = digits ? text : "";
-      display.textContent = "\u20ba" + fmt.format(Number(text));
+      var p = parts();
+      input.value = digits ? p[0] + (places ? "." + p[1] : "") : "";
+      // Written as the server writes it (kiosk.money): its sign, separators and digits.
+      var whole = p[0].replace(/\B(?=(\d{3})+(?!\d))/g, f.group || "");
+      display.textContent = (f.prefix || "") + whole + (places ? (f.decimal || ".") + p[1] : "") + (f.suffix || "");
       submit.disabled = !digits;
     }
     function press(key) {
+      var over = false;
       if (key === "clear") digits = "";
       else if (key === "back") digits = digits.slice(0, -1);
       else if (/^\d+$/.test(key)) {
         var next = (digits + key).replace(/^0+/, "");
-        if (next.length <= maxDigits) digits = next;
+        over = maxMinor !== null && !notAbove(next, maxMinor);
+        if (next.length <= maxDigits && !over) digits = next;
       }
+      if (limit) limit.hidden = !over;
       render();
     }
     form.addEventListener("click", function (e) {
@@ -86,6 +102,11 @@
     document.body.addEventListener("click", function (e) {
       if (!e.target.closest("button, a")) form.requestSubmit();
     });
+  }
+
+  // -- a result that waits for staff goes on only when the server says staff ended it -------
+  function onRelease(form) {
+    document.body.addEventListener("kiosk:released", function () { form.requestSubmit(); });
   }
 
   // -- idle reset on the amount and coin screens (never while a payment is open) -----------
@@ -160,6 +181,7 @@
     }
     document.querySelectorAll("[data-keypad]").forEach(keypad);
     document.querySelectorAll("[data-auto-submit]").forEach(autoReturn);
+    document.querySelectorAll("[data-on-release]").forEach(onRelease);
     var idle = Number(document.body.dataset.idleSeconds || 0);
     if (idle > 0) idleReset(idle);
     var again = Number(document.body.dataset.freshenSeconds || 0);

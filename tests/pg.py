@@ -58,8 +58,8 @@ class Postgres:
                   "--encoding=UTF8", "--no-sync")
         options = (f"-p {port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w",
-                  "-t", "60", "start")
+        self.options = options
+        self.start()
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{port}"
 
     def _run(self, program: str, *args: str) -> None:
@@ -89,6 +89,15 @@ class Postgres:
                              autocommit=True) as conn:
             conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
                          (name,))
+
+    def start(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-o", self.options, "-l", str(self.root / "log"), "-w",
+                  "-t", "60", "start")
+
+    def halt(self) -> None:
+        """Stop the server, keeping its data (`start` brings it back): the database down for a while.
+        Open connections are ended, as when a database host goes away."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def stop(self) -> None:
         try:

@@ -149,6 +149,11 @@ class Customer:
     def next_customer(self) -> None:
         self.post("/done", {"csrf_token": self.token()})
 
+    def staff_end(self, tx_id: str, pin: str):
+        """Staff end a result that waits for them (a partial payment) with their PIN on the screen."""
+        return self.post(f"/result/{tx_id}/release", {"csrf_token": self.token(f"/result/{tx_id}"),
+                                                       "pin": pin})
+
 
 class _Http:
     """The part of Flask's test client that Customer uses, over real HTTP."""

@@ -11,6 +11,7 @@ STATUS = {
     "not_found": 404,
     "invalid_request": 400,
     "invalid_amount": 422,
+    "invalid_currency": 422,
     "display_busy": 409,
     "display_offline": 409,
     "idempotency_conflict": 409,

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import request
 
+from .. import money
 from ..checkout.inputs import InputError, check_amount
 from .errors import ApiError
 
@@ -52,15 +53,21 @@ def text(data: dict[str, Any], name: str, *, required: bool = False, most: int =
 
 
 def input_message(err: InputError) -> str:
-    return err.message % {**err.params, **({"amount": str(err.amount)} if err.amount is not None else {})}
+    """The English message, for a till's developer (plain digits, no currency sign)."""
+    text = err.message if err.plural is None or err.params.get("num") == 1 else err.plural
+    return text % {**err.params, **({"amount": str(err.amount)} if err.amount is not None else {})}
 
 
-def parse_api_amount(raw: Any, low: Decimal, high: Decimal) -> Decimal:
-    if not isinstance(raw, str) or not re.fullmatch(r"[0-9]{1,9}(\.[0-9]{1,2})?", raw):
-        raise ApiError("invalid_amount", 'amount is a decimal string with at most two decimals, '
-                                         'like "125.00".')
+def parse_api_amount(raw: Any, low: Decimal, high: Decimal, currency: str) -> Decimal:
+    """A decimal string with the currency's digits at most: "125.00" EUR, "125" JPY, "1.250" KWD."""
+    places = money.digits(currency)
+    pattern = r"[0-9]{1,9}" + (rf"(\.[0-9]{{1,{places}}})?" if places else "")
+    if not isinstance(raw, str) or not re.fullmatch(pattern, raw):
+        example = money.rounded(Decimal(125), currency)
+        raise ApiError("invalid_amount", f"amount is a decimal string with at most {places} decimals "
+                                         f"in {currency}, like \"{example}\".")
     try:
-        return check_amount(Decimal(raw), low, high)
+        return check_amount(Decimal(raw), low, high, currency)
     except (InputError, InvalidOperation) as err:
         message = input_message(err) if isinstance(err, InputError) else "amount is not a number."
         raise ApiError("invalid_amount", message) from None

@@ -166,17 +166,23 @@ def create_checkout() -> Any:
     raw_amount = data.get("amount")
     if raw_amount is None:
         raise ApiError("invalid_request", "amount is required.")
-    amount = parse_api_amount(raw_amount, settings.min_amount, settings.max_amount)
+    # Before the amount: its digits are the shop's currency's.
     currency = text(data, "currency", most=8)
     if currency is not None and currency != settings.currency:
-        raise ApiError("invalid_request", f"This kiosk takes {settings.currency} only.")
+        raise ApiError("invalid_currency", f"This kiosk prices in {settings.currency} only, not in "
+                                           f"{currency}.")
+    amount = parse_api_amount(raw_amount, settings.min_amount, settings.max_amount, settings.currency)
     reference = clean(text(data, "reference", most=REFERENCE_MAX), "reference")
+    if "tip_amount" in data or "total_amount" in data:
+        # The customer chooses the tip on the display; a till's own would be dropped unseen.
+        raise ApiError("invalid_request", "A till does not send tip_amount or total_amount: the customer "
+                                          "chooses the tip on the display (ask_tip).")
     ask_tip = data.get("ask_tip", True)
     if not isinstance(ask_tip, bool):
         raise ApiError("invalid_request", "ask_tip is true or false.")
     note = clean(text(data, "note", most=NOTE_MAX), "note")
     try:
-        lines = parse_lines(data.get("lines"), amount, add_up=False)
+        lines = parse_lines(data.get("lines"), amount, settings.currency, add_up=False)
     except InputError as err:
         raise ApiError("invalid_request", input_message(err)) from None
     try:

@@ -5,8 +5,9 @@ repairs an earlier one that was lost; and the first upgrade's import of today's 
 
 A ledger write never breaks a payment: when the ledger is away, the entry is kept in the store
 (`ledger-due:<id>`, in the `ledger` index by the time it was seen) and the watcher's sweep writes
-it once the ledger answers again; meanwhile this process does not wait on the ledger for each
-event (a short pause after a failure).
+it once the ledger answers again (the watcher's heartbeat tries every few seconds while entries
+wait); meanwhile this process does not wait on the ledger for each event (a short pause after a
+failure, over once the entries kept were written), and its screens say they are reconnecting.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
+from .. import money
 from ..clock import now as clock_now
 from ..ledger import Entry, Ledger, Line, moves
 from .record import RECORD_TTL, UNREADABLE, Record
@@ -123,7 +125,7 @@ def amount(value: Any) -> Decimal | None:
 
 
 class Booking:
-    def __init__(self, ledger: Ledger, store: Store, *, currency: str = "TRY",
+    def __init__(self, ledger: Ledger, store: Store, *, currency: str = money.DEFAULT,
                  clock: Callable[[], float] = clock_now) -> None:
         self.ledger = ledger
         self.store = store
@@ -160,8 +162,19 @@ class Booking:
 
     # -- writing, and catching up ------------------------------------------------------------
 
+    def away(self) -> bool:
+        """Whether this process found the ledger away lately and the entries it kept still wait:
+        the screens say they are reconnecting. Once another process (the watcher) has caught up,
+        the ledger answers again and this process writes to it at once."""
+        if self.clock() >= self._paused_until:
+            return False
+        if self.waiting() == 0:
+            self._paused_until = 0.0
+            return False
+        return True
+
     def write(self, entry: Entry) -> None:
-        if self.clock() < self._paused_until:
+        if self.away():
             self._keep(entry)
             return
         try:

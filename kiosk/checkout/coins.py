@@ -17,11 +17,23 @@ DECIMALS: dict[tuple[str, str], int] = {
 }
 DEFAULT_DECIMALS = 8  # a coin not in the table: enough for most, never a float's noise
 
+# (coin, network) -> the network as wallets and exchanges name it: a token's standard with it,
+# so a customer picks the right one in the wallet ("TRX network" says neither).
+NETWORK_NAMES: dict[tuple[str, str], str] = {
+    ("TRX", "TRX"): "TRON",
+    ("USDT", "TRX"): "TRON (TRC-20)",
+}
+
 _EXACT = Context(prec=MAX_PREC)  # rounding to the coin's decimals only, never to 28 digits
 
 
 def decimals(coin: str, network: str) -> int:
     return DECIMALS.get((coin.upper(), network.upper()), DEFAULT_DECIMALS)
+
+
+def network_name(coin: str, network: str) -> str:
+    """The network as people know it; a network not in the table by its code."""
+    return NETWORK_NAMES.get((coin.upper(), network.upper()), network)
 
 
 def _to(amount: Decimal, coin: str, network: str, rounding: str) -> Decimal:

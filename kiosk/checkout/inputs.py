@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
-_AMOUNT = re.compile(r"[0-9]{1,9}(?:[.,][0-9]{1,2})?")
+from .. import money
+
+_AMOUNT = re.compile(r"[0-9]{1,9}(?:[.,]([0-9]+))?")
 _MOBILE = re.compile(r"\+?[1-9][0-9]{9,14}")
 NOTE_MAX = 120
 
@@ -14,43 +16,63 @@ def N_(message: str) -> str:  # noqa: N802 - marks a message for translation, tr
     return message
 
 
+def Nn_(singular: str, plural: str) -> tuple[str, str]:  # noqa: N802 - the same, with a plural form
+    return singular, plural
+
+
 class InputError(ValueError):
     """Bad input; the message (English, translated by the screen) is shown on the same screen.
-    `amount` fills its %(amount)s, formatted by the screen for the customer's locale."""
+    `amount` fills its %(amount)s, formatted by the screen for the customer's locale. A message
+    with a `plural` form is chosen by its `num` parameter (ngettext)."""
 
-    def __init__(self, message: str, amount: Decimal | None = None, **params: object) -> None:
+    def __init__(self, message: str, amount: Decimal | None = None, *, plural: str | None = None,
+                 **params: object) -> None:
         super().__init__(message)
         self.message = message
         self.amount = amount
+        self.plural = plural
         self.params = params
 
 
-def parse_amount(raw: str | None, low: Decimal, high: Decimal) -> Decimal:
+def digits_error(currency: str) -> InputError:
+    """The amount has more decimals than the currency counts (or is no amount at all)."""
+    places = money.digits(currency)
+    if places == 0:
+        return InputError(N_("Enter a whole amount, without decimals."))
+    singular, plural = Nn_("Enter the amount with at most %(num)d decimal.",
+                           "Enter the amount with at most %(num)d decimals.")
+    return InputError(singular, plural=plural, num=places)
+
+
+def parse_amount(raw: str | None, low: Decimal, high: Decimal, currency: str) -> Decimal:
+    """The amount typed, in the shop's currency: at most its digits (none for JPY, three for KWD)."""
     text = (raw or "").strip()
     if not text:
         raise InputError(N_("Enter an amount."))
-    if not _AMOUNT.fullmatch(text):
-        raise InputError(N_("Enter the amount in lira, with at most two decimals."))
+    match = _AMOUNT.fullmatch(text)
+    if not match or len(match.group(1) or "") > money.digits(currency):
+        raise digits_error(currency)
     try:
         amount = Decimal(text.replace(",", "."))
     except InvalidOperation:  # pragma: no cover - the pattern already refuses these
-        raise InputError(N_("Enter the amount in lira, with at most two decimals.")) from None
-    return check_amount(amount, low, high)
+        raise digits_error(currency) from None
+    return check_amount(amount, low, high, currency)
 
 
-def check_amount(amount: Decimal, low: Decimal, high: Decimal) -> Decimal:
-    """An amount already a Decimal (from a till, say): positive, cents at most, within limits."""
+def check_amount(amount: Decimal, low: Decimal, high: Decimal, currency: str) -> Decimal:
+    """An amount already a Decimal (from a till, say): positive, in the currency's digits,
+    within limits."""
     if not amount.is_finite():
-        raise InputError(N_("Enter the amount in lira, with at most two decimals."))
+        raise digits_error(currency)
     if amount <= 0:
         raise InputError(N_("The amount must be more than zero."))
     if amount < low:
         raise InputError(N_("The smallest amount is %(amount)s."), low)
     if amount > high:
         raise InputError(N_("The largest amount is %(amount)s."), high)
-    if amount != amount.quantize(Decimal("0.01")):  # bounded above, so quantize cannot overflow
-        raise InputError(N_("Enter the amount in lira, with at most two decimals."))
-    return amount.quantize(Decimal("0.01"))
+    if not money.is_exact(amount, currency):  # bounded above, so rounding cannot overflow
+        raise digits_error(currency)
+    return money.rounded(amount, currency)
 
 
 def parse_mobile(raw: str | None) -> str | None:

@@ -51,13 +51,18 @@ class HistoryQuery:
             return value
 
         def day(name: str) -> date | None:
+            """Day first, as staff write it (31.12.2026 in Turkish, 31/12/2026 in English), or
+            ISO 8601 as the page links carry it (2026-12-31)."""
             value = str(args.get(name) or "").strip()
             if not value:
                 return None
+            written = re.fullmatch(r"([0-9]{1,2})([./])([0-9]{1,2})\2([0-9]{4})", value)
             try:
+                if written:
+                    return date(int(written.group(4)), int(written.group(3)), int(written.group(1)))
                 return date.fromisoformat(value)
             except ValueError:
-                errors.append(N_("Dates are written YYYY-MM-DD."))
+                errors.append(N_("Write dates day first, like 31/12/2026."))
                 return None
 
         try:

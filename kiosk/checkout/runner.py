@@ -25,7 +25,7 @@ from ..cryptom import CryptomClient, CryptomError, NotFound, Rejected, Transacti
 from ..ledger import Entry, Ledger
 from .base import Memory, Teller, log
 from .booking import customer_note, started_by
-from .outcome import Outcome
+from .outcome import Outcome, decide
 from .record import Record, View
 from .states import (
     Answered,
@@ -186,9 +186,28 @@ class Runner:
             # A DELETE upstream confirmed keeps its lease for its minute: its reason is the result's.
             if lease is not None and not isinstance(carried, tuple):
                 self._release(lease, record)
+            shown = self._unwritten(record, _tx_of(event))
+            if shown is not None:
+                return shown
         last = self.memory.last(record.tx_id)
         notice = "cancel_failed" if asked == "customer" else None
         return View(record, _open_outcome(last), last, reconnecting=True, notice=notice)
+
+    def _unwritten(self, record: Record, tx: Transaction | None) -> View | None:
+        """While the ledger is away: a result upstream shows (paid, or ended) is the screen's at
+        once, unwritten (the next look writes it, with its event and attention item); an open
+        one is shown as upstream has it, reconnecting. Nothing is decided or cancelled."""
+        if tx is None:
+            return None
+        self.memory.seen.put(record.tx_id, tx)
+        try:
+            reason = self.store.get(lease_key(record.tx_id))  # a DELETE on its way: its reason
+        except Exception:  # the store is away too: the transaction's status tells it apart
+            reason = None
+        outcome = decide(tx, record.deadline, self.clock(), reason)
+        if outcome.is_final:
+            return View(record, outcome, tx)
+        return None
 
     def _advance(self, record: Record, event: Event, seen: Transaction | None,
                  carried: tuple[int, State] | None = None) -> tuple[Next, tuple[int, State] | None]:

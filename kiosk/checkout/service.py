@@ -14,6 +14,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from .. import money
 from ..clock import now as clock_now
 from ..cryptom import CryptomClient, Transaction
 from ..ledger import FINAL, Ledger
@@ -43,7 +44,7 @@ class Checkout:
         *,
         ledger: Ledger,
         payment_timeout: int,
-        currency: str = "TRY",
+        currency: str = money.DEFAULT,
         create_limit: Window | None = None,
         share_seconds: float = 0.0,
         watch_interval: float = WATCH_INTERVAL,

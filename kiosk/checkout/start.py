@@ -226,6 +226,10 @@ class Start:
         # watcher still knows to look for the transaction.
         self.store.set(f"create:{attempt.ref}", attempt.dumps(), ttl=CREATE_TTL)
         self.store.schedule(CREATES, attempt.ref, started + CREATE_GRACE)
+        # And for this owner's next try: a process killed waiting for the answer runs none of
+        # the handlers below, and the customer's next Pay must adopt what upstream made.
+        if owner:
+            self.store.set(f"unanswered:{owner}", attempt.ref, ttl=ADOPT_WINDOW)
         if order is not None:  # when it was sent: a start long without an answer has died
             self.store.set(key, f"pending {started!r}", ttl=GUARD_TTL)
         try:
@@ -243,14 +247,14 @@ class Start:
                 raise StartUnavailable("Cryptom Pay is not answering") from None
             tx = found
         except Rejected as exc:
-            self._settled(attempt.ref)
+            self._settled(attempt.ref, owner)
             self.store.delete(key)
             raise StartRejected(exc.message) from None
         except CryptomError:  # the login was refused: nothing was created
-            self._settled(attempt.ref)
+            self._settled(attempt.ref, owner)
             self.store.delete(key)
             raise StartUnavailable("Cryptom Pay refused the kiosk's login") from None
-        self._settled(attempt.ref)
+        self._settled(attempt.ref, owner)
         if not self._as_asked(tx, attempt):
             # Another amount, currency or coin than the customer's: never shown for payment.
             self._discard(tx)
@@ -267,10 +271,13 @@ class Start:
         except CryptomError:
             log.warning("could not cancel transaction %s, made unlike the request", tx.id)
 
-    def _settled(self, ref: str) -> None:
-        """The create's fate is known: nothing left for the watcher to look for."""
+    def _settled(self, ref: str, owner: str | None = None) -> None:
+        """The create's fate is known: nothing left for the watcher, or the owner's next try, to
+        look for."""
         self.store.unschedule(CREATES, ref)
         self.store.delete(f"create:{ref}")
+        if owner and self.store.get(f"unanswered:{owner}") == ref:
+            self.store.delete(f"unanswered:{owner}")
 
     def _begin(self, key: str, tx: Transaction, amount: Decimal, coin: str, network: str,
                started: float, ref: str, owner: str | None, display: str | None = None,

@@ -19,6 +19,7 @@ from typing import Any
 
 import requests
 
+from .. import money
 from .errors import AuthError, CryptomError, NotFound, Rejected, Unavailable
 from .models import Page, Token, Transaction
 from .tokens import Logins, MemoryTokenStore, TokenStore, token_from_auth
@@ -83,9 +84,10 @@ class CryptomClient:
         user_mobile: str | None = None,
         status_note: str | None = None,
     ) -> Transaction:
+        # The amount to the currency's digits, half up: 300.00 TRY, 300 JPY, 1.250 KWD.
         body: dict[str, Any] = {
             "currency": currency,
-            "currencyAmount": Decimal(amount),
+            "currencyAmount": money.wire(Decimal(amount), currency),
             "coin": coin,
             "network": network,
         }

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from .. import money
 from ..checkout.inputs import N_, InputError
 from ..checkout.record import CheckoutError, View
 
@@ -110,7 +111,7 @@ class OrderState:
         return self.status in FINAL
 
 
-def parse_lines(raw: Any, amount: Decimal, *, add_up: bool = True) -> tuple[Line, ...]:
+def parse_lines(raw: Any, amount: Decimal, currency: str, *, add_up: bool = True) -> tuple[Line, ...]:
     """Lines a till sends: [{"name", "quantity", "unit_amount"}], adding up to the amount
     (checked apart with `add_up=False`: the till API tells a bad line from a wrong total)."""
     if raw in (None, []):
@@ -132,14 +133,15 @@ def parse_lines(raw: Any, amount: Decimal, *, add_up: bool = True) -> tuple[Line
         # Written as the contract's pattern says: Decimal alone would also read "٣٠", "3_0",
         # "3E+1", " 30" and "-0.00".
         price = Decimal(unit) if isinstance(unit, str) and UNIT_AMOUNT.fullmatch(unit) else None
-        if price is None or price > amount or price != price.quantize(Decimal("0.01")):
-            raise InputError(N_("A unit amount is written like 15.00."))
-        lines.append(Line(name, quantity, price.quantize(Decimal("0.01"))))
+        if price is None or price > amount or not money.is_exact(price, currency):
+            raise InputError(N_("A unit amount is written like %(example)s."),
+                             example=str(money.rounded(Decimal(15), currency)))
+        lines.append(Line(name, quantity, money.rounded(price, currency)))
     return check_total(tuple(lines), amount) if add_up else tuple(lines)
 
 
 def check_total(lines: tuple[Line, ...], amount: Decimal) -> tuple[Line, ...]:
-    """Lines, when there are any, add up to the amount to the cent."""
+    """Lines, when there are any, add up to the amount exactly."""
     total = sum((ln.total for ln in lines), Decimal(0))
     if lines and total != amount:
         raise InputError(N_("The lines add up to %(amount)s, not to the amount."), total)

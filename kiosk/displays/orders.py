@@ -31,6 +31,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+from .. import money
 from ..checkout import ownership
 from ..checkout.outcome import Outcome
 from ..checkout.record import RECORD_TTL, CheckoutError, OrderTaken, View
@@ -66,7 +67,7 @@ class Orders(Following, Sending):
         *,
         min_amount: Decimal,
         max_amount: Decimal,
-        currency: str = "TRY",
+        currency: str = money.DEFAULT,
         clock: Callable[[], float] = clock_now,
     ) -> None:
         self.store = store
@@ -214,7 +215,10 @@ class Orders(Following, Sending):
 
     def choose_tip(self, order: Order, tip: Decimal) -> bool:
         """Keep the customer's tip for the order, before its transaction is made; the first
-        answer stands (a second tap, another tab). False when it was not kept."""
+        answer stands (a second tap, another tab). False when it was not kept, as is a tip that
+        would take the total past the largest amount (KIOSK_MAX_AMOUNT)."""
+        if tip < 0 or order.amount + tip > self.max_amount:
+            return False
         if self.tx_of(order) is not None or self.state(order).status != "pending":
             return False
         return self.store.add(f"order-tip:{order.id}", format(tip, "f"), ttl=RECORD_TTL)

@@ -284,6 +284,7 @@ class Displays:
         self.store.delete(f"display-key:{display.id}")
         self.store.delete(f"display:{display.id}")
         self.store.delete(f"display-seen:{display.id}")
+        self.store.delete(f"printer:display:{display.id}")  # its printer (kiosk.printing.printers)
         with self._seen_lock:
             self._seen.pop(display.id, None)
         _event("unpaired", display)

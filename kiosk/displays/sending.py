@@ -101,7 +101,7 @@ class Sending:
 
     def _send(self, display: Display, amount: Decimal, reference: str | None, note: str | None,
               lines: tuple[Line, ...], source: str, ask_tip: bool = True) -> Order:
-        amount = check_amount(amount, self.min_amount, self.max_amount)
+        amount = check_amount(amount, self.min_amount, self.max_amount, self.currency)
         if note is not None and len(note) > NOTE_MAX:
             raise InputError(N_("The note can be at most %(max)d characters."), max=NOTE_MAX)
         check_total(lines, amount)

@@ -46,6 +46,7 @@ class Runner:
         while not self._stopped.is_set():
             try:
                 self.jobs.beat(self.started)
+                self._ledger()
             except Exception:  # the store is away for a moment: the next beat tries again
                 log.warning("watcher heartbeat failed", exc_info=True)
             if self.parent is not None and os.getppid() != self.parent:
@@ -53,6 +54,13 @@ class Runner:
                 os.kill(os.getpid(), signal.SIGTERM)
                 return
             self._stopped.wait(BEAT_EVERY)
+
+    def _ledger(self) -> None:
+        """Entries kept while the ledger was away are written within a beat of its return, not at
+        the next minute's sweep: the screens stop saying they are reconnecting."""
+        booking = self.jobs.booking
+        if booking is not None and booking.waiting():
+            booking.catch_up()
 
     def _catch_up(self) -> None:
         """Whatever fell due while no consumer ran (a restart past a deadline) runs now."""

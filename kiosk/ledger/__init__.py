@@ -13,6 +13,7 @@ from .entry import Entry, Line  # noqa: E402
 from .migrate import Upgraded  # noqa: E402
 from .schema import Item, Sale  # noqa: E402
 from .states import ATTENTION, FINAL, OPEN, STATUSES, moves  # noqa: E402
+from .status import LedgerState, state  # noqa: E402
 
-__all__ = ["ATTENTION", "FINAL", "OPEN", "STATUSES", "Conflict", "Entry", "Item", "Ledger", "Line", "Sale",
-           "Upgraded", "describe", "make_engine", "moves", "sqlite_url"]
+__all__ = ["ATTENTION", "FINAL", "OPEN", "STATUSES", "Conflict", "Entry", "Item", "Ledger", "LedgerState",
+           "Line", "Sale", "Upgraded", "describe", "make_engine", "moves", "sqlite_url", "state"]

@@ -17,6 +17,9 @@ CODE_PAGES = {"tr": "CP857", "en": "CP858", "de": "CP858", "ru": "CP866"}
 DEFAULT_CODE_PAGE = "CP858"
 FALLBACK_PAGES = ("CP857", "CP858", "CP866", "CP1252")
 PROFILE = "TM-T88V"  # the common Epson command set; its code page numbers are the usual ones
+# The same commands for an image, from a profile 576 dots wide (80 mm at 203 dpi): TM-T88V's 512
+# made python-escpos refuse the image of a 48-column receipt.
+IMAGE_PROFILE = "TM-T20II"
 
 
 def code_page(language: str) -> str:
@@ -63,7 +66,7 @@ def text_bytes(items: list[Row], columns: int, page: str = DEFAULT_CODE_PAGE) ->
 
 
 def image_bytes(image: Image.Image) -> bytes:
-    printer = Dummy(profile=PROFILE)
+    printer = Dummy(profile=IMAGE_PROFILE)
     printer.hw("INIT")
     printer.image(image, impl="bitImageRaster", fragment_height=960)
     printer.cut()

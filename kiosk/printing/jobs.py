@@ -104,6 +104,8 @@ class Prints:
     def browser_print(self, tx_id: str, key: str) -> BrowserPrint:
         """A receipt page that prints itself (KIOSK_AUTO_PRINT=browser): once per key, the first
         of a sale the original, every later one a copy (the same rule as the printer's)."""
+        if self._spent(tx_id):  # past the limit a request writes nothing, whatever its key
+            return BrowserPrint(first=False, copy=True)
         if not self.store.add(f"print-key:browser:{tx_id}:{key}", "browser", ttl=RECORD_TTL):
             return BrowserPrint(first=False, copy=True)
         if self.store.incr(f"print-count:{tx_id}", ttl=RECORD_TTL) > MAX_PER_SALE:
@@ -111,7 +113,18 @@ class Prints:
         copy = not self.store.add(f"print-first:{tx_id}", "browser", ttl=RECORD_TTL)
         return BrowserPrint(first=True, copy=copy)
 
+    def _spent(self, tx_id: str) -> bool:
+        """Whether this sale has printed its MAX_PER_SALE: read before any write, so a stranger's
+        fresh keys past the limit leave nothing behind (the count after the key stays the guard
+        against taps racing)."""
+        return int(self.store.get(f"print-count:{tx_id}") or 0) >= MAX_PER_SALE
+
     def _request(self, made: Print) -> Print:
+        if made.tx is not None and self._spent(made.tx):
+            known = self.get(self.store.get(f"print-key:{made.key}"))
+            if known is None:
+                raise TooMany(made.tx)
+            return known  # the same request again: its print, as before the limit
         # The record first, then the key's guard: whoever finds the key taken finds the record
         # of the one that took it.
         made.due = made.created
@@ -193,6 +206,9 @@ class Prints:
             self._save(job)
             self.store.unschedule(INDEX, job.id)
             self.store.schedule(FAILED, job.id, moment)
+            for old, failed_at in self.store.scheduled(FAILED, moment - SHOW_FAILED):
+                if failed_at < moment - SHOW_FAILED:  # shown for a day (attention), then not kept
+                    self.store.unschedule(FAILED, old)
             log.warning("print %s gave up after %d tries: %s", job.id, job.tries, error,
                         extra={"event": "print.failed", "tx": job.tx})
             return

@@ -7,12 +7,9 @@ from __future__ import annotations
 import json
 import socket
 
-from escpos.exceptions import DeviceNotFoundError
-from escpos.printer import Network
-
 from ..checkout.inputs import N_, InputError
 from ..checkout.store import Store
-from .address import Printer, parse
+from .address import AddressRefused, Printer, parse, refused
 
 CONNECT_TIMEOUT = 5.0
 STATUS_WAIT = 0.5  # how long a printer may take to answer "is there paper?"; silence is no answer
@@ -29,12 +26,20 @@ class PrinterDown(Exception):
 def send(printer: Printer, data: bytes, timeout: float = CONNECT_TIMEOUT) -> None:
     """The job to the printer, in one connection. Before it, the printer is asked whether it has
     paper (DLE EOT 4); one that says it has none gets nothing. Raises PrinterDown."""
-    device = Network(printer.host, printer.port, timeout=timeout)
     try:
-        device.open()
-    except DeviceNotFoundError as exc:
+        # A name is judged by what it resolves to now: one pointing at a link-local address
+        # (a cloud host's metadata service) gets nothing.
+        found = socket.getaddrinfo(printer.host, printer.port, type=socket.SOCK_STREAM)
+    except OSError as exc:
         raise PrinterDown("not answering") from exc
-    conn: socket.socket = device.device
+    if any(refused(str(info[4][0])) for info in found):
+        raise PrinterDown("address refused")
+    try:
+        # create_connection, not python-escpos's Network: that one opens IPv4 sockets only, so a
+        # printer at an IPv6 address the settings accept would never print.
+        conn = socket.create_connection((printer.host, printer.port), timeout=timeout)
+    except OSError as exc:
+        raise PrinterDown("not answering") from exc
     try:
         conn.sendall(b"\x10\x04\x04")
         conn.settimeout(STATUS_WAIT)
@@ -80,6 +85,9 @@ def set_for_display(store: Store, display_id: str, raw_url: str | None,
         return None
     try:
         printer = parse(raw_url, int(raw_columns or 48))
+    except AddressRefused:
+        raise InputError(N_("A printer's address may not be link-local (169.254.x.x, fe80::), unspecified "
+                            "(0.0.0.0, ::) or multicast.")) from None
     except ValueError:
         raise InputError(N_("A printer's address reads tcp://HOST:PORT, like tcp://192.168.1.50:9100, "
                             "and its width is 32 or 48 columns.")) from None

@@ -4,6 +4,7 @@ the job consumer prints without a request."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -127,6 +128,19 @@ class Row:
     left: str = ""
     right: str = ""
     strong: bool = False
+
+    def __post_init__(self) -> None:
+        # A till's reference or note, a shop's name: text, never a printer command.
+        object.__setattr__(self, "left", printable_text(self.left))
+        object.__setattr__(self, "right", printable_text(self.right))
+
+
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")  # C0 (ESC, GS, LF...), DEL and C1 (CSI...)
+
+
+def printable_text(text: str) -> str:
+    """`text` without control characters: a tab or line break becomes a space, the rest go."""
+    return _CONTROLS.sub(lambda m: " " if m.group() in "\t\n\r" else "", text)
 
 
 def translations(language: str) -> NullTranslations:

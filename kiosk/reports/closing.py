@@ -78,7 +78,7 @@ def _lines(conn: Connection, lock: bool = False) -> list[dict[str, Any]]:
 
 
 def _open(conn: Connection) -> list[dict[str, Any]]:
-    query = select(checkouts.c.status, checkouts.c.amount, checkouts.c.tip).where(
+    query = select(checkouts.c.status, checkouts.c.amount, checkouts.c.tip, checkouts.c.currency).where(
         checkouts.c.status.in_(sorted(OPEN)))
     return [dict(row) for row in conn.execute(query).mappings()]
 

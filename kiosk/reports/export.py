@@ -27,10 +27,11 @@ COLUMNS = ("checkout_id", "created_at", "closed_at", "shop_day", "status", "sour
            "cashier", "reference", "currency", "amount", "tip", "total", "coin", "network",
            "coin_amount", "conversion_rate", "exchange_fee", "commission", "received",
            "transaction_id", "sequence_id", "z_number")
-# Text from outside the kiosk: a leading = + - @ (or a tab or CR) would make a spreadsheet run it
-# as a formula, so such a value gets a leading apostrophe (OWASP's advice for CSV injection).
+# Text from outside the kiosk: a leading = + - @ (or a tab or CR, or the fullwidth ＝ ＋ － ＠ some
+# spreadsheets read as the same signs) would make a spreadsheet run it as a formula, so such a
+# value gets a leading apostrophe (OWASP's advice for CSV injection).
 TEXT = frozenset({"checkout_id", "display", "cashier", "reference", "transaction_id"})
-FORMULA = re.compile(r"^[=+\-@\t\r]")
+FORMULA = re.compile("^[=+\\-@\t\r\uff1d\uff0b\uff0d\uff20]")
 # Who started a checkout, in the ledger's words -> the export's `source`.
 SOURCE = {"kiosk": "kiosk", "display": "display", "cashier": "console", "till": "till"}
 BATCH = 500  # rows read from the database, and written to the response, at a time

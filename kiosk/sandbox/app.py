@@ -28,7 +28,11 @@ from .store import SandboxState
 
 DEFAULT_EMAIL = "merchant@sandbox.test"
 DEFAULT_PASSWORD = "sandbox-password"  # noqa: S105 - the sandbox's documented demo account
-DEFAULT_RATES = "TRX:TRX=12.50,USDT:TRX=42.10"
+# COIN:NETWORK[/CURRENCY]=price of one coin in that currency; without a currency, TRY.
+DEFAULT_RATES = ("TRX:TRX=12.50,USDT:TRX=42.10,TRX:TRX/EUR=0.27,USDT:TRX/EUR=0.92,"
+                 "TRX:TRX/USD=0.30,USDT:TRX/USD=1,TRX:TRX/GBP=0.235,USDT:TRX/GBP=0.79,"
+                 "TRX:TRX/JPY=44.5,USDT:TRX/JPY=150,TRX:TRX/KWD=0.092,USDT:TRX/KWD=0.307,"
+                 "TRX:TRX/BHD=0.113,USDT:TRX/BHD=0.376,TRX:TRX/AED=1.10,USDT:TRX/AED=3.6725")
 FILTERS = (
     "id", "sequenceID", "currency", "currencyAmount", "clientType", "coin", "network",
     "coinAmount", "status", "userEmail", "userMobile", "reservedFrom", "reservedUntil",
@@ -36,12 +40,15 @@ FILTERS = (
 )
 
 
-def parse_rates(text: str) -> dict[tuple[str, str], Decimal]:
-    rates: dict[tuple[str, str], Decimal] = {}
+def parse_rates(text: str) -> dict[tuple[str, str, str], Decimal]:
+    """`TRX:TRX=12.50,TRX:TRX/EUR=0.27`: (coin, network, currency) -> one coin's price."""
+    rates: dict[tuple[str, str, str], Decimal] = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         pair, _, rate = item.partition("=")
+        pair, _, currency = pair.partition("/")
         coin, _, network = pair.partition(":")
-        rates[(coin.strip().upper(), (network or coin).strip().upper())] = Decimal(rate)
+        key = (coin.strip().upper(), (network or coin).strip().upper(), (currency or "TRY").strip().upper())
+        rates[key] = Decimal(rate)
     return rates
 
 
@@ -192,10 +199,11 @@ def create_sandbox_app(config: dict[str, Any] | None = None) -> Flask:
         data = body()
         coin = str(data.get("coin") or "").upper()
         network = str(data.get("network") or "").upper()
-        if (coin, network) not in state.rates:
+        if not any(key[:2] == (coin, network) for key in state.rates):
             return fail(400, f"Unsupported coin/network pair: {coin}/{network}")
-        if str(data.get("currency") or "").upper() != "TRY":
-            return fail(400, "Unsupported currency")
+        currency = str(data.get("currency") or "").upper()
+        if (coin, network, currency) not in state.rates:
+            return fail(400, f"Unsupported currency: {currency[:8]}")
         raw_amount = data.get("currencyAmount")
         try:
             if isinstance(raw_amount, bool):
@@ -209,7 +217,7 @@ def create_sandbox_app(config: dict[str, Any] | None = None) -> Flask:
         note = data.get("statusNote")
         tx = state.create(
             amount, coin, network,
-            str(mobile) if mobile else None, str(note) if note else None,
+            str(mobile) if mobile else None, str(note) if note else None, currency=currency,
         )
         return jsonify(status=True, data=tx)
 

@@ -50,7 +50,7 @@ class SandboxState:
     email: str
     password: str
     token_ttl_ms: int
-    rates: dict[tuple[str, str], Decimal]
+    rates: dict[tuple[str, str, str], Decimal]  # (coin, network, currency) -> price of one coin
     merchant_id: str = field(default_factory=object_id)
     user_id: str = field(default_factory=object_id)
     creator_id: str = field(default_factory=object_id)
@@ -90,9 +90,9 @@ class SandboxState:
 
     def create(
         self, currency_amount: Decimal, coin: str, network: str,
-        user_mobile: str | None, status_note: str | None,
+        user_mobile: str | None, status_note: str | None, currency: str = "TRY",
     ) -> dict[str, Any]:
-        rate = self.rates[(coin, network)]
+        rate = self.rates[(coin, network, currency)]
         coin_amount = (currency_amount / rate).quantize(Decimal(1).scaleb(-COIN_DECIMALS), ROUND_UP)
         now = datetime.now(UTC)
         with self.lock:
@@ -101,7 +101,7 @@ class SandboxState:
             tx_id = object_id()
             tx: dict[str, Any] = {
                 "_id": tx_id,
-                "currency": "TRY",
+                "currency": currency,
                 "currencyAmount": money(currency_amount),
                 "conversionRate": money(rate),
                 "exchangeFee": "0",

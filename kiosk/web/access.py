@@ -80,6 +80,8 @@ ROUTES: dict[str, Rule] = {
     "kiosk.cancel": Rule(Who.OWNER),
     "kiosk.qr": Rule(Who.OWNER),
     "kiosk.result": Rule(Who.OWNER),
+    "kiosk.result_hold": Rule(Who.OWNER, poll=True),
+    "kiosk.release": Rule(Who.OWNER),  # with a staff PIN, checked there (it opens no staff area)
     "kiosk.receipt": Rule(Who.OWNER),
     "kiosk.receipt_qr": Rule(Who.OWNER),
     "display.tip": Rule(Who.DISPLAY),
@@ -95,6 +97,7 @@ ROUTES: dict[str, Rule] = {
     "till.checkout": Rule(Who.CASHIER, **_CASHIER),
     "till.status": Rule(Who.CASHIER, poll=True, **_CASHIER),
     "till.cancel": Rule(Who.CASHIER, **_CASHIER),
+    "till.release": Rule(Who.CASHIER, **_CASHIER),
     "till.receipt": Rule(Who.CASHIER, **_CASHIER),
     "till.receipt_qr": Rule(Who.CASHIER, poll=True, **_CASHIER),
     "till.print_receipt": Rule(Who.CASHIER, **_CASHIER),

@@ -7,6 +7,7 @@ PIN opens it too). The cashier sends the amount to a display; the customer only 
     /till/checkout/<id>               follow one checkout live, with Cancel
     /till/checkout/<id>/status        polled by htmx; data-status holds the till API's status word
     /till/checkout/<id>/cancel (POST) cancel it, before or after the customer picked a coin
+    /till/checkout/<id>/release (POST) end its result on the display, where it waits for staff
     /till/checkout/<id>/receipt       the receipt of a paid one (A4 or 58 mm)
     /till/lock        (POST)          lock the console
 """
@@ -97,7 +98,9 @@ def charge() -> Any:
         return render_console(_("This form has expired. Please try again."), 422, form)
     session["till_display"] = display.id
     try:
-        amount = parse_amount(form.get("amount"), services.settings.min_amount, services.settings.max_amount)
+        settings = services.settings
+        amount = parse_amount(form.get("amount"), settings.min_amount, settings.max_amount,
+                              settings.currency)
         order = services.orders.send(display, amount, reference=parse_reference(form.get("reference")),
                                      note=parse_note(form.get("note")), key=f"till-{nonce}",
                                      ask_tip=form.get("ask_tip") == "1")
@@ -127,13 +130,18 @@ def order_or_404(order_id: str) -> Order:
 def follow(state: OrderState) -> dict[str, Any]:
     view = state.view
     display = kiosk().displays.get(state.order.display)
+    tx_id = view.record.tx_id if view else None
     printing: dict[str, Any] = {"printer": None}
     if state.status == "paid":
         printing = {**print_state(kiosk().orders.tx_of(state.order), state.order.display),
                     "print_nonce": new_nonce()}
     return {"state": state, "order": state.order, "tx": view.tx if view else None, "view": view,
             "display_name": display.name if display else "–",
-            "reconnecting": bool(view and view.reconnecting), **printing}
+            "reconnecting": bool(view and view.reconnecting),
+            "reference": fmt.sale_reference(state.order.reference,
+                                            view.tx.sequence_id if view and view.tx else None),
+            # The display still shows its result and waits for staff: the cashier may end it.
+            "held": bool(tx_id and view and kiosk().holds.held(tx_id, view.outcome)), **printing}
 
 
 @bp.get("/checkout/<order_id>")
@@ -161,6 +169,14 @@ def cancel(order_id: str) -> Any:
     return redirect(url_for(".checkout", order_id=order_id), 303)
 
 
+@bp.post("/checkout/<order_id>/release")
+def release(order_id: str) -> Any:
+    tx_id = kiosk().orders.tx_of(order_or_404(order_id))
+    if tx_id is not None and kiosk().holds.release(tx_id, "till"):
+        audit("till.release", tx_id)
+    return redirect(url_for(".checkout", order_id=order_id), 303)
+
+
 @bp.get("/checkout/<order_id>/receipt")
 def receipt(order_id: str) -> Any:
     state = kiosk().orders.state(order_or_404(order_id), look=True)
@@ -169,14 +185,14 @@ def receipt(order_id: str) -> Any:
         return redirect(url_for(".checkout", order_id=order_id))
     tx = view.tx
     paper = "58mm" if request.args.get("paper") == "58mm" else "a4"
-    rate = fmt.lira_per_coin(tx)
+    rate = fmt.price_per_coin(tx)
     links = {"a4": url_for(".receipt", order_id=order_id),
              "58mm": url_for(".receipt", order_id=order_id, paper="58mm"),
              "qr": url_for(".receipt_qr", order_id=order_id),
              "back": url_for(".checkout", order_id=order_id)}
     return render_template("kiosk/receipt.html", record=view.record, tx=tx, view=view, paper=paper,
                            rate=rate, paid_at=tx.updated_at or tx.created_at, links=links,
-                           reference=state.order.reference or f"#{tx.sequence_id}")
+                           reference=fmt.sale_reference(state.order.reference, tx.sequence_id))
 
 
 @bp.get("/checkout/<order_id>/receipt-qr.svg")

@@ -152,7 +152,7 @@ def ended_screen(state: OrderState) -> Any:
     """An order that ended before the customer picked a coin: the result screen, no transaction."""
     order = state.order
     return render_template("kiosk/result.html", view=None, record=order, tx=None, outcome=state.status,
-                           reference=order.reference or order.id[-8:], order=order)
+                           reference=order.reference, order=order, till_display=True)
 
 
 def begin(display: Display, order: Order, coin_key: str) -> Any:

@@ -10,14 +10,14 @@ from datetime import timedelta
 from typing import Any
 
 from cachelib.file import FileSystemCache
-from flask import Flask, Request, Response, request, session
+from flask import Flask, Request, Response, has_request_context, request, session
 from flask.sessions import NullSession, SessionInterface
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 
-from .. import __version__, logs
+from .. import __version__, logs, money
 from ..checkout.rates import Window
-from ..i18n import LANGUAGE_NAMES, LOCALES, TRANSLATIONS_DIR, compile_catalogs
+from ..i18n import LANGUAGE_NAMES, TRANSLATIONS_DIR, compile_catalogs, direction, staff_language
 from ..paths import STATIC_DIR
 from ..services import Services, kiosk
 from . import access, security, sessions, staff
@@ -26,6 +26,7 @@ from .proxy import TrustedProxies
 
 csrf = CSRFProtect()
 SESSION_LIFETIME = timedelta(days=30)
+STAFF_BLUEPRINTS = frozenset({"operator", "till"})
 babel = Babel()
 
 
@@ -53,12 +54,17 @@ class SessionlessProbes(SessionInterface):
 
 
 def current_locale() -> str:
-    """The customer's choice on this kiosk, until the next customer; else the shop's default."""
+    """The customer's choice on this kiosk, until the next customer; else the shop's default.
+    Staff pages (the operator area, the console) are in Turkish or English only."""
+    settings = kiosk().settings
     try:
         chosen = session.get("locale")
     except AttributeError:  # no session at all: its store (Redis) could not be reached
         chosen = None
-    return chosen if chosen in LOCALES else kiosk().settings.default_locale
+    if has_request_context() and request.blueprint in STAFF_BLUEPRINTS:
+        return staff_language(chosen if isinstance(chosen, str) else "",
+                              (settings.default_locale, *settings.languages))
+    return chosen if chosen in settings.languages else settings.default_locale
 
 
 def _asset_version() -> str:
@@ -106,18 +112,26 @@ def init_app(app: Flask, kiosk_services: Services) -> None:
                    default_translation_directories=str(TRANSLATIONS_DIR),
                    default_timezone=settings.timezone.key, locale_selector=current_locale)
     version = _asset_version()
-    app.jinja_env.globals.update(asset_version=version, settings=settings,
-                                 language_names=LANGUAGE_NAMES)
+    app.jinja_env.globals.update(
+        asset_version=version, settings=settings, language_names=LANGUAGE_NAMES, text_direction=direction,
+        keypad_format=lambda locale: money.keypad_format(settings.currency, locale))
+    def fiat(amount: Any, locale: str, currency: str | None = None) -> str:
+        """`amount|fiat(locale)`: in the shop's currency unless another is named."""
+        return fmt.fiat(amount, locale, (currency or settings.currency).upper())
+
     app.jinja_env.filters.update(
-        fiat=fmt.fiat, coin_due=fmt.coin_due, coin_received=fmt.coin_received, rate=fmt.rate,
+        fiat=fiat, coin_due=fmt.coin_due, coin_received=fmt.coin_received, rate=fmt.rate,
+        network_name=fmt.network_name, customer_note=fmt.customer_note,
         grouped=fmt.grouped, tx_state=fmt.tx_state,
         tx_state_label=fmt.tx_state_label, local_time=fmt.local_time, epoch_time=fmt.epoch_time,
-        status_label=fmt.status_label,
+        epoch_clock=fmt.epoch_clock,
+        status_label=fmt.status_label, staff_date=fmt.staff_date,
     )
 
     @app.context_processor
     def locale_context() -> dict[str, str]:
-        return {"locale": current_locale()}
+        locale = current_locale()
+        return {"locale": locale, "direction": direction(locale)}
     logging.getLogger("kiosk").setLevel(logging.INFO)
     security.init_app(app)
 

@@ -2,33 +2,37 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from babel.numbers import format_decimal
-from flask_babel import format_datetime
+from flask_babel import format_date, format_datetime, format_time, get_locale
 from flask_babel import gettext as _
 
+from .. import money
 from ..checkout import coins
+from ..checkout.start import clean_note
 from ..cryptom import Status, Transaction
 
-LOCALES = {"tr": "tr_TR", "en": "en_GB"}
-LIRA = "\u20ba"
+LOCALES = money.FORMAT_LOCALES
 
 
-def fiat(amount: Decimal, locale: str = "tr") -> str:
-    """₺1.234,50 in Turkish, ₺1,234.50 in English (Babel's English default, TRY1,234.50, reads
-    badly on a till)."""
-    return LIRA + format_decimal(amount, "#,##0.00", locale=LOCALES.get(locale, locale))
+def fiat(amount: Decimal, locale: str, currency: str) -> str:
+    """An amount of the shop's money as the customer reads it: rounded here, half up, to the
+    currency's digits, then written by Babel (₺1.234,50 in Turkish, 1.234,50 € in German, ¥123)."""
+    return money.display(Decimal(amount), currency, locale)
 
 
-def lira_per_coin(tx: Transaction) -> Decimal | None:
-    """Lira per coin for a receipt, to the kuruş; None where upstream's amounts give no sensible
-    rate (no coins, a negative amount, more digits than a rate can have)."""
-    if tx.coin_amount <= 0 or tx.currency_amount <= 0:
+def price_per_coin(tx: Transaction) -> Decimal | None:
+    """The shop's money per coin for a receipt, to the currency's digits; None where upstream's
+    amounts give no sensible rate (no coins, a negative amount, more digits than a rate can have)."""
+    if tx.coin_amount <= 0 or tx.currency_amount <= 0 or not money.is_known(tx.currency.upper()):
         return None
     try:
-        return (tx.currency_amount / tx.coin_amount).quantize(Decimal("0.01"))
+        # In the default context, so a rate with more digits than a number on screen can hold
+        # raises here, and is left out.
+        return (tx.currency_amount / tx.coin_amount).quantize(money.step(tx.currency.upper()),
+                                                               rounding=ROUND_HALF_UP)
     except InvalidOperation:
         return None
 
@@ -42,6 +46,21 @@ def coin_due(amount: Decimal | str, coin: str, network: str) -> str:
 def coin_received(amount: Decimal | str, coin: str, network: str) -> str:
     """An amount that arrived: rounded down to the coin's decimals, never more than counted."""
     return coins.wallet_text(coins.received(Decimal(amount), coin, network))
+
+
+def network_name(coin: str, network: str) -> str:
+    return coins.network_name(coin, network)
+
+
+def sale_reference(shop_reference: str | None, sequence: int | None) -> str | None:
+    """One sale's one reference, on every screen and receipt: the shop's own (a till's, the
+    console's) beside upstream's sequence number; never an id of the kiosk's own making."""
+    return " · ".join(p for p in (shop_reference, f"#{sequence}" if sequence else None) if p) or None
+
+
+def customer_note(note: str | None) -> str | None:
+    """A transaction's note as the customer or the till gave it: without the kiosk's marker."""
+    return clean_note(note)
 
 
 def rate(amount: Decimal, locale: str = "tr") -> str:
@@ -93,8 +112,33 @@ def status_label(status: str) -> str:
     }.get(status, status)
 
 
+# The operator area's dates, day first in both staff languages.
+STAFF_DATES = {"tr": "dd.MM.yyyy", "en": "dd/MM/yyyy"}
+
+
+def staff_date(day: date | None) -> str:
+    """A date as staff write it: 07.12.2026 in Turkish, 07/12/2026 in English."""
+    if day is None:
+        return ""
+    return format_date(day, STAFF_DATES.get(str(get_locale()), STAFF_DATES["en"]))
+
+
+# One way to read a date in each language: Turkish as dd.MM.yyyy, English with the month by name
+# (12/7/26 is 7 December to the shop and 12 July to a visitor). The time is joined to the date
+# by a no-break space, so a line never splits it. Another language: Babel's medium format.
+DATE_TIME = {"tr": "dd.MM.yyyy\u00a0HH:mm", "en": "d MMM yyyy,\u00a0HH:mm"}
+
+
 def local_time(moment: datetime | None) -> str:
-    return format_datetime(moment, "short") if moment else "–"
+    if not moment:
+        return "–"
+    locale = get_locale()
+    return format_datetime(moment, DATE_TIME.get(locale.language if locale else "", "medium"))
+
+
+def epoch_clock(seconds: float | None) -> str:
+    """The time of day alone (a list of today's), in the shop's time zone."""
+    return format_time(datetime.fromtimestamp(float(seconds), UTC), "HH:mm") if seconds else "–"
 
 
 def epoch_time(seconds: float | None) -> str:

@@ -1,10 +1,11 @@
 """Probes for load balancers and supervisors: /healthz (the process answers) and /readyz
-(the store takes writes, upstream reachable, the login works and the watcher ran lately; cached a
-few seconds so probes do not hammer upstream).
+(the store takes writes, the sales ledger's database answers, upstream reachable, the login works
+and the watcher ran lately; cached a few seconds so probes do not hammer upstream or the database).
 
 /readyz names the check that failed ("store: refuses writes", "store: not answering", "upstream:
 not reachable", "upstream: login refused", "redis: not reachable", "redis: login refused",
-"watcher: not run for 200 s"), never upstream's own text: anyone who reaches the probe reads it.
+"watcher: not run for 200 s", "ledger: not reachable"), never upstream's own text nor the
+database's: anyone who reaches the probe reads it.
 
 A store that refuses writes (Redis at its maxmemory with noeviction, a Redis replica, SQLite
 read-only or full) cannot take payments, although it still answers reads. The customer's screens
@@ -25,6 +26,7 @@ from redis.exceptions import AuthenticationError, OutOfMemoryError, ReadOnlyErro
 from .. import __version__, clock
 from ..checkout import ledger
 from ..jobs import queue_health
+from ..ledger import state as ledger_state
 from ..services import kiosk
 
 bp = Blueprint("health", __name__)
@@ -38,6 +40,7 @@ PROBE_KEY = "health:write-probe"  # one fixed key, overwritten: the probe itself
 PROBE_SECONDS = 5.0  # a process asks the store at most this often (the kiosk's clock)
 REFUSAL_SECONDS = 60.0  # still "refuses writes" this long after the last refused write
 REFUSES = "store: refuses writes"
+LEDGER_AWAY = "ledger: not reachable"
 # Redis refuses writes with "OOM" at its maxmemory under noeviction, "READONLY" on a replica and
 # "MISCONF" when it cannot persist; SQLite with "readonly" and "full" errors.
 _REDIS_REFUSALS = ("OOM", "READONLY", "MISCONF")
@@ -138,6 +141,9 @@ def readyz() -> Any:
             if store_refuses_writes(fresh=True):
                 # It still answers reads, but no payment can start: not ready, and said so.
                 health = ledger.Health(False, "the store refuses writes", None, REFUSES)
+            elif not (book := ledger_state(kiosk().ledger.engine, count=False)).reachable:
+                # Payments go on (the ledger's news waits in the store), but no sale is recorded.
+                health = ledger.Health(False, f"ledger: {book.problem}", None, LEDGER_AWAY)
             else:
                 health = ledger.health(kiosk().client)
                 jobs = queue_health(kiosk().jobs, with_queue=False, up_since=kiosk().started)

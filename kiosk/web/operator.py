@@ -28,13 +28,15 @@ from flask_babel import gettext as _
 from .. import __version__
 from ..checkout import ledger
 from ..checkout.inputs import InputError
-from ..cryptom import CryptomError, NotFound, Rejected, Status
+from ..cryptom import CryptomError, NotFound, Rejected, Status, Transaction
 from ..displays import MODES, Display, DisplayBusy, PairingError
 from ..jobs import queue_health
+from ..ledger import state as ledger_state
 from ..printing.printers import of_display, set_for_display
 from ..services import kiosk
 from ..tills import ApiKeys
 from ..tills.keys import NAME as KEY_NAME
+from . import format as fmt
 from . import staff
 from .receipts import print_state
 from .screens import message, new_nonce
@@ -89,6 +91,7 @@ def today() -> Any:
 @bp.post("/attention/<tx_id>/dismiss")
 def dismiss(tx_id: str) -> Any:
     kiosk().checkout.dismiss(tx_id)
+    kiosk().holds.release(tx_id, "operator")  # dealt with: a customer's screen need not wait
     audit("operator.dismiss", tx_id)
     return redirect(url_for(".today"), 303)
 
@@ -105,8 +108,17 @@ def history() -> Any:
             error = _("Cryptom Pay refused the search: %(reason)s", reason=exc.message)
         except CryptomError:
             error = _("Cryptom Pay is not answering right now.")
+    references = {tx.id: sale_reference(tx) for tx in page.results} if page else {}
     return render_template("operator/history.html", query=query, page=page, error=error,
-                           statuses=ledger.STATUSES, coins=kiosk().settings.coins)
+                           statuses=ledger.STATUSES, coins=kiosk().settings.coins, references=references)
+
+
+def sale_reference(tx: Transaction) -> str:
+    """The sale's one reference: the shop's own, where a till or the console gave one, beside
+    upstream's sequence number (from the store: this kiosk's record and its order)."""
+    record = kiosk().checkout.record(tx.id)
+    order = kiosk().orders.get(record.order) if record is not None and record.order else None
+    return fmt.sale_reference(order.reference if order else None, tx.sequence_id) or tx.id[-8:]
 
 
 @bp.get("/tx/<tx_id>")
@@ -122,7 +134,7 @@ def detail(tx_id: str) -> Any:
     printing: dict[str, Any] = {"printer": None}
     if record is not None and tx.is_paid:
         printing = {**print_state(tx_id, record.display), "print_nonce": new_nonce()}
-    return render_template("operator/detail.html", tx=tx, error=None,
+    return render_template("operator/detail.html", tx=tx, error=None, reference=sale_reference(tx),
                            cancellable=not tx.is_paid and tx.status in (Status.PENDING, Status.TRANSFERRED),
                            record=record, display=kiosk().displays.get(record.display if record else None),
                            **printing)
@@ -141,7 +153,8 @@ def cancel(tx_id: str) -> Any:
 @bp.get("/settings")
 def settings() -> Any:
     return render_template("operator/settings.html", health=ledger.health(kiosk().client),
-                           queue=queue_health(kiosk().jobs), version=__version__)
+                           queue=queue_health(kiosk().jobs), version=__version__,
+                           book=ledger_state(kiosk().ledger.engine), book_waiting=kiosk().booking.waiting())
 
 
 # -- displays ---------------------------------------------------------------------------------

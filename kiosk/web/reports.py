@@ -42,9 +42,9 @@ def ledger_away(err: SQLAlchemyError) -> Any:
     return render_template("operator/ledger_away.html"), 503
 
 
-def money(value: Any) -> str:
-    """A stored figure (a decimal string) on screen."""
-    return fmt.fiat(Decimal(str(value)), locale())
+def money(value: Any, currency: str | None = None) -> str:
+    """A stored figure (a decimal string) on screen, in its own currency (the shop's unless told)."""
+    return fmt.fiat(Decimal(str(value)), locale(), currency or kiosk().settings.currency)
 
 
 def csv_response(pieces: Iterator[str], filename: str) -> Response:
@@ -87,16 +87,20 @@ def overview_page() -> Any:
 def close_day() -> Any:
     raw = str(request.form.get("after", ""))
     if not NUMBER.fullmatch(raw):
-        page = {**overview(), "close_error": _("This form has expired. Please try again.")}
-        return render_template("operator/reports.html", **page), 422
+        return expired_form()
     services = kiosk()
     closed = reports.close_day(services.ledger, int(raw), currency=services.settings.currency,
                                zone=services.settings.timezone, by=HOST)
     if closed.made:
         audit("operator.close_day")
-    if closed.number == 0:
-        abort(409)  # cannot happen: a close after nothing makes report 1
+    elif closed.number < int(raw):
+        return expired_form()  # it names a report never made: no page ever showed it
     return redirect(url_for(".z_page", number=closed.number, made="1" if closed.made else "0"), 303)
+
+
+def expired_form() -> Any:
+    page = {**overview(), "close_error": _("This form has expired. Please try again.")}
+    return render_template("operator/reports.html", **page), 422
 
 
 def z_or_404(number: str) -> reports.ZSummary:

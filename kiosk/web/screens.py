@@ -1,7 +1,7 @@
 """The customer's screens. Read top to bottom, the routes are the journey:
 
-    /                  amount        enter the lira amount (and, if asked, mobile and note)
-    /language  (POST)                Turkish or English, until the next customer
+    /                  amount        enter the amount (and, if asked, mobile and note)
+    /language  (POST)                the customer's language, until the next customer
     /tip               tip           a tip, when KIOSK_TIPS offers one (kiosk.web.tipping)
     /coin              coin          pick the coin when more than one is offered
     /reset     (POST)                back to a fresh amount screen (Back, or the idle timer)
@@ -10,6 +10,8 @@
     /pay/<id>/qr.png                 the QR image, served by the kiosk itself
     /pay/<id>/cancel   (POST)        the customer gives up
     /result/<id>       result        paid, cancelled, expired, partial: then back to amount
+    /result/<id>/hold                polled by a result that waits for staff (see checkout/hold.py)
+    /result/<id>/release (POST)      staff end it with their PIN
     /receipt/<id>      receipt       a printable receipt of a paid payment (KIOSK_RECEIPTS)
     /done      (POST)                the next customer
 """
@@ -23,6 +25,7 @@ from typing import Any
 
 from flask import (
     Blueprint,
+    current_app,
     make_response,
     redirect,
     render_template,
@@ -31,11 +34,13 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from redis.exceptions import RedisError
+from werkzeug.exceptions import HTTPException
 
 from ..checkout import StartLimited, StartRejected, StartUnavailable, ownership
 from ..checkout.inputs import InputError, parse_amount, parse_mobile, parse_note
-from ..i18n import LOCALES
+from ..i18n import STAFF_LANGUAGES
 from ..services import kiosk
 from . import callers, health
 from . import format as fmt
@@ -73,7 +78,10 @@ def is_htmx() -> bool:
 def message(err: InputError) -> str:
     params = dict(err.params)
     if err.amount is not None:
-        params["amount"] = fmt.fiat(err.amount, locale())
+        params["amount"] = fmt.fiat(err.amount, locale(), kiosk().settings.currency)
+    count = params.pop("num", None)
+    if err.plural is not None and isinstance(count, int):
+        return ngettext(err.message, err.plural, count, **params)
     return _(err.message, **params)
 
 
@@ -83,8 +91,11 @@ def message(err: InputError) -> str:
 @bp.get("/")
 def amount() -> Any:
     open_tx = session.get("tx")
-    if open_tx and kiosk().checkout.record_for(open_tx, owner()) and not kiosk().checkout.is_closed(open_tx):
-        return redirect(url_for(".pay", tx_id=open_tx))
+    if open_tx and kiosk().checkout.record_for(open_tx, owner()):
+        if not kiosk().checkout.is_closed(open_tx):
+            return redirect(url_for(".pay", tx_id=open_tx))
+        if paying.held(open_tx):  # a result that waits for staff
+            return redirect(url_for(".result", tx_id=open_tx))
     if health.store_refuses_writes():  # no payment can start: say so before anyone types
         return health.out_of_order()
     # Saved again at each showing: an unattended tablet loads this screen every few hours
@@ -112,7 +123,7 @@ def amount_submit() -> Any:
     s = kiosk().settings
     form = request.form
     try:
-        value = parse_amount(form.get("amount"), s.min_amount, s.max_amount)
+        value = parse_amount(form.get("amount"), s.min_amount, s.max_amount, s.currency)
         mobile = parse_mobile(form.get("mobile")) if s.ask_mobile else None
         note = parse_note(form.get("note")) if s.ask_note else None
     except InputError as err:
@@ -173,12 +184,31 @@ def reset() -> Any:
     return redirect(url_for(".amount"))
 
 
+# Where a language button may send the browser back to: the screens that show one.
+LANGUAGE_SCREENS = frozenset({"kiosk.amount", "kiosk.tip", "kiosk.coin", "kiosk.pay", "display.show",
+                              "till.console", "till.checkout"})
+
+
 @bp.post("/language")
 def language() -> Any:
+    """A customer's language (one the shop offers), or staff's Turkish or English; then back to
+    the screen the button was on."""
     chosen = request.form.get("locale")
-    if chosen in LOCALES:
+    if chosen in kiosk().settings.languages or chosen in STAFF_LANGUAGES:
         session["locale"] = chosen
-    return redirect(url_for(".amount"), 303)
+    return redirect(screen_of(request.form.get("next")), 303)
+
+
+def screen_of(path: str | None) -> str:
+    """The screen `path` names, rebuilt from the route map; the amount screen for anything else."""
+    if path and path.startswith("/") and not path.startswith("//"):
+        try:
+            endpoint, args = current_app.url_map.bind("localhost").match(path, method="GET")
+        except HTTPException:
+            endpoint, args = None, {}
+        if endpoint in LANGUAGE_SCREENS:
+            return url_for(endpoint, **args)
+    return url_for(".amount")
 
 
 def client_keys() -> tuple[str, ...]:

@@ -108,15 +108,29 @@ def locked_for() -> int:
     return guard().locked_for(who())
 
 
-def unlock(area: Area, attempt: str) -> PinResult:
-    """Try a PIN for this area; on the right one, the area opens with a new session id."""
+def _check(area: Area, attempt: str) -> tuple[PinResult, str | None]:
+    """A PIN that opens `area`, against the one lockout; with the PIN it was compared to."""
     attempt = attempt[:32]
     pins = area.pins()
     # Compared against the PIN it might be, so the guard compares once: wrong tries of any PIN
     # count against one lockout.
     matching = [p for p in pins if hmac.compare_digest(attempt.encode(), p.encode())]
     pin = next(iter(matching or pins), None)
-    result = guard(pin).check(attempt, who())
+    return guard(pin).check(attempt, who()), pin
+
+
+def verify(attempt: str, tx_id: str) -> PinResult:
+    """A cashier or operator PIN typed on a customer's screen, to end a result that waits for
+    staff: the same lockout as the staff areas, and it opens none of them."""
+    result, _pin = _check(CASHIER, attempt)
+    audit("screen.release" if result.ok else "screen.pin_refused" if not result.compared else
+          "screen.lockout" if result.locked_for else "screen.pin_wrong", tx_id)
+    return result
+
+
+def unlock(area: Area, attempt: str) -> PinResult:
+    """Try a PIN for this area; on the right one, the area opens with a new session id."""
+    result, pin = _check(area, attempt)
     if result.ok:
         session[area.session_key] = clock.now() + area.idle_seconds
         operator_pin = current_app.extensions["kiosk"].settings.operator_pin

@@ -25,8 +25,11 @@ from .screens import bp, message, new_nonce, start
 def tip_page(amount: Decimal, *, action: str, hidden: dict[str, str], custom_url: str, presets_url: str,
              custom: bool = False, error: str | None = None, value: str = "", **extra: Any) -> str:
     settings = kiosk().settings
+    offered = tips.presets(amount, settings.tips, settings.currency, settings.max_amount)
     return render_template("kiosk/tip.html", amount=amount, custom=custom, error=error, value=value,
-                           presets=tips.presets(amount, settings.tips, settings.currency), action=action,
+                           presets=offered, held_back=len(offered) < len(settings.tips),
+                           most=tips.most(amount, settings.max_amount), limit=settings.max_amount,
+                           action=action,
                            hidden=hidden, custom_url=custom_url, presets_url=presets_url, **extra)
 
 
@@ -34,7 +37,7 @@ def answer(amount: Decimal) -> Decimal:
     """The tip the screen's form asks for (raises InputError with the reason)."""
     settings = kiosk().settings
     return tips.choose(request.form.get("tip"), request.form.get("custom"), amount, settings.tips,
-                       settings.currency)
+                       settings.currency, settings.max_amount)
 
 
 def custom_value() -> str:

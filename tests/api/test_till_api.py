@@ -8,10 +8,13 @@ import re
 import threading
 import time
 import uuid
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import requests
+
+from kiosk import money
 
 from ..api_support import DisplayBrowser, Till, display_paired_by, keys_cli, make_key, store_of, till_of
 from ..conftest import free_port
@@ -199,8 +202,18 @@ def test_lines_must_add_up_and_be_well_formed(till, display):
     assert till.create(display.id, "30.00", lines=[one]).status_code == 201
 
 
+def test_another_currency_is_refused_and_creates_nothing(till, display, server):
+    """The shop prices in TRY: a till that sends USD (or "try") is told so, with 422
+    invalid_currency, and no checkout reaches the display."""
+    before = till.get("/checkouts", params={"limit": 100}).json()["data"]
+    for other in ("USD", "try", "XYZ"):
+        answer = till.create(display.id, currency=other)
+        assert error(answer) == (422, "invalid_currency"), other
+        assert "TRY" in answer.json()["error"]["message"] and other in answer.json()["error"]["message"]
+    assert till.get("/checkouts", params={"limit": 100}).json()["data"] == before
+
+
 def test_bad_requests(till, display, server):
-    assert error(till.create(display.id, currency="USD")) == (400, "invalid_request")
     assert error(till.create(display.id, reference=5)) == (400, "invalid_request")
     assert error(till.create(display.id, reference="r" * 65)) == (400, "invalid_request")
     assert error(till.create(display.id, note="n" * 121)) == (400, "invalid_request")
@@ -352,5 +365,35 @@ def test_rate_limited_per_key(sandbox_server, tmp_path):
         limited = one.get("/displays")
         assert error(limited) == (429, "rate_limited") and int(limited.headers["Retry-After"]) >= 1
         assert other.get("/displays").status_code == 200  # another key has its own count
+    finally:
+        kiosk.stop()
+
+
+@pytest.mark.parametrize(("currency", "accepted", "refused", "upstream"), [
+    ("JPY", "12500", "125.00", "12500"),  # no decimals in yen: "125.00" is refused
+    ("KWD", "1.250", "1.2500", "1.25"),  # three in dinar, not four
+])
+def test_a_shop_in_another_currency_takes_its_digits_end_to_end(sandbox_server, sandbox, tmp_path,
+                                                                 currency, accepted, refused, upstream):
+    """`kiosk serve` pricing in yen or dinar: the till sends that currency with its digits, the
+    display's customer pays it, and upstream is asked for it in that currency."""
+    kiosk = Gunicorn(sandbox_server.url, tmp_path, free_port(), CURRENCY=currency, MIN_AMOUNT="1",
+                     COINS="TRX:TRX", API_RATE_LIMIT="1000/60", POLL_INTERVAL="2")
+    kiosk.state = tmp_path
+    kiosk.key = make_key(tmp_path, "till-1")
+    try:
+        till = till_of(kiosk)
+        display = display_paired_by(kiosk, till)
+        answer = till.create(display.id, refused, currency=currency)
+        assert error(answer) == (422, "invalid_amount")
+        assert f"at most {money.digits(currency)} decimals in {currency}" in answer.json()["error"]["message"]
+        assert error(till.create(display.id, accepted, currency="TRY")) == (422, "invalid_currency")
+        made = till.create(display.id, accepted, currency=currency,
+                           lines=[{"name": "Çay", "quantity": 2, "unit_amount": str(Decimal(accepted) / 2)}])
+        assert made.status_code == 201, made.text
+        assert (made.json()["amount"], made.json()["currency"]) == (accepted, currency)
+        tx_id = display.tx_id()  # one coin: showing the order starts its transaction
+        [tx] = [t for t in sandbox.transactions() if t["_id"] == tx_id]
+        assert (tx["currency"], tx["currencyAmount"]) == (currency, upstream)
     finally:
         kiosk.stop()

@@ -91,7 +91,7 @@ def test_no_accessibility_violations(browser, screens, sandbox, locale):
     try:
         page.goto(kiosk.url + "/")
         if locale == "en":
-            page.get_by_test_id("language").click()
+            page.get_by_test_id("language-en").click()
             page.wait_for_selector("html[lang=en]")
         pages = list(customer.items())
         for size_name, size in SIZES.items():
@@ -114,8 +114,8 @@ def test_no_accessibility_violations(browser, screens, sandbox, locale):
             problems += audit(page, f"{locale}/{size_name}/coin", source)
             page.get_by_test_id("back").click()
             # A form from a stale page: the screen again, with the page-expired notice.
-            page.eval_on_selector("form.language [name=csrf_token]", "el => { el.value = 'stale'; }")
-            page.get_by_test_id("language").click()
+            page.eval_on_selector("form.languages [name=csrf_token]", "el => { el.value = 'stale'; }")
+            page.get_by_test_id("language-tr").click()
             page.get_by_test_id("expired").wait_for()
             problems += audit(page, f"{locale}/{size_name}/expired", source)
             page.goto(kiosk.url + "/operator")
@@ -151,7 +151,7 @@ def in_language(page, url: str, locale: str) -> None:
     """The customer's language button lives on the amount screen; the choice stays with the session."""
     if locale == "en":
         page.goto(url + "/")
-        page.get_by_test_id("language").click()
+        page.get_by_test_id("language-en").click()
         page.wait_for_selector("html[lang=en]")
 
 

@@ -136,7 +136,7 @@ def test_pair_charge_pay_both_show_paid_then_the_display_is_idle(pages, kiosk_se
     expect(display.get_by_test_id("display-idle")).to_be_visible(timeout=10000)  # by itself
     console.get_by_test_id("till-receipt").click()
     expect(console.get_by_test_id("receipt-page")).to_contain_text("₺125,00")
-    expect(console.get_by_test_id("reference")).to_have_text("till-4711")
+    expect(console.get_by_test_id("reference")).to_have_text(re.compile(r"^till-4711 · #\d+$"))
     shot(console, "48-console-receipt")
     console.get_by_test_id("back").click()
     console.get_by_test_id("till-new").click()
@@ -196,7 +196,7 @@ def test_unpair_returns_the_display_to_its_code(pages, kiosk_server, sandbox):
     staff.goto(kiosk.url + "/operator/displays")
     staff.get_by_test_id(f"rename-{display_id}").fill("Front desk")
     staff.get_by_test_id(f"rename-submit-{display_id}").click()
-    expect(display.get_by_test_id("display-name")).to_have_text("Front desk")
+    expect(display.get_by_test_id("display-idle")).to_have_attribute("data-display-name", "Front desk")
     staff.get_by_test_id(f"mode-{display_id}").select_option("keypad")
     staff.get_by_test_id(f"mode-submit-{display_id}").click()
     expect(display.get_by_test_id("amount-display")).to_be_visible()
@@ -323,6 +323,162 @@ def test_a_full_redis_puts_the_amount_screen_and_the_display_out_of_order(pages,
     expect(display.get_by_test_id("out-of-order")).to_be_visible()
     display.set_viewport_size(PORTRAIT)
     shot(display, "61-display-out-of-order-portrait")
+
+
+@pytest.mark.parametrize("locale", ["tr", "en"])
+def test_a_partial_result_stays_through_a_tap_and_a_minute_until_the_cashier_ends_it(
+        pages, kiosk_server, sandbox, locale):
+    kiosk, display, display_id, console = counter(pages, kiosk_server, COINS="TRX:TRX",
+                                                  DEFAULT_LOCALE=locale, SHOP_NAME="Moda Kahve")
+    display.clock.install()
+    display.clock.resume()  # time flows as usual, and the test may jump it forward
+    charge(console, display_id, "8000")
+    expect(display.get_by_test_id("qr")).to_be_visible()
+    [tx] = sandbox.transactions()
+    sandbox.pay(tx["_id"], share="half")
+    expect(display.get_by_test_id("payment-status")).to_have_attribute("data-outcome", "partly_paid")
+    console.get_by_test_id("till-cancel").click()
+    expect(display.get_by_test_id("result-partial")).to_be_visible()
+    expect(display.get_by_test_id("due")).to_have_text(re.compile(r"^\d+(\.\d+)? TRX$"))
+    display.mouse.click(20, 400)  # a tap on empty space
+    display.clock.fast_forward("01:01")  # a minute: every timer then due fires
+    display.wait_for_timeout(1500)  # a second of polls (the hold time is the server's)
+    expect(display.get_by_test_id("result-partial")).to_be_visible()
+    shot(display, f"53-display-partial-held-{locale}")
+    expect(console.get_by_test_id("till-release")).to_be_visible()
+    shot(console, f"54-console-partial-held-{locale}")
+    console.get_by_test_id("till-release").click()
+    expect(display.get_by_test_id("display-idle")).to_be_visible()
+    expect(console.get_by_test_id("till-release")).to_have_count(0)
+
+
+# -- a long cart at three tablet sizes ---------------------------------------------------------
+# A display with a long cart keeps the payment in view: the QR, the amount to send, the address,
+# the status, the countdown and Cancel stay on screen at a portrait, a landscape and a small
+# portrait tablet, in both languages, while the cart scrolls inside its own box (reachable by
+# keyboard, its total always visible).
+
+SMALL_PORTRAIT = {"width": 600, "height": 960}
+SIZES = {"portrait-800x1280": PORTRAIT, "landscape-1280x800": LANDSCAPE, "small-600x960": SMALL_PORTRAIT}
+TWELVE = [
+    Line("Türk kahvesi (duble)", 2, Decimal("85.00")), Line("Simit", 3, Decimal("20.00")),
+    Line("Mevsim meyveli cheesecake, ekstra frambuaz soslu", 1, Decimal("145.50")),
+    Line("Çay", 4, Decimal("15.00")), Line("Su 0,5 L", 2, Decimal("12.50")),
+    Line("Börek", 1, Decimal("95.00")), Line("Ayran", 2, Decimal("30.00")),
+    Line("Filtre kahve", 1, Decimal("70.00")), Line("Kruvasan", 2, Decimal("55.00")),
+    Line("Sütlaç", 1, Decimal("65.00")), Line("Taze sıkma portakal suyu", 1, Decimal("90.00")),
+    Line("Kurabiye", 6, Decimal("12.00")),
+]
+IN_VIEW = ("qr", "fiat-amount", "coin-amount", "wallet-address", "payment-status", "countdown",
+           "cancel", "cart-total")
+# Where an element is drawn, and whether all of it is inside the viewport.
+# Where an element is drawn: all of it inside the viewport, and nothing drawn over it (what is
+# hit at its centre and near its corners is the element itself or inside it).
+BOX = """el => { if (!el.isConnected) return null; const r = el.getBoundingClientRect();
+  const at = (fx, fy) => [r.left + fx * r.width, r.top + fy * r.height];
+  const points = [at(.5, .5), at(.2, .2), at(.8, .2), at(.2, .8), at(.8, .8)];
+  const hits = points.map(([x, y]) => document.elementFromPoint(x, y));
+  const covered = hits.some(hit => !hit || !el.contains(hit));
+  return [r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight && r.right <= innerWidth && !covered,
+          Math.round(r.top), Math.round(r.bottom), Math.round(r.right),
+          hits.map(h => h && h.tagName + '.' + h.className)]; }"""
+
+
+def placement(page, testid: str) -> list:
+    """BOX of an element; again if a poll swapped it out just as it was measured."""
+    for _ in range(5):
+        found = page.get_by_test_id(testid).evaluate(BOX)
+        if found is not None:
+            return found
+        page.wait_for_timeout(100)
+    raise AssertionError(f"{testid} keeps being replaced")
+
+
+def axe_rule(page, rule: str) -> list:
+    from .test_accessibility import axe_source
+
+    if not page.evaluate("typeof axe !== 'undefined'"):
+        page.evaluate(axe_source() + "\n;0")  # evaluated by the browser's devtools, past the CSP
+    return page.evaluate(f"""async () => (await axe.run(document, {{runOnly: ['{rule}']}}))
+        .violations.map(v => v.nodes.map(n => n.target.join(' ')))""")
+
+
+@pytest.mark.parametrize("locale", ["tr", "en"])
+def test_a_twelve_line_cart_keeps_the_payment_in_view(pages, kiosk_server, sandbox, locale):
+    kiosk = kiosk_server(**SETTINGS, COINS="TRX:TRX", DEFAULT_LOCALE=locale, SHOP_NAME="Moda Kahve Dükkânı")
+    staff = pages(PHONE)
+    display, display_id = paired_display(pages, kiosk, staff, viewport=PORTRAIT)
+    services = kiosk.app.extensions["kiosk"]
+    total = sum((line.total for line in TWELVE), Decimal(0))
+    services.orders.send(services.displays.get(display_id), total, lines=TWELVE)
+    expect(display.get_by_test_id("qr")).to_be_visible()
+    expect(display.get_by_test_id("cart-line")).to_have_count(12)
+    [tx] = sandbox.transactions()
+    for state in ("waiting", "partly_paid"):
+        if state == "partly_paid":
+            sandbox.pay(tx["_id"], share="half")
+            expect(display.get_by_test_id("payment-status")).to_have_attribute("data-outcome", state)
+        for name, size in SIZES.items():
+            display.set_viewport_size(size)
+            for testid in IN_VIEW:
+                inside, *box = placement(display, testid)
+                assert inside, (state, name, testid, box, size)
+            scroll = display.get_by_test_id("cart-scroll")
+            assert scroll.get_attribute("tabindex") == "0"  # the keyboard reaches it
+            # Every line can be brought into the box: scrolled to the end, the last line shows.
+            scroll.focus()
+            display.keyboard.press("End")  # a smooth scroll: waited for
+            display.wait_for_function("""() => {
+                const el = document.querySelector('[data-testid=cart-scroll]');
+                const b = el.getBoundingClientRect();
+                const r = el.querySelector('tbody tr:last-child').getBoundingClientRect();
+                return r.bottom <= b.bottom + 1 && r.top >= b.top - 1; }""", timeout=3000)
+            assert axe_rule(display, "scrollable-region-focusable") == [], (state, name)
+            scroll.evaluate("el => { el.scrollTop = 0; }")
+            display.evaluate("document.activeElement.blur()")
+            shot(display, f"display-{state.replace('_', '-')}-cart-{locale}__{name}")
+
+
+
+# -- staff pages on a phone ---------------------------------------------------------------------
+
+# Everything drawn inside the page's width: the right edge of the furthest element, and the width.
+WIDEST = """() => { let right = 0;
+  for (const el of document.querySelectorAll('body *')) {
+    const r = el.getBoundingClientRect();
+    if (r.width && r.height) right = Math.max(right, r.right);
+  }
+  return [Math.ceil(right), innerWidth, document.documentElement.scrollWidth]; }"""
+
+
+@pytest.mark.parametrize("locale", ["tr", "en"])
+def test_staff_pages_fit_a_phone(pages, kiosk_server, sandbox, locale):
+    kiosk, display, display_id, console = counter(pages, kiosk_server, COINS="TRX:TRX", DEFAULT_LOCALE=locale)
+    charge(console, display_id, "8000", reference="Masa 4")
+    expect(display.get_by_test_id("qr")).to_be_visible()
+    [tx] = sandbox.transactions()
+    sandbox.pay(tx["_id"], share="half")
+    console.get_by_test_id("till-cancel").click()  # a partial payment: an attention item
+    expect(console.get_by_test_id("checkout-status")).to_have_attribute("data-status", "partial")
+    checkout = console.url
+    operator = pages(PHONE)
+    unlock(operator, kiosk.url, "/operator", STAFF_PIN)
+    screens = {"console": (console, kiosk.url + "/till"), "console-checkout": (console, checkout)}
+    for name in ("today", "history", "displays", "keys", "settings"):
+        screens[f"operator-{name}"] = (operator, f"{kiosk.url}/operator/{name}")
+    screens["operator-detail"] = (operator, f"{kiosk.url}/operator/tx/{tx['_id']}")
+    for name, (page, url) in screens.items():
+        page.goto(url)
+        right, width, scroll = page.evaluate(WIDEST)
+        assert right <= width and scroll <= width, (name, right, scroll)
+        bar = page.locator("header.bar").bounding_box()
+        assert bar["height"] <= 170, (name, bar)
+        shot(page, f"staff-{name}-{locale}__phone-390x844")
+    console.goto(kiosk.url + "/till")
+    assert console.locator("header.bar").bounding_box()["height"] <= 110
+    # The charge form in the order a cashier uses it: display, amount, reference and note, Charge.
+    reference = console.get_by_test_id("till-reference").bounding_box()
+    assert reference["y"] < console.get_by_test_id("till-charge").bounding_box()["y"]
 
 
 def test_a_till_mode_display_asks_for_a_tip(pages, kiosk_server, sandbox):

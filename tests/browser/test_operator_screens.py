@@ -71,7 +71,7 @@ def test_receipt_print_layouts(page, kiosk_server, sandbox):
     shot(page, "26-receipt-print-a4")
     a4 = page.pdf(prefer_css_page_size=True)
     page.emulate_media(media="screen")
-    page.get_by_test_id("paper-58mm").click()
+    page.goto(f"{kiosk.url}/receipt/{tx_id}?paper=58mm")  # the customer's receipt has no staff buttons
     expect(page.get_by_test_id("receipt-page")).to_be_visible()
     page.emulate_media(media="print")
     page.set_viewport_size({"width": 240, "height": 800})
@@ -101,7 +101,7 @@ def test_api_keys_listed_and_one_revoked_in_both_languages(page, kiosk_server, s
     api.headers["Authorization"] = f"Bearer {counter}"
     assert api.get(kiosk.url + "/api/v1/displays", timeout=5).status_code == 200  # used once
     assert keys.last_used("counter-till") is not None
-    # Shown in shop time: 2026-03-06 21:05 UTC is 7 March 00:05 in Istanbul (a one-digit day).
+    # Shown in shop time: 2026-03-06 21:05 UTC is 7 March 00:05 in Istanbul (a one-digit day, written 07).
     used_at = datetime(2026, 3, 6, 21, 5, tzinfo=UTC).timestamp()
     kiosk.app.extensions["kiosk"].store.set("apikey-used:counter-till", repr(used_at))
     page.goto(kiosk.url + "/operator")
@@ -116,7 +116,7 @@ def test_api_keys_listed_and_one_revoked_in_both_languages(page, kiosk_server, s
     expect(rows.nth(1).get_by_test_id("key-name")).to_have_text("erp")
     mine = page.get_by_test_id("key-row-counter-till")
     expect(mine.get_by_test_id("key-hint")).to_have_text(f"…{counter[-4:]}")
-    expect(mine.get_by_test_id("key-used")).to_have_text("7.03.2026 00:05")
+    expect(mine.get_by_test_id("key-used")).to_have_text("07.03.2026 00:05")  # dd.MM.yyyy
     expect(page.get_by_test_id("key-row-erp").get_by_test_id("key-used")).to_have_text("hiç kullanılmadı")
     expect(page.get_by_test_id("keys-howto")).to_contain_text("kiosk keys create AD")
     assert counter not in page.content() and erp not in page.content()

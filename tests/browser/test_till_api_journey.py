@@ -81,7 +81,8 @@ def test_pair_send_pay_with_the_display_in_chromium(page, server, till, receiver
     expect(page.get_by_test_id("fiat-amount")).to_have_text("₺125,00")
     waiting = checkout_when(till, checkout["id"], "waiting")
     assert waiting["status"] == "waiting" and waiting["transaction_id"] == tx_id
-    shown = page.get_by_test_id("coin-amount").text_content()
+    shown, coin = page.get_by_test_id("coin-amount").text_content().split()
+    assert coin == "TRX"
     assert Decimal(shown) == Decimal(waiting["coin_amount"]) > 0, (shown, waiting["coin_amount"])
     shot(page, "52-display-till-api-cart-qr")
 
@@ -89,7 +90,8 @@ def test_pair_send_pay_with_the_display_in_chromium(page, server, till, receiver
     expect(page.get_by_test_id("result-paid")).to_be_visible()
     paid = checkout_when(till, checkout["id"], "paid")
     assert paid["status"] == "paid" and paid["received"] == paid["coin_amount"]
-    expect(page.get_by_test_id("reference")).to_have_text(f"#{paid['sequence_id']}")  # upstream's number
+    # The till's reference beside upstream's number, as on every screen of the sale.
+    expect(page.get_by_test_id("reference")).to_have_text(f"till-4711 · #{paid['sequence_id']}")
     shot(page, "53-display-till-api-paid")
 
     assert receiver.wait_for(checkout["id"], "paid") == ["pending", "waiting", "paid"]

@@ -75,3 +75,27 @@ def test_a_custom_tip_too_large_then_right(page, kiosk_server, sandbox):
     tx_id = page.url.rsplit("/", 1)[1]
     assert Decimal(sandbox.state.transactions[tx_id]["currencyAmount"]) == Decimal("11.50")
 
+
+
+def test_near_the_largest_amount_only_the_tips_that_fit_are_offered(page, kiosk_server, sandbox):
+    kiosk = kiosk_server(TIPS="5,10,15", COINS="TRX:TRX", MAX_AMOUNT="110.00")
+    page.goto(kiosk.url + "/")
+    enter_amount(page, "10000")
+    page.get_by_test_id("amount-submit").click()
+    expect(page.get_by_test_id("tip-10")).to_contain_text("₺10,00")
+    expect(page.get_by_test_id("tip-15")).to_have_count(0)
+    expect(page.get_by_test_id("tip-limit")).to_contain_text("₺110,00")
+    shot(page, "79-tip-within-the-limit")
+    page.get_by_test_id("tip-custom").click()
+    for key in "1001":
+        page.get_by_test_id(f"tip-key-{key}").click()
+    page.expected_errors.append(r"/tip: .*status of 422")
+    page.get_by_test_id("tip-submit").click()
+    expect(page.get_by_test_id("error")).to_contain_text("₺10,00")
+    shot(page, "79-tip-custom-past-the-limit")
+    page.get_by_test_id("tip-key-back").click()
+    page.get_by_test_id("tip-key-0").click()
+    page.get_by_test_id("tip-submit").click()
+    expect(page.get_by_test_id("qr")).to_be_visible()
+    tx_id = page.url.rsplit("/", 1)[1]
+    assert Decimal(sandbox.state.transactions[tx_id]["currencyAmount"]) == Decimal("110.00")

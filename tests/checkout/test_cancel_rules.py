@@ -277,15 +277,16 @@ class FailingLedger(Ledger):
 
 
 def test_a_ledger_that_fails_while_cancelling_gives_the_calm_state(desk, tmp_path, caplog):
-    """Upstream confirmed the DELETE, but the result cannot be written: never claimed, nothing
-    lost, and no second DELETE: the DELETE's lease is kept for its minute, and its reason is the
-    result's when the next look writes it."""
+    """Upstream confirmed the DELETE, but the result cannot be written: the screen shows the
+    result upstream shows (never reconnecting), unwritten; nothing lost, and no second DELETE:
+    the DELETE's lease is kept for its minute, and its reason is the result's when the next look
+    writes it."""
     d = desk(ledger=FailingLedger(make_engine(f"sqlite:///{tmp_path / 'failing-ledger.sqlite3'}")))
     with time_machine.travel(T0, tick=False) as clock:
         tx = d.start()
         d.ledger.failing = True
         view = cancel(d, tx)
-        assert view.reconnecting and view.notice == "cancel_failed" and view.outcome is Outcome.WAITING
+        assert not view.reconnecting and view.notice is None and view.outcome is Outcome.CANCELLED
         assert d.calls("cancel") == 1 and d.upstream(tx)["status"] == "CANCELLED"
         assert any(r.getMessage().startswith("the ledger is not answering (OperationalError")
                    for r in caplog.records)

@@ -82,7 +82,7 @@ def test_screens_show_wallet_notation_in_every_language(make_app, sandbox, langu
     customer.enter("100000")  # the largest amount: 8000 TRX, never "8.000" or "8,000"
     [tx] = sandbox.transactions()
     html = web.get(f"/pay/{tx['_id']}").get_data(as_text=True)
-    assert dd(html, "coin-amount") == "8000"
+    assert dd(html, "coin-amount") == "8000 TRX"
     assert dd(html, "fiat-amount") == {"tr": "₺100.000,00", "en": "₺100,000.00"}[language]
     web.post(f"/pay/{tx['_id']}/cancel", data={"csrf_token": field(html, "csrf_token")})
     customer.next_customer()
@@ -91,7 +91,7 @@ def test_screens_show_wallet_notation_in_every_language(make_app, sandbox, langu
     status = customer.status(tx_id).get_data(as_text=True)
     assert 'data-outcome="partly_paid"' in status
     assert dd(status, "received") == "31.012666 TRX"
-    assert dd(status, "due") == "67.747334 TRX"
+    assert dd(status, "coin-amount") == "67.747334 TRX"  # the amount to send: what is due
     assert "98.76 TRX" in status
     # The operator's detail: the same notation.
     page = web.get("/operator").get_data(as_text=True)
@@ -99,10 +99,13 @@ def test_screens_show_wallet_notation_in_every_language(make_app, sandbox, langu
     detail = web.get(f"/operator/tx/{tx_id}").get_data(as_text=True)
     assert dd(detail, "received") == "31.012666 TRX"
     assert "67.747334 TRX" in detail and "98.76 TRX" in detail
+    assert dd(detail, "due") == "67.747334 TRX"
     sandbox.pay(tx_id, share="full")
     assert customer.status(tx_id).headers["HX-Redirect"] == f"/result/{tx_id}"
     receipt = web.get(f"/receipt/{tx_id}").get_data(as_text=True)
-    assert dd(receipt, "coin-amount") == "98.76 TRX (TRX)"
+    assert dd(receipt, "coin-amount") == "98.76 TRX (TRON)"
+    paid = web.get(f"/operator/tx/{tx_id}").get_data(as_text=True)
+    assert 'data-testid="due"' not in paid  # a paid sale shows nothing due
 
 
 def test_the_operator_s_attention_items_use_the_coin_s_decimals(make_app, sandbox):
@@ -116,5 +119,6 @@ def test_the_operator_s_attention_items_use_the_coin_s_decimals(make_app, sandbo
     web.post("/operator", data={"csrf_token": field(page, "csrf_token"), "pin": "246810"})
     today = web.get("/operator/today").get_data(as_text=True)
     row = re.search(r'data-testid="attention-partial">(.*?)</tr>', today, re.S).group(1)
-    cells = [re.sub(r"\s+", " ", c).strip() for c in re.findall(r"<td>(.*?)</td>", row, re.S)]
+    cells = [re.sub(r"\s+", " ", re.sub(r"<span[^>]*>|</span>", "", c)).strip()
+             for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
     assert "31.012666 TRX" in cells and "98.76 TRX" in cells

@@ -18,6 +18,7 @@ from kiosk.checkout.inputs import (
 )
 
 LOW, HIGH = Decimal("1.00"), Decimal("100000.00")
+TWO_DECIMALS = "Enter the amount with at most %(num)d decimals."
 
 
 @pytest.mark.parametrize(("raw", "value"), [
@@ -30,7 +31,7 @@ LOW, HIGH = Decimal("1.00"), Decimal("100000.00")
     ("  7 ", Decimal("7.00")),
 ])
 def test_amounts_accepted(raw, value):
-    parsed = parse_amount(raw, LOW, HIGH)
+    parsed = parse_amount(raw, LOW, HIGH, "TRY")
     assert parsed == value and str(parsed) == str(value)  # always two decimals
 
 
@@ -38,10 +39,10 @@ def test_amounts_accepted(raw, value):
     (None, "Enter an amount.", None),
     ("", "Enter an amount.", None),
     ("   ", "Enter an amount.", None),
-    ("abc", "Enter the amount in lira, with at most two decimals.", None),
-    ("1.234", "Enter the amount in lira, with at most two decimals.", None),
-    ("1e3", "Enter the amount in lira, with at most two decimals.", None),
-    ("-5", "Enter the amount in lira, with at most two decimals.", None),
+    ("abc", TWO_DECIMALS, None),
+    ("1.234", TWO_DECIMALS, None),
+    ("1e3", TWO_DECIMALS, None),
+    ("-5", TWO_DECIMALS, None),
     ("0", "The amount must be more than zero.", None),
     ("0.00", "The amount must be more than zero.", None),
     ("0.99", "The smallest amount is %(amount)s.", LOW),  # one cent under the smallest
@@ -49,17 +50,18 @@ def test_amounts_accepted(raw, value):
 ])
 def test_amounts_refused_with_their_message(raw, message, amount):
     with pytest.raises(InputError) as refused:
-        parse_amount(raw, LOW, HIGH)
-    assert refused.value.message == message and str(refused.value) == message
+        parse_amount(raw, LOW, HIGH, "TRY")
+    shown = refused.value.plural if refused.value.plural else refused.value.message
+    assert shown == message
     assert refused.value.amount == amount
 
 
 def test_the_limits_themselves_come_from_the_settings():
-    assert parse_amount("5", Decimal("5"), Decimal("5")) == Decimal("5.00")
+    assert parse_amount("5", Decimal("5"), Decimal("5"), "TRY") == Decimal("5.00")
     with pytest.raises(InputError):
-        parse_amount("4.99", Decimal("5"), Decimal("5"))
+        parse_amount("4.99", Decimal("5"), Decimal("5"), "TRY")
     with pytest.raises(InputError):
-        parse_amount("5.01", Decimal("5"), Decimal("5"))
+        parse_amount("5.01", Decimal("5"), Decimal("5"), "TRY")
 
 
 @pytest.mark.parametrize(("raw", "value"), [
@@ -99,10 +101,45 @@ def test_a_tills_reference_is_tidied_and_limited_at_its_edge():
 
 
 @pytest.mark.parametrize("amount", ["NaN", "sNaN", "Infinity", "-Infinity", "10.001", "10.0000001"])
-def test_an_amount_from_a_till_that_is_no_sum_of_lira_and_cents_is_refused(amount):
-    """A till sends a number, not the form's text: anything but lira and cents is refused with
+def test_an_amount_from_a_till_with_more_than_the_currencys_digits_is_refused(amount):
+    """A till sends a number, not the form's text: anything but whole units and cents is refused with
     the form's own message."""
     with pytest.raises(InputError) as refused:
-        check_amount(Decimal(amount), Decimal("1"), Decimal("50000"))
-    assert refused.value.message == "Enter the amount in lira, with at most two decimals."
-    assert check_amount(Decimal("10.10"), Decimal("1"), Decimal("50000")) == Decimal("10.10")
+        check_amount(Decimal(amount), Decimal("1"), Decimal("50000"), "TRY")
+    assert refused.value.plural == TWO_DECIMALS and refused.value.params == {"num": 2}
+    assert check_amount(Decimal("10.10"), Decimal("1"), Decimal("50000"), "TRY") == Decimal("10.10")
+
+
+@pytest.mark.parametrize(("currency", "raw", "value"), [
+    ("JPY", "123", Decimal("123")),  # no decimals at all
+    ("JPY", "100000", Decimal("100000")),
+    ("KWD", "1.250", Decimal("1.250")),  # three
+    ("KWD", "1,25", Decimal("1.250")),
+    ("BHD", "99999.999", Decimal("99999.999")),
+    ("EUR", "12.5", Decimal("12.50")),
+])
+def test_an_amount_has_its_currencys_digits(currency, raw, value):
+    parsed = parse_amount(raw, LOW, HIGH, currency)
+    assert parsed == value and str(parsed) == str(value)
+
+
+@pytest.mark.parametrize(("currency", "raw", "message", "params"), [
+    ("JPY", "123.0", "Enter a whole amount, without decimals.", {}),  # one decimal past none
+    ("JPY", "1,5", "Enter a whole amount, without decimals.", {}),
+    ("KWD", "1.2505", "Enter the amount with at most %(num)d decimals.", {"num": 3}),  # one past three
+    ("EUR", "1.234", "Enter the amount with at most %(num)d decimals.", {"num": 2}),
+])
+def test_one_decimal_past_the_currencys_digits_is_refused(currency, raw, message, params):
+    with pytest.raises(InputError) as refused:
+        parse_amount(raw, LOW, HIGH, currency)
+    assert (refused.value.plural or refused.value.message) == message
+    assert refused.value.params == params
+
+
+def test_a_tills_amount_in_yen_has_no_decimals_and_in_dinar_three():
+    assert check_amount(Decimal("125"), LOW, HIGH, "JPY") == Decimal("125")
+    with pytest.raises(InputError):
+        check_amount(Decimal("125.5"), LOW, HIGH, "JPY")
+    assert str(check_amount(Decimal("1.001"), LOW, HIGH, "KWD")) == "1.001"
+    with pytest.raises(InputError):
+        check_amount(Decimal("1.0001"), LOW, HIGH, "KWD")

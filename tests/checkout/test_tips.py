@@ -53,21 +53,31 @@ def test_a_custom_tip_up_to_the_amount_itself(raw, tip):
 
 @pytest.mark.parametrize(("raw", "message"), [
     ("100.01", "The tip can be at most the amount itself, %(amount)s."),
-    ("-1", "Enter the tip as an amount, with at most %(digits)d decimals."),
-    ("-0.01", "Enter the tip as an amount, with at most %(digits)d decimals."),
-    ("1.234", "Enter the tip as an amount, with at most %(digits)d decimals."),
-    ("1e2", "Enter the tip as an amount, with at most %(digits)d decimals."),
-    ("abc", "Enter the tip as an amount, with at most %(digits)d decimals."),
-    ("NaN", "Enter the tip as an amount, with at most %(digits)d decimals."),
-    ("٣", "Enter the tip as an amount, with at most %(digits)d decimals."),
-    ("1.", "Enter the tip as an amount, with at most %(digits)d decimals."),
+    ("-1", "Enter the tip as an amount, with at most %(num)d decimals."),
+    ("-0.01", "Enter the tip as an amount, with at most %(num)d decimals."),
+    ("1.234", "Enter the tip as an amount, with at most %(num)d decimals."),
+    ("1e2", "Enter the tip as an amount, with at most %(num)d decimals."),
+    ("abc", "Enter the tip as an amount, with at most %(num)d decimals."),
+    ("NaN", "Enter the tip as an amount, with at most %(num)d decimals."),
+    ("٣", "Enter the tip as an amount, with at most %(num)d decimals."),
+    ("1.", "Enter the tip as an amount, with at most %(num)d decimals."),
     ("", "Enter the tip, or choose No tip."),
     (None, "Enter the tip, or choose No tip."),
 ])
 def test_a_bad_custom_tip_is_refused_with_its_reason(raw, message):
     with pytest.raises(InputError) as caught:
         tips.parse_custom(raw, D("100.00"), "TRY")
-    assert caught.value.message == message
+    assert (caught.value.plural or caught.value.message) == message
+
+
+@pytest.mark.parametrize(("currency", "raw", "message"), [
+    ("JPY", "1.5", "Enter the tip as a whole amount, without decimals."),
+    ("KWD", "1.2345", "Enter the tip as an amount, with at most %(num)d decimals."),
+])
+def test_a_custom_tip_has_the_currencys_digits(currency, raw, message):
+    with pytest.raises(InputError) as caught:
+        tips.parse_custom(raw, D("100"), currency)
+    assert (caught.value.plural or caught.value.message) == message
 
 
 def test_a_choice_is_a_preset_shown_no_tip_or_a_custom_one():
@@ -277,3 +287,66 @@ def test_a_coin_before_the_tips_answer_starts_nothing(make_app, sandbox):
     assert early.status_code == 303 and early.headers["Location"] == "/display"
     assert sandbox.calls("create") == creates
     assert 'data-testid="tip-5"' in display.get("/display").get_data(as_text=True)
+
+
+# -- the total within KIOSK_MAX_AMOUNT ------------------------------------------------------------
+# The limit guards what the customer is charged and what upstream accepts: amount + tip.
+
+
+@pytest.mark.parametrize(("currency", "amount", "limit", "fits", "past"), [
+    ("TRY", "100.00", "110.00", "10.00", "10.01"),
+    ("JPY", "1000", "1100", "100", "101"),
+    ("KWD", "1.000", "1.100", "0.100", "0.101"),
+])
+def test_a_custom_tip_keeps_the_total_within_the_largest_amount(currency, amount, limit, fits, past):
+    assert tips.parse_custom(fits, D(amount), currency, D(limit)) == D(fits)  # the total exactly at it
+    with pytest.raises(InputError) as caught:
+        tips.parse_custom(past, D(amount), currency, D(limit))  # one minor unit more
+    assert caught.value.message.startswith("The tip can be at most %(amount)s: the total may not pass")
+    assert caught.value.amount == D(fits)
+
+
+def test_only_the_presets_that_fit_are_offered():
+    shown = tips.presets(D("100.00"), FIVE_TEN_FIFTEEN, "TRY", D("110.00"))
+    assert [p.key for p in shown] == ["5", "10"]  # 110.00 exactly is taken; 115.00 is not
+    assert [p.key for p in tips.presets(D("100.00"), FIVE_TEN_FIFTEEN, "TRY", D("109.99"))] == ["5"]
+    assert tips.choose("10", None, D("100.00"), FIVE_TEN_FIFTEEN, "TRY", D("110.00")) == D("10.00")
+    with pytest.raises(InputError, match="Choose one of the tips shown"):
+        tips.choose("15", None, D("100.00"), FIVE_TEN_FIFTEEN, "TRY", D("110.00"))
+    assert tips.most(D("100.00"), D("100.00")) == 0 and tips.most(D("100.00"), D("1000.00")) == D("100.00")
+
+
+def test_the_tip_screen_offers_what_fits_and_says_why(make_app, sandbox):
+    app = make_app(TIPS="5,10,15", COINS="TRX:TRX", MAX_AMOUNT="110.00", DEFAULT_LOCALE="en")
+    customer = Customer(app.test_client(), sandbox)
+    customer.enter("100.00")
+    html = customer.get("/tip").text
+    assert 'data-testid="tip-5"' in html and 'data-testid="tip-10"' in html
+    assert 'data-testid="tip-15"' not in html
+    assert 'data-testid="tip-limit"' in html and "A payment is at most ₺110.00, tip included" in html
+    assert "Tip, at most ₺10.00" in customer.get("/tip?custom=1").text
+    refused = customer.post("/tip", {**tip_form(customer), "tip": "custom", "custom": "10.01"})
+    assert refused.status_code == 422 and "The tip can be at most ₺10.00" in refused.text
+    refused = customer.post("/tip", {**tip_form(customer), "tip": "15"})
+    assert refused.status_code == 422
+    paid = customer.post("/tip", {**tip_form(customer), "tip": "custom", "custom": "10.00"})
+    assert paid.status_code == 303
+    tx = paid.headers["Location"].rsplit("/", 1)[1]
+    assert D(sandbox.state.transactions[tx]["currencyAmount"]) == D("110.00")
+
+
+def test_a_till_order_at_the_limit_takes_no_tip(make_app, sandbox):
+    app = make_app(TIPS="5,10,15", MAX_AMOUNT="125.00", OPERATOR_PIN=STAFF_PIN, DEFAULT_LOCALE="en")
+    _staff, display, display_id = paired(app)
+    key = ApiKeys(app.extensions["kiosk"].store).create("front")
+    body = api(app, "POST", "/checkouts", key, json={"display_id": display_id, "amount": "125.00"}).get_json()
+    html = display.get("/display").get_data(as_text=True)
+    assert 'data-testid="tip-5"' not in html and 'data-testid="tip-custom"' not in html
+    assert 'data-testid="tip-none"' in html and 'data-testid="tip-limit"' in html
+    bad = display.post("/display/tip", data={"csrf_token": field(html, "csrf_token"), "order": body["id"],
+                                             "tip": "custom", "custom": "0.01"})
+    assert bad.status_code == 422
+    orders = app.extensions["kiosk"].orders
+    order = orders.get(body["id"])  # below the screen too: the orders refuse a tip past the limit
+    assert orders.choose_tip(order, D("0.01")) is False and orders.tip_of(order) is None
+    assert api(app, "GET", f"/checkouts/{body['id']}", key).get_json()["tip_amount"] == "0.00"

@@ -403,3 +403,33 @@ def test_an_orders_create_found_after_the_till_cancelled_the_order_is_cancelled(
         assert d.upstream(tx)["status"] == "CANCELLED" and d.checkout.cancel_reason(tx) == "till"
         assert orders.tx_of(order) is None and orders.state(order).status == "cancelled"
         assert d.checkout.record(tx).order is None
+
+
+def test_after_a_process_died_creating_the_same_owner_s_next_try_adopts_the_transaction(desk):
+    d = desk()
+    with time_machine.travel(T0, tick=False):
+        with dying(d, after_sending=True):
+            d.start()
+        (tx,) = d.sandbox.transactions()
+        assert d.start() == tx["_id"]
+        assert d.calls("create") == 1 and len(d.sandbox.transactions()) == 1
+        assert d.store.scheduled(CREATES, float("inf")) == []  # nothing left for the watcher
+
+
+@pytest.mark.parametrize("owner, amount", [("kiosk:b", "300"), ("kiosk:a", "301")])
+def test_another_owner_or_amount_never_adopts_what_a_dead_process_created(desk, owner, amount):
+    d = desk()
+    with time_machine.travel(T0, tick=False):
+        with dying(d, after_sending=True):
+            d.start()
+        (first,) = d.sandbox.transactions()
+        assert d.start(amount, owner=owner) != first["_id"]
+        assert d.calls("create") == 2
+
+
+def test_a_create_that_was_answered_is_never_adopted_by_the_next_customer(desk):
+    """The same kiosk's next customer, for the same amount, gets a transaction of their own."""
+    d = desk()
+    with time_machine.travel(T0, tick=False):
+        first = d.start()
+        assert d.start() != first and d.calls("create") == 2

@@ -123,6 +123,34 @@ def test_rename_mode_and_unpair_reach_the_display_within_one_poll(app, staff):
     assert services(app).displays.all() == []
 
 
+def test_a_displays_printer_goes_with_it_on_unpair(app, staff):
+    """A display's own printer is the display's: unpaired, it is gone from the store, so a
+    display paired later under any id never inherits it."""
+    display_id = pair_display(staff, app.test_client(), "Counter 1", "till")
+    token = field(staff.get("/operator/displays").get_data(as_text=True), "csrf_token")
+    set_it = staff.post(f"/operator/displays/{display_id}/printer",
+                        data={"csrf_token": token, "printer": "tcp://192.168.1.60:9100", "columns": "32"})
+    assert set_it.status_code == 303
+    store = services(app).store
+    assert store.get(f"printer:display:{display_id}") is not None
+    staff.post(f"/operator/displays/{display_id}/unpair", data={"csrf_token": token})
+    assert store.get(f"printer:display:{display_id}") is None
+
+
+def test_a_displays_printer_at_a_link_local_address_is_refused_with_a_message(app, staff):
+    display_id = pair_display(staff, app.test_client(), "Counter 1", "till")
+    token = field(staff.get("/operator/displays").get_data(as_text=True), "csrf_token")
+    for url in ("tcp://169.254.169.254:9100", "tcp://[fe80::1]:9100", "tcp://0.0.0.0", "tcp://224.0.0.1"):
+        refused = staff.post(f"/operator/displays/{display_id}/printer",
+                             data={"csrf_token": token, "printer": url, "columns": "48"})
+        assert refused.status_code == 422
+        assert "(169.254.x.x, fe80::)" in refused.get_data(as_text=True)  # the reason, in any language
+        assert services(app).store.get(f"printer:display:{display_id}") is None
+    kept = staff.post(f"/operator/displays/{display_id}/printer",
+                      data={"csrf_token": token, "printer": "tcp://127.0.0.1:9100", "columns": "48"})
+    assert kept.status_code == 303  # a print server on the tablet's own host
+
+
 def test_bad_pairing_input_shows_a_message_and_changes_nothing(app, staff):
     html = staff.get("/operator/displays").get_data(as_text=True)
     for code, name, mode in (("ZZZZZZ", "Counter 1", "till"), ("abc", "Counter 1", "till"),
@@ -305,9 +333,10 @@ def test_the_idle_display_gives_the_next_customer_the_shops_language(app, staff)
     response = display.post("/language", data={"csrf_token": field(html, "csrf_token"), "locale": "en"})
     assert response.headers["Location"] == "/"
     html = display.get("/", follow_redirects=True).get_data(as_text=True)
-    assert '<html lang="en">' in html and 'data-testid="display-idle"' in html and "data-idle-reset" in html
+    assert '<html lang="en" dir="ltr">' in html and 'data-testid="display-idle"' in html
+    assert "data-idle-reset" in html
     display.post("/reset", data={"csrf_token": field(html, "csrf_token"), "idle": "1"})
-    assert '<html lang="tr">' in display.get("/display").get_data(as_text=True)
+    assert '<html lang="tr" dir="ltr">' in display.get("/display").get_data(as_text=True)
 
 
 def test_a_fleet_on_one_redis_serves_displays_and_the_console_from_any_instance(make_app, sandbox, redis_url):
@@ -460,3 +489,121 @@ def test_ending_the_order_of_an_idle_or_unknown_display(app, staff, sandbox):
     order = send(app, display_id)
     locked = anyone.post(f"/operator/displays/{display_id}/end-order", data={"csrf_token": token})
     assert locked.headers["Location"] == "/operator" and services(app).orders.state(order).status == "pending"
+
+
+def visible_text(html: str) -> str:
+    """What a page shows: its text without tags (and so without attributes) or the head."""
+    body = html.split("<body", 1)[1]
+    return " ".join(re.sub(r"<[^>]+>", " ", body).split())
+
+
+def test_customers_see_the_shop_never_the_display_s_own_name(shop, sandbox):
+    app = shop(SHOP_NAME="Moda Kahve")
+    staff = app.test_client()
+    unlock_staff(staff)
+    display = app.test_client()
+    pair_display(staff, display, "Counter 7 by the back door", "till")
+    idle = display.get("/display").get_data(as_text=True)
+    assert "Moda Kahve" in visible_text(idle)
+    assert "Counter 7" not in visible_text(idle)
+
+
+def test_the_pairing_screen_names_only_ways_that_pair(app):
+    html = visible_text(app.test_client().get("/display").get_data(as_text=True))
+    assert "Ekranlar" in html and "Kasa API" in html
+    assert "kasadan gönderin" not in html  # the console cannot pair: it never said so truly
+
+
+def test_a_till_mode_display_offers_no_new_payment(shop, sandbox):
+    app = shop(COINS="TRX:TRX")
+    staff = app.test_client()
+    unlock_staff(staff)
+    display = app.test_client()
+    display_id = pair_display(staff, display, "Counter 1", "till")
+    send(app, display_id)
+    tx_id = display.get("/display").headers["Location"].rsplit("/", 1)[1]
+    sandbox.pay(tx_id, share="full")
+    result = display.get(f"/result/{tx_id}").get_data(as_text=True)
+    assert 'data-testid="result-paid"' in result
+    assert 'data-testid="new-payment"' not in result  # the till starts payments, not the customer
+    assert "data-auto-submit" in result  # it still goes back to the welcome screen by itself
+
+
+def test_one_reference_per_sale_on_every_screen(shop, sandbox):
+    app = shop(COINS="TRX:TRX", RECEIPTS=True, CASHIER_PIN="246810")
+    staff = app.test_client()
+    unlock_staff(staff)
+    display = app.test_client()
+    display_id = pair_display(staff, display, "Counter 1", "till")
+    order = send(app, display_id, reference="Masa 4", note="2 çay")
+    tx_id = display.get("/display").headers["Location"].rsplit("/", 1)[1]
+    sandbox.pay(tx_id, share="full")
+    [tx] = sandbox.transactions()
+    both = f"Masa 4 · #{tx['sequenceID']}"
+    result = display.get(f"/result/{tx_id}").get_data(as_text=True)
+    assert re.search(r'data-testid="reference">([^<]*)<', result).group(1) == both
+    follow = staff.get(f"/till/checkout/{order.id}").get_data(as_text=True)
+    assert re.search(r'data-testid="till-reference">([^<]*)<', follow).group(1) == both
+    receipt = staff.get(f"/till/checkout/{order.id}/receipt").get_data(as_text=True)
+    assert re.search(r'data-testid="reference">([^<]*)<', receipt).group(1) == both
+    detail = staff.get(f"/operator/tx/{tx_id}").get_data(as_text=True)
+    assert "kiosk:" not in detail and "2 çay" in detail  # the note, never the kiosk's own marker
+
+
+def test_an_order_ended_before_its_coin_shows_no_internal_id(shop, sandbox):
+    app = shop()
+    staff = app.test_client()
+    unlock_staff(staff)
+    display = app.test_client()
+    display_id = pair_display(staff, display, "Counter 1", "till")
+    for reference, shown in (("Masa 4", "Masa 4"), (None, None)):
+        order = send(app, display_id, reference=reference)
+        services(app).orders.cancel(order, "till")
+        result = display.get("/display").get_data(as_text=True)
+        assert 'data-testid="result-cancelled"' in result
+        found = re.search(r'data-testid="reference">([^<]*)<', result)
+        assert (found.group(1) if found else None) == shown
+        assert order.id[-8:] not in result
+        display.post("/done", data={"csrf_token": field(result, "csrf_token")})
+
+
+def test_the_operator_s_history_and_detail_show_the_sale_s_one_reference(shop, sandbox):
+    app = shop(COINS="TRX:TRX")
+    staff = app.test_client()
+    unlock_staff(staff)
+    display = app.test_client()
+    display_id = pair_display(staff, display, "Counter 1", "till")
+    send(app, display_id, reference="Masa 4")
+    tx_id = display.get("/display").headers["Location"].rsplit("/", 1)[1]
+    sandbox.pay(tx_id, share="full")
+    [tx] = sandbox.transactions()
+    both = f"Masa 4 · #{tx['sequenceID']}"
+    history = staff.get("/operator/history").get_data(as_text=True)
+    row = history.split('data-testid="history-row"', 1)[1].split("</tr>", 1)[0]
+    assert f">{both}</a>" in row
+    detail = staff.get(f"/operator/tx/{tx_id}").get_data(as_text=True)
+    assert both in detail
+
+
+def test_a_display_customer_picks_a_language_and_stays_on_the_display(shop, sandbox):
+    """A till display in a shop offering five languages: the welcome and the order screens offer
+    them; a choice comes back to /display in that language, Arabic right to left."""
+    app = shop(LANGUAGES="tr,en,de,ru,ar", CURRENCY="EUR")
+    staff = app.test_client()
+    assert unlock_staff(staff).headers["Location"] == "/operator/today"
+    display = app.test_client()
+    display_id = pair_display(staff, display)
+    idle = display.get("/display").get_data(as_text=True)
+    assert all(f'data-testid="language-{code}"' in idle for code in ("tr", "en", "de", "ru", "ar"))
+    answer = display.post("/language", data={"csrf_token": field(idle, "csrf_token"), "locale": "de",
+                                             "next": "/display"})
+    assert answer.headers["Location"] == "/display"
+    assert "Willkommen bei" in display.get("/display").get_data(as_text=True)
+    send(app, display_id, "1234.5")
+    html = display.get("/display").get_data(as_text=True)
+    assert "Wählen Sie, womit Sie zahlen" in html and "1.234,50\u00a0€" in html
+    display.post("/language", data={"csrf_token": field(html, "csrf_token"), "locale": "ar",
+                                    "next": "/display"})
+    html = display.get("/display").get_data(as_text=True)
+    assert '<html lang="ar" dir="rtl">' in html and "اختر طريقة الدفع" in html
+    assert "\u200f1,234.50\u00a0€" in html

@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 from kiosk.checkout import Checkout
 from kiosk.checkout.booking import Booking, follow, store_checkouts, store_items
 from kiosk.displays import Displays, Line, Orders
+from kiosk.jobs import Jobs, make_queue
 from kiosk.ledger import Ledger, make_engine
 from kiosk.ledger.migrate import head
 
@@ -215,7 +216,7 @@ def test_while_the_ledger_is_away_screens_say_reconnecting_and_nothing_is_lost(d
         assert d.events(tx) == ["created"]  # told all the same: the display and the till follow it
         d.sandbox.pay(tx, share="half")
         view = d.view(tx)
-        assert view.reconnecting and view.outcome == "waiting"  # nothing is decided meanwhile
+        assert view.reconnecting and view.outcome == "partly_paid"  # as upstream shows it; nothing decided
         clock.shift(60)  # the deadline passes while the ledger is away
         assert d.view(tx).reconnecting and d.calls("cancel") == 0
         assert d.watch_now(tx) == T0 + 60 + 15  # the watcher comes back
@@ -240,7 +241,73 @@ def test_while_the_ledger_is_away_a_screen_shows_the_coins_it_saw_on_their_way(d
         ledger.away = True
         view = d.view(tx)
         assert view.reconnecting and view.outcome == "partly_paid" and view.tx.is_partial
-        assert d.another_worker().view(d.checkout.record(tx)).outcome == "waiting"  # it saw nothing
+        other = d.another_worker().view(d.checkout.record(tx))  # it reads upstream all the same
+        assert other.reconnecting and other.outcome == "partly_paid"
+
+
+def test_a_ledger_away_is_said_until_its_entries_are_written(desk, tmp_path):
+    """An order's entries (a checkout's own row is its runner's): after a failed write the
+    booking keeps them for 30 s (no wait on the ledger for each event) and says the ledger is
+    away; the pause ends at 30 s, or as soon as another process (the watcher's heartbeat) has
+    written what waited."""
+    from kiosk.checkout.booking import PAUSE
+    from kiosk.jobs import Runner
+    from kiosk.ledger import Entry
+
+    d = desk()
+    folder = tmp_path / "later"
+    ledger = Ledger(make_engine(f"sqlite:///{folder / 'ledger.sqlite3'}"))
+    booking = Booking(ledger, d.store)
+
+    def order(name: str, status: str, at: float) -> Entry:
+        return Entry(at=at, order_id=name, status=status, started_by_kind="till", started_by="till",
+                     amount=Decimal("42.10"), currency="TRY", created=T0)
+
+    with time_machine.travel(T0, tick=False) as clock:
+        assert not booking.away()
+        booking.write(order("o1", "pending", T0))  # its write fails: paused until T0 + 30
+        assert booking.away() and booking.waiting() == 1
+        clock.shift(PAUSE - 0.001)
+        assert booking.away()
+        clock.shift(0.001)
+        assert not booking.away()  # the pause is over: the next write tries the ledger again
+        booking.write(order("o1", "cancelled", T0 + PAUSE))  # fails again, kept
+        assert booking.away() and booking.waiting() == 2
+        folder.mkdir()
+        clock.shift(1)
+        # The watcher's process, with its own booking.
+        watcher = Jobs(make_queue(tmp_path, None), d.checkout, d.store, booking=Booking(ledger, d.store))
+        Runner(watcher)._ledger()  # its heartbeat: entries wait, so it writes them
+        assert booking.waiting() == 0 and ledger.get(order_id="o1").status == "cancelled"
+        assert not booking.away()  # before its own pause ended
+        booking.write(order("o2", "pending", T0 + PAUSE + 1))
+        assert ledger.get(order_id="o2").status == "pending" and booking.waiting() == 0
+
+
+def test_the_status_screen_says_reconnecting_while_the_ledger_is_away(customer, tmp_path):
+    """The runner writes each checkout's row: while it cannot, a waiting screen says it is
+    reconnecting, a result upstream shows is given (never reconnecting) unwritten, and the next
+    look writes it."""
+    services = customer.web.application.extensions["kiosk"]
+    runner = services.checkout.runner
+    kept = runner.ledger
+    kept.ensure()  # made before: its first upgrade would import the store's open checkouts
+    runner.ledger = Ledger(make_engine(f"sqlite:///{tmp_path / 'missing' / 'l.sqlite3'}"))
+    tx = customer.start("300")  # its row cannot be written
+    assert customer.poll(tx) == ("waiting+reconnecting", None)
+    customer.sandbox.pay(tx, share="half")
+    assert customer.poll(tx) == ("partly_paid+reconnecting", None)
+    paid = customer.sandbox.pay(tx, share="full")
+    assert customer.poll(tx) == ("paid", f"/result/{tx}")  # a result never says it
+    assert customer.result(tx) == "paid"
+    assert kept.get(tx_id=tx) is None  # shown, not written
+    runner.ledger = kept  # the ledger answers again
+    assert customer.result(tx) == "paid"  # the next look writes it
+    row = kept.get(tx_id=tx)
+    assert (row.status, row.amount) == ("paid", Decimal("300.00"))
+    assert row.received == Decimal(str(paid["totalTransferAmount"])) and row.paid_at is not None
+    again = customer.start("300")
+    assert customer.poll(again) == ("waiting", None)
 
 
 def test_the_first_upgrade_imports_what_the_store_holds(desk, sandbox, ledger_url):

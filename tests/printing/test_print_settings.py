@@ -42,6 +42,16 @@ def test_a_printer_and_its_paper(tmp_path):
     assert load(tmp_path, PRINTER_URL="tcp://p:65535").printer.port == 65535
 
 
+@pytest.mark.parametrize("url", ["tcp://169.254.169.254", "tcp://[fe80::1]:9100", "tcp://0.0.0.0",
+                                 "tcp://224.0.0.1"])
+def test_the_shops_printer_is_never_link_local_unspecified_or_multicast(tmp_path, url):
+    assert "KIOSK_PRINTER_URL may not be a link-local" in refused(tmp_path, PRINTER_URL=url)
+
+
+def test_the_shops_printer_may_be_on_the_tablets_own_host(tmp_path):
+    assert load(tmp_path, PRINTER_URL="tcp://127.0.0.1:9100").printer.host == "127.0.0.1"
+
+
 def test_printing_on_paid_needs_a_printer(tmp_path):
     assert "KIOSK_PRINTER_URL" in refused(tmp_path, AUTO_PRINT="printer")
     assert load(tmp_path, AUTO_PRINT="browser").auto_print == "browser"  # the tablet's own

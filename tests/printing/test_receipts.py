@@ -4,6 +4,7 @@ right-to-left receipt, the cut); printers' addresses; the tablet's browser launc
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime
 from decimal import Decimal
 from types import SimpleNamespace
@@ -13,6 +14,7 @@ import pytest
 
 from kiosk.printing import commands
 from kiosk.printing.address import Printer, parse
+from kiosk.printing.printers import PrinterDown, send
 from kiosk.printing.receipt import Row, Shop, from_sale, rows, text_lines
 
 from .printer import read
@@ -147,6 +149,67 @@ def test_printer_addresses():
             parse(bad)
     with pytest.raises(ValueError):
         parse("tcp://host", 40)
+
+
+@pytest.mark.parametrize("host", ["169.254.169.254", "169.254.0.1", "[fe80::1]", "[febf::1]",
+                                  "0.0.0.0", "[::]", "224.0.0.1", "239.255.255.250", "[ff02::1]",
+                                  "[::ffff:a9fe:a9fe]"])
+def test_a_printer_is_never_at_a_link_local_unspecified_or_multicast_address(host):
+    with pytest.raises(ValueError, match="link-local"):
+        parse(f"tcp://{host}:9100")
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "[::1]", "localhost", "169.253.255.255", "169.255.0.1",
+                                  "[fec0::1]", "223.255.255.255", "192.168.1.50"])
+def test_loopback_and_the_addresses_next_to_the_refused_ones_are_printers(host):
+    assert parse(f"tcp://{host}:9100").port == 9100
+
+
+def test_a_printer_name_that_resolves_to_a_link_local_address_gets_nothing(monkeypatch):
+    """A name is judged by what it resolves to when the job is sent (no DNS in a test: the
+    resolver's answer is the one thing stood in for)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    listener.settimeout(0.2)
+    real = socket.getaddrinfo
+
+    def resolve(host, *args, **kw):
+        if host == "metadata.example":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("169.254.169.254", port))]
+        return real(host, *args, **kw)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    with pytest.raises(PrinterDown, match="refused"):
+        send(Printer("metadata.example", port), b"job")
+    send(Printer("127.0.0.1", port), b"job")  # loopback: a print server on the tablet's host
+    conn, _ = listener.accept()
+    assert conn.recv(3) == b"\x10\x04\x04"
+    conn.close()
+    listener.close()
+
+
+@pytest.mark.parametrize("bad", ["\x1b@", "\x1dV\x00", "\x1b!\x38", "\x10\x04\x01", "\x9b2J", "\x7f",
+                                 "\x00", "\x85", "\x1c&"])
+def test_a_reference_never_puts_a_control_byte_on_paper(bad):
+    """A till's reference (or a shop's name, an item's) holding ESC, GS, DLE, a C1 control:
+    printed as text without it, never as a command of its own."""
+    def job(mark: str) -> tuple[object, bytes]:
+        shop = Shop(f"{mark}Kafe", ("Cad. 1",), None, ZoneInfo("Europe/Istanbul"))
+        receipt = from_sale(sale(reference=f"{mark}REF1", lines=[{"name": f"{mark}Tea", "quantity": 1,
+                                                                 "unit_amount": "5"}]), shop,
+                            language="en", copy=False)
+        return receipt, commands.receipt_bytes(receipt, 48)
+
+    kept = "".join(ch for ch in bad if not (ord(ch) < 32 or 127 <= ord(ch) < 160))  # ESC @ -> "@"
+    receipt, printed_job = job(bad)
+    for line, _row in text_lines(rows(receipt), 48):
+        assert not any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in line), repr(line)
+    assert printed_job == job(kept)[1]  # byte for byte the job of the same texts without the controls
+    out = read(printed_job)
+    assert out.value("Reference") == f"{kept}REF1" and out.lines[0].strip() == f"{kept}Kafe"
+    assert out.unknown == [] and out.cuts == 1
+    report = commands.lines_bytes(f"{bad}Z", [(f"{bad}Ref", f"{bad}1")], 48)
+    assert report == commands.lines_bytes(f"{kept}Z", [(f"{kept}Ref", f"{kept}1")], 48)
 
 
 @pytest.mark.parametrize(("asked", "flag"), [("1", True), ("0", False), ("", False)])

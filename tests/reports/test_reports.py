@@ -145,6 +145,19 @@ def test_quotes_commas_line_breaks_and_formulas_stay_text(ledger):
     assert rows["tx4"] == "'-1+1" and rows["tx5"] == "'@SUM(A1)" and rows["tx6"] == "Çay & şeker, ğüış"
 
 
+@pytest.mark.parametrize("sign", ["=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20"])
+def test_every_formula_sign_of_owasps_list_stays_text(ledger, sign):
+    """Each sign OWASP lists for CSV injection, fullwidth ＝ ＋ － ＠ too, at the start of a
+    reference and of a till's order id: an apostrophe first. The same sign later on is left alone."""
+    sale(ledger, "tx1", "10", order_id=f"{sign}chk", reference=f"{sign}SUM(A1)", started_by_kind="till",
+         started_by=f"{sign}front")
+    sale(ledger, "tx2", "10", reference=f"A{sign}1", started_by_kind="till", started_by="front")
+    rows = {r["transaction_id"]: r for r in read(export(ledger, day("2026-03-14"), day("2026-03-14"), SHOP))}
+    assert rows["tx1"]["reference"] == f"'{sign}SUM(A1)"
+    assert rows["tx1"]["checkout_id"] == f"'{sign}chk" and rows["tx1"]["cashier"] == f"'{sign}front"
+    assert rows["tx2"]["reference"] == f"A{sign}1"
+
+
 def test_an_empty_range_is_the_header_alone(ledger):
     sale(ledger, "tx1", "10")
     text = "".join(export(ledger, day("2026-03-16"), day("2026-03-20"), SHOP))
@@ -191,6 +204,33 @@ def close(book: Ledger, after: int, at: float = NOW) -> Closed:
 
 def status_counts(figures) -> dict[str, tuple[int, str]]:
     return {s["status"]: (s["count"], s["total"]) for s in figures["statuses"] if s["count"]}
+
+
+def test_figures_are_per_currency_the_shops_first(ledger):
+    """A shop that changed KIOSK_CURRENCY between closings: lira and euro rows are never added
+    up; the shop's currency is the report's first block, each other one a block of its own."""
+    sale(ledger, "tx-try", "100.00", tip=Decimal("10.00"), started_by_kind="till", started_by="front")
+    sale(ledger, "tx-try2", "50.00", status="cancelled")
+    sale(ledger, "tx-eur", "20.00", currency="EUR", tip=Decimal("2.00"), started_by_kind="till",
+         started_by="front")
+    sale(ledger, "tx-eur2", "7.00", currency="EUR", status="waiting")
+    sale(ledger, "tx-jpy", "1500", currency="JPY", coin="USDT")
+    x = x_report(ledger, "EUR", clock=lambda: NOW).figures
+    assert (x["paid"]["count"], x["paid"]["total"], x["tips"]) == (1, "22.00", "2.00")
+    assert [b["currency"] for b in (x, *x["others"])] == ["EUR", "JPY", "TRY"]
+    assert x["cashiers"] == [{"cashier": "front", "count": 1, "amount": "20.00", "tip": "2.00",
+                              "total": "22.00", "received": "0"}]
+    assert (x["open"]["count"], x["open"]["total"]) == (1, "7.00")
+    jpy, lira = x["others"]
+    assert (jpy["paid"]["total"], [c["coin"] for c in jpy["coins"]]) == ("1500", ["USDT"])
+    assert (lira["paid"]["count"], lira["paid"]["total"], lira["tips"]) == (1, "110.00", "10.00")
+    assert status_counts(lira) == {"paid": (1, "110.00"), "cancelled": (1, "50.00")}
+    assert lira["open"]["count"] == 0
+    # Closed, the blocks are stored as they read.
+    assert close_day(ledger, 0, currency="EUR", zone=SHOP, by="host-a", clock=lambda: NOW) == Closed(1, True)
+    assert z_report(ledger, 1).figures == x
+    # A shop in one currency has one block, as before.
+    assert x_report(ledger, "EUR", clock=lambda: NOW).figures["others"] == []
 
 
 def test_a_z_report_counts_what_ended_since_the_last_and_the_next_only_what_came_after(ledger):
@@ -278,7 +318,8 @@ def test_a_closed_report_never_changes_and_a_late_payment_lands_in_the_next(ledg
     assert x.number == 2
     assert (x.figures["paid"]["count"], x.figures["paid"]["total"]) == (1, "40.00")
     assert x.figures["late"] == [{"checkout_id": "tx-late", "reference": "", "was": "expired",
-                                  "status": "paid", "total": "40.00", "received": "3.2", "coin": "TRX"}]
+                                  "status": "paid", "total": "40.00", "received": "3.2", "coin": "TRX",
+                                  "currency": "TRY"}]
     assert close(ledger, 1, at=NOW + 300) == Closed(2, True)
     assert z_report(ledger, 2).figures == x.figures
     assert z_report(ledger, 1) == before

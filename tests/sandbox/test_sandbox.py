@@ -172,3 +172,24 @@ def test_a_token_with_another_algorithm_or_none_is_refused(sandbox):
     good = jwt.encode({"jti": "x"}, sandbox.state.key)
     assert jwt.decode(good, sandbox.state.key) == {"jti": "x"}
     assert jwt.decode(good[:-2] + ("AA" if not good.endswith("AA") else "BB"), sandbox.state.key) is None
+
+
+def test_it_quotes_in_every_currency_of_its_rate_table(sandbox):
+    """KIOSK_SANDBOX_RATES prices a coin per currency: the coin amount is the fiat amount over
+    that price, rounded up to the coin's six decimals."""
+    _, token = login(sandbox)
+    for currency, amount, coins in (("EUR", "27.00", "100"), ("JPY", "4450", "100"),
+                                    ("KWD", "1.001", "10.880435")):
+        tx = create(sandbox, token, currency=currency, currencyAmount=amount).json()["data"]
+        assert (tx["currency"], Decimal(tx["currencyAmount"]), Decimal(tx["coinAmount"])) == (
+            currency, Decimal(amount), Decimal(coins))
+
+
+def test_a_currency_without_a_rate_gets_the_bad_request_answer(sandbox):
+    _, token = login(sandbox)
+    before = len(sandbox.transactions())
+    for currency in ("CHF", "XYZ", "", None):
+        r = create(sandbox, token, currency=currency)
+        assert r.status_code == 400 and r.json()["status"] is False
+        assert r.json()["message"] == f"Unsupported currency: {currency or ''}"
+    assert len(sandbox.transactions()) == before  # nothing was made

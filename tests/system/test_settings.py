@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from decimal import Decimal
 
 import pytest
 import requests
@@ -189,3 +190,44 @@ def test_the_state_folder_is_the_kiosk_s_alone(tmp_path, existing):
     app.test_client().get("/")  # a session, the store and the queue are written
     assert {p.name for p in state.iterdir()} >= {"jobs.sqlite3", "kiosk.sqlite3", "sessions"}
     assert oct(state.stat().st_mode & 0o777) == oct(0o700)
+
+
+# -- the shop's currency -------------------------------------------------------------------------
+
+
+def test_serve_refuses_an_unknown_currency_and_names_it(tmp_path):
+    env = clean_env(KIOSK_STATE_DIR=str(tmp_path), KIOSK_SECRET_KEY=SECRET, KIOSK_API_EMAIL="a@b.c",
+                    KIOSK_API_URL="https://pay.example", KIOSK_API_PASSWORD="p", KIOSK_CURRENCY="EUD",
+                    KIOSK_BIND=f"127.0.0.1:{free_port()}")
+    run = subprocess.run([sys.executable, "-m", "kiosk.cli", "serve"], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode != 0 and run.stdout == ""
+    assert run.stderr.strip() == ("kiosk: configuration error: KIOSK_CURRENCY must be an ISO 4217 "
+                                  "currency code like TRY, EUR or JPY; 'EUD' is not one")
+
+
+@pytest.mark.parametrize("code", ["DEM", "XYZ", "EURO", "€"])
+def test_a_currency_not_in_use_is_refused(tmp_path, code):
+    assert f"{code!r} is not one" in refused(tmp_path, CURRENCY=code)
+
+
+@pytest.mark.parametrize(("currency", "low", "high"), [
+    ("TRY", "1.00", "100000.00"), ("eur", "1.00", "100000.00"), ("JPY", "1", "100000"),
+    ("KWD", "1.000", "100000.000")])
+def test_the_limits_are_in_the_shops_currency_and_its_digits(tmp_path, currency, low, high):
+    app = create_app({"STATE_DIR": str(tmp_path), **BASE, "CURRENCY": currency})
+    s = app.extensions["kiosk"].settings
+    assert (s.currency, str(s.min_amount), str(s.max_amount)) == (currency.upper(), low, high)
+
+
+@pytest.mark.parametrize(("currency", "limit", "ok"), [
+    ("JPY", "100", True), ("JPY", "100.5", False),  # no decimals in yen
+    ("KWD", "0.125", True), ("KWD", "0.1255", False),  # three in dinar, not four
+    ("EUR", "0.01", True), ("EUR", "0.001", False)])
+def test_a_limit_has_at_most_the_currencys_digits(tmp_path, currency, limit, ok):
+    values = {"STATE_DIR": str(tmp_path), **BASE, "CURRENCY": currency, "MIN_AMOUNT": limit}
+    if ok:
+        assert create_app(values).extensions["kiosk"].settings.min_amount == Decimal(limit)
+    else:
+        assert f"KIOSK_MIN_AMOUNT must be a positive amount in {currency}" in refused(
+            tmp_path, CURRENCY=currency, MIN_AMOUNT=limit)

@@ -128,14 +128,17 @@ def test_charge_follow_and_pay(app, cashier, display, sandbox):
     polled = cashier.get(f"/till/checkout/{order_id}/status", headers={"HX-Request": "true"})
     html = polled.get_data(as_text=True)
     assert 'data-status="partly_paid"' in html and 'data-testid="received">5' in html
+    assert 'data-testid="due">5' in html  # what the customer still has to send
     assert polled.headers["Cache-Control"] == "no-store" and "hx-get" in html
     sandbox.pay(tx_id, share="full")
     html = fragment(cashier, order_id)
     assert 'data-status="paid"' in html and "hx-get" not in html and "till-cancel" not in html
+    assert 'data-testid="due"' not in html and "Kalan" not in html  # paid: nothing is due
     assert 'data-testid="sound-paid"' in html and 'data-testid="till-receipt"' in html
     receipt = cashier.get(f"/till/checkout/{order_id}/receipt").get_data(as_text=True)
     assert 'data-testid="receipt-page"' in receipt and "₺125,00" in receipt and "till-4711" in receipt
     assert f"/till/checkout/{order_id}/receipt-qr.svg" in receipt and "/done" not in receipt
+    assert 'data-testid="print"' in receipt and 'data-testid="paper-58mm"' in receipt  # staff print
     assert cashier.get(f"/till/checkout/{order_id}/receipt-qr.svg").mimetype == "image/svg+xml"
     today = cashier.get("/till").get_data(as_text=True)
     assert re.search(r'data-testid="till-row" data-status="paid"', today) and "till-4711" in today

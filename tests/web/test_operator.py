@@ -215,11 +215,17 @@ def test_history_filters(staff, sandbox):
     today = "2026-06-15"  # the shop's day, whatever the host's zone and hour
     assert rows(staff.get(f"/operator/history?from={today}&to={today}").get_data(as_text=True)) == 5
     assert rows(staff.get("/operator/history?from=2020-01-01&to=2020-01-31").get_data(as_text=True)) == 0
+    # Day first, as staff write it: 15.06.2026 in Turkish, 15/06/2026 in English.
+    turkish = staff.get("/operator/history?from=15.06.2026&to=15/06/2026").get_data(as_text=True)
+    assert rows(turkish) == 5
+    assert 'placeholder="gg.aa.yyyy" value="15.06.2026" data-testid="filter-from"' in turkish
+    assert rows(staff.get("/operator/history?from=16.06.2026").get_data(as_text=True)) == 0
     empty = staff.get("/operator/history?status=DONE").get_data(as_text=True)
     assert "Eşleşen işlem yok." in empty and "Sayfa 1 / 1" in empty
 
 
-@pytest.mark.parametrize("query", ["from=2026-13-01", "status=NOPE", "ref=abc", "page=0",
+@pytest.mark.parametrize("query", ["from=2026-13-01", "from=31.02.2026", "from=12-31-2026", "to=1.1.26",
+                                   "status=NOPE", "ref=abc", "page=0",
                                    "from=2026-02-02&to=2026-01-01", "wallet=%3Cscript%3E"])
 def test_bad_history_filters_get_a_message_and_no_upstream_call(staff, sandbox, query):
     before = sandbox.calls("history")
@@ -240,7 +246,7 @@ def test_today_totals_and_attention_items(app, web, sandbox):
     checkout.clock = lambda: time.time() + 601
     customer.status(partial)  # the deadline passes after a partial payment
     checkout.clock = time.time
-    customer.next_customer()
+    customer.staff_end(partial, PIN)  # its result waits for staff
     late = customer.start("20")
     checkout.clock = lambda: time.time() + 601
     customer.status(late)  # expires unpaid...
@@ -305,14 +311,14 @@ def test_receipt_of_a_paid_payment(make_app, sandbox):
 
 
 @pytest.mark.parametrize("currency_amount, coin_amount, rate", [
-    ("3" + "0" * 30, "24", None),  # more digits than a rate to the kuruş can hold
+    ("3" + "0" * 30, "24", None),  # more digits than a rate to the cent can hold
     ("300", "-24", None),
     ("300", "0", None),
     ("300", "24", "1 TRX = ₺12,50"),
 ])
 def test_a_receipt_whose_rate_makes_no_sense_leaves_the_rate_out(make_app, sandbox, currency_amount,
                                                                 coin_amount, rate):
-    """Upstream's amounts are its own: a rate that cannot be written to the kuruş, or that would
+    """Upstream's amounts are its own: a rate that cannot be written to the cent, or that would
     be negative, is left out of the receipt, never a 503."""
     web = make_app(RECEIPTS=True).test_client()
     tx_id = Customer(web, sandbox).start("300")

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
+from kiosk.ledger import Entry
 from kiosk.reports import COLUMNS
 
 from ..support import CASHIER_PIN, STAFF_PIN, Customer, field, pair_display, unlock_staff
@@ -84,6 +85,33 @@ def test_the_operator_exports_closes_the_day_and_downloads_the_report(shop):
         assert {r["z_number"] for r in exported} == {"1"}
         slip = operator.get("/operator/reports/z/1?paper=58mm").get_data(as_text=True)
         assert "paper-58mm" in slip and 'data-testid="z-number">1<' in slip
+
+
+def test_a_shop_that_changed_its_currency_sees_a_block_per_currency(shop):
+    """A sale booked while the shop counted in euro, then one in lira: the X and Z reports show
+    the lira (the shop's currency now) first and the euro apart, each in its own sign."""
+    app, sandbox = shop
+    with time_machine.travel(EVENING, tick=False):
+        at = EVENING.timestamp()
+        app.extensions["kiosk"].ledger.record(Entry(
+            at=at, tx_id="tx-eur", status="waiting", started_by_kind="kiosk", started_by="k1",
+            amount=Decimal("20.00"), tip=Decimal("2.00"), currency="EUR", coin="TRX", network="TRX",
+            coin_amount=Decimal("80"), created=at, deadline=at + 600))
+        app.extensions["kiosk"].ledger.record(Entry(at=at + 60, tx_id="tx-eur", status="paid",
+                                                    received=Decimal("80")))
+        sell(app, sandbox, "100.00")
+        operator = app.test_client()
+        unlock_staff(operator)
+        html = operator.get("/operator/reports").get_data(as_text=True)
+        assert html.index('data-testid="z-currency-TRY"') < html.index('data-testid="z-currency-EUR"')
+        lira, euro = html.split('data-testid="z-currency-EUR"')
+        assert 'data-testid="z-total">₺100.00<' in lira and "€" not in lira.split("z-currency-TRY")[1]
+        assert 'data-testid="z-total">€22.00<' in euro and 'data-testid="z-tips">€2.00<' in euro
+        operator.post("/operator/reports/close", data=close_form(operator))
+        page = operator.get("/operator/reports/z/1").get_data(as_text=True)
+        assert 'data-testid="z-total">₺100.00<' in page and 'data-testid="z-total">€22.00<' in page
+        listed = operator.get("/operator/reports").get_data(as_text=True)
+        assert "₺100.00 · €22.00" in listed
 
 
 @pytest.mark.parametrize(("query", "message"), [

@@ -52,7 +52,7 @@ def test_amount_then_coin_then_pay_screen(customer, sandbox):
     assert (tx["coin"], tx["network"]) == ("USDT", "TRX")
     html = customer.web.get(f"/pay/{tx_id}").get_data(as_text=True)
     assert "₺1.234,50" in html
-    assert 'data-testid="coin-amount">29.323041<' in html
+    assert coin_amount(html) == "29.323041 USDT"
     address = tx["wallet"]["address"]
     shown = re.search(r'data-testid="wallet-address">(.*?)</p>', html).group(1)
     assert re.sub(r"<[^>]+>", "", shown) == address
@@ -136,7 +136,7 @@ def test_partial_then_full_payment(customer, sandbox):
     partial = customer.status(tx_id)
     html = partial.get_data(as_text=True)
     assert 'data-outcome="partly_paid"' in html and "hx-get" in html
-    assert 'data-testid="received">12' in html and 'data-testid="due">12' in html
+    assert 'data-testid="received">12 TRX<' in html and coin_amount(html) == "12 TRX"
     sandbox.pay(tx_id, share="full")
     paid = customer.status(tx_id)
     assert paid.headers["HX-Redirect"] == f"/result/{tx_id}"
@@ -415,3 +415,76 @@ def test_a_form_body_past_the_limit_is_refused_unread(customer, sandbox, size):
     else:
         assert answer.status_code == 413
         assert customer.get("/coin").headers["Location"] == "/"  # no amount was taken
+
+
+def coin_amount(html: str) -> str:
+    """The amount to send, as the headline under the QR shows it (number and coin code)."""
+    found = re.findall(r'data-testid="coin-amount">([^<]*)<', html)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_once_coins_arrived_the_amount_to_send_is_what_is_still_due(customer, sandbox):
+    tx_id = customer.start()
+    [tx] = sandbox.transactions()
+    asked = Decimal(tx["coinAmount"])
+    assert coin_amount(customer.web.get(f"/pay/{tx_id}").text) == f"{asked.normalize():f} TRX"
+    sandbox.pay(tx_id, amount="1.5")
+    due = asked - Decimal("1.5")
+    # The page drawn again, and the poll of a page drawn before the coins came, alike.
+    page = customer.web.get(f"/pay/{tx_id}").text
+    assert coin_amount(page) == f"{due.normalize():f} TRX"
+    assert "Kalanı gönderin" in page and "Tam olarak gönderin" not in page
+    poll = customer.status(tx_id).text
+    assert 'hx-swap-oob="true"' in poll and coin_amount(poll) == f"{due.normalize():f} TRX"
+    # What arrived and what was asked are the detail, in the status box.
+    assert 'data-testid="received">1.5 TRX<' in poll
+    assert f'data-testid="expected">{asked.normalize():f} TRX<' in poll
+
+
+def test_networks_are_named_as_wallets_name_them(customer, sandbox):
+    customer.enter("300")
+    coins = customer.web.get("/coin").text
+    names = re.findall(r'data-testid="coin-(\w+)-TRX".*?data-testid="coin-network-name">([^<]*)<',
+                       coins, re.S)
+    assert names == [("TRX", "TRON"), ("USDT", "TRON (TRC-20)")]
+    assert "TRX ağı" not in coins
+    tx_id = customer.choose("USDT-TRX").headers["Location"].rsplit("/", 1)[1]
+    page = customer.web.get(f"/pay/{tx_id}").text
+    assert 'data-testid="coin-network">Ağ: TRON (TRC-20)<' in page
+
+
+def test_cancelled_and_expired_do_not_look_alike(app, web, sandbox):
+    customer = Customer(web, sandbox)
+    cancelled = customer.start()
+    customer.cancel(cancelled)
+    first = web.get(f"/result/{cancelled}").text
+    customer.next_customer()
+    expired = customer.start()
+    later(app, 601)
+    customer.status(expired)
+    second = web.get(f"/result/{expired}").text
+
+    def icon(html: str) -> str:
+        return re.search(r'<div class="icon" aria-hidden="true">([^<]*)<', html).group(1)
+
+    def advice(html: str) -> str:
+        return re.search(r'<p class="advice">([^<]*)<', html).group(1)
+
+    assert 'data-testid="result-cancelled"' in first and 'data-testid="result-expired"' in second
+    assert icon(first) == "✕" and '<svg class="clock"' in second  # a clock: the time ran out
+    assert advice(first) != advice(second)
+    assert "Hiçbir ücret alınmadı." in advice(first) and "Hiçbir ücret alınmadı." in advice(second)
+
+
+def test_the_customer_s_receipt_has_no_staff_controls(make_app, sandbox):
+    web = make_app(COINS="TRX:TRX", RECEIPTS=True).test_client()
+    customer = Customer(web, sandbox)
+    tx_id = customer.start()
+    sandbox.pay(tx_id, share="full")
+    customer.status(tx_id)
+    receipt = web.get(f"/receipt/{tx_id}").text
+    assert 'data-testid="receipt-page"' in receipt and 'data-testid="new-payment"' in receipt
+    for staff_only in ("print", "paper-a4", "paper-58mm"):  # a print dialog on the customer's tablet
+        assert f'data-testid="{staff_only}"' not in receipt
+    assert 'data-testid="receipt-page"' in web.get(f"/receipt/{tx_id}?paper=58mm").text

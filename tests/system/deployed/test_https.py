@@ -50,7 +50,7 @@ def test_partial_then_full_payment(page, site, sandbox):
     tx_id = start_payment(page, site.url)
     sandbox.pay(tx_id, share="half")
     expect(page.get_by_test_id("payment-status")).to_have_attribute("data-outcome", "partly_paid")
-    expect(page.get_by_test_id("due")).to_have_text("4.938 TRX")
+    expect(page.get_by_test_id("coin-amount")).to_have_text("4.938 TRX")
     shot(page, "https-04-partly-paid")
     sandbox.pay(tx_id, share="full")
     expect(page.get_by_test_id("result-paid")).to_be_visible()
@@ -72,12 +72,12 @@ def test_customer_cancels(page, site, sandbox):
 def test_language_toggle(page, site, sandbox):
     page.goto(site.url + "/")
     expect(page.locator("html")).to_have_attribute("lang", "tr")
-    page.get_by_test_id("language").click()
+    page.get_by_test_id("language-en").click()
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.get_by_test_id("amount-display")).to_have_text("₺0.00")
     expect(page.get_by_role("heading", name="Amount to pay")).to_be_visible()
     shot(page, "https-06-english")
-    page.get_by_test_id("language").click()
+    page.get_by_test_id("language-tr").click()
     expect(page.locator("html")).to_have_attribute("lang", "tr")
     assert refused_forms(site) == []
 
@@ -142,7 +142,7 @@ def test_a_forwarded_host_from_the_client_is_not_trusted(page, site, sandbox):
     another site (here, it would fail every form's referrer check)."""
     page.context.set_extra_http_headers({"X-Forwarded-Host": "elsewhere.example"})
     page.goto(site.url + "/")
-    page.get_by_test_id("language").click()
+    page.get_by_test_id("language-en").click()
     expect(page.locator("html")).to_have_attribute("lang", "en")
 
 
@@ -158,14 +158,15 @@ def test_another_host_name_gets_no_tls_handshake(site):
         requests.get(f"https://127.0.0.1:{site.https_port}/healthz", verify=False, timeout=5)
 
 
-def raw_https(site, host_header: str) -> bytes:
+def raw_https(site, host_header: str, path: str = "/healthz", headers: str = "") -> bytes:
     """One HTTP/1.1 request over TLS for the shop's name, with the Host header given."""
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     with socket.create_connection(("127.0.0.1", site.https_port), timeout=5) as raw, \
             context.wrap_socket(raw, server_hostname=HOST) as tls:
-        tls.sendall(f"GET /healthz HTTP/1.1\r\nHost: {host_header}\r\nConnection: close\r\n\r\n".encode())
+        tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {host_header}\r\n{headers}Connection: close\r\n\r\n"
+                    .encode())
         answer = b""
         while chunk := tls.recv(65536):
             answer += chunk
@@ -175,3 +176,36 @@ def raw_https(site, host_header: str) -> bytes:
 def test_a_request_for_another_host_never_reaches_the_kiosk(site):
     assert raw_https(site, HOST).startswith(b"HTTP/1.1 200")
     assert raw_https(site, "elsewhere.example") == b""  # closed without an answer
+
+
+@pytest.mark.parametrize("path", ["/static/kiosk.css", "/static/kiosk.js",
+                                  "/static/vendor/htmx-2.0.11.min.js"])
+def test_static_files_travel_compressed(site, path):
+    head = raw_https(site, HOST, path, "Accept-Encoding: gzip\r\n").split(b"\r\n\r\n", 1)[0].lower()
+    assert head.startswith(b"http/1.1 200")
+    assert b"\r\ncontent-encoding: gzip" in head
+    assert b"\r\nvary: accept-encoding" in head  # a cache in between keeps both forms apart
+
+
+def test_an_idle_display_s_poll_is_a_304_behind_nginx(tablet, site, sandbox):
+    """The display's page sends the state it shows as If-None-Match itself: its idle poll is an
+    empty 304 whatever Chromium's cache does (it keeps none for a certificate it was told to
+    accept, as here)."""
+    display = tablet()
+    display.goto(site.url + "/display")
+    code = display.get_by_test_id("pairing-code").text_content()
+    staff = tablet()
+    staff.goto(site.url + "/operator")
+    staff.get_by_test_id("pin").fill(PIN)
+    staff.get_by_test_id("unlock").click()
+    staff.goto(site.url + "/operator/displays")
+    staff.get_by_test_id("pair-code").fill(code)
+    staff.get_by_test_id("pair-name").fill("Counter 1")
+    staff.get_by_test_id("pair-mode").select_option("till")
+    staff.get_by_test_id("pair-submit").click()
+    expect(display.get_by_test_id("display-idle")).to_be_visible()
+    access = site.nginx_log.parent / "access.log"
+    seen = len(access.read_text().splitlines())
+    display.wait_for_timeout(3500)  # three polls or so, one a second
+    polls = [line for line in access.read_text().splitlines()[seen:] if "/display/poll" in line]
+    assert len(polls) >= 2 and all('" 304 ' in line for line in polls), polls
