@@ -23,6 +23,8 @@ def checkout(store, sandbox, amount: str, owner: str, *, at: float, timeout: int
                     ref=secrets.token_hex(8), display=display)
     store.set(f"tx:{record.tx_id}", record.dumps(), ttl=RECORD_TTL)
     store.schedule("records", record.tx_id, at)
+    if not final:  # its watcher looked at the open ones on a schedule of their own
+        store.schedule("watched", record.tx_id, at)
     if final:
         store.set(f"final:{record.tx_id}", final, ttl=RECORD_TTL)
     if partly:

@@ -368,18 +368,16 @@ def test_an_upgrade_from_the_store_keeps_its_open_checkouts(fleet, tmp_path):
     this version start at once on a new PostgreSQL database: one upgrade, the open checkouts
     imported once, and the watchers take them to their end (paid, partial, expired)."""
     import re
-    import secrets
     from concurrent.futures import ThreadPoolExecutor
 
-    from kiosk.checkout import Checkout, RedisStore
-    from kiosk.cryptom import CryptomClient
+    from kiosk.checkout import RedisStore
     from kiosk.ledger import migrate
-    from kiosk.sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD
+
+    from .. import old_store
 
     redis_url = fleet.redis_url.rsplit("/", 1)[0] + "/1"  # a fleet of its own on the same Redis
-    before = Checkout(CryptomClient(fleet.sandbox.url, DEFAULT_EMAIL, DEFAULT_PASSWORD),
-                      RedisStore(redis.Redis.from_url(redis_url)), payment_timeout=TIMEOUT + 5)
-    ids = [before.start(secrets.token_hex(8), Decimal(f"4{n}.50"), "TRX", "TRX", owner=f"kiosk:k{n}")
+    before = RedisStore(redis.Redis.from_url(redis_url))  # written as the kiosk before the ledger wrote it
+    ids = [old_store.checkout(before, fleet.sandbox, f"4{n}.50", f"kiosk:k{n}", at=time.time(), timeout=TIMEOUT + 5)
            for n in range(3)]
     url = fleet.postgres.database()
     for name in ("c", "d"):
