@@ -54,9 +54,11 @@ class JsonLines(logging.Formatter):
             "request_id": getattr(record, "request_id", "-"),
         }
         for key in ("event", "tx", "client", "amount", "currency", "coin", "coin_amount", "received",
-                    "display", "order", "mode", "key"):
+                    "display", "order", "mode", "key", "reference"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
+        if isinstance(entry.get("reference"), str):  # the shop's text: masked as a message is
+            entry["reference"] = mask(entry["reference"])
         if record.exc_info:
             entry["exc"] = mask(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)

@@ -281,3 +281,12 @@ def fill_redis(client) -> int:
         except redis.exceptions.OutOfMemoryError:
             time.sleep(0.05)
     return filled
+
+
+def as_from_a_terminal() -> None:
+    """For a child that a test stops with Ctrl-C: SIGINT handled as a terminal's process has it
+    (default, unblocked), whatever the test runner's process inherited or set."""
+    import signal
+
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

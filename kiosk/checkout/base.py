@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from blinker import Signal
 
 from ..cryptom import Transaction
+from ..references import sale_reference
 from .record import RECORD_TTL, UNREADABLE, Recent, Record
 from .store import Store
 
@@ -48,6 +49,7 @@ class Follower(Protocol):
 
 
 Listener = Callable[[Record, dict[str, str]], None]
+Namer = Callable[[Record], "str | None"]
 
 
 @dataclass
@@ -93,27 +95,39 @@ class Teller:
     the followers (the whole Change) are told. Neither ever breaks a payment."""
 
     def __init__(self, currency: str, memory: Memory, clock: Callable[[], float],
-                 listeners: list[Listener], followers: list[Follower]) -> None:
+                 listeners: list[Listener], followers: list[Follower],
+                 namers: list[Namer] | None = None) -> None:
         self.currency = currency
         self.memory = memory
         self.clock = clock
         self.listeners = listeners
         self.followers = followers
+        self.namers = namers if namers is not None else []
+
+    def shop_reference(self, record: Record) -> str | None:
+        """How the shop names the sale: the first reference a namer knows (kiosk.displays.Orders
+        gives the one the till or the console sent with the order)."""
+        return next((name for namer in self.namers if (name := namer(record))), None)
 
     def tell(self, event: str, record: Record, tx: Transaction | None = None, **facts: str | None) -> None:
+        """One log line per lifecycle event, for people and for machines (JSON fields), naming
+        the sale as its screens do; then the listeners (record and facts) and the followers (the
+        whole Change: `tx`, else the transaction last seen of this checkout) are told."""
         known = {k: v for k, v in facts.items() if v is not None}
+        seen = tx if tx is not None else self.memory.last(record.tx_id)
+        reference = sale_reference(self.shop_reference(record), seen.sequence_id if seen else None)
         extra = {"event": event, "tx": record.tx_id, "amount": str(record.amount),
-                 "currency": self.currency, "coin": f"{record.coin}/{record.network}", **known}
+                 "currency": self.currency, "coin": f"{record.coin}/{record.network}",
+                 **({"reference": reference} if reference else {}), **known}
         details = " ".join(f"{k}={v}" for k, v in known.items())
-        log.info("payment %s tx=%s amount=%s %s %s %s", event, record.tx_id, record.amount,
-                 self.currency, extra["coin"], details, extra=extra)
+        log.info("payment %s %stx=%s amount=%s %s %s %s", event, f"ref={reference!r} " if reference else "",
+                 record.tx_id, record.amount, self.currency, extra["coin"], details, extra=extra)
         for listener in self.listeners:
             try:
                 listener(record, dict(known))
             except Exception:  # a listener never breaks a payment
                 log.exception("a checkout listener failed")
         if self.followers:
-            seen = tx if tx is not None else self.memory.last(record.tx_id)
             change = Change(event, record, dict(known), seen, self.clock())
             for follower in self.followers:
                 try:

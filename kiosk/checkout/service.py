@@ -19,7 +19,7 @@ from ..clock import now as clock_now
 from ..cryptom import CryptomClient, Transaction
 from ..ledger import FINAL, Ledger
 from .attention import Attention
-from .base import RECORDS, Follower, Listener, Memory, Records, Teller, Timetable
+from .base import RECORDS, Follower, Listener, Memory, Namer, Records, Teller, Timetable
 from .cancel import Cancel
 from .look import Look
 from .outcome import Outcome
@@ -67,6 +67,8 @@ class Checkout:
         self.listeners: list[Listener] = []
         # Told of every Change with its upstream transaction, and of attention items.
         self.followers: list[Follower] = []
+        # Asked how the shop names a sale, for the log lines (the reference a till or console gave).
+        self.namers: list[Namer] = []
         self._ready = True
         self._build()
 
@@ -79,7 +81,7 @@ class Checkout:
         """The parts, each given what it needs."""
         clock = self.clock
         records = Records(self.store)
-        teller = Teller(self.currency, self.memory, clock, self.listeners, self.followers)
+        teller = Teller(self.currency, self.memory, clock, self.listeners, self.followers, self.namers)
         timetable = Timetable(self.store, self)  # wakes the job queue: base.watch_due
         runner = Runner(self.client, self.store, self.ledger, teller, self.memory, currency=self.currency,
                         share_seconds=self.share_seconds, watch_interval=self.watch_interval, clock=clock)

@@ -34,7 +34,7 @@ from typing import Any
 from .. import money
 from ..checkout import ownership
 from ..checkout.outcome import Outcome
-from ..checkout.record import RECORD_TTL, CheckoutError, OrderTaken, View
+from ..checkout.record import RECORD_TTL, CheckoutError, OrderTaken, Record, View
 from ..checkout.service import Checkout
 from ..checkout.start import CREATE_GRACE
 from ..checkout.store import Store
@@ -80,8 +80,14 @@ class Orders(Following, Sending):
         # Told once of each status an order reaches, with its facts (the webhooks).
         self.listeners: list[Callable[[OrderState, dict[str, Any]], None]] = []
         checkout.listeners.append(self._on_checkout)
+        checkout.namers.append(self._shop_reference)
 
     # -- reading ---------------------------------------------------------------------------
+
+    def _shop_reference(self, record: Record) -> str | None:
+        """The reference the till or the console gave the order a checkout was started for."""
+        order = self.get(record.order) if record.order else None
+        return order.reference if order else None
 
     def get(self, order_id: str | None) -> Order | None:
         if not order_id or len(order_id) > 40:

@@ -131,9 +131,11 @@ class Sending:
             raise DisplayNotInTillMode("the display is in keypad mode")
         self.store.schedule(PENDING, order.id, order.deadline)  # for the watcher, if nobody picks it up
         self._track(OrderState(order, "pending"))
-        log.info("order sent id=%s display=%s amount=%s %s", order.id, display.id, order.amount,
+        log.info("order sent %sid=%s display=%s amount=%s %s",
+                 f"ref={order.reference!r} " if order.reference else "", order.id, display.id, order.amount,
                  order.currency, extra={"event": "order sent", "order": order.id, "display": display.id,
-                                        "amount": str(order.amount), "currency": order.currency})
+                                        "amount": str(order.amount), "currency": order.currency,
+                                        **({"reference": order.reference} if order.reference else {})})
         return order
 
     def _open(self, order_id: str) -> bool:

@@ -74,10 +74,21 @@ def image_bytes(image: Image.Image) -> bytes:
 
 
 def lines_bytes(title: str, lines: list[tuple[str, str]], columns: int, language: str = "en",
-                rtl: bool = False) -> bytes:
-    """Any document of label/value lines (the X and Z reports): the same rules as a receipt."""
-    items = [Row("center", title, strong=True), Row("rule")]
+                rtl: bool = False, mark: str | None = None) -> bytes:
+    """Any document of label/value lines (the X and Z reports): the same rules as a receipt.
+    `mark`: a line in bold above the title ("COPY" on a reprint)."""
+    items = [Row("center", mark, strong=True)] if mark else []
+    items += [Row("center", title, strong=True), Row("rule")]
     items += [Row("pair", label, value) if value else Row("text", label) for label, value in lines]
     if rtl:
         return image_bytes(draw(items, columns, rtl=True))
-    return text_bytes(items, columns, code_page(language))
+    # The code page that holds the most of its letters (a cashier's name), the language's first.
+    preferred = code_page(language)
+    text = "".join(row.left + row.right for row in items)
+
+    def lost(page: str) -> int:
+        printable = printable_in(page)
+        return sum(not printable(ch) for ch in set(text))
+
+    page = min((preferred, *(p for p in FALLBACK_PAGES if p != preferred)), key=lost)
+    return text_bytes(items, columns, page)

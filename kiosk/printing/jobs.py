@@ -31,7 +31,7 @@ from ..checkout.store import Store
 from ..clock import now as clock_now
 from . import commands
 from .printers import Printer, PrinterDown, of_display, send
-from .receipt import Shop, from_sale
+from .receipt import Shop, from_sale, translations
 from .record import BrowserPrint, NoPrinter, NotReady, Print, Retry, TooMany
 
 log = logging.getLogger("kiosk.printing")
@@ -90,13 +90,15 @@ class Prints:
         return self._request(made)
 
     def document(self, key: str, title: str, lines: list[tuple[str, str]], *, language: str | None = None,
-                 display_id: str | None = None) -> Print:
+                 display_id: str | None = None, of: str | None = None) -> Print:
         """Print any document of label/value lines, once for this key: the hook the X and Z
-        reports print through. Raises NoPrinter."""
+        reports print through. `of`: what it prints (a Z report, `z:<n>`), counted as a sale's
+        receipt is: its first print the original, every later one marked as a copy, at most
+        MAX_PER_SALE. Raises NoPrinter and TooMany."""
         printer = self.printer_for(display_id)
         if printer is None:
             raise NoPrinter(key)
-        made = Print(secrets.token_hex(8), "document", key, printer, self.clock(),
+        made = Print(secrets.token_hex(8), "document", key, printer, self.clock(), tx=of,
                      language=language or self.default_language,
                      document={"title": title, "lines": [[a, b] for a, b in lines]})
         return self._request(made)
@@ -185,8 +187,9 @@ class Prints:
     def render(self, job: Print) -> bytes:
         if job.kind == "document":
             lines = [(str(a), str(b)) for a, b in job.document.get("lines", [])]
+            mark = translations(job.language).gettext("COPY") if job.copy else None
             return commands.lines_bytes(str(job.document.get("title", "")), lines, job.printer.columns,
-                                        job.language)
+                                        job.language, mark=mark)
         sale = self.ledger.get(tx_id=job.tx)
         if sale is None or sale.status != "paid":
             # Only a paid sale has a receipt; a ledger that was away writes "paid" a little later.

@@ -29,7 +29,7 @@ class Print:
     printer: Printer
     created: float
     state: str = "waiting"  # waiting, printed, failed
-    tx: str | None = None
+    tx: str | None = None  # the checkout of a receipt; what a document prints (`z:<n>`), if counted
     copy: bool = False
     language: str = "tr"
     tries: int = 0

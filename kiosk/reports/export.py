@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, select
 
+from .. import money
 from ..checkout import coins
 from ..checkout.inputs import N_, InputError
 from ..ledger import Ledger
@@ -120,9 +121,9 @@ def values(row: Mapping[Any, Any], zone: ZoneInfo, z_number: int | None = None) 
         "cashier": (row["started_by"] or "") if kind in ("console", "till") else "",
         "reference": row["reference"] or "",
         "currency": row["currency"],
-        "amount": _plain(amount),
-        "tip": _plain(tip),
-        "total": _plain(amount + tip),
+        "amount": _fiat(amount, row["currency"]),
+        "tip": _fiat(tip, row["currency"]),
+        "total": _fiat(amount + tip, row["currency"]),
         "coin": coin,
         "network": network,
         "coin_amount": _coin(row["coin_amount"], coin, network, coins.due),
@@ -147,6 +148,15 @@ def _moment(moment: datetime | None, zone: ZoneInfo) -> str:
 def _plain(amount: Decimal | None) -> str:
     """Dot decimals, no grouping, no exponent, every digit kept."""
     return "" if amount is None else f"{amount:f}"
+
+
+def _fiat(amount: Decimal, currency: str | None) -> str:
+    """An amount in the currency's digits, as the till API gives it (a sale without a tip is
+    kept with a tip of 0: 0.00 EUR, 0.000 KWD). A figure with more digits than that is written as
+    kept, never rounded away."""
+    if currency and money.is_known(currency) and money.is_exact(amount, currency):
+        amount = money.rounded(amount, currency)
+    return _plain(amount)
 
 
 def _coin(amount: Decimal | None, coin: str, network: str, rounding: Any) -> str:

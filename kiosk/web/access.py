@@ -106,6 +106,7 @@ ROUTES: dict[str, Rule] = {
     "operator.pin_submit": Rule(Who.STAFF_DOOR, **_OPERATOR),
     "operator.lock": Rule(Who.STAFF_DOOR, **_OPERATOR),
     "operator.today": Rule(Who.OPERATOR, **_OPERATOR),
+    "operator.language": Rule(Who.OPERATOR, **_OPERATOR),
     "operator.dismiss": Rule(Who.OPERATOR, **_OPERATOR),
     "operator.history": Rule(Who.OPERATOR, **_OPERATOR),
     "operator.detail": Rule(Who.OPERATOR, **_OPERATOR),
@@ -125,6 +126,8 @@ ROUTES: dict[str, Rule] = {
     "reports.close_day": Rule(Who.OPERATOR, **_OPERATOR),
     "reports.z_page": Rule(Who.OPERATOR, **_OPERATOR),
     "reports.z_csv": Rule(Who.OPERATOR, **_OPERATOR),
+    "reports.print_x": Rule(Who.OPERATOR, **_OPERATOR),
+    "reports.print_z": Rule(Who.OPERATOR, **_OPERATOR),
     # A till, with its API key.
     "api.list_displays": Rule(Who.TILL, **_NO_SESSION),
     "api.pair_display": Rule(Who.TILL, **_NO_SESSION),

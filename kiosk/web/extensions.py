@@ -26,7 +26,7 @@ from .proxy import TrustedProxies
 
 csrf = CSRFProtect()
 SESSION_LIFETIME = timedelta(days=30)
-STAFF_BLUEPRINTS = frozenset({"operator", "till"})
+STAFF_BLUEPRINTS = frozenset({"operator", "reports", "till"})
 babel = Babel()
 
 

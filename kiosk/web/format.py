@@ -13,6 +13,7 @@ from .. import money
 from ..checkout import coins
 from ..checkout.start import clean_note
 from ..cryptom import Status, Transaction
+from ..references import sale_reference as sale_reference  # the screens' and the logs' one reference
 
 LOCALES = money.FORMAT_LOCALES
 
@@ -50,12 +51,6 @@ def coin_received(amount: Decimal | str, coin: str, network: str) -> str:
 
 def network_name(coin: str, network: str) -> str:
     return coins.network_name(coin, network)
-
-
-def sale_reference(shop_reference: str | None, sequence: int | None) -> str | None:
-    """One sale's one reference, on every screen and receipt: the shop's own (a till's, the
-    console's) beside upstream's sequence number; never an id of the kiosk's own making."""
-    return " · ".join(p for p in (shop_reference, f"#{sequence}" if sequence else None) if p) or None
 
 
 def customer_note(note: str | None) -> str | None:

@@ -8,6 +8,7 @@
     /operator/displays        pair a display with its code; rename, change mode (not while it
                               holds an open order), end its order, unpair
     /operator/keys            the till API's keys: hint, made, last used; revoke one
+    /operator/language (POST) Turkish or English, back to the page the switch was on
     /operator/lock  (POST)    back to the customer screen
 """
 
@@ -21,6 +22,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -30,6 +32,7 @@ from ..checkout import ledger
 from ..checkout.inputs import InputError
 from ..cryptom import CryptomError, NotFound, Rejected, Status, Transaction
 from ..displays import MODES, Display, DisplayBusy, PairingError
+from ..i18n import STAFF_LANGUAGES
 from ..jobs import queue_health
 from ..ledger import state as ledger_state
 from ..printing.printers import of_display, set_for_display
@@ -39,7 +42,7 @@ from ..tills.keys import NAME as KEY_NAME
 from . import format as fmt
 from . import staff
 from .receipts import print_state
-from .screens import message, new_nonce
+from .screens import message, new_nonce, screen_of
 from .staff import audit
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
@@ -70,6 +73,21 @@ def pin_submit() -> Any:
 def lock() -> Any:
     staff.lock(AREA)
     return redirect(url_for("kiosk.amount"), 303)
+
+
+# The operator's pages a language switch returns to: pages to read, not downloads or actions.
+PAGES = frozenset({"operator.today", "operator.history", "operator.detail", "operator.settings",
+                   "operator.displays", "operator.api_keys", "reports.overview_page", "reports.z_page"})
+
+
+@bp.post("/language")
+def language() -> Any:
+    """Staff's Turkish or English (the languages only customers read are refused), then back to
+    the operator's page the switch was on, its filters kept; Today for anything else."""
+    chosen = request.form.get("locale")
+    if chosen in STAFF_LANGUAGES:
+        session["locale"] = chosen
+    return redirect(screen_of(request.form.get("next"), PAGES, ".today"), 303)
 
 
 @bp.get("/today")

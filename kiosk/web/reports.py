@@ -5,6 +5,11 @@
     /operator/reports/close  (POST)       close the day: Z report N
     /operator/reports/z/<n>               one Z report, printable on A4 or 58 mm paper
     /operator/reports/z/<n>/rows.csv      its checkouts as the export's CSV, as they read then
+    /operator/reports/print  (POST)       the X report on the receipt printer (KIOSK_PRINTER_URL)
+    /operator/reports/z/<n>/print (POST)  Z report N on it: the first print the original, later copies
+
+A print's form carries a one-time token, the print's key: a double tap prints once. Each X print
+is a new snapshot; a Z report never changes, so its later prints are copies.
 """
 
 from __future__ import annotations
@@ -23,9 +28,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .. import reports
 from ..checkout import ledger
+from ..printing import report as printed
+from ..printing.jobs import NoPrinter, TooMany
 from ..services import kiosk
 from . import format as fmt
-from .screens import locale, message
+from .screens import locale, message, new_nonce, valid_nonce
 from .staff import audit
 
 bp = Blueprint("reports", __name__, url_prefix="/operator")
@@ -75,7 +82,17 @@ def export_csv() -> Any:
 def overview() -> dict[str, Any]:
     services = kiosk()
     x = reports.x_report(services.ledger, services.settings.currency)
-    return {"x": x, "closed": reports.z_reports(services.ledger), "money": money, "close_error": None}
+    return {"x": x, "closed": reports.z_reports(services.ledger), "money": money, "close_error": None,
+            **printing()}
+
+
+def printing() -> dict[str, Any]:
+    """The print button's form (none without the shop's printer) and what the last tap did."""
+    prints = kiosk().prints
+    if prints.printer is None:
+        return {"print_nonce": None, "printed": None, "printer_down": None}
+    return {"print_nonce": new_nonce(), "printed": request.args.get("printed"),
+            "printer_down": prints.printer_down(prints.printer)}
 
 
 @bp.get("/reports")
@@ -119,10 +136,42 @@ def z_page(number: str) -> Any:
     links = {"a4": url_for(".z_page", number=number), "58mm": url_for(".z_page", number=number, paper="58mm"),
              "csv": url_for(".z_csv", number=number), "back": url_for(".overview_page")}
     return render_template("operator/z_report.html", z=z, paper=paper, links=links, money=money,
-                           made=request.args.get("made"))
+                           made=request.args.get("made"), **printing())
 
 
 @bp.get("/reports/z/<number>/rows.csv")
 def z_csv(number: str) -> Any:
     z = z_or_404(number)
     return csv_response(reports.z_rows(kiosk().ledger, z.number), f"z-report-{z.number}.csv")
+
+
+def print_report(z: reports.ZSummary, closed: bool) -> str:
+    """A tap on a report's Print: sent once for the form's token. The answer, for the page."""
+    services = kiosk()
+    nonce = valid_nonce(request.form.get("nonce"))
+    if nonce is None or services.prints.printer is None:
+        return "expired"
+    language = locale().split("_")[0]
+    title, lines = printed.document(z, closed=closed, shop=services.prints.shop, language=language)
+    key = f"z:{z.number}:{nonce}" if closed else f"x:{nonce}"
+    try:
+        services.prints.document(key, title, lines, language=language, of=f"z:{z.number}" if closed else None)
+    except NoPrinter:
+        return "expired"
+    except TooMany:
+        return "too-many"
+    audit("operator.print_z" if closed else "operator.print_x")
+    return "sent"
+
+
+@bp.post("/reports/print")
+def print_x() -> Any:
+    services = kiosk()
+    x = reports.x_report(services.ledger, services.settings.currency)
+    return redirect(url_for(".overview_page", printed=print_report(x, closed=False)), 303)
+
+
+@bp.post("/reports/z/<number>/print")
+def print_z(number: str) -> Any:
+    z = z_or_404(number)
+    return redirect(url_for(".z_page", number=z.number, printed=print_report(z, closed=True)), 303)

@@ -22,6 +22,7 @@ import re
 import secrets
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from flask import (
     Blueprint,
@@ -199,16 +200,19 @@ def language() -> Any:
     return redirect(screen_of(request.form.get("next")), 303)
 
 
-def screen_of(path: str | None) -> str:
-    """The screen `path` names, rebuilt from the route map; the amount screen for anything else."""
+def screen_of(path: str | None, screens: frozenset[str] = LANGUAGE_SCREENS, fallback: str = ".amount") -> str:
+    """The screen `path` names (one of `screens`), rebuilt from the route map with its query (a
+    history's filters) encoded afresh; `fallback` for anything else."""
     if path and path.startswith("/") and not path.startswith("//"):
+        path, _, query = path.partition("?")
         try:
             endpoint, args = current_app.url_map.bind("localhost").match(path, method="GET")
         except HTTPException:
             endpoint, args = None, {}
-        if endpoint in LANGUAGE_SCREENS:
-            return url_for(endpoint, **args)
-    return url_for(".amount")
+        if endpoint in screens:
+            pairs = parse_qsl(query, keep_blank_values=True)
+            return url_for(endpoint, **args) + (f"?{urlencode(pairs)}" if pairs else "")
+    return url_for(fallback)
 
 
 def client_keys() -> tuple[str, ...]:

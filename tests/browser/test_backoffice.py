@@ -10,12 +10,22 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from ..conftest import PIN
+from ..printing.printer import PrinterListener
 from .conftest import shot
 from .test_journey import start_payment
 
 
-def test_export_x_report_and_closing_the_day(page, kiosk_server, sandbox):
-    kiosk = kiosk_server(SHOP_NAME="Kadıköy Kahve")
+def test_export_x_report_and_closing_the_day(page, kiosk_server, sandbox, watcher):
+    printer = PrinterListener()
+    try:
+        run_back_office(page, kiosk_server, sandbox, watcher, printer)
+    finally:
+        printer.down()
+
+
+def run_back_office(page, kiosk_server, sandbox, watcher, printer):
+    kiosk = kiosk_server(SHOP_NAME="Kadıköy Kahve", PRINTER_URL=printer.url)
+    watcher(kiosk.app)
     tx_id = start_payment(page, kiosk.url, digits="30000")
     sandbox.pay(tx_id, share="full")
     expect(page.get_by_test_id("result-paid")).to_be_visible()
@@ -43,10 +53,17 @@ def test_export_x_report_and_closing_the_day(page, kiosk_server, sandbox):
     expect(page.get_by_test_id("z-total")).to_have_text("₺300,00")
     expect(page.get_by_test_id("z-count")).to_have_text("1")
     shot(page, "71-operator-x-report")
+    page.get_by_test_id("print-report").click()  # the X report on the shop's receipt printer
+    expect(page.get_by_test_id("print-report-sent")).to_be_visible()
+    assert printer.wait_for(1)[0].lines[0].strip() == "X raporu"
+    shot(page, "71b-operator-x-report-printed")
     page.get_by_test_id("close-day").click()
     expect(page.get_by_test_id("z-number")).to_have_text("1")
     expect(page.get_by_test_id("z-total")).to_have_text("₺300,00")
     shot(page, "72-operator-z-report-a4")
+    page.get_by_test_id("print-report").click()
+    expect(page.get_by_test_id("print-report-sent")).to_be_visible()
+    assert printer.wait_for(2)[1].lines[0].strip() == "Z raporu 1"
     page.get_by_test_id("paper-58mm").click()
     expect(page.get_by_test_id("z-number")).to_have_text("1")
     page.emulate_media(media="print")

@@ -496,3 +496,49 @@ def test_a_till_mode_display_asks_for_a_tip(pages, kiosk_server, sandbox):
     shot(console, "80-console-with-tip")
     tx_id = display.url.rsplit("/", 1)[1]
     assert Decimal(sandbox.state.transactions[tx_id]["currencyAmount"]) == Decimal("230.00")
+
+
+# -- the staff's language switch ------------------------------------------------------------------
+# The console's and the operator's language button keeps staff on the page they were on, at every
+# tablet and phone size, each page drawn inside its width in both languages.
+
+FOUR = {**SIZES, "phone-390x844": PHONE}
+
+
+def switch_language(page, to: str) -> None:
+    """Press the staff language button; the same page comes back in `to`."""
+    before = page.url
+    page.get_by_test_id("language").click()
+    expect(page.locator("html")).to_have_attribute("lang", to)
+    assert page.url == before, (before, page.url)
+
+
+def test_the_language_switch_stays_on_the_staff_page(pages, kiosk_server, sandbox):
+    kiosk, display, display_id, console = counter(pages, kiosk_server, COINS="TRX:TRX")
+    switch_language(console, "en")  # the cashier stays on /till, not the customer keypad
+    assert console.url == kiosk.url + "/till"
+    expect(console.get_by_test_id("till-charge")).to_have_text("Charge")
+    charge(console, display_id, "8000", reference="Masa 4")
+    expect(console).to_have_url(re.compile(r"/till/checkout/chk_"))
+    expect(display.get_by_test_id("qr")).to_be_visible()
+    switch_language(console, "tr")
+    operator = pages(PHONE)
+    unlock(operator, kiosk.url, "/operator", STAFF_PIN)
+    [tx] = sandbox.transactions()
+    screens = {"console": (console, "/till"), "console-checkout": (console, console.url[len(kiosk.url):])}
+    for name in ("today", "history", "reports", "settings"):
+        screens[f"operator-{name}"] = (operator, f"/operator/{name}")
+    screens["operator-detail"] = (operator, f"/operator/tx/{tx['_id']}")
+    for locale in ("tr", "en"):
+        for name, (page, path) in screens.items():
+            page.set_viewport_size(PHONE)
+            page.goto(kiosk.url + path)
+            if page.locator("html").get_attribute("lang") != locale:
+                switch_language(page, locale)
+            for size_name, size in FOUR.items():
+                page.set_viewport_size(size)
+                right, width, scroll = page.evaluate(WIDEST)
+                assert right <= width and scroll <= width, (name, locale, size_name, right, scroll)
+                inside, *box = placement(page, "language")
+                assert inside, (name, locale, size_name, box)
+                shot(page, f"staff-language-{name}-{locale}__{size_name}")

@@ -607,3 +607,39 @@ def test_a_display_customer_picks_a_language_and_stays_on_the_display(shop, sand
     html = display.get("/display").get_data(as_text=True)
     assert '<html lang="ar" dir="rtl">' in html and "اختر طريقة الدفع" in html
     assert "\u200f1,234.50\u00a0€" in html
+
+
+def test_the_lifecycle_log_lines_name_the_sale_s_one_reference(shop, sandbox, caplog):
+    """The log lines of a till's sales name them as the screens do: the shop's own reference
+    beside upstream's sequence number (paid, and cancelled by the till), in the text and in the
+    JSON field; never the kiosk's internal marker."""
+    import json
+    import logging
+
+    from kiosk.logs import JsonLines
+
+    caplog.set_level(logging.INFO, logger="kiosk")
+    app = shop(COINS="TRX:TRX")
+    staff = app.test_client()
+    unlock_staff(staff)
+    display = app.test_client()
+    display_id = pair_display(staff, display, "Counter 1", "till")
+    send(app, display_id, reference="Masa 4", note="2 çay")
+    tx_id = display.get("/display").headers["Location"].rsplit("/", 1)[1]
+    sandbox.pay(tx_id, share="full")
+    display.get(f"/pay/{tx_id}/status", headers={"HX-Request": "true"})
+    display.post("/done", data={"csrf_token": field(display.get(f"/result/{tx_id}").text, "csrf_token")})
+    order = send(app, display_id, "20.00", reference="POS-4712")
+    other = display.get("/display").headers["Location"].rsplit("/", 1)[1]
+    services(app).orders.cancel(order, "till")
+    sequence = {tx["_id"]: tx["sequenceID"] for tx in sandbox.transactions()}
+    named = {tx_id: f"Masa 4 · #{sequence[tx_id]}", other: f"POS-4712 · #{sequence[other]}"}
+    events = [r for r in caplog.records if r.name.startswith("kiosk.checkout") and getattr(r, "event", None)]
+    assert [(r.tx, r.event) for r in events] == [(tx_id, "created"), (tx_id, "paid"), (other, "created"),
+                                                  (other, "cancelled")]
+    for record in events:
+        assert f"ref='{named[record.tx]}' tx=" in record.getMessage(), record.getMessage()
+        assert json.loads(JsonLines().format(record))["reference"] == named[record.tx]
+    sent = [r.getMessage() for r in caplog.records if getattr(r, "event", None) == "order sent"]
+    assert [m.split(" id=")[0] for m in sent] == ["order sent ref='Masa 4'", "order sent ref='POS-4712'"]
+    assert not any("kiosk:" in r.getMessage() or "kiosk:" in JsonLines().format(r) for r in caplog.records)

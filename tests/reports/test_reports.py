@@ -107,7 +107,7 @@ def test_a_row_says_every_figure_in_dot_decimals(ledger):
     [row] = read(export(ledger, day("2026-03-14"), day("2026-03-14"), SHOP))
     assert {k: row[k] for k in ("status", "source", "currency", "amount", "tip", "total", "coin",
                                 "network", "conversion_rate", "exchange_fee", "commission")} == {
-        "status": "paid", "source": "kiosk", "currency": "TRY", "amount": "1234.50", "tip": "0",
+        "status": "paid", "source": "kiosk", "currency": "TRY", "amount": "1234.50", "tip": "0.00",
         "total": "1234.50", "coin": "TRX", "network": "TRX", "conversion_rate": "12.345678",
         "exchange_fee": "1.474", "commission": "4"}
     assert row["coin_amount"] == "100.000001"  # due: rounded up to what a wallet sends

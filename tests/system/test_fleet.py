@@ -377,8 +377,8 @@ def test_an_upgrade_from_the_store_keeps_its_open_checkouts(fleet, tmp_path):
 
     redis_url = fleet.redis_url.rsplit("/", 1)[0] + "/1"  # a fleet of its own on the same Redis
     before = RedisStore(redis.Redis.from_url(redis_url))  # written as the kiosk before the ledger wrote it
-    ids = [old_store.checkout(before, fleet.sandbox, f"4{n}.50", f"kiosk:k{n}", at=time.time(), timeout=TIMEOUT + 5)
-           for n in range(3)]
+    ids = [old_store.checkout(before, fleet.sandbox, f"4{n}.50", f"kiosk:k{n}", at=time.time(),
+                              timeout=TIMEOUT + 5) for n in range(3)]
     url = fleet.postgres.database()
     for name in ("c", "d"):
         (tmp_path / name).mkdir(mode=0o700)
@@ -396,7 +396,7 @@ def test_an_upgrade_from_the_store_keeps_its_open_checkouts(fleet, tmp_path):
             rows = {row.tx_id: row for row in ledger.all()}
             return rows if [rows[i].status if i in rows else None for i in ids] == expected else {}
 
-        rows = wait_for("the imported checkouts to end", ended, seconds=TIMEOUT + 30)
+        rows = wait_for("the imported checkouts to end", ended, seconds=TIMEOUT + 90)
     finally:
         logs = [host.stop() for host in hosts]
     assert len(ledger.all()) == 3  # imported once, though two hosts upgraded at once

@@ -57,7 +57,8 @@ NEW_DOORS = [
     ("POST", "/operator/tx/{id}/print"), ("POST", "/operator/prints/{id}/dismiss"),
     ("GET", "/operator/export.csv?from=2000-01-01&to=9998-12-31"), ("GET", "/operator/reports"),
     ("POST", "/operator/reports/close"), ("GET", "/operator/reports/z/1"),
-    ("GET", "/operator/reports/z/1/rows.csv"),
+    ("GET", "/operator/reports/z/1/rows.csv"), ("POST", "/operator/reports/print"),
+    ("POST", "/operator/reports/z/1/print"),
 ]
 
 

@@ -14,7 +14,7 @@ from babel.messages.pofile import read_po
 
 from kiosk.web import format as fmt
 
-from ..support import Customer, field
+from ..support import CASHIER_PIN, STAFF_PIN, Customer, field, unlock_staff
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSLATIONS = ROOT / "kiosk" / "translations"
@@ -298,3 +298,73 @@ def test_the_pay_screen_switches_language_and_stays_on_the_payment(make_app, san
     assert choose_language(web, "ru", pay, f"/pay/{tx_id}").headers["Location"] == f"/pay/{tx_id}"
     html = web.get(f"/pay/{tx_id}").get_data(as_text=True)
     assert "Отсканируйте код для оплаты" in html and sandbox.calls("create") == 1
+
+
+# -- the staff's language switch: Turkish or English, and back to the page it was on ---------------
+
+def test_the_consoles_language_button_keeps_the_cashier_on_the_till(make_app):
+    web = make_app(OPERATOR_PIN=STAFF_PIN, CASHIER_PIN=CASHIER_PIN).test_client()
+    unlock_staff(web, CASHIER_PIN, "/till")
+    till = web.get("/till").get_data(as_text=True)
+    assert 'data-testid="language"' in till and 'name="next" value="/till"' in till
+    assert choose_language(web, "en", till, "/till").headers["Location"] == "/till"
+    assert '<html lang="en" dir="ltr">' in web.get("/till").get_data(as_text=True)
+    assert choose_language(web, "tr", till, "/till/checkout/chk_0011223344556677").headers["Location"] \
+        == "/till/checkout/chk_0011223344556677"
+
+
+def operator_language(web, language: str, html: str, next_path: str):
+    return web.post("/operator/language", data={"csrf_token": field(html, "csrf_token"),
+                                                "locale": language, "next": next_path})
+
+
+@pytest.mark.parametrize("page", ["/operator/today", "/operator/history?page=2&status=paid",
+                                  "/operator/settings", "/operator/displays", "/operator/keys",
+                                  "/operator/reports", "/operator/tx/{tx_id}"])
+def test_the_operators_language_switch_keeps_the_page(make_app, sandbox, page):
+    web = make_app(OPERATOR_PIN=STAFF_PIN).test_client()
+    if "{tx_id}" in page:
+        page = page.format(tx_id=Customer(web, sandbox).start("300"))
+    unlock_staff(web)
+    html = web.get(page).get_data(as_text=True)
+    path = page.split("?")[0]
+    assert 'data-testid="language"' in html and ">English<" in html, path
+    assert f'name="next" value="{page.replace("&", "&amp;")}"' in html, path
+    response = operator_language(web, "en", html, page)
+    assert response.status_code == 303 and response.headers["Location"] == page
+    assert '<html lang="en" dir="ltr">' in web.get(page).get_data(as_text=True)
+    html = web.get(page).get_data(as_text=True)
+    assert ">Türkçe<" in html
+    assert operator_language(web, "tr", html, page).headers["Location"] == page
+    assert '<html lang="tr" dir="ltr">' in web.get(page).get_data(as_text=True)
+
+
+def test_the_operators_language_switch_speaks_only_staff_languages_and_stays_in_the_area(make_app):
+    web = make_app(OPERATOR_PIN=STAFF_PIN, LANGUAGES="tr,en,de,ar").test_client()
+    unlock_staff(web)
+    html = web.get("/operator/today").get_data(as_text=True)
+    for customers_only in ("de", "ar", "xx", ""):  # offered to customers, never to staff
+        assert operator_language(web, customers_only, html, "/operator/today").status_code == 303
+        assert '<html lang="tr" dir="ltr">' in web.get("/operator/today").get_data(as_text=True)
+    for elsewhere in ("https://evil.example/", "//evil.example/operator/today", "/", "/till",
+                      "/operator/lock", "/operator/export.csv", "/operator/nowhere", ""):
+        back = operator_language(web, "en", html, elsewhere).headers["Location"]
+        assert back == "/operator/today", elsewhere
+
+
+def test_the_operators_language_switch_is_the_operators_only(make_app):
+    web = make_app(OPERATOR_PIN=STAFF_PIN, CASHIER_PIN=CASHIER_PIN).test_client()
+    html = web.get("/").get_data(as_text=True)
+    refused = operator_language(web, "en", html, "/operator/today")  # locked: to the PIN screen
+    assert refused.headers["Location"] == "/operator"
+    assert '<html lang="tr" dir="ltr">' in web.get("/").get_data(as_text=True)
+    unlock_staff(web, CASHIER_PIN, "/till")  # the cashier's PIN opens the console, not this
+    assert operator_language(web, "en", html, "/operator/today").headers["Location"] == "/operator"
+    assert '<html lang="tr" dir="ltr">' in web.get("/till").get_data(as_text=True)
+
+
+def test_reports_speak_the_staff_language_whatever_the_shops_customers_read(make_app):
+    web = make_app(OPERATOR_PIN=STAFF_PIN, LANGUAGES="de,en").test_client()
+    unlock_staff(web)
+    for page in ("/operator/today", "/operator/reports"):
+        assert '<html lang="en" dir="ltr">' in web.get(page).get_data(as_text=True), page
