@@ -94,7 +94,7 @@ def test_while_upstream_is_away_the_screen_shows_what_it_last_saw(desk, fault):
         assert not d.checkout.is_closed(tx) and d.calls("cancel") == 0
 
 
-def test_a_new_process_that_has_seen_nothing_shows_waiting_while_upstream_is_away(desk, sandbox):
+def test_a_new_process_that_has_seen_nothing_shows_waiting_while_upstream_is_away(desk):
     d = desk()
     with time_machine.travel(T0, tick=False):
         tx = d.start()

@@ -310,7 +310,7 @@ def test_the_status_screen_says_reconnecting_while_the_ledger_is_away(customer, 
     assert customer.poll(again) == ("waiting", None)
 
 
-def test_the_first_upgrade_imports_what_the_store_holds(desk, sandbox, ledger_url):
+def test_the_first_upgrade_imports_what_the_store_holds(desk, ledger_url):
     """An install from before the ledger: its checkouts and attention items live in the
     key-value store only (tests/old_store.py writes them as it did)."""
     d = desk(payment_timeout=60)
@@ -319,13 +319,13 @@ def test_the_first_upgrade_imports_what_the_store_holds(desk, sandbox, ledger_ur
     item = {"kind": "partial", "at": T0 + 2, "amount": "500", "coin": "TRX", "network": "TRX",
             "received": "6.5", "expected": "40"}
     with time_machine.travel(T0, tick=False) as clock:
-        open_one = old_store.checkout(d.store, sandbox, "100", "kiosk:a", at=T0, timeout=60)
-        partly = old_store.checkout(d.store, sandbox, "200", "kiosk:a", at=T0, partly=True)
-        paid = old_store.checkout(d.store, sandbox, "300", "kiosk:a", at=T0, final="paid")
-        cancelled = old_store.checkout(d.store, sandbox, "400", "kiosk:a", at=T0, final="cancelled",
+        open_one = old_store.checkout(d.store, d.sandbox, "100", "kiosk:a", at=T0, timeout=60)
+        partly = old_store.checkout(d.store, d.sandbox, "200", "kiosk:a", at=T0, partly=True)
+        paid = old_store.checkout(d.store, d.sandbox, "300", "kiosk:a", at=T0, final="paid")
+        cancelled = old_store.checkout(d.store, d.sandbox, "400", "kiosk:a", at=T0, final="cancelled",
                                        cancel="customer")
-        kept = old_store.checkout(d.store, sandbox, "500", "display:d7", at=T0, display="d7", final="partial",
-                                  cancel="deadline", attention=item)
+        kept = old_store.checkout(d.store, d.sandbox, "500", "display:d7", at=T0, display="d7",
+                                  final="partial", cancel="deadline", attention=item)
         display = displays.pair(displays.issue("127.0.0.1")[1].code, "Counter 1", "till")
         waiting_order = orders.send(display, Decimal("50.00"), reference="till-1",
                                     lines=(Line("Çay", 1, Decimal("50.00")),), source="api")
