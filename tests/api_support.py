@@ -4,6 +4,7 @@ display (a browser's cookie jar) that shows what is sent to it, and a till's web
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import re
 import subprocess
@@ -128,10 +129,8 @@ class Heartbeats:
     def _run(self) -> None:
         while not self.stopped.wait(self.every):
             for display in self.displays:
-                try:
+                with contextlib.suppress(requests.RequestException):  # a busy kiosk: the next beat
                     display.heartbeat()
-                except requests.RequestException:
-                    pass  # a busy kiosk: the next beat
 
     def stop(self) -> None:
         self.stopped.set()
