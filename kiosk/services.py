@@ -14,7 +14,7 @@ import redis
 from flask import current_app
 
 from .checkout import Checkout, LocalStore, RedisStore, Store
-from .checkout.booking import Booking, follow, store_checkouts
+from .checkout.booking import Booking, follow, store_checkouts, store_items
 from .checkout.hold import Holds
 from .checkout.rates import Window, storage_for
 from .clock import now
@@ -52,8 +52,13 @@ class Services:
             settings.api_url, settings.api_email, settings.api_password, token_store=tokens,
             login_key=settings.secret_key,
         )
+        # The sales ledger: SQLite in the state folder, or the fleet's PostgreSQL. Each checkout's
+        # row holds its state (written by its runner), each order's row its status (the booking).
+        self.ledger = Ledger(make_engine(settings.database_url or sqlite_url(settings.state_dir)),
+                             seed=lambda: store_checkouts(self.store, settings.currency),
+                             items=lambda: store_items(self.store))
         self.checkout = Checkout(
-            self.client, self.store, payment_timeout=settings.payment_timeout,
+            self.client, self.store, ledger=self.ledger, payment_timeout=settings.payment_timeout,
             currency=settings.currency,
             create_limit=Window(self.rates, "create", settings.create_limit),
             # Half a poll interval: one tab never sees a stale answer, a second tab shares it.
@@ -69,10 +74,6 @@ class Services:
         if settings.webhook_url and settings.webhook_secret:
             self.webhooks = Webhooks(self.store, self.orders, settings.webhook_url, settings.webhook_secret,
                                      backoff=settings.webhook_backoff)
-        # The sales ledger: SQLite in the state folder, or the fleet's PostgreSQL. Every lifecycle
-        # event of a checkout and every status of an order is written there (kiosk.checkout.booking).
-        self.ledger = Ledger(make_engine(settings.database_url or sqlite_url(settings.state_dir)),
-                             seed=lambda: store_checkouts(self.store, settings.currency))
         self.booking = Booking(self.ledger, self.store, currency=settings.currency)
         follow(self.checkout, self.orders, self.booking)
         # Receipts: with KIOSK_AUTO_PRINT=printer one prints on paid (a follower after the booking,

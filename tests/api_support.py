@@ -4,6 +4,7 @@ display (a browser's cookie jar) that shows what is sent to it, and a till's web
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import re
 import subprocess
@@ -90,6 +91,11 @@ class DisplayBrowser:
         """What the display shows now (with one coin, showing an order starts its transaction)."""
         return self.http.get(self.url + "/display", timeout=30)
 
+    def heartbeat(self) -> requests.Response:
+        """The waiting screen's poll, which keeps a display online (the kiosk sends a till's
+        order only to a display heard from in the last 30 s); it changes nothing else."""
+        return self.http.get(self.url + "/display/poll", timeout=10)
+
     def poll(self, tx_id: str) -> requests.Response:
         """The pay screen's status poll, as htmx sends it."""
         return self.http.get(f"{self.url}/pay/{tx_id}/status", headers={"HX-Request": "true"}, timeout=30)
@@ -107,6 +113,28 @@ class DisplayBrowser:
         match = re.search(r"/pay/([0-9a-f]{24})", page.url)
         assert match, f"the display shows no payment: {page.url}"
         return match.group(1)
+
+
+class Heartbeats:
+    """Displays polling as their screens do (every `every` seconds) for as long as a test runs
+    longer than a display stays online unheard."""
+
+    def __init__(self, displays: list[DisplayBrowser], every: float = 5.0) -> None:
+        self.displays = displays
+        self.every = every
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stopped.wait(self.every):
+            for display in self.displays:
+                with contextlib.suppress(requests.RequestException):  # a busy kiosk: the next beat
+                    display.heartbeat()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(10)
 
 
 def store_of(state_dir: Path) -> LocalStore:

@@ -6,6 +6,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -28,6 +29,15 @@ def sandbox(sandbox_server: Sandbox) -> Sandbox:
     sandbox_server.reset()
     sandbox_server.state.tokens.clear()
     return sandbox_server
+
+
+@pytest.fixture
+def own_sandbox() -> Iterator[Sandbox]:
+    """A sandbox of this test's own, on a port no earlier test knew: for tests that count what
+    reached upstream, which a process or thread another test left behind must not touch."""
+    server = Sandbox(create_sandbox_app())
+    yield server
+    server.stop()
 
 
 @pytest.fixture
@@ -210,7 +220,7 @@ def playwright_driver():
 
 
 @pytest.fixture
-def desk(sandbox, tmp_path, caplog):
+def desk(own_sandbox, tmp_path, caplog):
     """A checkout service in this process against the sandbox (see tests/desk.py); keyword
     arguments are the Checkout's settings (payment_timeout 600 s unless given)."""
     from .desk import Desk
@@ -221,7 +231,7 @@ def desk(sandbox, tmp_path, caplog):
     def build(**settings) -> Desk:
         nonlocal made
         made += 1
-        return Desk(sandbox, tmp_path / f"desk{made}.sqlite3", caplog, **settings)
+        return Desk(own_sandbox, tmp_path / f"desk{made}.sqlite3", caplog, **settings)
 
     return build
 

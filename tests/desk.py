@@ -15,6 +15,7 @@ from kiosk import clock
 from kiosk.checkout import Checkout, LocalStore
 from kiosk.checkout.base import WATCHED, watch_due
 from kiosk.cryptom import CryptomClient
+from kiosk.ledger import Ledger, make_engine
 from kiosk.sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD
 
 from .support import Sandbox
@@ -33,9 +34,16 @@ class Desk:
         self.store = LocalStore(path)
         self.client = CryptomClient(sandbox.url, DEFAULT_EMAIL, DEFAULT_PASSWORD, read_timeout=read_timeout)
         settings.setdefault("payment_timeout", 600)
+        # The ledger: a SQLite file beside the store, unless one is given (on PostgreSQL too).
+        self.ledger = settings.pop("ledger", None) or Ledger(make_engine(f"sqlite:///{path}.ledger"))
         self.woken: list[tuple[str, float]] = []
-        self.checkout = Checkout(self.client, self.store, **settings)
+        self.checkout = Checkout(self.client, self.store, ledger=self.ledger, **settings)
         watch_due.connect(self._wake, sender=self.checkout)
+
+    def another_worker(self, **settings: Any) -> Checkout:
+        """Another process of the same kiosk: the same store and ledger, nothing in memory."""
+        settings.setdefault("payment_timeout", 600)
+        return Checkout(self.client, self.store, ledger=self.ledger, **settings)
 
     def _wake(self, sender: Checkout, *, tx_id: str, at: float) -> None:
         self.woken.append((tx_id, at))

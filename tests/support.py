@@ -20,7 +20,8 @@ class LiveServer:
         self._server = make_server("127.0.0.1", port, app, threaded=True)
         self.port = self._server.server_port
         self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -281,3 +282,12 @@ def fill_redis(client) -> int:
         except redis.exceptions.OutOfMemoryError:
             time.sleep(0.05)
     return filled
+
+
+def as_from_a_terminal() -> None:
+    """For a child that a test stops with Ctrl-C: SIGINT handled as a terminal's process has it
+    (default, unblocked), whatever the test runner's process inherited or set."""
+    import signal
+
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -1,24 +1,19 @@
-"""Attention items: what a person at the shop has to look at, kept in the store for the
-operator's "Today" until dismissed. Whoever notices first (a screen, the operator's pages, the
-watcher) writes the item; the same finding twice writes the same item."""
+"""Attention items: what a person at the shop has to look at, kept in the ledger for the
+operator's "Today" until dismissed (and, dismissed, for ever). Whoever notices first (a screen,
+the operator's pages, the watcher) writes the item; the same finding twice writes the same item."""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
-from ..cryptom import Transaction
-from .base import Base
-from .outcome import Outcome
-from .record import RECORD_TTL, Record
+from ..cryptom import CryptomClient, Transaction
+from ..ledger import Ledger
+from .base import Records, Teller
+from .runner import Runner
+from .states import Answered
 
-EVENTS = {
-    Outcome.PAID: "paid",
-    Outcome.CANCELLED: "cancelled",
-    Outcome.EXPIRED: "expired",
-    Outcome.PARTIAL_KEPT: "ended with partial payment",
-    Outcome.SEE_CASHIER: "needs a check",
-}
 # The kinds of item, in the words the operator's screen shows for them.
 KINDS = (
     "paid_late",  # completed after the kiosk had closed it
@@ -30,38 +25,31 @@ KINDS = (
 )
 
 
-class Attention(Base):
-    def _note_final(
-        self, record: Record, outcome: Outcome, tx: Transaction | None, *, late: bool = False
-    ) -> None:
-        kind: str | None
-        if late:
-            kind = "paid_late" if outcome is Outcome.PAID else "partial_late"
-            event = "paid late" if outcome is Outcome.PAID else "partly paid after close"
-        else:
-            kind = outcome.value if outcome in (Outcome.PARTIAL_KEPT, Outcome.SEE_CASHIER) else None
-            event = EVENTS[outcome]
-        self._event(event, record, tx, received=str(tx.total_transfer_amount) if tx else None)
-        if kind is not None:
-            self.note(record.tx_id, kind, str(record.amount), record.coin, record.network, tx)
+class Attention:
+    def __init__(self, client: CryptomClient, ledger: Ledger, records: Records, runner: Runner,
+                 teller: Teller, clock: Callable[[], float]) -> None:
+        self.client = client
+        self.ledger = ledger
+        self.records = records
+        self.runner = runner
+        self.teller = teller
+        self.clock = clock
 
     def note(self, tx_id: str, kind: str, amount: str, coin: str, network: str,
              tx: Transaction | None) -> None:
-        item: dict[str, Any] = {"kind": kind, "at": self.clock(), "amount": amount, "coin": coin,
-                                "network": network}
-        if tx is not None:
-            item.update(received=str(tx.total_transfer_amount), expected=str(tx.coin_amount))
-        self.store.set(f"attention:{tx_id}", json.dumps(item), ttl=RECORD_TTL)
-        self._flagged(tx_id, kind)
+        self.ledger.note(tx_id, kind, self.clock(), Decimal(amount), coin, network,
+                         tx.total_transfer_amount if tx is not None else None,
+                         tx.coin_amount if tx is not None else None)
+        self.teller.flagged(tx_id, kind)
 
     def observe(self, transactions: list[Transaction]) -> None:
         """Note what history shows of this kiosk's transactions: a payment that completed after
         the kiosk gave up on it becomes an attention item, whoever looks first."""
         for tx in transactions:
             if tx.is_paid:
-                record = self.record(tx.id)
-                if record is not None and self.store.get(f"final:{tx.id}") != Outcome.PAID.value:
-                    self._final(record, Outcome.PAID, tx)
+                record = self.records.get(tx.id)
+                if record is not None:
+                    self.runner.run(record, Answered(tx, expire=False))
 
     def lookup(self, tx_id: str) -> Transaction:
         """One transaction for the operator, whoever created it."""
@@ -69,10 +57,24 @@ class Attention(Base):
         self.observe([tx])
         return tx
 
+    def has_item(self, tx_id: str) -> bool:
+        """An item not dismissed is open for this transaction."""
+        item = self.ledger.item(tx_id)
+        return item is not None and item.dismissed_at is None
+
     def dismiss(self, tx_id: str) -> None:
         """The operator has dealt with an attention item."""
-        self.store.delete(f"attention:{tx_id}")
+        self.ledger.dismiss(tx_id)
 
-    def attention(self) -> list[tuple[str, dict[str, Any]]]:
-        items = [(k.split(":", 1)[1], json.loads(v)) for k, v in self.store.items("attention:")]
-        return sorted(items, key=lambda item: -float(item[1].get("at", 0)))
+    def items(self) -> list[tuple[str, dict[str, Any]]]:
+        """The items not dismissed, the newest first, as the operator's screen shows them."""
+        out: list[tuple[str, dict[str, Any]]] = []
+        for item in self.ledger.attention():
+            shown: dict[str, Any] = {"kind": item.kind, "at": item.at.timestamp(), "amount": str(item.amount),
+                                     "coin": item.coin, "network": item.network}
+            if item.received is not None:
+                shown["received"] = str(item.received)
+            if item.expected is not None:
+                shown["expected"] = str(item.expected)
+            out.append((item.tx_id, shown))
+        return out

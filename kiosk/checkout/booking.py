@@ -1,9 +1,7 @@
-"""Booking: the ledger told of every checkout as it moves.
-
-A follower of the checkout (every lifecycle event, with the upstream transaction it was seen in,
-and every attention item) and a listener of the orders a till or the console sends (from the
-moment one waits on a display, through its end). Each write carries all that the writer knows,
-so any later write repairs an earlier one that was lost.
+"""Booking: the ledger told of every order a till or the console sends, from the moment one
+waits on a display through its end (a checkout's own row is written by its runner, with its
+state: kiosk.checkout.runner). Each write carries all that the writer knows, so any later write
+repairs an earlier one that was lost; and the first upgrade's import of today's store.
 
 A ledger write never breaks a payment: when the ledger is away, the entry is kept in the store
 (`ledger-due:<id>`, in the `ledger` index by the time it was seen) and the watcher's sweep writes
@@ -19,13 +17,13 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import fields, replace
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
 from .. import money
 from ..clock import now as clock_now
 from ..ledger import Entry, Ledger, Line, moves
-from .base import Change
 from .record import RECORD_TTL, UNREADABLE, Record
 from .store import Store
 
@@ -35,7 +33,7 @@ DUE = "ledger"  # the store's index of entries the ledger has not taken yet
 PAUSE = 30.0  # after a failed write, this process keeps entries for the sweep this long
 CATCH_UP_LIMIT = 500
 
-# The status and the attention flag each lifecycle event means.
+# The status each lifecycle event means.
 STATUS_OF = {
     "created": "waiting",
     "created without an answer": "waiting",
@@ -46,12 +44,6 @@ STATUS_OF = {
     "expired": "expired",
     "ended with partial payment": "partial",
     "partly paid after close": "partial",
-    "needs a check": "see_cashier",
-}
-FLAG_OF = {
-    "paid late": "paid_late",
-    "partly paid after close": "partial_late",
-    "ended with partial payment": "partial",
     "needs a check": "see_cashier",
 }
 ENDED_BY = ("cancelled", "expired", "partial", "see_cashier")  # ends that may have a cancel reason
@@ -142,40 +134,6 @@ class Booking:
         self.currency = currency
         self.clock = clock
         self._paused_until = 0.0
-
-    # -- what the checkout tells -------------------------------------------------------------
-
-    def changed(self, change: Change) -> None:
-        self.write(self.entry_of(change))
-
-    def flagged(self, tx_id: str, kind: str, at: float) -> None:
-        # A checkout the ledger has no row of (upstream's transaction unknown to the kiosk) makes none.
-        self.write(Entry(at=at, tx_id=tx_id, attention=frozenset({kind})))
-
-    def entry_of(self, change: Change) -> Entry:
-        record, tx = change.record, change.tx
-        status = STATUS_OF.get(change.event)
-        flag = FLAG_OF.get(change.event)
-        kind, who = started_by(record)
-        received = tx.total_transfer_amount if tx is not None else amount(change.facts.get("received"))
-        reason = self.store.get(f"cancel:{record.tx_id}") if status in ENDED_BY else None
-        entry = Entry(
-            at=change.at, tx_id=record.tx_id, order_id=record.order, status=status,
-            started_by_kind=kind, started_by=who, display_id=record.display, kiosk_ref=record.ref or None,
-            amount=record.amount, tip=record.tip, currency=self.currency, coin=record.coin,
-            network=record.network, created=record.created, deadline=record.deadline,
-            cancel_reason=reason, received=received,
-            coin_amount=amount(change.facts.get("coin_amount")),
-            attention=frozenset({flag}) if flag else frozenset(),
-        )
-        if tx is not None:
-            entry = replace(
-                entry, coin_amount=tx.coin_amount, conversion_rate=tx.conversion_rate,
-                exchange_fee=tx.exchange_fee, commission=tx.commission, address=tx.address or None,
-                sequence_id=tx.sequence_id, upstream_status=tx.status_raw or None,
-                note=customer_note(tx.status_note), currency=tx.currency or self.currency,
-            )
-        return entry
 
     # -- what the orders tell ----------------------------------------------------------------
 
@@ -358,8 +316,27 @@ def _json(text: str | None) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def store_items(store: Store) -> list[dict[str, Any]]:
+    """The attention items the key-value store holds (for the operator's "Today" until
+    dismissed), as rows of the ledger's attention table, for the upgrade that makes it."""
+    rows: list[dict[str, Any]] = []
+    for key, text in store.items("attention:"):
+        item = _json(text)
+        try:
+            rows.append({
+                "tx_id": key.split(":", 1)[1], "kind": str(item["kind"]),
+                "at": datetime.fromtimestamp(float(item["at"]), UTC), "amount": Decimal(str(item["amount"])),
+                "coin": str(item.get("coin") or ""), "network": str(item.get("network") or ""),
+                "received": amount(item.get("received")), "expected": amount(item.get("expected")),
+                "dismissed_at": None,
+            })
+        except (*UNREADABLE, InvalidOperation, OverflowError):
+            log.warning("the attention item %s cannot be read: not imported into the ledger", key)
+    return rows
+
+
 def follow(checkout: Any, orders: Any, booking: Booking) -> None:
-    """Wire the booking to a checkout service and its orders (kiosk.services does this)."""
-    checkout.followers.append(booking)
+    """Wire the booking to the orders (kiosk.services does this): every status of an order sent
+    by a till or the console. A checkout's own row is written by its runner."""
     if orders is not None:
         orders.listeners.append(booking.on_order)

@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .. import clock
-from ..cryptom import AuthError, CryptomClient, CryptomError, Page, Status, Unavailable
+from ..cryptom import AuthError, CryptomClient, CryptomError, Page, Status, Transaction, Unavailable
 from .inputs import N_
 
 STATUSES = [s.value for s in Status if s is not Status.UNKNOWN]
@@ -138,12 +138,13 @@ class Today:
     complete: bool  # False when there were more pages than we read
 
 
-def today(client: CryptomClient, zone: ZoneInfo, now: datetime | None = None) -> tuple[Today, list]:
+def today(client: CryptomClient, zone: ZoneInfo,
+          now: datetime | None = None) -> tuple[Today, list[Transaction]]:
     """Completed payments since midnight in the shop's time zone, and the rows read."""
     now = now or datetime.fromtimestamp(clock.now(), zone)
     start = datetime.combine(now.date(), datetime.min.time(), zone)
     filters = {"reservedFrom": _utc(start)}
-    rows = []
+    rows: list[Transaction] = []
     page = client.history(filters, page=1, limit=100)
     rows.extend(page.results)
     while page.has_next_page and page.page < TODAY_PAGES:

@@ -24,11 +24,13 @@ import json
 import secrets
 import time
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ..cryptom import CryptomError, Rejected, Transaction, Unavailable
-from .base import CREATES, Base, log
+from ..cryptom import CryptomClient, CryptomError, Rejected, Transaction, Unavailable
+from .base import CREATES, Records, Timetable, log
+from .cancel import Cancel
 from .rates import Window
 from .record import (
     GUARD_TTL,
@@ -40,6 +42,8 @@ from .record import (
     StartRejected,
     StartUnavailable,
 )
+from .runner import Runner
+from .store import Store
 
 REF_MARK = "kiosk:"
 CREATE_TTL = 24 * 3600  # how long an unanswered create is remembered at most
@@ -152,8 +156,21 @@ class Attempt:
             return None
 
 
-class Starting(Base):
-    create_limit: Window
+class Start:
+    def __init__(self, client: CryptomClient, store: Store, records: Records, runner: Runner, cancels: Cancel,
+                 timetable: Timetable, *, currency: str, payment_timeout: int, create_limit: Window,
+                 watch_interval: float, clock: Callable[[], float]) -> None:
+        self.client = client
+        self.store = store
+        self.records = records
+        self.runner = runner
+        self.cancels = cancels
+        self.timetable = timetable
+        self.currency = currency
+        self.payment_timeout = payment_timeout
+        self.create_limit = create_limit
+        self.watch_interval = watch_interval
+        self.clock = clock
 
     def start(
         self,
@@ -267,21 +284,18 @@ class Starting(Base):
                order: str | None = None, tip: Decimal = Decimal(0)) -> str:
         record = Record(tx.id, amount, coin, network, started, started + self.payment_timeout,
                         owner=owner, ref=ref, display=display, order=order, tip=tip)
-        self.store.set(f"tx:{tx.id}", record.dumps(), ttl=RECORD_TTL)
-        self.store.schedule("records", tx.id, started)
-        if order is not None and not self._link(order, record, tx=tx):
+        self.records.save(record, started)
+        if order is not None and not self._link(order, record, tx):
             self.store.delete(key)
             raise OrderTaken("the order has ended")
         self.store.set(key, tx.id, ttl=GUARD_TTL)
-        self._last_seen.put(tx.id, tx)
-        self._event("created", record, coin_amount=str(tx.coin_amount))
-        self.watch_at(tx.id, min(record.deadline, started + self.watch_interval))
+        self.runner.created(record, tx)
+        self.timetable.watch_at(tx.id, min(record.deadline, started + self.watch_interval))
         return tx.id
 
     # -- orders ----------------------------------------------------------------------------------
 
-    def _link(self, order: str, record: Record, event: str = "created",
-              coin_amount: str | None = None, tx: Transaction | None = None) -> bool:
+    def _link(self, order: str, record: Record, tx: Transaction, event: str = "created") -> bool:
         """Write the order's own key for the checkout of `record` (written once: the first
         checkout, or the order's end, keeps it). When the order has ended or has another
         transaction, this one is not the order's: its record forgets the order and it is
@@ -296,12 +310,12 @@ class Starting(Base):
         alone = Record(record.tx_id, record.amount, record.coin, record.network, record.created,
                        record.created, owner=record.owner, ref=record.ref, display=record.display,
                        tip=record.tip)
-        self.store.set(f"tx:{record.tx_id}", alone.dumps(), ttl=RECORD_TTL)
+        self.records.save(alone)
         log.warning("transaction %s was made for order %s, which has %s: cancelled", record.tx_id,
                     order, "ended" if held is not None and held.ended else "another transaction")
-        self._event(event, alone, tx, coin_amount=coin_amount)
-        self._cancel(alone, reason)
-        self.watch_at(record.tx_id, self.clock() + self.watch_interval)
+        self.runner.created(alone, tx, event)
+        self.cancels.cancel(alone, reason)
+        self.timetable.watch_at(record.tx_id, self.clock() + self.watch_interval)
         return False
 
     def order_link(self, order: str) -> OrderLink | None:
@@ -328,7 +342,7 @@ class Starting(Base):
             tx_id = link.tx
         else:
             tx_id = tx_hint
-        record = self.record(tx_id) if tx_id else None
+        record = self.records.get(tx_id) if tx_id else None
         if record is None or (record.order, record.amount, record.display) != (order, amount, display):
             return None
         return record

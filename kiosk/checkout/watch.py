@@ -15,19 +15,21 @@ in the store's watch list stays due until a run finishes it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..cryptom import CryptomError, Transaction
-from .base import CREATES, WATCHED, log
-from .outcome import ENDED, Outcome
+from ..cryptom import CryptomClient, CryptomError, Transaction
+from .attention import Attention
+from .base import CREATES, RECORDS, WATCHED, Memory, Records, Timetable, log
+from .cancel import Cancel
+from .outcome import ENDED
 from .record import GUARD_TTL, RECORD_TTL, Record
-from .start import CREATE_TTL, REF_MARK, Attempt, Starting, order_guard
+from .runner import LedgerAway, Runner
+from .start import CREATE_TTL, REF_MARK, Attempt, Start, order_guard
+from .states import next_watch
+from .store import Store
 
 CLAIM_TTL = 120  # one run of one checkout; a host that dies frees it after this
-AFTER_CLOSE = 24 * 3600  # closed checkouts are watched this long after their deadline
-AGE_FACTOR = 0.5  # a closed checkout is read again after half its age...
-MAX_GAP = 2 * 3600  # ... but at least every two hours
-RETRY = 5.0  # past the deadline and upstream did not answer: try again this soon
 CREATE_RETRY = 60.0  # an unanswered create not found yet: look again this much later
 CREATE_GIVE_UP = 15 * 60  # an unanswered create not found by then was never made
 RECONCILE_WINDOW = 24 * 3600
@@ -43,7 +45,25 @@ class Findings:
     ended_upstream: int = 0
 
 
-class Watching(Starting):
+class Watch:
+    def __init__(self, client: CryptomClient, store: Store, records: Records, runner: Runner, starts: Start,
+                 cancels: Cancel, attention: Attention, timetable: Timetable, memory: Memory, *,
+                 payment_timeout: int, watch_interval: float, share_seconds: float,
+                 clock: Callable[[], float]) -> None:
+        self.client = client
+        self.store = store
+        self.records = records
+        self.runner = runner
+        self.starts = starts
+        self.cancels = cancels
+        self.attention = attention
+        self.timetable = timetable
+        self.memory = memory
+        self.payment_timeout = payment_timeout
+        self.watch_interval = watch_interval
+        self.share_seconds = share_seconds
+        self.clock = clock
+
     def watch(self, tx_id: str, due_at: float | None = None) -> float | None:
         """One run of the watcher for one checkout, if it is due and no other run has it.
         `due_at`: the time the job was queued for; a job for a time the checkout has moved on
@@ -61,7 +81,7 @@ class Watching(Starting):
             if due > now:
                 following = due  # a queue whose clock runs a little ahead: not yet
                 return None
-            record = self.record(tx_id)
+            record = self.records.get(tx_id)
             following = self._watch_once(record, now) if record is not None else None
             if following is None:
                 self.store.unschedule(WATCHED, tx_id)
@@ -72,34 +92,25 @@ class Watching(Starting):
             self.store.delete(claim)
             # Queued only once the claim is free, so the next run never finds it taken.
             if following is not None:
-                self.wake(tx_id, following)
+                self.timetable.wake(tx_id, following)
 
     def _watch_once(self, record: Record, now: float) -> float | None:
-        tx_id = record.tx_id
-        closed = self.store.get(f"final:{tx_id}")
-        if closed is None:
-            # A screen that is looking polls every poll interval (two share windows): an older
-            # answer means nobody looks, and reusing it would leave two watch intervals unread.
-            view = self._look(record, expire=True, max_age=min(self.watch_interval, 2 * self.share_seconds))
-            now = self.clock()
-            if not view.outcome.is_final:
-                if self.store.get(f"gone:{tx_id}") is not None:
-                    return now + min(self.watch_interval, 20.0)
-                if now < record.deadline:
-                    return min(record.deadline, now + self.watch_interval)
-                wait = self.store.get(f"cancel-wait:{tx_id}")
-                return max(float(wait), now + 0.5) if wait else now + RETRY
-            closed = view.outcome.value
+        """Look (and cancel at the deadline), then the next time by the state's timetable. A
+        screen that is looking polls every poll interval (two share windows): an older answer
+        means nobody looks, and reusing it would leave two watch intervals unread."""
+        try:
+            closed = self.runner.state(record).is_final
+        except LedgerAway:
+            return self.clock() + self.watch_interval  # the ledger is away: look again later
+        if closed:
+            self.runner.look(record, expire=False)
         else:
-            self._look(record, expire=False)
-            closed = self.store.get(f"final:{tx_id}") or closed
-        if closed == Outcome.PAID.value:
-            return None  # nothing more can happen to a completed payment
-        end = record.deadline + AFTER_CLOSE
-        if now >= end:
-            return None
-        gap = min(max((now - record.deadline) * AGE_FACTOR, self.watch_interval), MAX_GAP)
-        return min(now + gap, end)
+            self.runner.look(record, expire=True, max_age=min(self.watch_interval, 2 * self.share_seconds))
+        try:
+            state = self.runner.state(record)
+        except LedgerAway:
+            return self.clock() + self.watch_interval
+        return next_watch(state, now if closed else self.clock(), self.watch_interval)
 
     def watched(self) -> int:
         return self.store.size(WATCHED)
@@ -132,33 +143,32 @@ class Watching(Starting):
                 return
             now = self.clock()
             try:
-                tx = self._search(attempt)
+                tx = self.starts._search(attempt)
             except CryptomError:
                 self.store.schedule(CREATES, ref, now + CREATE_RETRY)
                 return
             if tx is None:
                 if now - attempt.at >= CREATE_GIVE_UP:
                     log.info("a create that got no answer was never made upstream (ref %s)", ref)
-                    self._settled(ref)
+                    self.starts._settled(ref)
                 else:
                     self.store.schedule(CREATES, ref, now + CREATE_RETRY)
                 return
-            if self.store.get(f"tx:{tx.id}") is not None or not self.store.add(
+            if self.records.get(tx.id) is not None or not self.store.add(
                 f"claimed:{ref}", "watcher", ttl=CREATE_TTL
             ):
-                self._settled(ref)  # its kiosk adopted it
+                self.starts._settled(ref)  # its kiosk adopted it
                 return
             if attempt.order is not None:
                 self._adopt_for_order(attempt, tx)
                 return
             record = Record(tx.id, attempt.amount, attempt.coin, attempt.network, attempt.at, now,
                             owner=attempt.owner, ref=ref, display=attempt.display, tip=attempt.tip)
-            self.store.set(f"tx:{tx.id}", record.dumps(), ttl=RECORD_TTL)
-            self.store.schedule("records", tx.id, attempt.at)
-            self._settled(ref)
-            self._event("created without an answer", record, tx, coin_amount=str(tx.coin_amount))
-            self._cancel(record, "unanswered")
-            self.watch_at(tx.id, self.clock() + self.watch_interval)
+            self.records.save(record, attempt.at)
+            self.starts._settled(ref)
+            self.runner.created(record, tx, "created without an answer")
+            self.cancels.cancel(record, "unanswered")
+            self.timetable.watch_at(tx.id, self.clock() + self.watch_interval)
         finally:
             self.store.delete(claim)
 
@@ -170,18 +180,16 @@ class Watching(Starting):
         record = Record(tx.id, attempt.amount, attempt.coin, attempt.network, attempt.at,
                         attempt.at + self.payment_timeout, owner=attempt.owner, ref=attempt.ref,
                         display=attempt.display, order=order, tip=attempt.tip)
-        self.store.set(f"tx:{tx.id}", record.dumps(), ttl=RECORD_TTL)
-        self.store.schedule("records", tx.id, attempt.at)
-        self._settled(attempt.ref)
-        event, coin_amount = "created without an answer", str(tx.coin_amount)
-        if not self._link(order, record, event, coin_amount, tx):
+        self.records.save(record, attempt.at)
+        self.starts._settled(attempt.ref)
+        event = "created without an answer"
+        if not self.starts._link(order, record, tx, event):
             return
         # A start of the order still waiting for its guard returns this transaction.
         self.store.set(order_guard(order), tx.id, ttl=GUARD_TTL)
-        self._last_seen.put(tx.id, tx)
         log.info("adopted the transaction of order %s, whose start got no answer: tx=%s", order, tx.id)
-        self._event(event, record, tx, coin_amount=coin_amount)
-        self.watch_at(tx.id, min(record.deadline, self.clock() + self.watch_interval))
+        self.runner.created(record, tx, event)
+        self.timetable.watch_at(tx.id, min(record.deadline, self.clock() + self.watch_interval))
 
     # -- reconciliation --------------------------------------------------------------------------
 
@@ -192,8 +200,8 @@ class Watching(Starting):
         becomes an attention item, once."""
         now = self.clock()
         since = now - window
-        for old, _ in self.store.scheduled("records", since - window):
-            self.store.unschedule("records", old)
+        for old, _ in self.store.scheduled(RECORDS, since - window):
+            self.store.unschedule(RECORDS, old)
         found = Findings()
         number = 1
         while number <= MAX_PAGES:
@@ -212,7 +220,7 @@ class Watching(Starting):
         return found
 
     def _reconcile_one(self, tx: Transaction, found: Findings) -> None:
-        record = self.record(tx.id)
+        record = self.records.get(tx.id)
         if record is None:
             if any(self.store.get(f"create:{word.removeprefix(REF_MARK)}") is not None
                    for word in (tx.status_note or "").split() if word.startswith(REF_MARK)):
@@ -220,11 +228,18 @@ class Watching(Starting):
             if self.store.add(f"reconciled:{tx.id}", "unknown", ttl=RECORD_TTL):
                 found.unknown += 1
                 log.warning("upstream holds transaction %s that this kiosk does not know", tx.id)
-                self.note(tx.id, "unknown", str(tx.currency_amount), tx.coin, tx.network, tx)
+                self.attention.note(tx.id, "unknown", str(tx.currency_amount), tx.coin, tx.network, tx)
             return
-        if self.store.get(f"final:{tx.id}") is None and (tx.is_paid or tx.status in ENDED):
-            self._look(record, expire=False)
+        if not (tx.is_paid or tx.status in ENDED):
+            return
+        try:
+            closed = self.runner.state(record).is_final
+        except LedgerAway:
+            return  # the next reconciliation
+        if not closed:
+            self.runner.look(record, expire=False)
             if self.store.add(f"reconciled:{tx.id}", "ended", ttl=RECORD_TTL):
                 found.ended_upstream += 1
-                if self.store.get(f"attention:{tx.id}") is None:
-                    self.note(tx.id, "ended_upstream", str(record.amount), record.coin, record.network, tx)
+                if not self.attention.has_item(tx.id):
+                    self.attention.note(tx.id, "ended_upstream", str(record.amount), record.coin,
+                                        record.network, tx)

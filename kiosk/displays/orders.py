@@ -80,7 +80,7 @@ class Orders(Following, Sending):
         # Told once of each status an order reaches, with its facts (the webhooks).
         self.listeners: list[Callable[[OrderState, dict[str, Any]], None]] = []
         checkout.listeners.append(self._on_checkout)
-        checkout.shop_reference = self._shop_reference  # type: ignore[method-assign]
+        checkout.namers.append(self._shop_reference)
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from ..clock import now as clock_now
 from . import migrate
 from .entry import Entry
-from .schema import Sale, checkouts
+from .schema import Item, Sale, attention_items, checkouts
 from .states import FINAL, RANK, STATUSES, moves
 
 TRIES = 5  # reads and writes again after losing a race, at most
@@ -118,13 +118,14 @@ def new_row(entry: Entry, now: datetime) -> dict[str, Any] | None:
 
 
 class Ledger:
-    """The sales ledger over one database. `seed`: the checkouts the first upgrade imports (the
-    open ones of the key-value store the kiosk kept before)."""
+    """The sales ledger over one database. `seed` and `items`: the checkouts and attention items
+    the upgrades that make their tables import from the key-value store the kiosk kept before."""
 
     def __init__(self, engine: Engine, *, seed: Callable[[], Iterable[Entry]] | None = None,
-                 clock: Callable[[], float] = clock_now) -> None:
+                 items: migrate.Items | None = None, clock: Callable[[], float] = clock_now) -> None:
         self.engine = engine
         self.seed = seed
+        self.items = items
         self.clock = clock
         self._ready = False
 
@@ -133,7 +134,7 @@ class Ledger:
     def upgrade(self) -> migrate.Upgraded:
         """Bring the schema to the newest migration (one process at a time); the first upgrade
         of an empty database also imports `seed`."""
-        done = migrate.upgrade(self.engine, self.seed)
+        done = migrate.upgrade(self.engine, self.seed, self.items)
         self._ready = True
         return done
 
@@ -151,6 +152,13 @@ class Ledger:
             query = select(Sale).where(or_(*_matching(tx_id, order_id)))
             rows = list(session.scalars(query))
         return _pick(rows, tx_id)
+
+    def row(self, tx_id: str) -> RowMapping | None:
+        """The row of a transaction as the database holds it (with its version), for a writer
+        that will compare and set (`advance`)."""
+        self.ensure()
+        with self.engine.connect() as conn:
+            return conn.execute(select(checkouts).where(checkouts.c.tx_id == tx_id)).mappings().first()
 
     def all(self) -> list[Sale]:
         with Session(self.engine, expire_on_commit=False) as session:
@@ -181,6 +189,64 @@ class Ledger:
                 continue  # another writer made the row first: merge into it
             return self.get(tx_id=entry.tx_id, order_id=entry.order_id)
         raise Conflict(f"the ledger row of {entry.tx_id or entry.order_id} kept changing")
+
+    def advance(self, row: Mapping[str, Any], entry: Entry, values: Mapping[str, Any]) -> bool:
+        """Compare and set: write what `entry` changes in `row` and the columns `values` where
+        they differ from it, in one write, only if the row is still at the version it was read
+        at. True when written (or when nothing changes); False when another writer changed the
+        row first (read it again)."""
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        out = changes(row, entry, now)
+        extra = {k: v for k, v in values.items() if row[k] != v and k not in out}
+        if not out and not extra:
+            return True
+        out.update(extra)
+        out.setdefault("updated_at", now)
+        out["version"] = row["version"] + 1
+        with self.engine.begin() as conn:
+            return self._swap(conn, row["id"], row["version"], out)
+
+    # -- attention items -----------------------------------------------------------------------
+
+    def note(self, tx_id: str, kind: str, at: float, amount: Decimal, coin: str, network: str,
+             received: Decimal | None = None, expected: Decimal | None = None) -> None:
+        """The latest finding about a transaction for the operator, open until dismissed (a
+        finding noted again is open again)."""
+        self.ensure()
+        values = {"kind": kind, "at": moment(at), "amount": amount, "coin": coin, "network": network,
+                  "received": received, "expected": expected, "dismissed_at": None}
+        for _ in range(TRIES):
+            try:
+                with self.engine.begin() as conn:
+                    done = conn.execute(update(attention_items).where(attention_items.c.tx_id == tx_id)
+                                        .values(**values))
+                    if done.rowcount == 0:
+                        conn.execute(insert(attention_items).values(tx_id=tx_id, **values))
+                return
+            except IntegrityError:
+                continue  # another writer noted it first: write over it
+        raise Conflict(f"the attention item of {tx_id} kept changing")
+
+    def dismiss(self, tx_id: str) -> None:
+        """The operator has dealt with the item: it stays in the ledger, dismissed."""
+        self.ensure()
+        with self.engine.begin() as conn:
+            conn.execute(update(attention_items)
+                         .where(attention_items.c.tx_id == tx_id, attention_items.c.dismissed_at.is_(None))
+                         .values(dismissed_at=moment(self.clock())))
+
+    def item(self, tx_id: str) -> Item | None:
+        self.ensure()
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.get(Item, tx_id)
+
+    def attention(self) -> list[Item]:
+        """The items not dismissed, the newest first."""
+        self.ensure()
+        with Session(self.engine, expire_on_commit=False) as session:
+            query = (select(Item).where(Item.dismissed_at.is_(None))
+                     .order_by(Item.at.desc(), Item.tx_id))
+            return list(session.scalars(query))
 
     def set_status(self, row_id: int, version: int, status: str, **values: Any) -> bool:
         """Compare and set: move the row to `status` (and `values`) only if it is still at

@@ -33,13 +33,19 @@ class Upgraded:
     imported: int  # checkouts imported from the key-value store (by the first upgrade only)
 
 
-def config(connection: Connection | None = None,
-           seed: Callable[[], Iterable[Entry]] | None = None) -> Config:
-    """Alembic's configuration, without an .ini file: the migrations travel inside the package."""
+Items = Callable[[], Iterable[dict[str, Any]]]
+
+
+def config(connection: Connection | None = None, seed: Callable[[], Iterable[Entry]] | None = None,
+           items: Items | None = None) -> Config:
+    """Alembic's configuration, without an .ini file: the migrations travel inside the package.
+    `seed` and `items`: the checkouts and the attention items of the key-value store the kiosk
+    kept before it had a ledger, for the migrations that make their tables."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = connection
     cfg.attributes["seed"] = seed
+    cfg.attributes["attention"] = items
     cfg.attributes["imported"] = 0
     return cfg
 
@@ -52,7 +58,8 @@ def current(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
-def upgrade(engine: Engine, seed: Callable[[], Iterable[Entry]] | None = None) -> Upgraded:
+def upgrade(engine: Engine, seed: Callable[[], Iterable[Entry]] | None = None,
+            items: Items | None = None) -> Upgraded:
     newest = head()
     with engine.connect() as conn:
         before = current(conn)  # a quick look first: nearly every start finds it up to date
@@ -62,7 +69,7 @@ def upgrade(engine: Engine, seed: Callable[[], Iterable[Entry]] | None = None) -
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
         before = current(conn)
-        cfg = config(conn, seed)
+        cfg = config(conn, seed, items)
         if before != newest:
             command.upgrade(cfg, "head")
         after = current(conn)

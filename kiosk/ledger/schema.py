@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -85,6 +86,13 @@ class Sale(Base):
     cancel_reason: Mapped[str | None] = mapped_column(String(16))
     # An order's choice whether its display asks for a tip (None: not an order, or not known).
     ask_tip: Mapped[bool | None] = mapped_column(Boolean)
+    # Upstream's refusals of the kiosk's cancel, and when to ask again; the "not found" answers
+    # of a transaction that may be lost (the first one's moment, and how many since). Moments of
+    # the kiosk's clock exactly, in seconds: the rules compare them at their edges.
+    cancel_refusals: Mapped[int] = mapped_column(Integer, server_default="0")
+    cancel_retry_at: Mapped[float | None] = mapped_column(Double)
+    lost_since: Mapped[float | None] = mapped_column(Double)
+    lost_count: Mapped[int] = mapped_column(Integer, server_default="0")
     attention: Mapped[list[str]] = mapped_column(Document, default=list)
     created_at: Mapped[datetime] = mapped_column(Moment)
     deadline: Mapped[datetime | None] = mapped_column(Moment)
@@ -102,6 +110,26 @@ class Sale(Base):
         Index(None, "status"),
         Index(None, "display_id"),
     )
+
+
+class Item(Base):
+    """What a person at the shop has to look at, one per transaction (the latest finding), for
+    the operator's "Today" until dismissed: a checkout's (see Sale.attention) or a transaction
+    upstream holds that the kiosk does not know."""
+
+    __tablename__ = "attention"
+
+    tx_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(Moment)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    coin: Mapped[str] = mapped_column(String(16))
+    network: Mapped[str] = mapped_column(String(16))
+    received: Mapped[Decimal | None] = mapped_column(Money)
+    expected: Mapped[Decimal | None] = mapped_column(Money)
+    dismissed_at: Mapped[datetime | None] = mapped_column(Moment)
+
+    __table_args__ = (Index(None, "at"),)
 
 
 class ZReport(Base):
@@ -135,5 +163,6 @@ class ZLine(Base):
 
 
 checkouts = cast(Table, Sale.__table__)
+attention_items = cast(Table, Item.__table__)
 z_reports = cast(Table, ZReport.__table__)
 z_lines = cast(Table, ZLine.__table__)

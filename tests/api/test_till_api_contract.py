@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from openapi_spec_validator import validate
 from schemathesis import checks
 
-from ..api_support import DisplayBrowser, Till, make_key
+from ..api_support import DisplayBrowser, Heartbeats, Till, make_key
 from ..conftest import free_port
 from ..support import Gunicorn
 
@@ -34,8 +34,11 @@ def live(sandbox_server, tmp_path_factory):
                      CREATE_LIMIT="100000/60", MIN_AMOUNT="1", MAX_AMOUNT="100000")
     kiosk.key = make_key(state, "contract")
     till = Till(kiosk.url, kiosk.key)
-    kiosk.displays = [till.pair(DisplayBrowser(kiosk.url), f"Contract {n}") for n in range(3)]
+    browsers = [DisplayBrowser(kiosk.url) for _ in range(3)]
+    kiosk.displays = [till.pair(browser, f"Contract {n}") for n, browser in enumerate(browsers)]
+    beats = Heartbeats(browsers)  # the run outlasts a display's 30 s online unheard
     yield kiosk
+    beats.stop()
     kiosk.stop()
 
 

@@ -16,7 +16,7 @@ def post_from(page, url: str):
     page would, and return the response the browser got."""
     with page.expect_navigation() as navigation:
         page.evaluate("""(url) => {
-            const form = document.querySelector('form.language');
+            const form = document.querySelector('form.language, form.languages');
             form.action = url;
             form.submit();
         }""", url)

@@ -11,9 +11,11 @@ import threading
 
 import pytest
 import time_machine
+from sqlalchemy.exc import OperationalError
 
 from kiosk.checkout import LocalStore, Outcome
 from kiosk.cryptom import NotFound
+from kiosk.ledger import Ledger, make_engine
 
 from ..desk import T0
 from ..system.test_watcher import wait_for
@@ -110,15 +112,17 @@ def test_a_delete_on_its_way_holds_its_marker_for_a_minute(desk):
     assert view.outcome is Outcome.CANCELLED and d.checkout.cancel_reason(tx) == "customer"
 
 
-def test_a_cancel_reason_is_kept_with_the_result_and_forgotten_with_the_record(desk):
+def test_a_cancel_reason_is_kept_with_the_result_and_outlives_the_record(desk):
+    """The record goes with the wallet's reservation (15 days); the sale's history stays."""
     d = desk()
     with time_machine.travel(T0, tick=False) as clock:
         tx = d.start()
         cancel(d, tx, "till")
         clock.shift(15 * 24 * 3600 - 1)
-        assert d.checkout.cancel_reason(tx) == "till"
+        assert d.checkout.cancel_reason(tx) == "till" and d.checkout.record(tx) is not None
         clock.shift(1)
-        assert d.checkout.cancel_reason(tx) is None and d.checkout.record(tx) is None
+        assert d.checkout.record(tx) is None
+        assert d.checkout.cancel_reason(tx) == "till" and d.checkout.last_outcome(tx) is Outcome.CANCELLED
 
 
 def test_a_transaction_upstream_does_not_know_is_not_cancelled(desk):
@@ -260,6 +264,42 @@ def test_a_customers_cancel_of_a_status_upstream_will_not_cancel(desk):
         assert view.outcome is Outcome.SEE_CASHIER and d.calls("cancel") == 2
 
 
+class FailingLedger(Ledger):
+    """The ledger fails its next write (the database does not answer)."""
+
+    failing = False
+
+    def advance(self, row, entry, values):
+        if self.failing:
+            self.failing = False
+            raise OperationalError("UPDATE checkouts", {}, Exception("could not connect to server"))
+        return super().advance(row, entry, values)
+
+
+def test_a_ledger_that_fails_while_cancelling_gives_the_calm_state(desk, tmp_path, caplog):
+    """Upstream confirmed the DELETE, but the result cannot be written: the screen shows the
+    result upstream shows (never reconnecting), unwritten; nothing lost, and no second DELETE:
+    the DELETE's lease is kept for its minute, and its reason is the result's when the next look
+    writes it."""
+    d = desk(ledger=FailingLedger(make_engine(f"sqlite:///{tmp_path / 'failing-ledger.sqlite3'}")))
+    with time_machine.travel(T0, tick=False) as clock:
+        tx = d.start()
+        d.ledger.failing = True
+        view = cancel(d, tx)
+        assert not view.reconnecting and view.notice is None and view.outcome is Outcome.CANCELLED
+        assert d.calls("cancel") == 1 and d.upstream(tx)["status"] == "CANCELLED"
+        assert any(r.getMessage().startswith("the ledger is not answering (OperationalError")
+                   for r in caplog.records)
+        assert d.checkout.cancel_reason(tx) is None and d.store.get(f"cancel:{tx}") == "customer"
+        view = cancel(d, tx, "till")  # the lease holds: only a look, which writes the result
+        assert view.outcome is Outcome.CANCELLED and d.calls("cancel") == 1
+        assert d.checkout.cancel_reason(tx) == "customer"
+        clock.shift(60)
+        assert d.store.get(f"cancel:{tx}") is None  # the lease has gone; the reason stays
+        assert cancel(d, tx, "till").outcome is Outcome.CANCELLED and d.calls("cancel") == 1
+        assert d.checkout.cancel_reason(tx) == "customer"
+
+
 class FailingStore(LocalStore):
     """The store fails a write (its file locked by another process for too long): `failing`
     names the operations that fail, once each, for keys starting with `prefix`."""
@@ -272,31 +312,33 @@ class FailingStore(LocalStore):
             self.failing.discard(op)
             raise sqlite3.OperationalError("database is locked")
 
-    def set(self, key, value, ttl=None):
-        self._fail("set", key)
-        super().set(key, value, ttl)
+    def add(self, key, value, ttl=None):
+        self._fail("add", key)
+        return super().add(key, value, ttl)
 
     def delete(self, key):
         self._fail("delete", key)
         super().delete(key)
 
 
-@pytest.mark.parametrize("failing", [{"set"}, {"set", "delete"}], ids=["set", "set-and-clear"])
+@pytest.mark.parametrize("failing", [{"add"}, {"delete"}], ids=["lease", "clearing"])
 def test_a_store_that_fails_while_cancelling_gives_the_calm_state(desk, tmp_path, caplog, failing):
+    """The lease cannot be taken (nothing is sent) or cleared (it holds for its minute)."""
     d = desk()
     d.store = d.checkout.store = FailingStore(tmp_path / "failing.sqlite3")
     with time_machine.travel(T0, tick=False) as clock:
         tx = d.start()
-        d.store.failing = set(failing)  # the reason cannot be written after the DELETE
+        d.store.failing = set(failing)
         view = cancel(d, tx)
-        assert view.reconnecting and view.notice == "cancel_failed" and view.outcome is Outcome.WAITING
-        assert d.calls("cancel") == 1 and d.upstream(tx)["status"] == "CANCELLED"
-        assert any(r.getMessage() == f"cancelling {tx} failed" and r.exc_info for r in caplog.records)
-        cleared = "delete" not in failing
-        assert any(r.getMessage() == f"could not clear the cancel marker of {tx}"
-                   for r in caplog.records) is not cleared
-        # A marker cleared lets the next tap ask again; one left behind holds for its minute.
-        view = cancel(d, tx, "till")
-        assert view.outcome is Outcome.CANCELLED and d.calls("cancel") == (2 if cleared else 1)
-        clock.shift(60)
+        if "add" in failing:
+            assert view.reconnecting and view.notice == "cancel_failed" and view.outcome is Outcome.WAITING
+            assert d.calls("cancel") == 0 and d.upstream(tx)["status"] == "PENDING"
+            assert [r.exc_info is not None for r in caplog.records
+                    if r.getMessage() == f"cancelling {tx} failed"] == [True]
+        else:
+            assert view.outcome is Outcome.CANCELLED and d.calls("cancel") == 1
+            assert any(r.getMessage() == f"could not clear the cancel marker of {tx}" for r in caplog.records)
         assert cancel(d, tx, "till").outcome is Outcome.CANCELLED
+        clock.shift(60)
+        assert cancel(d, tx, "till").outcome is Outcome.CANCELLED and d.calls("cancel") == 1
+        assert d.checkout.cancel_reason(tx) == ("till" if "add" in failing else "customer")

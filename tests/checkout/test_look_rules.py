@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 import time_machine
 
-from kiosk.checkout import LocalStore, Outcome
+from kiosk.checkout import Outcome
+from kiosk.ledger import FINAL, Entry, Ledger, make_engine
 
 from ..desk import T0
 
@@ -93,12 +94,12 @@ def test_while_upstream_is_away_the_screen_shows_what_it_last_saw(desk, fault):
         assert not d.checkout.is_closed(tx) and d.calls("cancel") == 0
 
 
-def test_a_new_process_that_has_seen_nothing_shows_waiting_while_upstream_is_away(desk, sandbox):
+def test_a_new_process_that_has_seen_nothing_shows_waiting_while_upstream_is_away(desk):
     d = desk()
     with time_machine.travel(T0, tick=False):
         tx = d.start()
         d.sandbox.pay(tx, share="half")
-        other = type(d.checkout)(d.client, d.store, payment_timeout=600)  # another worker
+        other = d.another_worker()  # another worker
         d.sandbox.faults(fail_next=2, only="detail")
         away = other.view(other.record(tx))
         assert away.reconnecting and away.outcome is Outcome.WAITING and away.tx is None
@@ -341,40 +342,45 @@ def test_coins_after_the_customer_cancelled_are_noted_once_each(desk):
     assert d.events(tx) == ["created", "cancelled", "partly paid after close", "paid late"]
 
 
-class ClosedMeanwhile(LocalStore):
-    """Another host closes the checkout between this one's read of the result and its write."""
+class ClosedMeanwhile(Ledger):
+    """Another host closes the checkout between this one's read of its row and its write: the
+    compare and set fails, and this host takes its step anew from the row as it is then."""
 
     outcome = "expired"
+    raced = False
 
-    def add(self, key: str, value: str, ttl: float | None = None) -> bool:
-        if key.startswith("final:") and self.get(key) is None:
-            super().add(key, self.outcome, ttl)
-        return super().add(key, value, ttl)
+    def advance(self, row, entry, values):
+        if not self.raced and entry.status in FINAL and row["status"] not in FINAL:
+            self.raced = True
+            assert super().advance(row, Entry(at=entry.at, tx_id=entry.tx_id, status=self.outcome), {})
+        return super().advance(row, entry, values)
+
+
+def racing(tmp_path, first: str) -> ClosedMeanwhile:
+    ledger = ClosedMeanwhile(make_engine(f"sqlite:///{tmp_path / 'racing.sqlite3'}"))
+    ledger.outcome = first
+    return ledger
 
 
 @pytest.mark.parametrize(("first", "late"), [("expired", "paid_late"), ("paid", None)])
 def test_a_result_another_host_wrote_just_now_is_kept_or_corrected(desk, tmp_path, first, late):
-    d = desk()
-    d.store = d.checkout.store = ClosedMeanwhile(tmp_path / "racing.sqlite3")
-    d.store.outcome = first
+    d = desk(ledger=racing(tmp_path, first))
     with time_machine.travel(T0, tick=False):
         tx = d.start()
         d.sandbox.pay(tx, share="full")
         assert d.view(tx).outcome is Outcome.PAID
-        assert d.checkout.last_outcome(tx) is Outcome.PAID
+        assert d.checkout.last_outcome(tx) is Outcome.PAID and d.ledger.raced
         assert d.attention().get(tx, {}).get("kind") == late
         assert d.events(tx) == ["created"] + (["paid late"] if late else [])
 
 
 def test_a_partial_result_another_host_wrote_just_now_is_not_noted_twice(desk, tmp_path):
-    d = desk()
-    d.store = d.checkout.store = ClosedMeanwhile(tmp_path / "racing.sqlite3")
-    d.store.outcome = "partial"
+    d = desk(ledger=racing(tmp_path, "partial"))
     with time_machine.travel(T0, tick=False):
         tx = d.start()
         d.sandbox.pay(tx, share="half")
         d.sandbox.state.cancel(tx)
-        assert d.view(tx).outcome is Outcome.PARTIAL_KEPT
+        assert d.view(tx).outcome is Outcome.PARTIAL_KEPT and d.ledger.raced
         assert d.attention() == {} and d.events(tx) == ["created"]
 
 
@@ -430,8 +436,8 @@ def test_when_upstream_has_no_qr_image_the_kiosk_draws_the_same_one(desk, addres
         assert d.calls("detail") == reads
         assert drawn == d.checkout.qr_png(record)  # upstream's, asked again: the same image
         assert d.calls("qr") == 3
-        other = type(d.checkout)(d.client, d.store, payment_timeout=600)  # another worker
+        other = d.another_worker()  # another worker
         d.sandbox.faults(fail_next=2, only="qr")
         assert other.qr_png(record) == drawn and d.calls("detail") == reads + 1
         d.sandbox.faults(fail_next=4, only="")  # neither the image nor the transaction
-        assert type(d.checkout)(d.client, d.store, payment_timeout=600).qr_png(record) is None
+        assert d.another_worker().qr_png(record) is None

@@ -171,8 +171,11 @@ def test_a_record_from_before_owners_is_the_operator_s_alone(app, sandbox):
 def test_the_ownership_rule(tmp_path):
     from kiosk.checkout import LocalStore, ownership
     from kiosk.checkout.service import Checkout
+    from kiosk.ledger import Ledger, make_engine
 
-    checkout = Checkout(None, LocalStore(tmp_path / "s.sqlite3"), payment_timeout=600)  # type: ignore[arg-type]
+    ledger = Ledger(make_engine(f"sqlite:///{tmp_path / 'ledger.sqlite3'}"))
+    checkout = Checkout(None, LocalStore(tmp_path / "s.sqlite3"), ledger=ledger,  # type: ignore[arg-type]
+                        payment_timeout=600)
     mine = Record("a" * 24, Decimal(1), "TRX", "TRX", 0.0, 600.0, owner="kiosk:abc")
     legacy = Record("b" * 24, Decimal(1), "TRX", "TRX", 0.0, 600.0)
     for record in (mine, legacy):

@@ -266,9 +266,11 @@ def test_overdue_lists_checkouts_whose_job_was_lost(desk):
         assert d.checkout.watched() == 502 and len(d.checkout.overdue(30)) == 500
 
 
-def test_nothing_a_checkout_leaves_in_the_store_outlives_its_record(desk):
-    """The record lives as long as upstream reserves the wallet (15 days); every marker, count
-    and finding about the checkout goes with it, so the store does not grow for ever."""
+def test_the_store_keeps_only_short_lived_things_and_the_ledger_the_history(desk):
+    """The record lives as long as upstream reserves the wallet (15 days), the one-time guards
+    as long; what happened to each sale (its result, partly paid, the cancel's reason and
+    refusals, the lost count, the late coins, the attention items) is in the ledger, which
+    keeps it for ever. So the store does not grow for ever, and no history is lost."""
     d = desk(watch_interval=15, payment_timeout=60, share_seconds=1.5)
     with time_machine.travel(T0, tick=False) as clock:
         tx = d.start()
@@ -302,7 +304,20 @@ def test_nothing_a_checkout_leaves_in_the_store_outlives_its_record(desk):
         found = d.checkout.reconcile()
         assert (found.unknown, found.ended_upstream) == (1, 1)
         left = {key.split(":", 1)[0] for key, _ in d.store.items("")}
-        assert {"tx", "final", "partly", "cancel", "cancel-refused", "gone", "gone-count", "late",
-                "attention", "reconciled"} <= left
+        assert left == {"tx", "form", "reconciled", "detail"}  # guards, records, one shared answer
+        rows = {row.tx_id: row for row in d.ledger.all()}
+        history = {tx_id: (row.status, row.cancel_reason, row.attention) for tx_id, row in rows.items()}
+        assert history == {
+            tx: ("paid", "deadline", ["paid_late", "partial"]), other: ("see_cashier", None, ["see_cashier"]),
+            ended: ("cancelled", None, []), timed_out: ("expired", "customer", [])}
+        assert rows[tx].cancel_refusals == 1 and rows[other].lost_count == 3
+        items = {tx_id: item["kind"] for tx_id, item in d.attention().items()}
+        (stranger,) = [tx_id for tx_id, kind in items.items() if kind == "unknown"]
+        assert stranger not in rows
+        assert items == {tx: "paid_late", other: "see_cashier", ended: "ended_upstream", stranger: "unknown"}
         clock.move_to(T0 + 3600 + 120 + 15 * 24 * 3600)
         assert d.store.items("") == []
+        rows = {row.tx_id: row for row in d.ledger.all()}
+        assert {t: (row.status, row.cancel_reason, row.attention) for t, row in rows.items()} == history
+        assert set(d.attention()) == set(items)
+

@@ -34,6 +34,7 @@ from kiosk.displays.registry import (
     credential_hash,
     new_credential,
 )
+from kiosk.ledger import Ledger, make_engine
 
 
 @pytest.fixture(params=["sqlite", "redis"])
@@ -51,8 +52,9 @@ def displays(store) -> Displays:
 
 
 @pytest.fixture
-def orders(store, client, displays) -> Orders:
-    checkout = Checkout(client, store, payment_timeout=600)
+def orders(store, client, displays, tmp_path) -> Orders:
+    ledger = Ledger(make_engine(f"sqlite:///{tmp_path / 'ledger.sqlite3'}"))
+    checkout = Checkout(client, store, ledger=ledger, payment_timeout=600)
     return Orders(store, checkout, displays, min_amount=Decimal("1"), max_amount=Decimal("100000"))
 
 

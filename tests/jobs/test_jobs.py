@@ -42,7 +42,7 @@ def test_a_host_that_died_sending_the_delete_is_finished_by_another(make_app, sa
     with time_machine.travel(start + 130, tick=True):
         services.jobs._sweep(lag=15)
         wait_for("the DELETE", lambda: sandbox.calls("cancel") == 1, seconds=10)
-        wait_for("the result", lambda: store.get(f"final:{tx_id}") == "expired", seconds=10)
+        wait_for("the result", lambda: services.checkout.last_outcome(tx_id) == "expired", seconds=10)
     assert sandbox.calls("cancel") == 1 and sandbox.transactions()[0]["status"] == "CANCELLED"
 
 

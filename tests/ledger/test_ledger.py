@@ -9,15 +9,16 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from kiosk.ledger import Entry, Ledger, Line, make_engine
+from kiosk.ledger import Entry, Ledger, Line, make_engine, migrate
 from kiosk.ledger.migrate import head
-from kiosk.ledger.schema import Base
+from kiosk.ledger.schema import Base, checkouts
 
 HEAD = head()  # the newest migration
 
@@ -204,6 +205,34 @@ def test_an_upgrade_twice_changes_nothing(ledger):
     assert again.before == again.after == HEAD and again.imported == 0
 
 
+def test_a_ledger_at_0004_upgrades_and_keeps_its_rows(ledger_url):
+    """An install at 0004_checkout_state (before the ledger kept an order's ask_tip): one upgrade
+    brings it to the head, its rows kept, ask_tip unknown for them, the schema the code's."""
+    engine = make_engine(ledger_url)
+    with engine.begin() as conn:
+        command.upgrade(migrate.config(conn), "0004_checkout_state")
+    with engine.begin() as conn:
+        # The row as that version wrote it: every column but the one added since.
+        conn.execute(checkouts.insert().values(
+            tx_id="tx-old", order_id="chk_00000000000000aa", started_by_kind="till", started_by="front",
+            status="paid", version=1, amount=Decimal("100.00"), currency="TRY", received=Decimal("8"),
+            created_at=datetime.fromtimestamp(T0, UTC), updated_at=datetime.fromtimestamp(T0, UTC),
+            seen_at=datetime.fromtimestamp(T0, UTC)))
+    book = Ledger(engine, clock=lambda: T0 + 1000)
+    done = book.upgrade()
+    assert (done.before, done.after) == ("0004_checkout_state", HEAD)
+    row = book.get(tx_id="tx-old")
+    assert row is not None and row.ask_tip is None
+    assert (row.order_id, row.status, row.amount) == ("chk_00000000000000aa", "paid", Decimal("100.00"))
+    with engine.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}),
+                                 Base.metadata)
+    assert diffs == []
+    # The till's choice is kept from now on.
+    book.record(started("tx-new", order_id="chk_00000000000000bb", started_by_kind="till", ask_tip=False))
+    assert book.get(tx_id="tx-new").ask_tip is False
+
+
 def test_processes_upgrading_together_upgrade_once(ledger_url):
     books = [Ledger(make_engine(ledger_url)) for _ in range(4)]
     barrier = threading.Barrier(4)
@@ -223,8 +252,7 @@ def test_processes_upgrading_together_upgrade_once(ledger_url):
     for t in threads:
         t.join(60)
     assert errors == []
-    assert sorted((d.before or "", d.after) for d in done) == [("", HEAD), (HEAD, HEAD),
-                                                               (HEAD, HEAD), (HEAD, HEAD)]
+    assert sorted((d.before or "", d.after) for d in done) == [("", HEAD)] + [(HEAD, HEAD)] * 3
 
 
 # -- news arriving in any order ------------------------------------------------------------------

@@ -6,19 +6,20 @@ the ledger its screens then write to."""
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 import sys
+import time
 from decimal import Decimal
 
 import pytest
 
-from kiosk.checkout import Checkout, LocalStore
+from kiosk.checkout import LocalStore
 from kiosk.config import ConfigError
 from kiosk.ledger import Ledger, make_engine, sqlite_url
 from kiosk.ledger.migrate import head
 from kiosk.sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD
 
+from .. import old_store
 from ..conftest import SECRET, free_port
 
 HEAD = head()  # the newest migration
@@ -51,8 +52,7 @@ def test_kiosk_db_upgrade_imports_the_store_once_then_finds_it_up_to_date(sandbo
     state.mkdir(mode=0o700)
     # An install from before the ledger: a checkout open in its key-value store.
     store = LocalStore(state / "kiosk.sqlite3")
-    checkout = Checkout(client, store, payment_timeout=600)
-    tx = checkout.start(secrets.token_hex(8), Decimal("0.30"), "TRX", "TRX", owner="kiosk:k1")
+    tx = old_store.checkout(store, sandbox, "0.30", "kiosk:k1", at=time.time())
 
     first = kiosk(state, sandbox.url, "db", "upgrade", **database)
     assert first.returncode == 0, first.stderr

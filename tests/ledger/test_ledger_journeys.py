@@ -12,14 +12,16 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from sqlalchemy.exc import OperationalError
 
 from kiosk.checkout import Checkout
-from kiosk.checkout.booking import Booking, follow, store_checkouts
+from kiosk.checkout.booking import Booking, follow, store_checkouts, store_items
 from kiosk.displays import Displays, Line, Orders
 from kiosk.jobs import Jobs, make_queue
 from kiosk.ledger import Ledger, make_engine
 from kiosk.ledger.migrate import head
 
+from .. import old_store
 from ..desk import T0
 
 HEAD = head()  # the newest migration
@@ -31,15 +33,12 @@ def at(seconds: float) -> datetime:
 
 @pytest.fixture
 def book(desk, ledger_url):
-    """A desk (tests/desk.py) whose checkouts are written to a ledger on `ledger_url`."""
+    """A desk (tests/desk.py) whose checkouts' rows are in a ledger on `ledger_url`."""
 
     def build(**settings):
-        d = desk(**settings)
-        d.ledger = Ledger(make_engine(ledger_url))
-        d.ledger.upgrade()
-        d.booking = Booking(d.ledger, d.store)
-        follow(d.checkout, None, d.booking)
-        return d
+        ledger = Ledger(make_engine(ledger_url))
+        ledger.upgrade()
+        return desk(ledger=ledger, **settings)
 
     return build
 
@@ -137,11 +136,11 @@ def test_an_order_from_a_till_is_one_row_from_its_display_to_paid(sandbox, clien
     from kiosk.checkout import LocalStore
 
     store = LocalStore(tmp_path / "kiosk.sqlite3")
-    checkout = Checkout(client, store, payment_timeout=600)
-    displays = Displays(store)
-    orders = Orders(store, checkout, displays, min_amount=Decimal("1"), max_amount=Decimal("100000"))
     ledger = Ledger(make_engine(ledger_url))
     ledger.upgrade()
+    checkout = Checkout(client, store, ledger=ledger, payment_timeout=600)
+    displays = Displays(store)
+    orders = Orders(store, checkout, displays, min_amount=Decimal("1"), max_amount=Decimal("100000"))
     booking = Booking(ledger, store)
     follow(checkout, orders, booking)
     with time_machine.travel(T0, tick=False):
@@ -176,10 +175,10 @@ def test_an_order_nobody_picks_up_expires_in_the_ledger(sandbox, client, tmp_pat
     from kiosk.checkout import LocalStore
 
     store = LocalStore(tmp_path / "kiosk.sqlite3")
-    checkout = Checkout(client, store, payment_timeout=600)
+    ledger = Ledger(make_engine(ledger_url))
+    checkout = Checkout(client, store, ledger=ledger, payment_timeout=600)
     displays = Displays(store)
     orders = Orders(store, checkout, displays, min_amount=Decimal("1"), max_amount=Decimal("100000"))
-    ledger = Ledger(make_engine(ledger_url))
     follow(checkout, orders, Booking(ledger, store))
     with time_machine.travel(T0, tick=False) as clock:
         display = displays.pair(displays.issue("127.0.0.1")[1].code, "Counter 1", "till")
@@ -193,146 +192,185 @@ def test_an_order_nobody_picks_up_expires_in_the_ledger(sandbox, client, tmp_pat
     assert sandbox.calls("create") == 0
 
 
-def test_a_ledger_away_never_breaks_a_payment_and_the_sweep_catches_it_up(desk, tmp_path, caplog):
-    """The ledger's SQLite file in a folder that is not there yet: every write fails, as with a
-    database that does not answer. Payments go on; the folder appears; the sweep writes it all."""
-    d = desk()
-    folder = tmp_path / "later"
-    ledger = Ledger(make_engine(f"sqlite:///{folder / 'ledger.sqlite3'}"))
-    booking = Booking(ledger, d.store)
-    follow(d.checkout, None, booking)
-    jobs = Jobs(make_queue(tmp_path, None), d.checkout, d.store, booking=booking)
-    caplog.set_level(logging.WARNING, logger="kiosk.ledger")
+class Away(Ledger):
+    """A ledger whose database does not answer while `away`."""
+
+    away = False
+
+    def ensure(self) -> None:
+        if self.away:
+            raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+        super().ensure()
+
+
+def test_while_the_ledger_is_away_screens_say_reconnecting_and_nothing_is_lost(desk, tmp_path, caplog):
+    """The ledger holds each checkout's state: while its database does not answer, a payment
+    can start (its row is made at its next look), the screens say "reconnecting", nothing is
+    decided or cancelled; once it answers, the sale goes on where upstream is, and every sale
+    is in the ledger."""
+    ledger = Away(make_engine(f"sqlite:///{tmp_path / 'away.sqlite3'}"))
+    d = desk(ledger=ledger, payment_timeout=60)
     with time_machine.travel(T0, tick=False) as clock:
+        ledger.away = True
         tx = d.start("42.10")
-        clock.shift(10)
-        d.sandbox.pay(tx, share="full")
-        assert d.view(tx).outcome == "paid"  # the payment is untouched by the ledger's absence
-        assert booking.waiting() == 2  # created, paid
-        assert any("could not be written" in r.getMessage() for r in caplog.records)
+        assert d.events(tx) == ["created"]  # told all the same: the display and the till follow it
+        d.sandbox.pay(tx, share="half")
+        view = d.view(tx)
+        assert view.reconnecting and view.outcome == "partly_paid"  # as upstream shows it; nothing decided
+        clock.shift(60)  # the deadline passes while the ledger is away
+        assert d.view(tx).reconnecting and d.calls("cancel") == 0
+        assert d.watch_now(tx) == T0 + 60 + 15  # the watcher comes back
         assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
-        assert jobs._sweep(lag=0.0)["ledger"] == 0 and booking.waiting() == 2  # still away
-        folder.mkdir()
-        clock.shift(60)
-        assert jobs._sweep(lag=0.0)["ledger"] == 2
-        assert booking.waiting() == 0
+        ledger.away = False
+        d.sandbox.pay(tx, share="full")
+        assert d.view(tx).outcome == "paid" and d.calls("cancel") == 0
         row = ledger.get(tx_id=tx)
-        assert (row.status, row.amount, row.paid_at) == ("paid", Decimal("42.10"), at(T0 + 10))
-        assert row.coin_amount == Decimal(d.upstream(tx)["coinAmount"]) and row.version == 2
-        assert jobs._sweep(lag=0.0)["ledger"] == 0
-        # Writes go straight to the ledger again.
-        again = d.start("10")
-        assert ledger.get(tx_id=again).status == "waiting" and booking.waiting() == 0
+        assert (row.status, row.amount, row.paid_at) == ("paid", Decimal("42.10"), at(T0 + 60))
+        assert row.version == 2  # made at its first look, then paid
+        assert row.coin_amount == Decimal(d.upstream(tx)["coinAmount"])
+        assert d.events(tx) == ["created", "paid"]
+
+
+def test_while_the_ledger_is_away_a_screen_shows_the_coins_it_saw_on_their_way(desk, tmp_path):
+    ledger = Away(make_engine(f"sqlite:///{tmp_path / 'away.sqlite3'}"))
+    d = desk(ledger=ledger)
+    with time_machine.travel(T0, tick=False):
+        tx = d.start()
+        d.sandbox.pay(tx, share="half")
+        assert d.view(tx).outcome == "partly_paid"
+        ledger.away = True
+        view = d.view(tx)
+        assert view.reconnecting and view.outcome == "partly_paid" and view.tx.is_partial
+        other = d.another_worker().view(d.checkout.record(tx))  # it reads upstream all the same
+        assert other.reconnecting and other.outcome == "partly_paid"
 
 
 def test_a_ledger_away_is_said_until_its_entries_are_written(desk, tmp_path):
-    """After a failed write this process keeps its entries for 30 s (no wait on the ledger for
-    each event) and says the ledger is away; the pause ends at 30 s, or as soon as another
-    process (the watcher's heartbeat) has written what waited."""
+    """An order's entries (a checkout's own row is its runner's): after a failed write the
+    booking keeps them for 30 s (no wait on the ledger for each event) and says the ledger is
+    away; the pause ends at 30 s, or as soon as another process (the watcher's heartbeat) has
+    written what waited."""
     from kiosk.checkout.booking import PAUSE
     from kiosk.jobs import Runner
+    from kiosk.ledger import Entry
 
     d = desk()
     folder = tmp_path / "later"
     ledger = Ledger(make_engine(f"sqlite:///{folder / 'ledger.sqlite3'}"))
     booking = Booking(ledger, d.store)
-    follow(d.checkout, None, booking)
+
+    def order(name: str, status: str, at: float) -> Entry:
+        return Entry(at=at, order_id=name, status=status, started_by_kind="till", started_by="till",
+                     amount=Decimal("42.10"), currency="TRY", created=T0)
+
     with time_machine.travel(T0, tick=False) as clock:
         assert not booking.away()
-        tx = d.start("42.10")  # its write fails: paused until T0 + 30
+        booking.write(order("o1", "pending", T0))  # its write fails: paused until T0 + 30
         assert booking.away() and booking.waiting() == 1
         clock.shift(PAUSE - 0.001)
         assert booking.away()
         clock.shift(0.001)
         assert not booking.away()  # the pause is over: the next write tries the ledger again
-        d.sandbox.pay(tx, share="full")
-        assert d.view(tx).outcome == "paid"  # written at T0 + 30: fails again, kept
+        booking.write(order("o1", "cancelled", T0 + PAUSE))  # fails again, kept
         assert booking.away() and booking.waiting() == 2
         folder.mkdir()
         clock.shift(1)
         # The watcher's process, with its own booking.
         watcher = Jobs(make_queue(tmp_path, None), d.checkout, d.store, booking=Booking(ledger, d.store))
         Runner(watcher)._ledger()  # its heartbeat: entries wait, so it writes them
-        assert booking.waiting() == 0 and ledger.get(tx_id=tx).status == "paid"
+        assert booking.waiting() == 0 and ledger.get(order_id="o1").status == "cancelled"
         assert not booking.away()  # before its own pause ended
-        again = d.start("10")
-        assert ledger.get(tx_id=again).status == "waiting" and booking.waiting() == 0
+        booking.write(order("o2", "pending", T0 + PAUSE + 1))
+        assert ledger.get(order_id="o2").status == "pending" and booking.waiting() == 0
 
 
 def test_the_status_screen_says_reconnecting_while_the_ledger_is_away(customer, tmp_path):
+    """The runner writes each checkout's row: while it cannot, a waiting screen says it is
+    reconnecting, a result upstream shows is given (never reconnecting) unwritten, and the next
+    look writes it."""
     services = customer.web.application.extensions["kiosk"]
-    services.booking.ledger = Ledger(make_engine(f"sqlite:///{tmp_path / 'missing' / 'l.sqlite3'}"))
+    runner = services.checkout.runner
+    kept = runner.ledger
+    kept.ensure()  # made before: its first upgrade would import the store's open checkouts
+    runner.ledger = Ledger(make_engine(f"sqlite:///{tmp_path / 'missing' / 'l.sqlite3'}"))
     tx = customer.start("300")  # its row cannot be written
     assert customer.poll(tx) == ("waiting+reconnecting", None)
     customer.sandbox.pay(tx, share="half")
     assert customer.poll(tx) == ("partly_paid+reconnecting", None)
-    customer.sandbox.pay(tx, share="full")
+    paid = customer.sandbox.pay(tx, share="full")
     assert customer.poll(tx) == ("paid", f"/result/{tx}")  # a result never says it
     assert customer.result(tx) == "paid"
-    (tmp_path / "missing").mkdir()
-    assert services.booking.catch_up() == 3  # created, partly paid, paid
+    assert kept.get(tx_id=tx) is None  # shown, not written
+    runner.ledger = kept  # the ledger answers again
+    assert customer.result(tx) == "paid"  # the next look writes it
+    row = kept.get(tx_id=tx)
+    assert (row.status, row.amount) == ("paid", Decimal("300.00"))
+    assert row.received == Decimal(str(paid["totalTransferAmount"])) and row.paid_at is not None
     again = customer.start("300")
     assert customer.poll(again) == ("waiting", None)
 
 
-def test_the_first_upgrade_imports_what_the_store_holds(desk, sandbox, client, ledger_url, tmp_path):
-    """An install from before the ledger: its checkouts live in the key-value store only."""
+def test_the_first_upgrade_imports_what_the_store_holds(desk, ledger_url):
+    """An install from before the ledger: its checkouts and attention items live in the
+    key-value store only (tests/old_store.py writes them as it did)."""
     d = desk(payment_timeout=60)
     displays = Displays(d.store)
     orders = Orders(d.store, d.checkout, displays, min_amount=Decimal("1"), max_amount=Decimal("100000"))
+    item = {"kind": "partial", "at": T0 + 2, "amount": "500", "coin": "TRX", "network": "TRX",
+            "received": "6.5", "expected": "40"}
     with time_machine.travel(T0, tick=False) as clock:
-        open_one = d.start("100")
-        partly = d.start("200")
-        d.sandbox.pay(partly, share="half")
-        d.view(partly)
-        paid = d.start("300")
-        d.sandbox.pay(paid, share="full")
-        d.view(paid)
-        cancelled = d.start("400")
-        d.checkout.cancel(d.checkout.record(cancelled))
+        open_one = old_store.checkout(d.store, d.sandbox, "100", "kiosk:a", at=T0, timeout=60)
+        partly = old_store.checkout(d.store, d.sandbox, "200", "kiosk:a", at=T0, partly=True)
+        paid = old_store.checkout(d.store, d.sandbox, "300", "kiosk:a", at=T0, final="paid")
+        cancelled = old_store.checkout(d.store, d.sandbox, "400", "kiosk:a", at=T0, final="cancelled",
+                                       cancel="customer")
+        kept = old_store.checkout(d.store, d.sandbox, "500", "display:d7", at=T0, display="d7",
+                                  final="partial", cancel="deadline", attention=item)
         display = displays.pair(displays.issue("127.0.0.1")[1].code, "Counter 1", "till")
         waiting_order = orders.send(display, Decimal("50.00"), reference="till-1",
                                     lines=(Line("Çay", 1, Decimal("50.00")),), source="api")
         clock.shift(5)
-        ledger = Ledger(make_engine(ledger_url), seed=lambda: store_checkouts(d.store, "TRY"))
+        ledger = Ledger(make_engine(ledger_url), seed=lambda: store_checkouts(d.store, "TRY"),
+                        items=lambda: store_items(d.store))
         done = ledger.upgrade()
-        assert (done.before, done.after, done.imported) == (None, HEAD, 5)
+        assert (done.before, done.after, done.imported) == (None, HEAD, 6)
         rows = {row.tx_id or row.order_id: row for row in ledger.all()}
         assert {k: rows[k].status for k in rows} == {
-            open_one: "waiting", partly: "partly_paid", paid: "paid", cancelled: "cancelled",
+            open_one: "waiting", partly: "partly_paid", paid: "paid", cancelled: "cancelled", kept: "partial",
             waiting_order.id: "pending"}
         assert rows[cancelled].cancel_reason == "customer" and rows[paid].amount == Decimal("300")
+        assert (rows[kept].cancel_reason, rows[kept].attention, rows[kept].received) == (
+            "deadline", ["partial"], Decimal("6.5"))
+        assert (rows[kept].started_by_kind, rows[kept].started_by, rows[kept].display_id) == (
+            "display", "d7", "d7")
         assert (rows[open_one].started_by_kind, rows[open_one].created_at) == ("kiosk", at(T0))
         assert rows[waiting_order.id].started_by_kind == "till"
         assert rows[waiting_order.id].lines == [{"name": "Çay", "quantity": 1, "unit_amount": "50.00"}]
         assert rows[open_one].coin_amount is None  # upstream's quote is not in the store...
         again = ledger.upgrade()
-        assert (again.before, again.imported) == (HEAD, 0) and len(ledger.all()) == 5
-        # ... the open checkout's next event fills it in, and the watcher ends it.
-        follow(d.checkout, orders, Booking(ledger, d.store))
+        assert (again.before, again.imported) == (HEAD, 0) and len(ledger.all()) == 6
+        d.checkout.ledger = d.ledger = ledger
+        assert d.attention() == {kept: item}  # the operator's "Today" keeps its item
+        # ... the open checkout's next look fills it in, and the watcher ends it, in one write.
         clock.shift(60)
         d.watch_now(open_one)
         row = ledger.get(tx_id=open_one)
-        assert (row.status, row.version) == ("expired", 2)
+        assert (row.status, row.version, row.cancel_reason) == ("expired", 2, "deadline")
         assert row.coin_amount == Decimal(d.upstream(open_one)["coinAmount"])
+        assert d.checkout.last_outcome(paid) == "paid" and d.checkout.cancel_reason(cancelled) == "customer"
 
 
-def test_the_first_upgrade_imports_a_fleets_store_in_redis(sandbox, client, redis_url, ledger_url):
-    import secrets
-
+def test_the_first_upgrade_imports_a_fleets_store_in_redis(sandbox, redis_url, ledger_url):
     import redis
 
     from kiosk.checkout import RedisStore
 
     store = RedisStore(redis.Redis.from_url(redis_url))
-    checkout = Checkout(client, store, payment_timeout=600)
     with time_machine.travel(T0, tick=False):
-        open_one = checkout.start(secrets.token_hex(8), Decimal("12.34"), "TRX", "TRX", owner="display:d7",
-                                  display="d7")
-        paid = checkout.start(secrets.token_hex(8), Decimal("56.78"), "TRX", "TRX", owner="kiosk:k2")
-        sandbox.pay(paid, share="full")
-        checkout.view(checkout.record(paid))
-        ledger = Ledger(make_engine(ledger_url), seed=lambda: store_checkouts(store, "TRY"))
+        open_one = old_store.checkout(store, sandbox, "12.34", "display:d7", at=T0, display="d7")
+        paid = old_store.checkout(store, sandbox, "56.78", "kiosk:k2", at=T0, final="paid")
+        ledger = Ledger(make_engine(ledger_url), seed=lambda: store_checkouts(store, "TRY"),
+                        items=lambda: store_items(store))
         assert ledger.upgrade().imported == 2
     rows = {row.tx_id: row for row in ledger.all()}
     assert (rows[open_one].status, rows[open_one].started_by_kind, rows[open_one].started_by,

@@ -74,7 +74,7 @@ def test_a_database_that_does_not_answer_is_shown_and_makes_readyz_fail(make_app
     app = make_app(DATABASE_URL=f"postgresql://kiosk:{PASSWORD.replace('/', '%2F')}@127.0.0.1:{port}/sales")
     web = app.test_client()
     customer = Customer(web, sandbox)
-    tx = customer.start("300")  # payments go on: the sale waits in the store
+    tx = customer.start("300")  # payments go on: the sale's row is made at a look once it answers
     assert customer.poll(tx) == ("waiting+reconnecting", None)
     ready = web.get("/readyz")
     assert ready.status_code == 503
@@ -83,7 +83,7 @@ def test_a_database_that_does_not_answer_is_shown_and_makes_readyz_fail(make_app
     html = web.get("/operator/settings").get_data(as_text=True)
     assert facts(html) == {"database": f"PostgreSQL 127.0.0.1:{port}/sales",
                            "state": "ulaşılamıyor OperationalError", "revision": "–", "rows": "–",
-                           "waiting": "1 veritabanına ulaşılamazken saklandı; gözcü bunları yazar"}
+                           "waiting": "0"}  # a checkout's row waits for no entry: orders' entries do
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "not ready: ledger: not reachable" in logged
     for text in (html, ready.get_data(as_text=True), logged):

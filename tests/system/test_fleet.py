@@ -294,8 +294,11 @@ def not_ready(host: Gunicorn) -> str | None:
 
 def test_the_database_down_while_customers_wait_loses_no_sale(fleet):
     """PostgreSQL stops while six customers wait (and a seventh starts): payments go on, every
-    screen keeps polling and says it is reconnecting once the kiosk knows the ledger is away, none
-    fails; after the database is back, every sale is in the ledger in its final state."""
+    screen keeps polling and says it is reconnecting while its checkout is open, none fails; a
+    payment upstream shows is given to its customer at once (never saying it), unwritten; nothing
+    is decided or cancelled while the ledger is away, even past the deadline; after the database
+    is back, each checkout goes on from where upstream is and every sale is in the ledger in its
+    final state."""
     sessions = [requests.Session() for _ in range(7)]
     ids = [start_checkout(fleet.hosts[n % 2].url, f"{300 + n}.10", sessions[n]) for n in range(6)]
     assert wait_for("six rows", lambda: len(fleet.rows(ids)) == 6)
@@ -312,18 +315,27 @@ def test_the_database_down_while_customers_wait_loses_no_sale(fleet):
         for host in fleet.hosts:  # the probes say why (each process asks at most every 5 s)
             reason = wait_for("readyz to fail", lambda h=host: not_ready(h), seconds=15)
             assert reason == "ledger: not reachable"
-        for screen in screens:
-            screen.join(TIMEOUT + 45)
-        assert all(not screen.is_alive() for screen in screens)
-        assert waiting_entries(fleet) > 0  # the sales' news waits in Redis for the ledger
+        for n in (0, 1, 6):  # paid: their customers see it while the ledger is away
+            screens[n].join(TIMEOUT + 45)
+            assert screens[n].result == "paid"
+        # Past every deadline, the others still wait, reconnecting: nothing cancelled meanwhile.
+        wait_for("the deadlines to pass", lambda: time.monotonic() - down > TIMEOUT + 2, seconds=TIMEOUT + 10)
+        assert all(screens[n].is_alive() for n in (2, 3, 4, 5))
+        assert all(screens[n].answers[-1][2] for n in (2, 3, 4, 5))
+        assert {tx["status"] for tx in fleet.upstream(ids[2:6]).values()} <= {"PENDING", "TRANSFERRED"}
         outage = time.monotonic() - down
     finally:
         fleet.postgres.start()
+    for screen in screens:
+        screen.join(TIMEOUT + 45)
+    assert all(not screen.is_alive() for screen in screens)
     results = [screen.result for screen in screens]
     assert results == ["paid", "paid", "partial", "partial", "expired", "expired", "paid"]
     answers = [answer for screen in screens for answer in screen.answers]
     assert {code for code, _, _ in answers} == {200}  # every poll answered, none failed
     assert any(reconnecting for _, _, reconnecting in answers)
+    final = {"paid", "cancelled", "expired", "partial", "see_cashier"}
+    assert not [a for a in answers if a[1] in final and a[2]]  # a result never says reconnecting
 
     expected = ["paid", "paid", "partial", "partial", "expired", "expired", "paid"]
 
@@ -356,19 +368,17 @@ def test_an_upgrade_from_the_store_keeps_its_open_checkouts(fleet, tmp_path):
     this version start at once on a new PostgreSQL database: one upgrade, the open checkouts
     imported once, and the watchers take them to their end (paid, partial, expired)."""
     import re
-    import secrets
     from concurrent.futures import ThreadPoolExecutor
 
-    from kiosk.checkout import Checkout, RedisStore
-    from kiosk.cryptom import CryptomClient
+    from kiosk.checkout import RedisStore
     from kiosk.ledger import migrate
-    from kiosk.sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD
+
+    from .. import old_store
 
     redis_url = fleet.redis_url.rsplit("/", 1)[0] + "/1"  # a fleet of its own on the same Redis
-    before = Checkout(CryptomClient(fleet.sandbox.url, DEFAULT_EMAIL, DEFAULT_PASSWORD),
-                      RedisStore(redis.Redis.from_url(redis_url)), payment_timeout=TIMEOUT + 5)
-    ids = [before.start(secrets.token_hex(8), Decimal(f"4{n}.50"), "TRX", "TRX", owner=f"kiosk:k{n}")
-           for n in range(3)]
+    before = RedisStore(redis.Redis.from_url(redis_url))  # written as the kiosk before the ledger wrote it
+    ids = [old_store.checkout(before, fleet.sandbox, f"4{n}.50", f"kiosk:k{n}", at=time.time(),
+                              timeout=TIMEOUT + 5) for n in range(3)]
     url = fleet.postgres.database()
     for name in ("c", "d"):
         (tmp_path / name).mkdir(mode=0o700)
@@ -386,7 +396,7 @@ def test_an_upgrade_from_the_store_keeps_its_open_checkouts(fleet, tmp_path):
             rows = {row.tx_id: row for row in ledger.all()}
             return rows if [rows[i].status if i in rows else None for i in ids] == expected else {}
 
-        rows = wait_for("the imported checkouts to end", ended, seconds=TIMEOUT + 30)
+        rows = wait_for("the imported checkouts to end", ended, seconds=TIMEOUT + 90)
     finally:
         logs = [host.stop() for host in hosts]
     assert len(ledger.all()) == 3  # imported once, though two hosts upgraded at once

@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from decimal import Decimal
 
 import requests
 
 from kiosk.checkout import LocalStore
+from kiosk.ledger import Ledger, make_engine, sqlite_url
 
 from ..conftest import free_port
 from ..support import Gunicorn, field
@@ -44,6 +46,16 @@ def status_of(sandbox, tx_id: str) -> str:
     return next(tx["status"] for tx in sandbox.transactions() if tx["_id"] == tx_id)
 
 
+def ledger_of(state) -> Ledger:
+    """The kiosk's ledger (SQLite in its state folder)."""
+    return Ledger(make_engine(sqlite_url(state)))
+
+
+def status_in_ledger(state, tx_id: str) -> str | None:
+    row = ledger_of(state).get(tx_id=tx_id)
+    return row.status if row is not None else None
+
+
 def record_of(state, tx_id: str) -> dict:
     return json.loads(LocalStore(state / "kiosk.sqlite3").get(f"tx:{tx_id}"))
 
@@ -61,8 +73,8 @@ def test_abandoned_checkout_is_cancelled_after_its_deadline(sandbox, tmp_path):
         cancelled_at = time.time()
         assert deadline <= cancelled_at < deadline + 5  # shortly after the deadline, never before
         assert status_of(sandbox, tx_id) == "CANCELLED"
-        final = lambda: LocalStore(state / "kiosk.sqlite3").get(f"final:{tx_id}")  # noqa: E731
-        assert wait_for("the kiosk's result", final, seconds=10) == "expired"
+        final = lambda: status_in_ledger(state, tx_id) == "expired"  # noqa: E731
+        assert wait_for("the kiosk's result", final, seconds=10)
     finally:
         server.stop()
     assert sandbox.calls("cancel") == 1
@@ -99,20 +111,20 @@ def test_coins_after_the_kiosk_expired_a_payment_become_attention_items(sandbox,
     state = tmp_path / "state"
     state.mkdir()
     server = Gunicorn(sandbox.url, state, free_port(), OPERATOR_PIN="246810", **FAST)
-    store = LocalStore(state / "kiosk.sqlite3")
+    ledger = ledger_of(state)
     try:
         partly, fully = start_checkout(server.url, "300"), start_checkout(server.url, "200")
-        wait_for("both expired", lambda: all(store.get(f"final:{t}") == "expired" for t in (partly, fully)))
+        expired = lambda: all(status_in_ledger(state, t) == "expired" for t in (partly, fully))  # noqa: E731
+        wait_for("both expired", expired)
         expired_at = time.time()
-        assert store.items("attention:") == []
+        assert ledger.attention() == []
         wait_for("30 s after the kiosk expired them", lambda: time.time() > expired_at + 30, seconds=35)
         sandbox.pay(partly, share="half")
         sandbox.pay(fully, share="full")
-        item = lambda tx: store.get(f"attention:{tx}")  # noqa: E731
+        item = ledger.item
         wait_for("the attention items", lambda: item(partly) and item(fully), seconds=40)
-        assert json.loads(item(partly))["kind"] == "partial_late"
-        assert json.loads(item(fully))["kind"] == "paid_late"
-        assert json.loads(item(partly))["received"] == "12"  # half of 24 TRX
+        assert item(partly).kind == "partial_late" and item(fully).kind == "paid_late"
+        assert item(partly).received == Decimal("12")  # half of 24 TRX
         today = operator_today(server.url, "246810")
         assert 'data-testid="attention-partial_late"' in today
         assert 'data-testid="attention-paid_late"' in today

@@ -53,8 +53,14 @@ def display_with_an_order(app) -> dict[str, str]:
     display = services.displays.pair(code, "Counter 1", "till")
     order = services.orders.send(display, Decimal("50.00"))
     ApiKeys(services.store).create("till-1")
+    # Z report 1, for the forms on a Z report's page.
+    from zoneinfo import ZoneInfo
+
+    from kiosk import reports
+    number = reports.close_day(services.ledger, 0, currency=services.settings.currency,
+                               zone=ZoneInfo("UTC"), by="operator").number
     return {"display_id": display.id, "order_id": order.id, "change": "rename", "name": "till-1",
-            "screen": screen}
+            "number": str(number), "screen": screen}
 
 
 def field_code(html: str) -> str:

@@ -1,0 +1,282 @@
+"""The runner: hosts, screens and consumers racing over one checkout make one transition and
+one upstream DELETE. Real threads and real processes, one store and one ledger (SQLite, and a
+real PostgreSQL), the sandbox counting what reached it over HTTP."""
+
+from __future__ import annotations
+
+import multiprocessing
+import secrets
+import threading
+from decimal import Decimal
+
+import pytest
+import time_machine
+
+from kiosk.checkout import Checkout, LocalStore, Outcome
+from kiosk.checkout.runner import Runner, columns, state_of
+from kiosk.checkout.states import State
+from kiosk.cryptom import CryptomClient
+from kiosk.ledger import Ledger, make_engine
+from kiosk.sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD
+
+from ..desk import T0
+
+RACERS = 6
+
+
+def race(jobs) -> list:
+    """Run the jobs at once, each in its own thread; their results in order."""
+    barrier = threading.Barrier(len(jobs))
+    results: list = [None] * len(jobs)
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = jobs[i]()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    return results
+
+
+@pytest.fixture
+def hosts(desk, ledger_url):
+    """A desk whose ledger is on `ledger_url`, and `RACERS` hosts of the same kiosk over it:
+    the same store and ledger, nothing in common in memory."""
+    ledger = Ledger(make_engine(ledger_url))
+    ledger.upgrade()
+    d = desk(ledger=ledger, payment_timeout=60)
+    return d, [d.another_worker(payment_timeout=60) for _ in range(RACERS)]
+
+
+def test_hosts_cancelling_at_once_send_one_delete_and_make_one_transition(hosts):
+    d, others = hosts
+    with time_machine.travel(T0, tick=False):
+        tx = d.start()
+        record = d.checkout.record(tx)
+        d.sandbox.faults(latency_ms=300, latency_next=1, only="cancel")  # a DELETE slow to answer
+        views = race([lambda c=c, n=n: c.cancel(record, ("customer", "till")[n % 2])
+                      for n, c in enumerate(others)])
+    assert d.calls("cancel") == 1
+    assert d.events(tx).count("cancelled") == 1
+    row = d.ledger.get(tx_id=tx)
+    assert (row.status, row.version) == ("cancelled", 2)
+    assert row.cancel_reason in ("customer", "till")
+    # Who lost the race saw the result, or waited on the DELETE on its way: never a second one.
+    assert {v.outcome for v in views} <= {Outcome.CANCELLED, Outcome.WAITING}
+
+
+def test_screens_and_the_watcher_at_the_deadline_send_one_delete(hosts):
+    d, others = hosts
+    with time_machine.travel(T0, tick=False) as clock:
+        tx = d.start()
+        d.sandbox.pay(tx, share="half")
+        record = d.checkout.record(tx)
+        clock.shift(60)
+        jobs = [lambda c=c: c.view(record) for c in others[:-1]]
+        jobs.append(lambda: d.watch_now(tx))
+        race(jobs)
+        assert d.calls("cancel") == 1
+        assert d.view(tx).outcome is Outcome.PARTIAL_KEPT
+    events = d.events(tx)
+    assert events.count("ended with partial payment") == 1 and events.count("partly paid") <= 1
+    row = d.ledger.get(tx_id=tx)
+    assert (row.status, row.cancel_reason, row.attention) == ("partial", "deadline", ["partial"])
+    assert len([i for i in d.attention() if i == tx]) == 1
+
+
+def test_many_screens_seeing_a_payment_tell_it_once(hosts):
+    d, others = hosts
+    with time_machine.travel(T0, tick=False):
+        tx = d.start()
+        d.sandbox.pay(tx, share="full")
+        record = d.checkout.record(tx)
+        views = race([lambda c=c: c.view(record) for c in others])
+    assert {v.outcome for v in views} == {Outcome.PAID}
+    assert d.events(tx) == ["created", "paid"]
+    assert d.ledger.get(tx_id=tx).version == 2
+
+
+def test_a_write_that_lost_the_race_takes_its_step_anew(hosts):
+    """Compare and set: a state written from an old version is refused; the runner reads the
+    row again and its step finds the result another host wrote."""
+    d, _ = hosts
+    with time_machine.travel(T0, tick=False):
+        tx = d.start()
+        record = d.checkout.record(tx)
+        row = d.ledger.row(tx)
+        runner: Runner = d.checkout.runner
+        state = state_of(row, record, None)
+        assert state == State(deadline=record.deadline, status="waiting")
+        d.sandbox.pay(tx, share="full")
+        assert d.view(tx).outcome is Outcome.PAID  # another host, meanwhile
+        from kiosk.checkout.runner import sale_entry
+
+        stale = sale_entry(record, T0, "TRY", None, State(deadline=record.deadline, status="cancelled"))
+        assert not d.ledger.advance(row, stale, columns(state))  # the old version: refused
+        assert d.ledger.get(tx_id=tx).status == "paid"
+        assert runner.state(record).status == "paid"
+
+
+# -- processes ---------------------------------------------------------------------------------
+
+def _cancel_in_a_process(sandbox_url: str, store_path: str, ledger_url: str, tx: str, start, out) -> None:
+    """Another process of the kiosk: its own client, store and ledger connections."""
+    client = CryptomClient(sandbox_url, DEFAULT_EMAIL, DEFAULT_PASSWORD)
+    checkout = Checkout(client, LocalStore(store_path), ledger=Ledger(make_engine(ledger_url)),
+                        payment_timeout=600)
+    record = checkout.record(tx)
+    start.wait(30)
+    out.put(checkout.cancel(record, "till").outcome.value)
+
+
+def test_processes_cancelling_at_once_send_one_delete(desk, tmp_path, ledger_url):
+    ledger = Ledger(make_engine(ledger_url))
+    ledger.upgrade()
+    d = desk(ledger=ledger)
+    tx = d.checkout.start(secrets.token_hex(8), Decimal("300"), "TRX", "TRX", owner="kiosk:a")
+    d.sandbox.faults(latency_ms=300, latency_next=1, only="cancel")
+    spawn = multiprocessing.get_context("spawn")
+    start, out = spawn.Event(), spawn.Queue()
+    procs = [spawn.Process(target=_cancel_in_a_process,
+                           args=(d.sandbox.url, d.store.path, ledger_url, tx, start, out))
+             for _ in range(4)]
+    for p in procs:
+        p.start()
+    start.set()
+    outcomes = [out.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(30)
+        assert p.exitcode == 0
+    assert d.calls("cancel") == 1 and d.upstream(tx)["status"] == "CANCELLED"
+    assert "cancelled" in outcomes and set(outcomes) <= {"cancelled", "waiting"}
+    row = ledger.get(tx_id=tx)
+    assert (row.status, row.cancel_reason, row.version) == ("cancelled", "till", 2)
+
+
+class CancelledMeanwhile(LocalStore):
+    """Another host cancels the checkout from start to end between this host's read of the row
+    and its read of the lease: this host then finds no lease, and takes one after the other's
+    is gone."""
+
+    other = None  # the other host's call, run once
+
+    def get(self, key):
+        if key.startswith("cancel:") and self.other is not None:
+            other, self.other = self.other, None
+            other()
+        return super().get(key)
+
+
+def test_a_host_that_read_the_row_before_another_cancelled_sends_no_second_delete(desk, tmp_path):
+    d = desk(payment_timeout=60)
+    d.store = d.checkout.store = CancelledMeanwhile(tmp_path / "meanwhile.sqlite3")
+    other = d.another_worker(payment_timeout=60)
+    with time_machine.travel(T0, tick=False) as clock:
+        tx = d.start()
+        record = d.checkout.record(tx)
+        clock.shift(60)
+        d.store.other = lambda: other.cancel(record, "till")
+        assert d.view(record.tx_id).outcome is Outcome.CANCELLED
+    assert d.calls("cancel") == 1 and d.checkout.cancel_reason(tx) == "till"
+    assert d.events(tx).count("cancelled") == 1
+
+
+class Follower:
+    def __init__(self) -> None:
+        self.flags: list[tuple[str, str]] = []
+        self.changes: list[str] = []
+
+    def changed(self, change) -> None:
+        self.changes.append(change.event)
+
+    def flagged(self, tx_id: str, kind: str, at: float) -> None:
+        self.flags.append((tx_id, kind))
+
+
+def test_an_attention_item_says_what_was_received_and_expected_and_is_told(desk):
+    d = desk(payment_timeout=60)
+    follower = Follower()
+    d.checkout.followers.append(follower)
+    with time_machine.travel(T0, tick=False) as clock:
+        tx = d.start()
+        d.sandbox.pay(tx, share="half")
+        clock.shift(60)
+        assert d.view(tx).outcome is Outcome.PARTIAL_KEPT
+    upstream = d.upstream(tx)
+    assert d.attention()[tx] == {"kind": "partial", "at": T0 + 60, "amount": "300", "coin": "TRX",
+                                 "network": "TRX", "received": upstream["totalTransferAmount"],
+                                 "expected": upstream["coinAmount"]}
+    assert follower.flags == [(tx, "partial")]
+    assert follower.changes == ["created", "ended with partial payment"]
+
+
+class NoItems(Ledger):
+    """A ledger that takes the row but not the operator's item."""
+
+    def note(self, *args, **kwargs):
+        raise OSError("disk full")
+
+
+def test_an_item_the_ledger_will_not_take_leaves_the_result_and_says_so(desk, tmp_path, caplog):
+    d = desk(payment_timeout=60, ledger=NoItems(make_engine(f"sqlite:///{tmp_path / 'noitems.sqlite3'}")))
+    with time_machine.travel(T0, tick=False) as clock:
+        tx = d.start()
+        d.vanish(tx)
+        for moment in (0, 30, 60):
+            clock.move_to(T0 + moment)
+            view = d.view(tx)
+    assert view.outcome is Outcome.SEE_CASHIER
+    assert d.ledger.get(tx_id=tx).attention == ["see_cashier"]
+    said = f"the attention item of {tx} could not be written"
+    failed = [r for r in caplog.records if r.getMessage() == said]
+    assert len(failed) == 1 and failed[0].exc_info is not None
+
+
+class TakenMeanwhile(LocalStore):
+    """Another host takes the cancel's lease between this host's read of it and its own try."""
+
+    take = False
+
+    def get(self, key):
+        if key.startswith("cancel:") and self.take:
+            self.take = False
+            super().add(key, "till", ttl=60)
+            return None
+        return super().get(key)
+
+
+def test_a_lease_another_host_took_first_means_only_a_look(desk, tmp_path):
+    d = desk(share_seconds=1.5)
+    d.store = d.checkout.store = TakenMeanwhile(tmp_path / "taken.sqlite3")
+    with time_machine.travel(T0, tick=False) as clock:
+        tx = d.start()
+        d.sandbox.pay(tx, share="half")
+        d.store.take = True
+        reads = d.calls("detail")
+        view = d.checkout.cancel(d.checkout.record(tx))
+        assert (view.outcome, view.reconnecting, view.notice) == (Outcome.PARTLY_PAID, False, None)
+        assert d.calls("cancel") == 0 and d.calls("detail") == reads + 1 and view.tx.is_partial
+        clock.shift(60)  # the other host's lease has gone, and nothing came of it: this one cancels
+        assert d.checkout.cancel(d.checkout.record(tx)).outcome is Outcome.PARTIAL_KEPT
+        assert d.calls("cancel") == 1 and d.checkout.cancel_reason(tx) == "customer"
+
+
+def test_the_watchers_look_at_a_closed_checkout_reads_upstream_afresh(desk):
+    """Coins after the close are what the watcher looks for: never an answer a screen shared."""
+    d = desk(payment_timeout=60, share_seconds=1.5)
+    with time_machine.travel(T0, tick=False) as clock:
+        tx = d.start()
+        clock.shift(60)
+        assert d.view(tx).outcome is Outcome.EXPIRED
+        reads = d.calls("detail")
+        clock.shift(0.5)
+        d.watch_now(tx)
+        assert d.calls("detail") == reads + 1
