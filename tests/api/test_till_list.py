@@ -7,48 +7,30 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from itertools import count
 from pathlib import Path
 
 import pytest
-import requests
 from itsdangerous import URLSafeSerializer
 
-from kiosk.ledger import Entry, Ledger, make_engine
+from kiosk.ledger import Entry
 
-from ..api_support import Till, make_key
-from ..conftest import free_port
-from ..support import Gunicorn
+from ..api_support import Till
+from .listing_support import local, refused, sale, start_shop, stop_shop
 
 DOCUMENT = json.loads((Path(__file__).parent.parent.parent / "kiosk/api/openapi.json").read_text())
 LISTED_FIELDS = DOCUMENT["components"]["schemas"]["ListedCheckout"]["required"]
-ZONE = "Europe/Istanbul"  # UTC+03:00 all year: 00:00 there is 21:00 UTC the day before
-_serial = count(1)
+_serial = count(10_000)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def shop(request, sandbox_server, tmp_path_factory):
+def shop(request, tmp_path_factory):
     """A kiosk on its own ledger database, and that ledger, to write sales with chosen times."""
-    state = tmp_path_factory.mktemp(f"list-{request.param}")
-    settings = {"TIMEZONE": ZONE, "API_RATE_LIMIT": "100000/60"}
-    pg = url = None
-    if request.param == "postgresql":
-        pg = request.getfixturevalue("postgres_server")
-        url = pg.database()
-        settings["DATABASE_URL"] = url.replace("postgresql+psycopg://", "postgresql://")
-    else:
-        url = f"sqlite:///{state / 'ledger.sqlite3'}"
-    kiosk = Gunicorn(sandbox_server.url, state, free_port(), **settings)
-    kiosk.key = make_key(state, "till-list")
-    kiosk.ledger = Ledger(make_engine(url))
-    kiosk.ledger.upgrade()
+    kiosk = start_shop(request, tmp_path_factory.mktemp(f"list-{request.param}"))
     yield kiosk
-    kiosk.stop()
-    kiosk.ledger.engine.dispose()
-    if pg is not None:
-        pg.forget(url)
+    stop_shop(kiosk)
 
 
 @pytest.fixture
@@ -56,37 +38,10 @@ def till(shop) -> Till:
     return Till(shop.url, shop.key)
 
 
-def sale(ledger: Ledger, created: datetime, status: str = "paid", **facts) -> str:
-    """A sale written to the ledger as the kiosk's booking writes one; its tx id."""
-    serial = next(_serial)
-    tx_id, order_id = f"tx-list-{serial}", f"chk_{serial:016x}"
-    at = created.timestamp()
-    ledger.record(Entry(at=at, tx_id=tx_id, order_id=order_id, status="waiting", started_by_kind="till",
-                        started_by="till-list", display_id="a1b2c3d4e5f6", ask_tip=True,
-                        amount=Decimal("100.00"), currency="TRY", coin="TRX", network="TRX",
-                        coin_amount=Decimal("8.000000"), created=at, deadline=at + 600, **facts))
-    if status != "waiting":
-        ledger.record(Entry(at=at + 30, tx_id=tx_id, status=status,
-                            received=Decimal("8.000000") if status == "paid" else None))
-    return order_id
-
-
-def local(text: str) -> datetime:
-    """A moment on the shop's clock (UTC+03:00), as an aware UTC datetime."""
-    return datetime.fromisoformat(text + "+03:00").astimezone(UTC)
-
-
 def listed(till: Till, **params) -> list[dict]:
     response = till.get("/checkouts", params={"limit": 100, **params})
     assert response.status_code == 200, response.text
     return response.json()["data"]
-
-
-def refused(response: requests.Response) -> str:
-    assert response.status_code == 400, response.text
-    body = response.json()
-    assert set(body) == {"error"} and body["error"]["code"] == "invalid_request", body
-    return body["error"]["message"]
 
 
 # -- the shop days, at their edges ---------------------------------------------------------------
@@ -195,13 +150,14 @@ def test_a_cursor_the_kiosk_did_not_give_is_refused(shop, till):
         sale(shop.ledger, local(f"{day}T10:0{n}:00"))
     body = till.get("/checkouts", params={"created_from": day, "created_to": day, "limit": 1}).json()
     good = body["next_cursor"]
-    assert good and len(till.get("/checkouts", params={"cursor": good, "limit": 1}).json()["data"]) == 1
+    same = {"created_from": day, "created_to": day, "limit": 1}
+    assert good and len(till.get("/checkouts", params={**same, "cursor": good}).json()["data"]) == 1
     unsigned = base64.urlsafe_b64encode(json.dumps(["2031-06-01T07:01:00+00:00", 1]).encode()).decode()
     other_key = URLSafeSerializer("another-kiosks-key-0123", salt="kiosk.api.checkouts.cursor")
     forged = [
         "garbage", good[:-1] + ("A" if good[-1] != "A" else "B"), good + "x", unsigned,
-        other_key.dumps(["2031-06-01T07:01:00+00:00", 1]), "x" * 201, "%00", good.split(".")[0],
+        other_key.dumps(["2031-06-01T07:01:00+00:00", 1]), "x" * 201, "%00", good.rsplit(".", 1)[0],
     ]
     for cursor in forged:
-        message = refused(till.get("/checkouts", params={"cursor": cursor}))
+        message = refused(till.get("/checkouts", params={**same, "cursor": cursor}))
         assert "cursor" in message, cursor
