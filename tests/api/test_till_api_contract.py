@@ -54,6 +54,10 @@ def test_the_live_api_matches_its_document(live):
             # Now and then a real display, so the happy paths (and display_busy) are reached too.
             if isinstance(case.body, dict) and "display_id" in case.body and len(str(case.body)) % 2:
                 case.body["display_id"] = live.displays[len(str(case.body)) % 3]
+                # The shop's currency there too: a generated one is nearly always another, and a run
+                # where every such checkout stopped at invalid_currency reached no happy path at all.
+                if "currency" in case.body:
+                    case.body["currency"] = "TRY"
             case.call_and_validate(headers={"Authorization": f"Bearer {live.key}"}, checks=CHECKS,
                                    timeout=30)
 
