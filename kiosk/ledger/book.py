@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..clock import now as clock_now
-from . import migrate
+from . import revision
 from .entry import Entry
 from .schema import Item, Sale, attention_items, checkouts
 from .states import FINAL, RANK, STATUSES, moves
@@ -121,7 +121,7 @@ class Ledger:
     the upgrades that make their tables import from the key-value store the kiosk kept before."""
 
     def __init__(self, engine: Engine, *, seed: Callable[[], Iterable[Entry]] | None = None,
-                 items: migrate.Items | None = None, clock: Callable[[], float] = clock_now) -> None:
+                 items: revision.Items | None = None, clock: Callable[[], float] = clock_now) -> None:
         self.engine = engine
         self.seed = seed
         self.items = items
@@ -130,16 +130,26 @@ class Ledger:
 
     # -- the schema --------------------------------------------------------------------------
 
-    def upgrade(self) -> migrate.Upgraded:
+    def upgrade(self) -> revision.Upgraded:
         """Bring the schema to the newest migration (one process at a time); the first upgrade
         of an empty database also imports `seed`."""
+        from . import migrate  # Alembic: only in the processes that upgrade (see revision)
+
         done = migrate.upgrade(self.engine, self.seed, self.items)
         self._ready = True
         return done
 
     def ensure(self) -> None:
-        """Upgraded once per process: a ledger that was away at start is upgraded when it answers."""
-        if not self._ready:
+        """Up to date once per process: one plain query of the schema's revision (the processes
+        that start the kiosk upgraded it already); a ledger that was away at start, or is
+        behind, is upgraded when it answers."""
+        if self._ready:
+            return
+        with self.engine.connect() as conn:
+            found = revision.current(conn)
+        if found == revision.HEAD:
+            self._ready = True
+        else:
             self.upgrade()
 
     # -- reading -----------------------------------------------------------------------------
