@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import Engine, insert, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from ..clock import now as clock_now
 from . import revision
@@ -157,9 +156,9 @@ class Ledger:
     def get(self, *, tx_id: str | None = None, order_id: str | None = None) -> Sale | None:
         if tx_id is None and order_id is None:
             return None
-        with Session(self.engine, expire_on_commit=False) as session:
-            query = select(Sale).where(or_(*_matching(tx_id, order_id)))
-            rows = list(session.scalars(query))
+        with self.engine.connect() as conn:
+            found = conn.execute(select(checkouts).where(or_(*_matching(tx_id, order_id)))).mappings()
+            rows = [Sale.of(row) for row in found]
         return _pick(rows, tx_id)
 
     def row(self, tx_id: str) -> RowMapping | None:
@@ -170,8 +169,9 @@ class Ledger:
             return conn.execute(select(checkouts).where(checkouts.c.tx_id == tx_id)).mappings().first()
 
     def all(self) -> list[Sale]:
-        with Session(self.engine, expire_on_commit=False) as session:
-            return list(session.scalars(select(Sale).order_by(Sale.created_at, Sale.id)))
+        with self.engine.connect() as conn:
+            query = select(checkouts).order_by(checkouts.c.created_at, checkouts.c.id)
+            return [Sale.of(row) for row in conn.execute(query).mappings()]
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -246,16 +246,18 @@ class Ledger:
 
     def item(self, tx_id: str) -> Item | None:
         self.ensure()
-        with Session(self.engine, expire_on_commit=False) as session:
-            return session.get(Item, tx_id)
+        with self.engine.connect() as conn:
+            query = select(attention_items).where(attention_items.c.tx_id == tx_id)
+            found = conn.execute(query).mappings().first()
+        return None if found is None else Item.of(found)
 
     def attention(self) -> list[Item]:
         """The items not dismissed, the newest first."""
         self.ensure()
-        with Session(self.engine, expire_on_commit=False) as session:
-            query = (select(Item).where(Item.dismissed_at.is_(None))
-                     .order_by(Item.at.desc(), Item.tx_id))
-            return list(session.scalars(query))
+        query = (select(attention_items).where(attention_items.c.dismissed_at.is_(None))
+                 .order_by(attention_items.c.at.desc(), attention_items.c.tx_id))
+        with self.engine.connect() as conn:
+            return [Item.of(row) for row in conn.execute(query).mappings()]
 
     def set_status(self, row_id: int, version: int, status: str, **values: Any) -> bool:
         """Compare and set: move the row to `status` (and `values`) only if it is still at

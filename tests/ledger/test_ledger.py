@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from kiosk.ledger import Entry, Ledger, Line, make_engine
 from kiosk.ledger.migrate import head
-from kiosk.ledger.schema import Base
+from kiosk.ledger.schema import metadata
 
 HEAD = head()  # the newest migration
 
@@ -195,7 +195,7 @@ def test_a_float_is_never_money(ledger):
 def test_the_migrations_make_the_schema_the_code_describes(ledger):
     with ledger.engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}),
-                                 Base.metadata)
+                                 metadata)
     assert diffs == []
 
 
