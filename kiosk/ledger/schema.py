@@ -28,7 +28,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from .states import STATUSES
 from .types import Moment, Money
@@ -42,7 +43,19 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-Document = JSON().with_variant(JSONB(), "postgresql")
+class Document(TypeDecorator[Any]):
+    """A JSON document: JSONB on PostgreSQL, JSON elsewhere. SQLAlchemy's PostgreSQL dialect
+    (about 2 MB) is imported only where the database is PostgreSQL."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(JSON())
 RowId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite counts rows with INTEGER only
 
 
