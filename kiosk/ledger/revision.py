@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Column, MetaData, String, Table, inspect, select
 from sqlalchemy.engine import Connection
 
-HEAD = "0004_checkout_state"  # the newest file in migrations/versions: change it with each new one
+HEAD = "0005_ask_tip"  # the newest file in migrations/versions: change it with each new one
 
 VERSION_TABLE = "alembic_version"
 _versions = Table(VERSION_TABLE, MetaData(), Column("version_num", String(32), primary_key=True))
