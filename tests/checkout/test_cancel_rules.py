@@ -300,6 +300,23 @@ def test_a_ledger_that_fails_while_cancelling_gives_the_calm_state(desk, tmp_pat
         assert d.checkout.cancel_reason(tx) == "customer"
 
 
+def test_the_deadlines_cancel_the_ledger_fails_to_write_shows_expired(desk, tmp_path):
+    """The deadline's DELETE confirmed, its result unwritten: the lease's reason tells the screen
+    expired (not cancelled), with the transaction upstream showed."""
+    d = desk(payment_timeout=60,
+             ledger=FailingLedger(make_engine(f"sqlite:///{tmp_path / 'failing-ledger.sqlite3'}")))
+    with time_machine.travel(T0, tick=False) as clock:
+        tx = d.start()
+        clock.shift(60)
+        d.ledger.failing = True
+        view = d.view(tx)
+        assert (view.outcome, view.reconnecting) == (Outcome.EXPIRED, False)
+        assert view.tx.id == tx and view.tx.status_raw == "CANCELLED"
+        assert d.checkout.cancel_reason(tx) is None and d.store.get(f"cancel:{tx}") == "deadline"
+        assert d.view(tx).outcome is Outcome.EXPIRED and d.calls("cancel") == 1  # the next look writes it
+        assert d.checkout.cancel_reason(tx) == "deadline"
+
+
 class FailingStore(LocalStore):
     """The store fails a write (its file locked by another process for too long): `failing`
     names the operations that fail, once each, for keys starting with `prefix`."""

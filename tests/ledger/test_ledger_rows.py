@@ -85,6 +85,8 @@ def test_rows_come_in_the_order_they_were_started(ledger):
     for tx_id, created in (("b", T0 + 20), ("a", T0 + 10), ("c", T0 + 10)):
         ledger.record(started(tx_id, created))
     assert [row.tx_id for row in ledger.all()] == ["a", "c", "b"]  # by start, then as written
+    ledger.record(started("a", T0 + 10, at=T0 + 30, status="paid"))  # a change keeps its place
+    assert [row.tx_id for row in ledger.all()] == ["a", "c", "b"]
 
 
 # -- attention items ------------------------------------------------------------------------------
@@ -148,6 +150,8 @@ def test_an_entry_kept_as_text_comes_back_exactly():
     assert back.lines[1].unit_amount == Decimal("10") and isinstance(back.created, float)
     sparse = Entry(at=T0, tx_id="tx2")
     assert sparse.to_json() == {"at": T0, "tx_id": "tx2", "attention": []}
-    assert Entry.from_json({"at": str(T0), "tx_id": "tx2", "created": "1800000000.5", "sequence_id": "7",
-                            "received": 1.5}) == Entry(at=T0, tx_id="tx2", created=T0 + 0.5, sequence_id=7,
-                                                        received=Decimal("1.5"))
+    back = Entry.from_json({"at": str(T0), "tx_id": "tx2", "created": "1800000000.5", "deadline": "1800000600.5",
+                            "sequence_id": "7", "received": 1.5})
+    assert back == Entry(at=T0, tx_id="tx2", created=T0 + 0.5, deadline=T0 + 600.5, sequence_id=7,
+                         received=Decimal("1.5"))
+    assert isinstance(back.deadline, float)
