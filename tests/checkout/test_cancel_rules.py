@@ -359,3 +359,40 @@ def test_a_store_that_fails_while_cancelling_gives_the_calm_state(desk, tmp_path
         clock.shift(60)
         assert cancel(d, tx, "till").outcome is Outcome.CANCELLED and d.calls("cancel") == 1
         assert d.checkout.cancel_reason(tx) == ("till" if "add" in failing else "customer")
+
+
+class StopsAnswering(Ledger):
+    """The ledger answers `answers` more reads of a row, then stops (None: it answers)."""
+
+    answers: int | None = None
+
+    def row(self, tx_id):
+        if self.answers is not None:
+            if self.answers == 0:
+                raise OperationalError("SELECT checkouts", {}, Exception("could not connect to server"))
+            self.answers -= 1
+        return super().row(tx_id)
+
+
+@pytest.mark.parametrize("store_fails", [False, True], ids=["lease freed", "store away too"])
+def test_a_ledger_that_stops_answering_once_the_lease_is_taken_sends_no_delete(desk, tmp_path, caplog,
+                                                                               store_fails):
+    """The lease is taken, then the row cannot be read again: nothing is sent, the screen says
+    reconnecting, and the lease is freed (when the store can) so the next tap cancels at once."""
+    d = desk(ledger=StopsAnswering(make_engine(f"sqlite:///{tmp_path / 'stops.sqlite3'}")))
+    d.store = d.checkout.store = FailingStore(tmp_path / "failing.sqlite3")
+    with time_machine.travel(T0, tick=False):
+        tx = d.start()
+        d.ledger.answers = 1  # the cancel's first read of the row; not the one under the lease
+        d.store.failing = {"delete"} if store_fails else set()
+        view = cancel(d, tx)
+        assert (view.outcome, view.reconnecting, view.notice) == (Outcome.WAITING, True, "cancel_failed")
+        assert d.calls("cancel") == 0 and d.upstream(tx)["status"] == "PENDING"
+        assert d.store.get(f"cancel:{tx}") == ("customer" if store_fails else None)
+        said = f"could not clear the cancel marker of {tx}"
+        assert any(r.getMessage() == said for r in caplog.records) is store_fails
+        d.ledger.answers = None
+        view = cancel(d, tx, "till")
+        assert view.outcome is (Outcome.WAITING if store_fails else Outcome.CANCELLED)
+        assert d.calls("cancel") == (0 if store_fails else 1)
+

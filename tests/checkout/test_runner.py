@@ -258,10 +258,11 @@ def test_a_lease_another_host_took_first_means_only_a_look(desk, tmp_path):
     d.store = d.checkout.store = TakenMeanwhile(tmp_path / "taken.sqlite3")
     with time_machine.travel(T0, tick=False) as clock:
         tx = d.start()
+        assert d.view(tx).outcome is Outcome.WAITING  # an answer shared with the other screens
         d.sandbox.pay(tx, share="half")
         d.store.take = True
         reads = d.calls("detail")
-        view = d.checkout.cancel(d.checkout.record(tx))
+        view = d.checkout.cancel(d.checkout.record(tx))  # reads afresh: never the shared answer
         assert (view.outcome, view.reconnecting, view.notice) == (Outcome.PARTLY_PAID, False, None)
         assert d.calls("cancel") == 0 and d.calls("detail") == reads + 1 and view.tx.is_partial
         clock.shift(60)  # the other host's lease has gone, and nothing came of it: this one cancels
