@@ -167,17 +167,28 @@ class CancelledMeanwhile(LocalStore):
     is gone."""
 
     other = None  # the other host's call, run once
+    fails_after = False  # this host's clearing of its lease fails (the store away for a moment)
 
     def get(self, key):
         if key.startswith("cancel:") and self.other is not None:
             other, self.other = self.other, None
             other()
+            self.failing = self.fails_after
         return super().get(key)
 
+    def delete(self, key):
+        if key.startswith("cancel:") and getattr(self, "failing", False):
+            self.failing = False
+            raise OSError("the store is away")
+        super().delete(key)
 
-def test_a_host_that_read_the_row_before_another_cancelled_sends_no_second_delete(desk, tmp_path):
+
+@pytest.mark.parametrize("store_fails", [False, True], ids=["lease freed", "store away"])
+def test_a_host_that_read_the_row_before_another_cancelled_sends_no_second_delete(desk, tmp_path, caplog,
+                                                                                  store_fails):
     d = desk(payment_timeout=60)
     d.store = d.checkout.store = CancelledMeanwhile(tmp_path / "meanwhile.sqlite3")
+    d.store.fails_after = store_fails
     other = d.another_worker(payment_timeout=60)
     with time_machine.travel(T0, tick=False) as clock:
         tx = d.start()
@@ -185,8 +196,12 @@ def test_a_host_that_read_the_row_before_another_cancelled_sends_no_second_delet
         clock.shift(60)
         d.store.other = lambda: other.cancel(record, "till")
         assert d.view(record.tx_id).outcome is Outcome.CANCELLED
+        # This host's lease, taken after the other's was gone, is freed (or left to expire).
+        assert d.store.get(f"cancel:{tx}") == ("deadline" if store_fails else None)
     assert d.calls("cancel") == 1 and d.checkout.cancel_reason(tx) == "till"
     assert d.events(tx).count("cancelled") == 1
+    said = f"could not clear the cancel marker of {tx}"
+    assert any(r.getMessage() == said for r in caplog.records) is store_fails
 
 
 class Follower:
