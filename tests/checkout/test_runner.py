@@ -204,6 +204,31 @@ def test_a_host_that_read_the_row_before_another_cancelled_sends_no_second_delet
     assert any(r.getMessage() == said for r in caplog.records) is store_fails
 
 
+def test_a_host_that_finds_another_was_refused_reads_upstream_afresh(desk, tmp_path):
+    """Under its lease this host finds another host's refused DELETE and its wait: it sends none,
+    and looks at upstream as it is now (coins came meanwhile), never at the answer the screens
+    share."""
+    d = desk(payment_timeout=60, share_seconds=1.5)
+    d.store = d.checkout.store = CancelledMeanwhile(tmp_path / "meanwhile.sqlite3")
+    other = d.another_worker(payment_timeout=60, share_seconds=1.5)
+
+    def refused() -> None:
+        d.sandbox.pay(tx, share="half")
+        d.sandbox.faults(fail_next=1, fail_status=403, only="cancel")
+        other.cancel(record, "till")
+
+    with time_machine.travel(T0, tick=False) as clock:
+        tx = d.start()
+        record = d.checkout.record(tx)
+        clock.shift(60)
+        d.store.other = refused
+        view = d.view(tx)
+        assert (view.outcome, view.tx.is_partial) == (Outcome.PARTLY_PAID, True)
+        assert d.calls("cancel") == 1 and d.store.get(f"cancel:{tx}") is None
+    row = d.ledger.get(tx_id=tx)
+    assert (row.status, row.cancel_refusals, row.cancel_reason) == ("partly_paid", 1, None)
+
+
 class Follower:
     def __init__(self) -> None:
         self.flags: list[tuple[str, str]] = []
