@@ -361,6 +361,22 @@ def test_a_store_that_fails_while_cancelling_gives_the_calm_state(desk, tmp_path
         assert d.checkout.cancel_reason(tx) == ("till" if "add" in failing else "customer")
 
 
+@pytest.mark.parametrize("status", [404, 503], ids=["not found", "no answer"])
+def test_a_delete_without_an_answer_while_the_store_is_away_leaves_the_lease_to_expire(desk, tmp_path, caplog,
+                                                                                       status):
+    d = desk()
+    d.store = d.checkout.store = FailingStore(tmp_path / "failing.sqlite3")
+    with time_machine.travel(T0, tick=False):
+        tx = d.start()
+        d.store.failing = {"delete"}
+        d.sandbox.faults(fail_next=1, fail_status=status, only="cancel")
+        view = cancel(d, tx)
+        assert (view.outcome, view.reconnecting) == (Outcome.WAITING, True) and d.calls("cancel") == 1
+        assert d.store.get(f"cancel:{tx}") == "customer" and d.checkout.cancel_reason(tx) is None
+        said = f"could not clear the cancel marker of {tx}"
+        assert [r.getMessage() for r in caplog.records].count(said) == 1
+
+
 class StopsAnswering(Ledger):
     """The ledger answers `answers` more reads of a row, then stops (None: it answers)."""
 
