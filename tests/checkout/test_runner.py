@@ -284,12 +284,16 @@ class TakenMeanwhile(LocalStore):
     """Another host takes the cancel's lease between this host's read of it and its own try."""
 
     take = False
+    then_gone = False  # ... and lets it go at this host's next read of it (its DELETE got no answer)
 
     def get(self, key):
         if key.startswith("cancel:") and self.take:
             self.take = False
             super().add(key, "till", ttl=60)
             return None
+        if key.startswith("cancel:") and self.then_gone and super().get(key) is not None:
+            self.then_gone = False
+            super().delete(key)
         return super().get(key)
 
 
@@ -308,6 +312,20 @@ def test_a_lease_another_host_took_first_means_only_a_look(desk, tmp_path):
         clock.shift(60)  # the other host's lease has gone, and nothing came of it: this one cancels
         assert d.checkout.cancel(d.checkout.record(tx)).outcome is Outcome.PARTIAL_KEPT
         assert d.calls("cancel") == 1 and d.checkout.cancel_reason(tx) == "customer"
+
+
+def test_a_lease_another_host_took_and_let_go_means_only_a_look_in_this_run(desk, tmp_path):
+    """Past the deadline, another host takes the lease first and lets it go with nothing done:
+    this run only looks (one DELETE per run at most); the next look sends it."""
+    d = desk(payment_timeout=60)
+    d.store = d.checkout.store = TakenMeanwhile(tmp_path / "taken.sqlite3")
+    with time_machine.travel(T0, tick=False) as clock:
+        tx = d.start()
+        clock.shift(60)
+        d.store.take = d.store.then_gone = True
+        view = d.view(tx)
+        assert (view.outcome, d.calls("cancel"), d.store.get(f"cancel:{tx}")) == (Outcome.WAITING, 0, None)
+        assert d.view(tx).outcome is Outcome.EXPIRED and d.calls("cancel") == 1
 
 
 def test_the_watchers_look_at_a_closed_checkout_reads_upstream_afresh(desk):
