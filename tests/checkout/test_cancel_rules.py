@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 
 from kiosk.checkout import LocalStore, Outcome
 from kiosk.cryptom import NotFound
+from kiosk.cryptom.tokens import MemoryTokenStore
 from kiosk.ledger import Ledger, make_engine
 
 from ..desk import T0
@@ -375,6 +376,32 @@ def test_a_delete_without_an_answer_while_the_store_is_away_leaves_the_lease_to_
         assert d.store.get(f"cancel:{tx}") == "customer" and d.checkout.cancel_reason(tx) is None
         said = f"could not clear the cancel marker of {tx}"
         assert [r.getMessage() for r in caplog.records].count(said) == 1
+
+
+class TokensAway(MemoryTokenStore):
+    """The fleet's token store (Redis) away for the next read: not an answer of upstream's."""
+
+    away = False
+
+    def load(self):
+        if self.away:
+            self.away = False
+            raise ConnectionError("Error 111 connecting to the token store")
+        return super().load()
+
+
+def test_a_cancel_whose_client_fails_unexpectedly_is_never_claimed_and_is_logged(desk, caplog):
+    d = desk()
+    d.client.tokens = TokensAway()
+    with time_machine.travel(T0, tick=False):
+        tx = d.start()
+        d.client.tokens.away = True
+        view = cancel(d, tx)
+        assert (view.outcome, view.reconnecting, view.notice) == (Outcome.WAITING, True, "cancel_failed")
+        assert d.calls("cancel") == 0 and d.store.get(f"cancel:{tx}") is None
+        failed = [r for r in caplog.records if r.getMessage() == f"cancelling {tx} failed"]
+        assert len(failed) == 1 and failed[0].exc_info[0] is ConnectionError
+        assert cancel(d, tx).outcome is Outcome.CANCELLED and d.calls("cancel") == 1
 
 
 class StopsAnswering(Ledger):
