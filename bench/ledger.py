@@ -97,7 +97,7 @@ def poll_overhead(rows: list, n: int, name: str, url: str | None) -> None:
     mid_fragment, mid_direct = statistics.median(fragment), statistics.median(direct)
     overhead = mid_fragment - mid_direct
     rows.append((f"Poll on {name}: fragment vs direct detail, p50",
-                 f"{mid_fragment:.2f} vs {mid_direct:.2f} ms (+{overhead:.2f} ms)", "overhead ≤ 1 ms",
+                 f"{mid_fragment:.2f} vs {mid_direct:.2f} ms ({overhead:+.2f} ms)", "overhead ≤ 1 ms",
                  overhead <= 1))
 
 

@@ -80,7 +80,7 @@ def poll_overhead(rows: list, n: int) -> None:
             fragment.append((time.perf_counter() - t) * 1000)
     overhead = statistics.median(fragment) - statistics.median(direct)
     result = (f"{statistics.median(fragment):.1f} vs {statistics.median(direct):.1f} ms "
-              f"(+{overhead:.1f} ms)")
+              f"({overhead:+.1f} ms)")
     rows.append(("Poll: fragment vs direct detail, p50", result, "overhead ≤ 1 ms", overhead <= 1))
 
 def capacity(rows: list, kiosks: int, seconds: float) -> None:

@@ -20,8 +20,17 @@ STAFF_LANGUAGES = ("tr", "en")
 LANGUAGE_NAMES = {"tr": "Türkçe", "en": "English", "de": "Deutsch", "ru": "Русский", "ar": "العربية"}
 
 
+# How CLDR writes each customer language (tests/web/test_i18n.py holds it to Babel's): the
+# language picker would otherwise load the whole CLDR data of every language it lists.
+DIRECTIONS = {"tr": "ltr", "en": "ltr", "de": "ltr", "ru": "ltr", "ar": "rtl"}
+
+
 def direction(language: str) -> str:
     """`rtl` or `ltr`, for <html dir>, as CLDR writes the language (Arabic right to left)."""
+    return DIRECTIONS.get(language) or cldr_direction(language)
+
+
+def cldr_direction(language: str) -> str:
     return "rtl" if Locale.parse(language).character_order == "right-to-left" else "ltr"
 
 

@@ -137,6 +137,14 @@ class Heartbeats:
         self.thread.join(10)
 
 
+def error(response: requests.Response) -> tuple[int, str]:
+    """The status and code of the API's error answer, which has exactly its shape and a message."""
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+    assert body["error"]["message"]
+    return response.status_code, body["error"]["code"]
+
+
 def store_of(state_dir: Path) -> LocalStore:
     return LocalStore(state_dir / "kiosk.sqlite3")
 

@@ -195,7 +195,7 @@ class Gunicorn:
         self._log = open(self.log_path, "w")  # noqa: SIM115
         self.proc = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "serve"], env=env,
                                      stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a busy machine: imports and the ledger's upgrade first
         while True:
             try:
                 requests.get(self.url + "/healthz", timeout=2)

@@ -16,10 +16,9 @@ from typing import Any
 from sqlalchemy import Engine, insert, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from ..clock import now as clock_now
-from . import migrate
+from . import revision
 from .entry import Entry
 from .schema import Item, Sale, attention_items, checkouts
 from .states import FINAL, RANK, STATUSES, moves
@@ -121,7 +120,7 @@ class Ledger:
     the upgrades that make their tables import from the key-value store the kiosk kept before."""
 
     def __init__(self, engine: Engine, *, seed: Callable[[], Iterable[Entry]] | None = None,
-                 items: migrate.Items | None = None, clock: Callable[[], float] = clock_now) -> None:
+                 items: revision.Items | None = None, clock: Callable[[], float] = clock_now) -> None:
         self.engine = engine
         self.seed = seed
         self.items = items
@@ -130,16 +129,26 @@ class Ledger:
 
     # -- the schema --------------------------------------------------------------------------
 
-    def upgrade(self) -> migrate.Upgraded:
+    def upgrade(self) -> revision.Upgraded:
         """Bring the schema to the newest migration (one process at a time); the first upgrade
         of an empty database also imports `seed`."""
+        from . import migrate  # Alembic: only in the processes that upgrade (see revision)
+
         done = migrate.upgrade(self.engine, self.seed, self.items)
         self._ready = True
         return done
 
     def ensure(self) -> None:
-        """Upgraded once per process: a ledger that was away at start is upgraded when it answers."""
-        if not self._ready:
+        """Up to date once per process: one plain query of the schema's revision (the processes
+        that start the kiosk upgraded it already); a ledger that was away at start, or is
+        behind, is upgraded when it answers."""
+        if self._ready:
+            return
+        with self.engine.connect() as conn:
+            found = revision.current(conn)
+        if found == revision.HEAD:
+            self._ready = True
+        else:
             self.upgrade()
 
     # -- reading -----------------------------------------------------------------------------
@@ -147,9 +156,9 @@ class Ledger:
     def get(self, *, tx_id: str | None = None, order_id: str | None = None) -> Sale | None:
         if tx_id is None and order_id is None:
             return None
-        with Session(self.engine, expire_on_commit=False) as session:
-            query = select(Sale).where(or_(*_matching(tx_id, order_id)))
-            rows = list(session.scalars(query))
+        with self.engine.connect() as conn:
+            found = conn.execute(select(checkouts).where(or_(*_matching(tx_id, order_id)))).mappings()
+            rows = [Sale.of(row) for row in found]
         return _pick(rows, tx_id)
 
     def row(self, tx_id: str) -> RowMapping | None:
@@ -160,8 +169,9 @@ class Ledger:
             return conn.execute(select(checkouts).where(checkouts.c.tx_id == tx_id)).mappings().first()
 
     def all(self) -> list[Sale]:
-        with Session(self.engine, expire_on_commit=False) as session:
-            return list(session.scalars(select(Sale).order_by(Sale.created_at, Sale.id)))
+        with self.engine.connect() as conn:
+            query = select(checkouts).order_by(checkouts.c.created_at, checkouts.c.id)
+            return [Sale.of(row) for row in conn.execute(query).mappings()]
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -236,16 +246,18 @@ class Ledger:
 
     def item(self, tx_id: str) -> Item | None:
         self.ensure()
-        with Session(self.engine, expire_on_commit=False) as session:
-            return session.get(Item, tx_id)
+        with self.engine.connect() as conn:
+            query = select(attention_items).where(attention_items.c.tx_id == tx_id)
+            found = conn.execute(query).mappings().first()
+        return None if found is None else Item.of(found)
 
     def attention(self) -> list[Item]:
         """The items not dismissed, the newest first."""
         self.ensure()
-        with Session(self.engine, expire_on_commit=False) as session:
-            query = (select(Item).where(Item.dismissed_at.is_(None))
-                     .order_by(Item.at.desc(), Item.tx_id))
-            return list(session.scalars(query))
+        query = (select(attention_items).where(attention_items.c.dismissed_at.is_(None))
+                 .order_by(attention_items.c.at.desc(), attention_items.c.tx_id))
+        with self.engine.connect() as conn:
+            return [Item.of(row) for row in conn.execute(query).mappings()]
 
     def set_status(self, row_id: int, version: int, status: str, **values: Any) -> bool:
         """Compare and set: move the row to `status` (and `values`) only if it is still at

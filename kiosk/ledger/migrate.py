@@ -1,5 +1,6 @@
 """Upgrading the ledger's schema with Alembic, from the program (`kiosk db upgrade`, and every
-start): one process at a time, the whole upgrade in one transaction.
+start): one process at a time, the whole upgrade in one transaction. Imported only by the
+processes that upgrade: a web worker checks the revision with kiosk.ledger.revision.
 
 SQLite takes its write lock at the start of the transaction (BEGIN IMMEDIATE), PostgreSQL an
 advisory lock of the transaction, so processes starting together upgrade one after the other and
@@ -9,7 +10,6 @@ the later ones find nothing left to do.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +21,13 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
 from .entry import Entry
+from .revision import Items, Upgraded
 
 MIGRATIONS = Path(__file__).resolve().with_name("migrations")
 LOCK_KEY = 0x6B696F736B  # "kiosk": PostgreSQL's advisory lock for upgrades
 
 
-@dataclass(frozen=True)
-class Upgraded:
-    before: str | None  # the revision before (None: an empty database)
-    after: str | None
-    imported: int  # checkouts imported from the key-value store (by the first upgrade only)
-
-
-Items = Callable[[], Iterable[dict[str, Any]]]
+__all__ = ["Items", "Upgraded", "config", "current", "head", "upgrade"]
 
 
 def config(connection: Connection | None = None, seed: Callable[[], Iterable[Entry]] | None = None,

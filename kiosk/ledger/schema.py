@@ -1,17 +1,23 @@
 """The ledger's tables. One row per checkout: the kiosk's own record of the sale, kept without
-expiry. Upstream stays the truth about money; the row is what the kiosk asked and saw."""
+expiry. Upstream stays the truth about money; the row is what the kiosk asked and saw.
+
+SQLAlchemy Core tables, read into plain dataclasses (Sale, Item): the ledger needs no identity
+map or unit of work, and the ORM would cost every web worker about 6 MB."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
+    Column,
     Double,
     ForeignKey,
     Index,
@@ -22,8 +28,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from .states import STATUSES
 from .types import Moment, Money
@@ -37,130 +43,198 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-Document = JSON().with_variant(JSONB(), "postgresql")
+class Document(TypeDecorator[Any]):
+    """A JSON document: JSONB on PostgreSQL, JSON elsewhere. SQLAlchemy's PostgreSQL dialect
+    (about 2 MB) is imported only where the database is PostgreSQL."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(JSON())
 RowId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite counts rows with INTEGER only
 
 
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
+metadata = MetaData(naming_convention=NAMING)
 
 
-class Sale(Base):
-    """A checkout: who started it, what was asked, what upstream quoted, where it stands."""
+def _null(name: str, kind: Any, *args: Any, **kw: Any) -> Column[Any]:
+    return Column(name, kind, *args, nullable=True, **kw)
 
-    __tablename__ = "checkouts"
 
-    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+def _need(name: str, kind: Any, *args: Any, **kw: Any) -> Column[Any]:
+    return Column(name, kind, *args, nullable=False, **kw)
+
+
+checkouts = Table(
+    "checkouts", metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
     # The checkout's ids: the order a till or the console sent (chk_…), upstream's transaction,
     # and the kiosk's own reference sent upstream in statusNote.
-    order_id: Mapped[str | None] = mapped_column(String(40), unique=True)
-    tx_id: Mapped[str | None] = mapped_column(String(64), unique=True)
-    kiosk_ref: Mapped[str | None] = mapped_column(String(40))
+    _null("order_id", String(40), unique=True),
+    _null("tx_id", String(64), unique=True),
+    _null("kiosk_ref", String(40)),
     # Who started it: kiosk (a keypad kiosk's session), display (a paired keypad display),
     # cashier (the console), till (an API key) or unknown; and that one's id or name, never a secret.
-    started_by_kind: Mapped[str] = mapped_column(String(16))
-    started_by: Mapped[str | None] = mapped_column(String(80))
-    display_id: Mapped[str | None] = mapped_column(String(64))
+    _need("started_by_kind", String(16)),
+    _null("started_by", String(80)),
+    _null("display_id", String(64)),
     # What was asked.
-    reference: Mapped[str | None] = mapped_column(Text)
-    lines: Mapped[list[dict[str, Any]]] = mapped_column(Document, default=list)
-    note: Mapped[str | None] = mapped_column(Text)
-    amount: Mapped[Decimal] = mapped_column(Money)  # without the tip
-    tip: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), server_default="0")
-    currency: Mapped[str] = mapped_column(String(8))
+    _null("reference", Text),
+    _need("lines", Document, default=list),
+    _null("note", Text),
+    _need("amount", Money),  # without the tip
+    _need("tip", Money, default=Decimal(0), server_default="0"),
+    _need("currency", String(8)),
     # What upstream quoted.
-    coin: Mapped[str | None] = mapped_column(String(16))
-    network: Mapped[str | None] = mapped_column(String(16))
-    coin_amount: Mapped[Decimal | None] = mapped_column(Money)
-    conversion_rate: Mapped[Decimal | None] = mapped_column(Money)
-    exchange_fee: Mapped[Decimal | None] = mapped_column(Money)
-    commission: Mapped[Decimal | None] = mapped_column(Money)
-    address: Mapped[str | None] = mapped_column(String(128))
-    sequence_id: Mapped[int | None] = mapped_column(BigInteger)
-    upstream_status: Mapped[str | None] = mapped_column(String(32))
+    _null("coin", String(16)),
+    _null("network", String(16)),
+    _null("coin_amount", Money),
+    _null("conversion_rate", Money),
+    _null("exchange_fee", Money),
+    _null("commission", Money),
+    _null("address", String(128)),
+    _null("sequence_id", BigInteger),
+    _null("upstream_status", String(32)),
     # Where it stands; `version` goes up by one with every change, and every write names the
     # version it read (compare and set).
-    status: Mapped[str] = mapped_column(String(16))
-    version: Mapped[int] = mapped_column(Integer)
-    received: Mapped[Decimal] = mapped_column(Money)
-    cancel_reason: Mapped[str | None] = mapped_column(String(16))
+    _need("status", String(16)),
+    _need("version", Integer),
+    _need("received", Money),
+    _null("cancel_reason", String(16)),
     # Upstream's refusals of the kiosk's cancel, and when to ask again; the "not found" answers
     # of a transaction that may be lost (the first one's moment, and how many since). Moments of
     # the kiosk's clock exactly, in seconds: the rules compare them at their edges.
-    cancel_refusals: Mapped[int] = mapped_column(Integer, server_default="0")
-    cancel_retry_at: Mapped[float | None] = mapped_column(Double)
-    lost_since: Mapped[float | None] = mapped_column(Double)
-    lost_count: Mapped[int] = mapped_column(Integer, server_default="0")
-    attention: Mapped[list[str]] = mapped_column(Document, default=list)
-    created_at: Mapped[datetime] = mapped_column(Moment)
-    deadline: Mapped[datetime | None] = mapped_column(Moment)
-    paid_at: Mapped[datetime | None] = mapped_column(Moment)
-    closed_at: Mapped[datetime | None] = mapped_column(Moment)
-    seen_at: Mapped[datetime] = mapped_column(Moment)  # when the latest facts written were seen
-    updated_at: Mapped[datetime] = mapped_column(Moment)
+    _need("cancel_refusals", Integer, server_default="0"),
+    _null("cancel_retry_at", Double),
+    _null("lost_since", Double),
+    _need("lost_count", Integer, server_default="0"),
+    _need("attention", Document, default=list),
+    _need("created_at", Moment),
+    _null("deadline", Moment),
+    _null("paid_at", Moment),
+    _null("closed_at", Moment),
+    _need("seen_at", Moment),  # when the latest facts written were seen
+    _need("updated_at", Moment),
     # The Z report that last counted the row (kiosk.reports.closing); its line there says how.
-    z_number: Mapped[int | None] = mapped_column(Integer, index=True)
+    _null("z_number", Integer, index=True),
+    CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in STATUSES) + ")", name="status"),
+    CheckConstraint("version >= 1", name="version"),
+    Index(None, "created_at"),
+    Index(None, "status"),
+    Index(None, "display_id"),
+)
 
-    __table_args__ = (
-        CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in STATUSES) + ")", name="status"),
-        CheckConstraint("version >= 1", name="version"),
-        Index(None, "created_at"),
-        Index(None, "status"),
-        Index(None, "display_id"),
-    )
+# What a person at the shop has to look at, one per transaction (the latest finding), for the
+# operator's "Today" until dismissed: a checkout's (see Sale.attention) or a transaction
+# upstream holds that the kiosk does not know.
+attention_items = Table(
+    "attention", metadata,
+    Column("tx_id", String(64), primary_key=True),
+    _need("kind", String(16)),
+    _need("at", Moment),
+    _need("amount", Money),
+    _need("coin", String(16)),
+    _need("network", String(16)),
+    _null("received", Money),
+    _null("expected", Money),
+    _null("dismissed_at", Moment),
+    Index(None, "at"),
+)
 
+# A day closing: numbered from 1 without gaps, its figures frozen as they were made.
+z_reports = Table(
+    "z_reports", metadata,
+    Column("number", Integer, primary_key=True, autoincrement=False),
+    _null("opened_at", Moment),  # the previous report's making
+    _need("made_at", Moment),
+    _need("made_by", String(80)),
+    _need("figures", Document),
+)
 
-class Item(Base):
-    """What a person at the shop has to look at, one per transaction (the latest finding), for
-    the operator's "Today" until dismissed: a checkout's (see Sale.attention) or a transaction
-    upstream holds that the kiosk does not know."""
-
-    __tablename__ = "attention"
-
-    tx_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    at: Mapped[datetime] = mapped_column(Moment)
-    amount: Mapped[Decimal] = mapped_column(Money)
-    coin: Mapped[str] = mapped_column(String(16))
-    network: Mapped[str] = mapped_column(String(16))
-    received: Mapped[Decimal | None] = mapped_column(Money)
-    expected: Mapped[Decimal | None] = mapped_column(Money)
-    dismissed_at: Mapped[datetime | None] = mapped_column(Moment)
-
-    __table_args__ = (Index(None, "at"),)
-
-
-class ZReport(Base):
-    """A day closing: numbered from 1 without gaps, its figures frozen as they were made."""
-
-    __tablename__ = "z_reports"
-
-    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    opened_at: Mapped[datetime | None] = mapped_column(Moment)  # the previous report's making
-    made_at: Mapped[datetime] = mapped_column(Moment)
-    made_by: Mapped[str] = mapped_column(String(80))
-    figures: Mapped[dict[str, Any]] = mapped_column(Document)
-
-
-class ZLine(Base):
-    """A checkout as a Z report counted it: its status and what was received then, and its
-    export row as it read then. A checkout counted again later (a late payment) has a line in
-    each report that counted it."""
-
-    __tablename__ = "z_lines"
-
-    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
-    z_number: Mapped[int] = mapped_column(ForeignKey("z_reports.number"))
-    checkout_id: Mapped[int] = mapped_column(RowId, ForeignKey("checkouts.id"), index=True)
-    status: Mapped[str] = mapped_column(String(16))
-    received: Mapped[Decimal] = mapped_column(Money)
-    late: Mapped[bool] = mapped_column(Boolean)
-    row: Mapped[dict[str, Any]] = mapped_column(Document)
-
-    __table_args__ = (UniqueConstraint("z_number", "checkout_id"),)
+# A checkout as a Z report counted it: its status and what was received then, and its export
+# row as it read then. A checkout counted again later (a late payment) has a line in each
+# report that counted it.
+z_lines = Table(
+    "z_lines", metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    _need("z_number", Integer, ForeignKey("z_reports.number")),
+    _need("checkout_id", RowId, ForeignKey("checkouts.id"), index=True),
+    _need("status", String(16)),
+    _need("received", Money),
+    _need("late", Boolean),
+    _need("row", Document),
+    UniqueConstraint("z_number", "checkout_id"),
+)
 
 
-checkouts = cast(Table, Sale.__table__)
-attention_items = cast(Table, Item.__table__)
-z_reports = cast(Table, ZReport.__table__)
-z_lines = cast(Table, ZLine.__table__)
+@dataclass(frozen=True)
+class Sale:
+    """A checkout's row as read: who started it, what was asked, what upstream quoted, where it
+    stands (the columns of `checkouts`)."""
+
+    id: int
+    order_id: str | None
+    tx_id: str | None
+    kiosk_ref: str | None
+    started_by_kind: str
+    started_by: str | None
+    display_id: str | None
+    reference: str | None
+    lines: list[dict[str, Any]]
+    note: str | None
+    amount: Decimal
+    tip: Decimal
+    currency: str
+    coin: str | None
+    network: str | None
+    coin_amount: Decimal | None
+    conversion_rate: Decimal | None
+    exchange_fee: Decimal | None
+    commission: Decimal | None
+    address: str | None
+    sequence_id: int | None
+    upstream_status: str | None
+    status: str
+    version: int
+    received: Decimal
+    cancel_reason: str | None
+    cancel_refusals: int
+    cancel_retry_at: float | None
+    lost_since: float | None
+    lost_count: int
+    attention: list[str]
+    created_at: datetime
+    deadline: datetime | None
+    paid_at: datetime | None
+    closed_at: datetime | None
+    seen_at: datetime
+    updated_at: datetime
+    z_number: int | None
+
+    @classmethod
+    def of(cls, row: Mapping[Any, Any]) -> Sale:
+        return cls(**{f.name: row[f.name] for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class Item:
+    """An attention item's row as read (the columns of `attention_items`)."""
+
+    tx_id: str
+    kind: str
+    at: datetime
+    amount: Decimal
+    coin: str
+    network: str
+    received: Decimal | None
+    expected: Decimal | None
+    dismissed_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Mapping[Any, Any]) -> Item:
+        return cls(**{f.name: row[f.name] for f in fields(cls)})

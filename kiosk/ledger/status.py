@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import migrate
+from . import revision
 from .database import describe
 from .schema import checkouts
 
@@ -31,15 +31,15 @@ class LedgerState:
 def state(engine: Engine, count: bool = True) -> LedgerState:
     """Ask the database: its revision, and with `count` its rows. A database that does not
     answer gives reachable=False and the kind of error (its message may name the server's user)."""
-    head = migrate.head()
+    head = revision.HEAD
     try:
         with engine.connect() as conn:
-            revision = migrate.current(conn)
+            found = revision.current(conn)
             rows: int | None = None
             if count:
-                rows = 0 if revision is None else int(
+                rows = 0 if found is None else int(
                     conn.execute(select(func.count()).select_from(checkouts)).scalar_one())
     except SQLAlchemyError as exc:
         cause = getattr(exc, "orig", None) or exc
         return LedgerState(describe(engine), False, None, head, None, type(cause).__name__)
-    return LedgerState(describe(engine), True, revision, head, rows)
+    return LedgerState(describe(engine), True, found, head, rows)

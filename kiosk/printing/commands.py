@@ -1,15 +1,18 @@
 """A receipt as ESC/POS commands, through python-escpos: text in the printer's code page, or a
-raster image for right-to-left languages, always ending with a paper cut."""
+raster image for right-to-left languages, always ending with a paper cut.
+
+python-escpos and Pillow (with its barcode, QR and capability tables: about 9 MB) are imported
+when a print job is made, not by every web worker that never prints."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from escpos.printer import Dummy
-from PIL import Image
-
-from .raster import draw
 from .receipt import Receipt, Row, rows, text_lines
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 # The printer's code page per language (ESC t): PC857 holds every Turkish letter; PC858 the
 # western European ones and the euro; PC866 Cyrillic. A language missing here prints in PC858.
@@ -40,6 +43,8 @@ def printable_in(page: str) -> Callable[[str], bool]:
 def receipt_bytes(receipt: Receipt, columns: int) -> bytes:
     """The whole print job of one receipt: initialise, the receipt, feed and cut."""
     if receipt.rtl:
+        from .raster import draw
+
         return image_bytes(draw(rows(receipt), columns, rtl=True))
     preferred = code_page(receipt.language)
     for page in (preferred, *(p for p in FALLBACK_PAGES if p != preferred)):
@@ -50,6 +55,8 @@ def receipt_bytes(receipt: Receipt, columns: int) -> bytes:
 
 
 def text_bytes(items: list[Row], columns: int, page: str = DEFAULT_CODE_PAGE) -> bytes:
+    from escpos.printer import Dummy
+
     printer = Dummy(profile=PROFILE)
     printer.hw("INIT")
     printer.charcode(page)
@@ -66,6 +73,8 @@ def text_bytes(items: list[Row], columns: int, page: str = DEFAULT_CODE_PAGE) ->
 
 
 def image_bytes(image: Image.Image) -> bytes:
+    from escpos.printer import Dummy
+
     printer = Dummy(profile=IMAGE_PROFILE)
     printer.hw("INIT")
     printer.image(image, impl="bitImageRaster", fragment_height=960)
@@ -81,6 +90,8 @@ def lines_bytes(title: str, lines: list[tuple[str, str]], columns: int, language
     items += [Row("center", title, strong=True), Row("rule")]
     items += [Row("pair", label, value) if value else Row("text", label) for label, value in lines]
     if rtl:
+        from .raster import draw
+
         return image_bytes(draw(items, columns, rtl=True))
     # The code page that holds the most of its letters (a cashier's name), the language's first.
     preferred = code_page(language)

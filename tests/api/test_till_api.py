@@ -16,40 +16,21 @@ import requests
 
 from kiosk import money
 
-from ..api_support import DisplayBrowser, Till, display_paired_by, keys_cli, make_key, store_of, till_of
+from ..api_support import (
+    DisplayBrowser,
+    Till,
+    display_paired_by,
+    error,
+    keys_cli,
+    make_key,
+    store_of,
+    till_of,
+)
 from ..conftest import free_port
 from ..support import Gunicorn
 
 DOCUMENT = json.loads((Path(__file__).parent.parent.parent / "kiosk/api/openapi.json").read_text())
 CHECKOUT_FIELDS = DOCUMENT["components"]["schemas"]["Checkout"]["required"]
-
-
-@pytest.fixture(scope="module")
-def server(sandbox_server, tmp_path_factory):
-    state = tmp_path_factory.mktemp("api-state")
-    kiosk = Gunicorn(sandbox_server.url, state, free_port(), MIN_AMOUNT="10", MAX_AMOUNT="5000",
-                     CREATE_LIMIT="1000/60", API_RATE_LIMIT="100000/60", POLL_INTERVAL="2")
-    kiosk.state = state
-    kiosk.key = make_key(state, "till-1")
-    yield kiosk
-    kiosk.stop()
-
-
-@pytest.fixture
-def till(server, sandbox) -> Till:
-    return till_of(server)
-
-
-@pytest.fixture
-def display(server, till) -> DisplayBrowser:
-    return display_paired_by(server, till)
-
-
-def error(response: requests.Response) -> tuple[int, str]:
-    body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
-    assert body["error"]["message"]
-    return response.status_code, body["error"]["code"]
 
 
 # -- keys -----------------------------------------------------------------------------------------

@@ -14,36 +14,7 @@ import uuid
 import pytest
 import requests
 
-from ..api_support import DisplayBrowser, Till, display_paired_by, make_key, till_of
-from ..conftest import free_port
-from ..support import Gunicorn
-
-
-@pytest.fixture(scope="module")
-def server(sandbox_server, tmp_path_factory):
-    state = tmp_path_factory.mktemp("attack-state")
-    kiosk = Gunicorn(sandbox_server.url, state, free_port(), MIN_AMOUNT="10", MAX_AMOUNT="5000",
-                     CREATE_LIMIT="1000/60", API_RATE_LIMIT="100000/60", POLL_INTERVAL="2")
-    kiosk.state = state
-    kiosk.key = make_key(state, "till-1")
-    yield kiosk
-    kiosk.stop()
-
-
-@pytest.fixture
-def till(server, sandbox) -> Till:
-    return till_of(server)
-
-
-@pytest.fixture
-def display(server, till) -> DisplayBrowser:
-    return display_paired_by(server, till)
-
-
-def error(response: requests.Response) -> tuple[int, str]:
-    body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
-    return response.status_code, body["error"]["code"]
+from ..api_support import DisplayBrowser, Till, error, make_key
 
 
 def tracebacks(server) -> int:

@@ -5,6 +5,7 @@ screenshots of each screen that prints."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -36,8 +37,10 @@ def kiosk_printing(playwright_driver):
 
 
 def receipt_frame(page):
-    frame = next((f for f in page.frames if "/receipt/" in f.url), None)
-    assert frame is not None, [f.url for f in page.frames]
+    """The screen's receipt frame, once it has its receipt (it starts as an empty frame)."""
+    frame = page.get_by_test_id("print-frame").element_handle().content_frame()
+    assert frame is not None
+    frame.wait_for_url(re.compile(r"/receipt/"))
     return frame
 
 

@@ -102,3 +102,10 @@ def test_upstream_gets_the_amount_to_the_currencys_digits(amount, currency, sent
 
     assert dump_json({"currencyAmount": money.wire(Decimal(amount), currency)}) == (
         f'{{"currencyAmount": {sent}}}')
+
+
+def test_every_known_currencys_sign_is_the_one_cldr_gives():
+    # The table of signs saves a worker CLDR's data of five languages: it must say what they say.
+    assert {code: money.symbol(code) for code in money.known()} == {
+        code: money.cldr_symbol(code) for code in money.known()}
+    assert money.symbol("TRY") == "₺" and money.symbol("KWD") == "KWD"

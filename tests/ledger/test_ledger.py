@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from kiosk.ledger import Entry, Ledger, Line, make_engine
 from kiosk.ledger.migrate import head
-from kiosk.ledger.schema import Base
+from kiosk.ledger.schema import metadata
 
 HEAD = head()  # the newest migration
 
@@ -195,8 +195,30 @@ def test_a_float_is_never_money(ledger):
 def test_the_migrations_make_the_schema_the_code_describes(ledger):
     with ledger.engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}),
-                                 Base.metadata)
+                                 metadata)
     assert diffs == []
+
+
+def test_the_head_a_worker_checks_is_the_one_alembic_finds():
+    """Workers compare the schema's revision with kiosk.ledger.revision.HEAD, without Alembic: a
+    new migration must move it too, or every worker would upgrade (or never see it)."""
+    from kiosk.ledger import revision
+
+    assert head() == revision.HEAD
+
+
+def test_the_revision_read_without_alembic_is_the_one_alembic_reads(ledger):
+    from alembic.runtime.migration import MigrationContext as Context
+
+    from kiosk.ledger import revision
+
+    with ledger.engine.connect() as conn:
+        assert revision.current(conn) == Context.configure(conn).get_current_revision() == head()
+    empty = make_engine(f"sqlite:///{ledger.engine.url.database}.empty") \
+        if ledger.engine.dialect.name == "sqlite" else None
+    if empty is not None:  # no schema yet: no revision, as Alembic says
+        with empty.connect() as conn:
+            assert revision.current(conn) is None
 
 
 def test_an_upgrade_twice_changes_nothing(ledger):

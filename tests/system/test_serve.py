@@ -159,3 +159,64 @@ def test_a_stop_ends_the_watcher_and_never_starts_it_again(sandbox, tmp_path, mo
         assert "Shutting down gracefully" in log and "All workers have stopped" in log
         assert "Received SIGINT" not in log and "shut down now" not in log
     assert "Traceback" not in log
+
+
+# -- what a worker loads ------------------------------------------------------------------------
+
+# A web worker as gunicorn runs it: the app built, a customer's checkout started, its status
+# polled, the readiness probe asked. Prints what it wrote and which of the heavy libraries it loaded.
+WORKER = """
+import json, re, sys
+from kiosk.app import create_app
+
+app = create_app()
+web = app.test_client()
+html = web.get("/").get_data(as_text=True)
+form = {name: re.search(rf'name="{name}" value="([^"]*)"', html).group(1) for name in ("csrf_token", "nonce")}
+started = web.post("/", data={**form, "amount": "300"})
+tx = started.headers["Location"].rsplit("/", 1)[1]
+poll = web.get(f"/pay/{tx}/status", headers={"HX-Request": "true"})
+ready = web.get("/readyz")
+row = app.extensions["kiosk"].ledger.get(tx_id=tx)
+heavy = ("alembic", "mako", "psycopg", "sqlalchemy.orm", "escpos", "PIL")
+print(json.dumps({"started": started.status_code, "poll": poll.status_code, "ready": ready.status_code,
+                  "status": row and row.status, "loaded": [m for m in heavy if m in sys.modules]}))
+"""
+
+
+def worker_run(sandbox_url: str, state: Path, upgraded: bool) -> dict:
+    import json
+    import subprocess
+    import sys
+
+    from kiosk.sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD
+
+    env = {**os.environ, "KIOSK_API_URL": sandbox_url, "KIOSK_API_EMAIL": DEFAULT_EMAIL,
+           "KIOSK_API_PASSWORD": DEFAULT_PASSWORD, "KIOSK_SECRET_KEY": "test-secret-key-0123456789",
+           "KIOSK_STATE_DIR": str(state), "KIOSK_COINS": "TRX:TRX", "KIOSK_WATCHER": "off"}
+    env.pop("KIOSK_DATABASE_URL", None)
+    if upgraded:  # as `kiosk serve` does before its workers start
+        subprocess.run([sys.executable, "-m", "kiosk.cli", "db", "upgrade"], env=env, check=True,
+                       capture_output=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", WORKER], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_worker_serving_customers_loads_no_migration_tool_nor_unused_driver(sandbox, tmp_path):
+    """The schema is upgraded before the workers start; a worker checks its revision with one
+    plain query. Alembic (and Mako, its templates), the ORM, PostgreSQL's driver on SQLite and
+    the printer's libraries stay out of it: about 30 MB a worker."""
+    seen = worker_run(sandbox.url, tmp_path, upgraded=True)
+    assert (seen["started"], seen["poll"], seen["ready"]) == (303, 200, 200)
+    assert seen["status"] == "waiting"  # the checkout's row is in the ledger
+    assert seen["loaded"] == []
+
+
+def test_a_worker_finding_the_schema_behind_upgrades_it_at_its_first_write(sandbox, tmp_path):
+    """The edge: a ledger that was not upgraded at start (away, or a process that never
+    upgrades) is brought up to date by the first write, with Alembic, and the sale is kept."""
+    seen = worker_run(sandbox.url, tmp_path, upgraded=False)
+    assert (seen["started"], seen["poll"]) == (303, 200)
+    assert seen["status"] == "waiting"
+    assert "alembic" in seen["loaded"]

@@ -368,3 +368,12 @@ def test_reports_speak_the_staff_language_whatever_the_shops_customers_read(make
     unlock_staff(web)
     for page in ("/operator/today", "/operator/reports"):
         assert '<html lang="en" dir="ltr">' in web.get(page).get_data(as_text=True), page
+
+
+def test_each_customer_languages_direction_is_the_one_cldr_gives():
+    from kiosk import i18n
+
+    assert set(i18n.DIRECTIONS) == set(i18n.CUSTOMER_LANGUAGES)
+    assert {code: i18n.direction(code) for code in i18n.CUSTOMER_LANGUAGES} == {
+        code: i18n.cldr_direction(code) for code in i18n.CUSTOMER_LANGUAGES}
+    assert i18n.direction("ar") == "rtl" and i18n.direction("tr") == "ltr"

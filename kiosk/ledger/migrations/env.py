@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from alembic import context
 
-from kiosk.ledger.schema import Base
+from kiosk.ledger.schema import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:
     raise RuntimeError("the ledger's migrations run through `kiosk db upgrade` (kiosk.ledger.migrate)")
 
-context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True,
+context.configure(connection=connection, target_metadata=metadata, render_as_batch=True,
                   compare_type=True)
 with context.begin_transaction():
     context.run_migrations()

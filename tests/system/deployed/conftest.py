@@ -46,14 +46,16 @@ def _tool(name: str, *paths: str) -> str:
     return str(found)
 
 
-def render(conf: str, *, http_port: int, https_port: int, upstream: str, cert: Path, key: Path) -> str:
+def render(conf: str, *, http_port: int, https_port: int, upstream: str | list[str], cert: Path,
+           key: Path) -> str:
     """The documented configuration with this run's ports, paths and upstream."""
     replacements = [
         (r"(?m)^(\s*listen\s+)80;", rf"\g<1>127.0.0.1:{http_port};", 1),
         (r"(?m)^(\s*listen\s+)443(\s)", rf"\g<1>127.0.0.1:{https_port}\g<2>", 2),
         (r"(?m)^(\s*ssl_certificate\s+)\S+;", rf"\g<1>{cert};", 1),
         (r"(?m)^(\s*ssl_certificate_key\s+)\S+;", rf"\g<1>{key};", 1),
-        (r"(?m)^(\s*server\s+)127\.0\.0\.1:8000;", rf"\g<1>{upstream};", 1),
+        (r"(?m)^(\s*server\s+)127\.0\.0\.1:8000;",
+         "\n".join(rf"\g<1>{one};" for one in ([upstream] if isinstance(upstream, str) else upstream)), 1),
     ]
     for pattern, replacement, expected in replacements:
         conf, count = re.subn(pattern, replacement, conf)
@@ -73,26 +75,36 @@ def _wait_for_port(port: int, proc: subprocess.Popen, log: Path) -> None:
             time.sleep(0.05)
 
 
-# Module scope: `kiosk serve` runs its watcher, which reads its open checkouts from the shared
-# sandbox; stopped with this module, it never adds calls to another test's count.
-@pytest.fixture(scope="module")
-def site(sandbox_server, tmp_path_factory):
+@dataclass
+class Nginx:
+    """Debian's nginx with the documented configuration, serving this run's certificate."""
+
+    proc: subprocess.Popen
+    http_port: int
+    https_port: int
+    error_log: Path
+    access_log: Path
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGQUIT)  # graceful: finish the open requests, then stop
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def start_nginx(tmp: Path, upstream: str | list[str]) -> Nginx:
+    """nginx in `tmp` for HOST (a self-signed certificate made here), in front of `upstream`:
+    one `kiosk serve` address, or several (a fleet's hosts, taken in turn)."""
     nginx = _tool("nginx", "/usr/sbin/nginx")
     openssl = _tool("openssl", "/usr/bin/openssl")
-    tmp = tmp_path_factory.mktemp("https")
     cert, key = tmp / "cert.pem", tmp / "key.pem"
     subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                     "-nodes", "-days", "2", "-subj", f"/CN={HOST}", "-addext", f"subjectAltName=DNS:{HOST}",
                     "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
-
-    kiosk_port, http_port, https_port = free_port(), free_port(), free_port()
-    kiosk = Gunicorn(sandbox_server.url, tmp_path_factory.mktemp("kiosk-state"), kiosk_port,
-                     BEHIND_PROXY="true", SECURE_COOKIES="true", OPERATOR_PIN=PIN,
-                     COINS="TRX:TRX,USDT:TRX", POLL_INTERVAL="1", CREATE_LIMIT="100/60")
-
+    http_port, https_port = free_port(), free_port()
     (tmp / "kiosk.conf").write_text(render(NGINX_CONF.read_text(), http_port=http_port,
-                                           https_port=https_port, upstream=f"127.0.0.1:{kiosk_port}",
-                                           cert=cert, key=key))
+                                           https_port=https_port, upstream=upstream, cert=cert, key=key))
     # The main context a distribution's nginx.conf would give, with everything in this folder.
     # As root, nginx would switch its workers to `nobody`, who cannot write here.
     user = "user root;\n" if os.geteuid() == 0 else ""
@@ -110,26 +122,49 @@ def site(sandbox_server, tmp_path_factory):
     check = subprocess.run([*command, "-t"], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    running = Nginx(proc, http_port, https_port, error_log, tmp / "access.log")
     try:
         _wait_for_port(https_port, proc, error_log)
-        yield Site(url=f"https://{HOST}:{https_port}", http_url=f"http://127.0.0.1:{http_port}",
-                   https_port=https_port, kiosk=kiosk, nginx_log=error_log)
+    except BaseException:
+        running.stop()
+        raise
+    return running
+
+
+def launch_chromium(playwright_driver):
+    """Chromium that reaches HOST on loopback and accepts this run's certificate."""
+    _need("chromium", CHROMIUM)
+    return playwright_driver.chromium.launch(
+        executable_path=CHROMIUM, headless=True,
+        args=[*ARGS, "--ignore-certificate-errors", f"--host-resolver-rules=MAP {HOST} 127.0.0.1"],
+    )
+
+
+# Module scope: `kiosk serve` runs its watcher, which reads its open checkouts from the shared
+# sandbox; stopped with this module, it never adds calls to another test's count.
+@pytest.fixture(scope="module")
+def site(sandbox_server, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("https")
+    kiosk_port = free_port()
+    kiosk = Gunicorn(sandbox_server.url, tmp_path_factory.mktemp("kiosk-state"), kiosk_port,
+                     BEHIND_PROXY="true", SECURE_COOKIES="true", OPERATOR_PIN=PIN,
+                     COINS="TRX:TRX,USDT:TRX", POLL_INTERVAL="1", CREATE_LIMIT="100/60")
+    try:
+        nginx = start_nginx(tmp, f"127.0.0.1:{kiosk_port}")
+    except BaseException:
+        kiosk.stop()
+        raise
+    try:
+        yield Site(url=f"https://{HOST}:{nginx.https_port}", http_url=f"http://127.0.0.1:{nginx.http_port}",
+                   https_port=nginx.https_port, kiosk=kiosk, nginx_log=nginx.error_log)
     finally:
-        proc.send_signal(signal.SIGQUIT)  # graceful: finish the open requests, then stop
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        nginx.stop()
         kiosk.stop()
 
 
 @pytest.fixture(scope="module")
 def https_browser(site, playwright_driver):
-    _need("chromium", CHROMIUM)
-    browser = playwright_driver.chromium.launch(
-        executable_path=CHROMIUM, headless=True,
-        args=[*ARGS, "--ignore-certificate-errors", f"--host-resolver-rules=MAP {HOST} 127.0.0.1"],
-    )
+    browser = launch_chromium(playwright_driver)
     yield browser
     browser.close()
 
