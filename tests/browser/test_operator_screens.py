@@ -45,6 +45,13 @@ def test_operator_screens(page, kiosk_server, sandbox, watcher):
     page.get_by_test_id("unlock").click()
     expect(page.get_by_test_id("paid-total")).to_have_text("₺300,00")
     shot(page, "21-operator-today")
+    # At the tablet's 1280 px, in Turkish (the longest staff words), the nav is one row and the
+    # shop's name one line.
+    tops = page.evaluate("[...document.querySelectorAll('.opnav .button, .opnav button')]"
+                         ".map(e => Math.round(e.getBoundingClientRect().top))")
+    assert len(tops) == 8 and len(set(tops)) == 1, tops
+    brand = page.locator(".brand").bounding_box()
+    assert brand["height"] < 40, brand
     page.get_by_test_id("nav-history").click()
     expect(page.get_by_test_id("history-row")).to_have_count(1)
     shot(page, "22-operator-history")

@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 
 from kiosk.checkout import LocalStore, Outcome
 from kiosk.cryptom import NotFound
+from kiosk.cryptom.tokens import MemoryTokenStore
 from kiosk.ledger import Ledger, make_engine
 
 from ..desk import T0
@@ -300,6 +301,23 @@ def test_a_ledger_that_fails_while_cancelling_gives_the_calm_state(desk, tmp_pat
         assert d.checkout.cancel_reason(tx) == "customer"
 
 
+def test_the_deadlines_cancel_the_ledger_fails_to_write_shows_expired(desk, tmp_path):
+    """The deadline's DELETE confirmed, its result unwritten: the lease's reason tells the screen
+    expired (not cancelled), with the transaction upstream showed."""
+    d = desk(payment_timeout=60,
+             ledger=FailingLedger(make_engine(f"sqlite:///{tmp_path / 'failing-ledger.sqlite3'}")))
+    with time_machine.travel(T0, tick=False) as clock:
+        tx = d.start()
+        clock.shift(60)
+        d.ledger.failing = True
+        view = d.view(tx)
+        assert (view.outcome, view.reconnecting) == (Outcome.EXPIRED, False)
+        assert view.tx.id == tx and view.tx.status_raw == "CANCELLED"
+        assert d.checkout.cancel_reason(tx) is None and d.store.get(f"cancel:{tx}") == "deadline"
+        assert d.view(tx).outcome is Outcome.EXPIRED and d.calls("cancel") == 1  # the next look writes it
+        assert d.checkout.cancel_reason(tx) == "deadline"
+
+
 class FailingStore(LocalStore):
     """The store fails a write (its file locked by another process for too long): `failing`
     names the operations that fail, once each, for keys starting with `prefix`."""
@@ -342,3 +360,82 @@ def test_a_store_that_fails_while_cancelling_gives_the_calm_state(desk, tmp_path
         clock.shift(60)
         assert cancel(d, tx, "till").outcome is Outcome.CANCELLED and d.calls("cancel") == 1
         assert d.checkout.cancel_reason(tx) == ("till" if "add" in failing else "customer")
+
+
+@pytest.mark.parametrize("status", [404, 503], ids=["not found", "no answer"])
+def test_a_delete_without_an_answer_while_the_store_is_away_leaves_the_lease_to_expire(desk, tmp_path, caplog,
+                                                                                       status):
+    d = desk()
+    d.store = d.checkout.store = FailingStore(tmp_path / "failing.sqlite3")
+    with time_machine.travel(T0, tick=False):
+        tx = d.start()
+        d.store.failing = {"delete"}
+        d.sandbox.faults(fail_next=1, fail_status=status, only="cancel")
+        view = cancel(d, tx)
+        assert (view.outcome, view.reconnecting) == (Outcome.WAITING, True) and d.calls("cancel") == 1
+        assert d.store.get(f"cancel:{tx}") == "customer" and d.checkout.cancel_reason(tx) is None
+        said = f"could not clear the cancel marker of {tx}"
+        assert [r.getMessage() for r in caplog.records].count(said) == 1
+
+
+class TokensAway(MemoryTokenStore):
+    """The fleet's token store (Redis) away for the next read: not an answer of upstream's."""
+
+    away = False
+
+    def load(self):
+        if self.away:
+            self.away = False
+            raise ConnectionError("Error 111 connecting to the token store")
+        return super().load()
+
+
+def test_a_cancel_whose_client_fails_unexpectedly_is_never_claimed_and_is_logged(desk, caplog):
+    d = desk()
+    d.client.tokens = TokensAway()
+    with time_machine.travel(T0, tick=False):
+        tx = d.start()
+        d.client.tokens.away = True
+        view = cancel(d, tx)
+        assert (view.outcome, view.reconnecting, view.notice) == (Outcome.WAITING, True, "cancel_failed")
+        assert d.calls("cancel") == 0 and d.store.get(f"cancel:{tx}") is None
+        failed = [r for r in caplog.records if r.getMessage() == f"cancelling {tx} failed"]
+        assert len(failed) == 1 and failed[0].exc_info[0] is ConnectionError
+        assert cancel(d, tx).outcome is Outcome.CANCELLED and d.calls("cancel") == 1
+
+
+class StopsAnswering(Ledger):
+    """The ledger answers `answers` more reads of a row, then stops (None: it answers)."""
+
+    answers: int | None = None
+
+    def row(self, tx_id):
+        if self.answers is not None:
+            if self.answers == 0:
+                raise OperationalError("SELECT checkouts", {}, Exception("could not connect to server"))
+            self.answers -= 1
+        return super().row(tx_id)
+
+
+@pytest.mark.parametrize("store_fails", [False, True], ids=["lease freed", "store away too"])
+def test_a_ledger_that_stops_answering_once_the_lease_is_taken_sends_no_delete(desk, tmp_path, caplog,
+                                                                               store_fails):
+    """The lease is taken, then the row cannot be read again: nothing is sent, the screen says
+    reconnecting, and the lease is freed (when the store can) so the next tap cancels at once."""
+    d = desk(ledger=StopsAnswering(make_engine(f"sqlite:///{tmp_path / 'stops.sqlite3'}")))
+    d.store = d.checkout.store = FailingStore(tmp_path / "failing.sqlite3")
+    with time_machine.travel(T0, tick=False):
+        tx = d.start()
+        d.ledger.answers = 1  # the cancel's first read of the row; not the one under the lease
+        d.store.failing = {"delete"} if store_fails else set()
+        view = cancel(d, tx)
+        assert (view.outcome, view.reconnecting, view.notice) == (Outcome.WAITING, True, "cancel_failed")
+        assert d.calls("cancel") == 0 and d.upstream(tx)["status"] == "PENDING"
+        assert d.store.get(f"cancel:{tx}") == ("customer" if store_fails else None)
+        said = f"could not clear the cancel marker of {tx}"
+        assert any(r.getMessage() == said for r in caplog.records) is store_fails
+        d.ledger.answers = None
+        view = cancel(d, tx, "till")
+        assert view.outcome is (Outcome.WAITING if store_fails else Outcome.CANCELLED)
+        assert d.calls("cancel") == (0 if store_fails else 1)
+

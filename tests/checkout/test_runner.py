@@ -167,17 +167,28 @@ class CancelledMeanwhile(LocalStore):
     is gone."""
 
     other = None  # the other host's call, run once
+    fails_after = False  # this host's clearing of its lease fails (the store away for a moment)
 
     def get(self, key):
         if key.startswith("cancel:") and self.other is not None:
             other, self.other = self.other, None
             other()
+            self.failing = self.fails_after
         return super().get(key)
 
+    def delete(self, key):
+        if key.startswith("cancel:") and getattr(self, "failing", False):
+            self.failing = False
+            raise OSError("the store is away")
+        super().delete(key)
 
-def test_a_host_that_read_the_row_before_another_cancelled_sends_no_second_delete(desk, tmp_path):
+
+@pytest.mark.parametrize("store_fails", [False, True], ids=["lease freed", "store away"])
+def test_a_host_that_read_the_row_before_another_cancelled_sends_no_second_delete(desk, tmp_path, caplog,
+                                                                                  store_fails):
     d = desk(payment_timeout=60)
     d.store = d.checkout.store = CancelledMeanwhile(tmp_path / "meanwhile.sqlite3")
+    d.store.fails_after = store_fails
     other = d.another_worker(payment_timeout=60)
     with time_machine.travel(T0, tick=False) as clock:
         tx = d.start()
@@ -185,8 +196,37 @@ def test_a_host_that_read_the_row_before_another_cancelled_sends_no_second_delet
         clock.shift(60)
         d.store.other = lambda: other.cancel(record, "till")
         assert d.view(record.tx_id).outcome is Outcome.CANCELLED
+        # This host's lease, taken after the other's was gone, is freed (or left to expire).
+        assert d.store.get(f"cancel:{tx}") == ("deadline" if store_fails else None)
     assert d.calls("cancel") == 1 and d.checkout.cancel_reason(tx) == "till"
     assert d.events(tx).count("cancelled") == 1
+    said = f"could not clear the cancel marker of {tx}"
+    assert any(r.getMessage() == said for r in caplog.records) is store_fails
+
+
+def test_a_host_that_finds_another_was_refused_reads_upstream_afresh(desk, tmp_path):
+    """Under its lease this host finds another host's refused DELETE and its wait: it sends none,
+    and looks at upstream as it is now (coins came meanwhile), never at the answer the screens
+    share."""
+    d = desk(payment_timeout=60, share_seconds=1.5)
+    d.store = d.checkout.store = CancelledMeanwhile(tmp_path / "meanwhile.sqlite3")
+    other = d.another_worker(payment_timeout=60, share_seconds=1.5)
+
+    def refused() -> None:
+        d.sandbox.pay(tx, share="half")
+        d.sandbox.faults(fail_next=1, fail_status=403, only="cancel")
+        other.cancel(record, "till")
+
+    with time_machine.travel(T0, tick=False) as clock:
+        tx = d.start()
+        record = d.checkout.record(tx)
+        clock.shift(60)
+        d.store.other = refused
+        view = d.view(tx)
+        assert (view.outcome, view.tx.is_partial) == (Outcome.PARTLY_PAID, True)
+        assert d.calls("cancel") == 1 and d.store.get(f"cancel:{tx}") is None
+    row = d.ledger.get(tx_id=tx)
+    assert (row.status, row.cancel_refusals, row.cancel_reason) == ("partly_paid", 1, None)
 
 
 class Follower:
@@ -244,12 +284,16 @@ class TakenMeanwhile(LocalStore):
     """Another host takes the cancel's lease between this host's read of it and its own try."""
 
     take = False
+    then_gone = False  # ... and lets it go at this host's next read of it (its DELETE got no answer)
 
     def get(self, key):
         if key.startswith("cancel:") and self.take:
             self.take = False
             super().add(key, "till", ttl=60)
             return None
+        if key.startswith("cancel:") and self.then_gone and super().get(key) is not None:
+            self.then_gone = False
+            super().delete(key)
         return super().get(key)
 
 
@@ -258,15 +302,30 @@ def test_a_lease_another_host_took_first_means_only_a_look(desk, tmp_path):
     d.store = d.checkout.store = TakenMeanwhile(tmp_path / "taken.sqlite3")
     with time_machine.travel(T0, tick=False) as clock:
         tx = d.start()
+        assert d.view(tx).outcome is Outcome.WAITING  # an answer shared with the other screens
         d.sandbox.pay(tx, share="half")
         d.store.take = True
         reads = d.calls("detail")
-        view = d.checkout.cancel(d.checkout.record(tx))
+        view = d.checkout.cancel(d.checkout.record(tx))  # reads afresh: never the shared answer
         assert (view.outcome, view.reconnecting, view.notice) == (Outcome.PARTLY_PAID, False, None)
         assert d.calls("cancel") == 0 and d.calls("detail") == reads + 1 and view.tx.is_partial
         clock.shift(60)  # the other host's lease has gone, and nothing came of it: this one cancels
         assert d.checkout.cancel(d.checkout.record(tx)).outcome is Outcome.PARTIAL_KEPT
         assert d.calls("cancel") == 1 and d.checkout.cancel_reason(tx) == "customer"
+
+
+def test_a_lease_another_host_took_and_let_go_means_only_a_look_in_this_run(desk, tmp_path):
+    """Past the deadline, another host takes the lease first and lets it go with nothing done:
+    this run only looks (one DELETE per run at most); the next look sends it."""
+    d = desk(payment_timeout=60)
+    d.store = d.checkout.store = TakenMeanwhile(tmp_path / "taken.sqlite3")
+    with time_machine.travel(T0, tick=False) as clock:
+        tx = d.start()
+        clock.shift(60)
+        d.store.take = d.store.then_gone = True
+        view = d.view(tx)
+        assert (view.outcome, d.calls("cancel"), d.store.get(f"cancel:{tx}")) == (Outcome.WAITING, 0, None)
+        assert d.view(tx).outcome is Outcome.EXPIRED and d.calls("cancel") == 1
 
 
 def test_the_watchers_look_at_a_closed_checkout_reads_upstream_afresh(desk):

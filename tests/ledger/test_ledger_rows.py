@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import event, text
 
 from kiosk.ledger import Entry, Ledger, Line, make_engine
+from kiosk.ledger.book import Conflict
 
 T0 = 1_800_000_000.0
 
@@ -85,6 +87,8 @@ def test_rows_come_in_the_order_they_were_started(ledger):
     for tx_id, created in (("b", T0 + 20), ("a", T0 + 10), ("c", T0 + 10)):
         ledger.record(started(tx_id, created))
     assert [row.tx_id for row in ledger.all()] == ["a", "c", "b"]  # by start, then as written
+    ledger.record(started("a", T0 + 10, at=T0 + 30, status="paid"))  # a change keeps its place
+    assert [row.tx_id for row in ledger.all()] == ["a", "c", "b"]
 
 
 # -- attention items ------------------------------------------------------------------------------
@@ -126,6 +130,49 @@ def test_items_come_newest_first(ledger):
     assert [item.tx_id for item in ledger.attention()] == ["b", "d", "c", "a"]
 
 
+class Meanwhile:
+    """Another writer's turn just before each of this ledger's statements on the attention
+    items (`before`: a statement's first words, and what the other writer does then). Only on
+    PostgreSQL: on SQLite the update's write lock keeps every other writer out until the insert."""
+
+    def __init__(self, ledger: Ledger, url: str, **before) -> None:
+        if not url.startswith("postgresql"):
+            pytest.skip("SQLite's write lock leaves no moment between the update and the insert")
+        self.engine, self.other, self.before = ledger.engine, make_engine(url), before
+
+    def __enter__(self) -> Meanwhile:
+        event.listen(self.engine, "before_cursor_execute", self.turn)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        event.remove(self.engine, "before_cursor_execute", self.turn)
+        self.other.dispose()
+
+    def turn(self, conn, cursor, statement, *args) -> None:
+        for start, sql in self.before.items():
+            if statement.startswith(start.replace("_", " ")) and "attention" in statement:
+                with self.other.begin() as other:
+                    other.execute(text(sql))
+
+
+NOTED = ("INSERT INTO attention (tx_id, kind, at, amount, coin, network) "
+         "VALUES ('tx1', 'partial', now(), 300, 'TRX', 'TRX') ON CONFLICT DO NOTHING")
+
+
+def test_an_item_another_writer_noted_first_is_written_over(ledger, ledger_url):
+    with Meanwhile(ledger, ledger_url, INSERT_INTO=NOTED):
+        ledger.note("tx1", "see_cashier", T0 + 6, Decimal("300"), "TRX", "TRX")
+    [item] = ledger.attention()
+    assert (item.kind, item.at, item.amount) == ("see_cashier", datetime.fromtimestamp(T0 + 6, UTC),
+                                                 Decimal("300"))
+
+
+def test_an_item_other_writers_keep_changing_is_refused_by_name(ledger, ledger_url):
+    with Meanwhile(ledger, ledger_url, UPDATE="DELETE FROM attention", INSERT_INTO=NOTED), \
+            pytest.raises(Conflict, match="^the attention item of tx1 kept changing$"):
+        ledger.note("tx1", "see_cashier", T0 + 6, Decimal("300"), "TRX", "TRX")
+
+
 # -- entries kept while the ledger was away ---------------------------------------------------------
 
 
@@ -148,6 +195,8 @@ def test_an_entry_kept_as_text_comes_back_exactly():
     assert back.lines[1].unit_amount == Decimal("10") and isinstance(back.created, float)
     sparse = Entry(at=T0, tx_id="tx2")
     assert sparse.to_json() == {"at": T0, "tx_id": "tx2", "attention": []}
-    assert Entry.from_json({"at": str(T0), "tx_id": "tx2", "created": "1800000000.5", "sequence_id": "7",
-                            "received": 1.5}) == Entry(at=T0, tx_id="tx2", created=T0 + 0.5, sequence_id=7,
-                                                        received=Decimal("1.5"))
+    back = Entry.from_json({"at": str(T0), "tx_id": "tx2", "created": "1800000000.5",
+                            "deadline": "1800000600.5", "sequence_id": "7", "received": 1.5})
+    assert back == Entry(at=T0, tx_id="tx2", created=T0 + 0.5, deadline=T0 + 600.5, sequence_id=7,
+                         received=Decimal("1.5"))
+    assert isinstance(back.deadline, float)
