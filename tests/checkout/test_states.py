@@ -101,7 +101,7 @@ TABLE = [
     # -- starting ------------------------------------------------------------------------------
     (
         "a start asks upstream for a create",
-        State(deadline=D, status="pending"),
+        State(deadline=D),  # a new checkout's state, before anything happened
         StartAsked(),
         0,
         at("pending"),
@@ -746,7 +746,7 @@ def test_status_only_moves_up_and_money_is_never_cancelled(state, seen, now, exp
 
 
 def test_an_event_that_is_not_one_is_refused():
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="not an event: 'paid'"):
         step(OPEN, "paid", 0)  # type: ignore[arg-type]
 
 
