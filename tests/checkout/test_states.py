@@ -745,6 +745,18 @@ def test_status_only_moves_up_and_money_is_never_cancelled(state, seen, now, exp
     assert len(shown) + sum(isinstance(e, (CancelUpstream, Read)) for e in effects) == 1
 
 
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    ("a status this kiosk never wrote", "pending", True),  # an unknown one ranks below every status
+    ("pending", "a status nobody knows", False),
+    ("waiting", "waiting", False),
+    ("cancelled", "expired", False),  # never sideways between ends: the first noted stays
+    ("cancelled", "partial", True),  # coins after the end still move it up
+    ("paid", "partial", False),
+])
+def test_a_status_moves_only_up(old, new, expected):
+    assert moves(old, new) is expected
+
+
 def test_an_event_that_is_not_one_is_refused():
     with pytest.raises(TypeError, match="not an event: 'paid'"):
         step(OPEN, "paid", 0)  # type: ignore[arg-type]
