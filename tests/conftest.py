@@ -253,10 +253,11 @@ def receiver():
 @pytest.fixture(scope="session")
 def postgres_server():
     """A real PostgreSQL on a free loopback port for the run (tests/pg.py); skipped if not
-    installed, a failure under CI."""
-    from .pg import Postgres
+    installed, a failure under CI. KIOSK_TEST_POSTGRES_PORT names one already running instead."""
+    from .pg import Postgres, Running
 
-    server = Postgres(free_port())
+    shared = os.environ.get("KIOSK_TEST_POSTGRES_PORT")
+    server = Running(int(shared)) if shared else Postgres(free_port())
     yield server
     server.stop()
 

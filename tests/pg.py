@@ -104,3 +104,36 @@ class Postgres:
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+class Running(Postgres):
+    """A cluster already running on a loopback port (trust authentication), named by
+    KIOSK_TEST_POSTGRES_PORT: `make mutate` starts one for its run, as every mutant's tests would
+    otherwise make and start a cluster of their own. It is never stopped or halted from here."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+
+    def halt(self) -> None:
+        raise AssertionError("a shared cluster is never halted: leave KIOSK_TEST_POSTGRES_PORT unset")
+
+    def start(self) -> None:
+        raise AssertionError("a shared cluster is never started from a test")
+
+    def stop(self) -> None:
+        pass
+
+
+if __name__ == "__main__":
+    # `scripts/mutate`: one cluster for the whole run on the port given, stopped on SIGTERM.
+    import signal
+    import sys
+
+    server = Postgres(int(sys.argv[1]))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    print("ready", flush=True)
+    try:
+        signal.pause()
+    finally:
+        server.stop()
