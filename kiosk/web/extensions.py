@@ -125,7 +125,7 @@ def init_app(app: Flask, kiosk_services: Services) -> None:
         grouped=fmt.grouped, tx_state=fmt.tx_state,
         tx_state_label=fmt.tx_state_label, local_time=fmt.local_time, epoch_time=fmt.epoch_time,
         epoch_clock=fmt.epoch_clock,
-        status_label=fmt.status_label, staff_date=fmt.staff_date,
+        status_label=fmt.status_label, source_label=fmt.source_label, staff_date=fmt.staff_date,
     )
 
     @app.context_processor

@@ -107,6 +107,16 @@ def status_label(status: str) -> str:
     }.get(status, status)
 
 
+def source_label(source: str) -> str:
+    """Where a sale came from (the export's `source` word) as staff read it."""
+    return {
+        "kiosk": _("Keypad"),
+        "display": _("Display"),
+        "console": _("Cashier console"),
+        "till": _("Till API"),
+    }.get(source, source)
+
+
 # The operator area's dates, day first in both staff languages.
 STAFF_DATES = {"tr": "dd.MM.yyyy", "en": "dd/MM/yyyy"}
 

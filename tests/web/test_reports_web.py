@@ -189,6 +189,22 @@ def test_a_console_sale_says_which_pin_rang_it_up(shop, pin, who):
             row["status"], row["total"]) == (order_id, "console", display_id, who, "'=1+1", "paid", "42.00")
     html = operator.get("/operator/reports").get_data(as_text=True)
     assert f"<td>{who}</td>" in html.split('data-testid="z-cashiers"')[1].split("</table>")[0]
+    assert f"<td>Cashier console</td><td>{display_id}</td>" in table(html, "z-sources")
+
+
+def table(html: str, testid: str) -> str:
+    return html.split(f'data-testid="{testid}"')[1].split("</table>")[0]
+
+
+@pytest.mark.parametrize(("locale", "keypad"), [("en", "Keypad"), ("tr", "Tuş takımı")])
+def test_the_report_names_where_a_sale_came_from_in_the_staffs_language(make_app, sandbox, locale, keypad):
+    app = make_app(OPERATOR_PIN=STAFF_PIN, DEFAULT_LOCALE=locale)
+    sell(app, sandbox, "10.00")
+    operator = app.test_client()
+    unlock_staff(operator)
+    sources = table(operator.get("/operator/reports").get_data(as_text=True), "z-sources")
+    assert f"<td>{keypad}</td><td>–</td>" in sources
+    assert "<td>kiosk</td>" not in sources
 
 
 @pytest.mark.parametrize("number", ["0", "2", "-1", "1.0", "01x", "9" * 10, "%C2%B2", "%D9%A1", "1%00"])
