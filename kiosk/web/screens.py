@@ -187,7 +187,7 @@ def reset() -> Any:
 
 # Where a language button may send the browser back to: the screens that show one.
 LANGUAGE_SCREENS = frozenset({"kiosk.amount", "kiosk.tip", "kiosk.coin", "kiosk.pay", "display.show",
-                              "till.console", "till.checkout"})
+                              "till.console", "till.checkout", "operator.pin"})
 
 
 @bp.post("/language")

@@ -25,6 +25,12 @@ def test_long_press_on_the_shop_name_opens_the_pin_screen(page, kiosk_server, sa
     page.wait_for_url(re.compile(r"/operator$"), timeout=5000)
     page.mouse.up()
     shot(page, "20-operator-pin")
+    page.get_by_test_id("language").click()  # staff's other language, still on the locked screen
+    expect(page.locator("h1")).to_have_text("Staff only")
+    expect(page).to_have_url(re.compile(r"/operator$"))
+    shot(page, "20-operator-pin-en")
+    page.get_by_test_id("language").click()
+    expect(page.locator("h1")).to_have_text("Yalnızca personel")
     page.expected_errors.append(r"/operator: .*status of 403")  # the wrong PIN's answer
     page.get_by_test_id("pin").fill("111111")
     page.get_by_test_id("unlock").click()

@@ -377,3 +377,17 @@ def test_each_customer_languages_direction_is_the_one_cldr_gives():
     assert {code: i18n.direction(code) for code in i18n.CUSTOMER_LANGUAGES} == {
         code: i18n.cldr_direction(code) for code in i18n.CUSTOMER_LANGUAGES}
     assert i18n.direction("ar") == "rtl" and i18n.direction("tr") == "ltr"
+
+
+@pytest.mark.parametrize(("path", "label"), [("/operator", "Operator PIN"), ("/till", "Cashier PIN")])
+def test_a_pin_screen_switches_between_the_staff_languages_and_stays_locked(make_app, path, label):
+    app = make_app(OPERATOR_PIN=STAFF_PIN, CASHIER_PIN=CASHIER_PIN)
+    staff = app.test_client()
+    html = staff.get(path).get_data(as_text=True)
+    assert "Yalnızca personel" in html and 'data-testid="language"' in html and ">English<" in html
+    switched = staff.post("/language", data={"csrf_token": field(html, "csrf_token"), "locale": "en",
+                                             "next": path})
+    assert (switched.status_code, switched.headers["Location"]) == (303, path)
+    html = staff.get(path).get_data(as_text=True)
+    assert '<html lang="en" dir="ltr">' in html and "Staff only" in html and label in html
+    assert 'data-testid="pin"' in html and ">Türkçe<" in html
