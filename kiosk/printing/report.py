@@ -13,7 +13,7 @@ from babel.dates import format_datetime
 
 from ..checkout import coins
 from .commands import FALLBACK_PAGES, code_page, printable_in
-from .receipt import BABEL_LOCALES, STATUS_WORDS, Money, Shop, translations
+from .receipt import BABEL_LOCALES, SOURCE_WORDS, STATUS_WORDS, Money, Shop, translations
 
 Lines = list[tuple[str, str]]
 
@@ -79,8 +79,9 @@ def _block(b: dict[str, Any], blocks: list[dict[str, Any]], money: Money,
         received = coins.wallet_text(coins.received(Decimal(c["received"]), c["coin"], c["network"]))
         lines.append((f"    {_('Received')}", f"{received} {c['coin']}"))
     lines.append((_("Paid, by source and display"), ""))
-    lines += [(f"  {s['source']}{' / ' + s['display'] if s['display'] else ''} ({s['count']})",
-               money(Decimal(s["total"]))) for s in b["sources"]]
+    for s in b["sources"]:
+        where = _(SOURCE_WORDS.get(s["source"], s["source"])) + (f" / {s['display']}" if s["display"] else "")
+        lines.append((f"  {where} ({s['count']})", money(Decimal(s["total"]))))
     lines.append((_("Paid, by cashier"), ""))
     lines += [(f"  {c['cashier']} ({c['count']})", money(Decimal(c["total"]))) for c in b["cashiers"]]
     if b.get("partial"):

@@ -13,6 +13,7 @@ from .. import money
 from ..checkout import coins
 from ..checkout.start import clean_note
 from ..cryptom import Status, Transaction
+from ..printing.receipt import SOURCE_WORDS
 from ..references import sale_reference as sale_reference  # the screens' and the logs' one reference
 
 LOCALES = money.FORMAT_LOCALES
@@ -108,13 +109,9 @@ def status_label(status: str) -> str:
 
 
 def source_label(source: str) -> str:
-    """Where a sale came from (the export's `source` word) as staff read it."""
-    return {
-        "kiosk": _("Keypad"),
-        "display": _("Display"),
-        "console": _("Cashier console"),
-        "till": _("Till API"),
-    }.get(source, source)
+    """Where a sale came from (the export's `source` word) as staff read it, as the printed
+    report says it."""
+    return _(SOURCE_WORDS[source]) if source in SOURCE_WORDS else source
 
 
 # The operator area's dates, day first in both staff languages.
