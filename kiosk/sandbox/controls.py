@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask, Response, abort, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as Answer
 
+from .. import money
 from .store import Faults, SandboxState
 
 
@@ -23,7 +24,14 @@ def add_controls(app: Flask, state: SandboxState) -> None:
     def index() -> str:
         with state.lock:
             rows = sorted(state.transactions.values(), key=lambda tx: -tx["sequenceID"])[:50]
-        return render_template("sandbox/index.html", rows=rows, email=state.email)
+        return render_template("sandbox/index.html", rows=rows, email=state.email, fiat=fiat)
+
+    def fiat(tx: dict[str, Any]) -> str:
+        """The amount to its currency's digits (upstream sends a JSON number: 12.5 for 12.500 KWD)."""
+        try:
+            return f"{money.rounded(Decimal(str(tx['currencyAmount'])), tx['currency'])} {tx['currency']}"
+        except (InvalidOperation, KeyError, TypeError, ValueError):
+            return f"{tx.get('currencyAmount')} {tx.get('currency')}"
 
     @app.get("/sandbox/transactions")
     def transactions() -> Response:

@@ -193,3 +193,12 @@ def test_a_currency_without_a_rate_gets_the_bad_request_answer(sandbox):
         assert r.status_code == 400 and r.json()["status"] is False
         assert r.json()["message"] == f"Unsupported currency: {currency or ''}"
     assert len(sandbox.transactions()) == before  # nothing was made
+
+
+def test_its_page_writes_each_amount_to_its_currencys_digits(sandbox):
+    _, token = login(sandbox)
+    for currency, amount in (("KWD", "12.5"), ("JPY", "4450"), ("EUR", "27"), ("TRY", "42.5")):
+        assert create(sandbox, token, currency=currency, currencyAmount=amount).status_code in (200, 201)
+    page = requests.get(sandbox.url + "/sandbox", timeout=10).text
+    for written in ("12.500 KWD", "4450 JPY", "27.00 EUR", "42.50 TRY"):
+        assert f"<td>{written}</td>" in page, written
