@@ -404,6 +404,22 @@ def test_a_cancel_whose_client_fails_unexpectedly_is_never_claimed_and_is_logged
         assert cancel(d, tx).outcome is Outcome.CANCELLED and d.calls("cancel") == 1
 
 
+def test_a_client_failing_unexpectedly_while_the_store_is_away_too_leaves_the_lease_to_expire(
+        desk, tmp_path, caplog):
+    d = desk()
+    d.client.tokens = TokensAway()
+    d.store = d.checkout.store = FailingStore(tmp_path / "failing.sqlite3")
+    with time_machine.travel(T0, tick=False):
+        tx = d.start()
+        d.client.tokens.away = True
+        d.store.failing = {"delete"}
+        view = cancel(d, tx)
+        assert (view.outcome, view.reconnecting, view.notice) == (Outcome.WAITING, True, "cancel_failed")
+        assert d.calls("cancel") == 0 and d.store.get(f"cancel:{tx}") == "customer"
+        said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+        assert f"could not clear the cancel marker of {tx}" in said
+
+
 class StopsAnswering(Ledger):
     """The ledger answers `answers` more reads of a row, then stops (None: it answers)."""
 

@@ -112,6 +112,14 @@ def test_an_item_is_open_until_dismissed_and_kept_dismissed(ledger):
     assert ledger.item("tx2") is None
 
 
+def test_dismissing_one_item_leaves_the_others_open(ledger):
+    for tx in ("tx1", "tx2"):
+        ledger.note(tx, "partial", T0 + 1, Decimal("300.00"), "TRX", "TRX", Decimal("6.5"), Decimal("24"))
+    ledger.dismiss("tx1")
+    assert [item.tx_id for item in ledger.attention()] == ["tx2"]
+    assert ledger.item("tx2").dismissed_at is None
+
+
 def test_a_finding_noted_again_is_the_latest_and_open_again(ledger):
     ledger.note("tx1", "partial_late", T0 + 1, Decimal("300"), "TRX", "TRX", Decimal("6"), Decimal("24"))
     ledger.dismiss("tx1")
