@@ -202,6 +202,7 @@ def kiosk_with_webhooks(sandbox_url: str, state: Path, receiver: Receiver, key_n
     hooks = {"WEBHOOK_URL": receiver.url, "WEBHOOK_SECRET": SECRET}
     kiosk = Gunicorn(sandbox_url, state, free_port(), WEBHOOK_BACKOFF="0.2/1", **hooks, **settings)
     kiosk.key = make_key(state, key_name, **{f"KIOSK_{k}": v for k, v in hooks.items()})
+    kiosk.state = state
     return kiosk
 
 

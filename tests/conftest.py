@@ -114,6 +114,23 @@ def kiosk(make_app):
 
 
 @pytest.fixture
+def till(server, sandbox):
+    """A till over HTTP of the module's `kiosk serve` (its `server` fixture, with `.state` and
+    `.key`), with a fresh allowance of pairing codes."""
+    from .api_support import till_of
+
+    return till_of(server)
+
+
+@pytest.fixture
+def display(server, till):
+    """A display's browser on the module's `kiosk serve`, paired by `till`."""
+    from .api_support import display_paired_by
+
+    return display_paired_by(server, till)
+
+
+@pytest.fixture
 def watcher():
     """The job consumer of an app, in threads of this process, stopped after the test."""
     from kiosk.jobs import Runner

@@ -91,3 +91,20 @@ class Desk:
 
     def attention(self) -> dict[str, dict]:
         return dict(self.checkout.attention())
+
+    def probe_claim_while_hanging(self, clock: Any, claim: str) -> list[bool]:
+        """While the checkout notes its first result, another host tries to take `claim` three
+        times: at once, 119.999 s later and at two minutes. What each try got, filled in as the
+        run goes on (a hang of the first run)."""
+        seen: list[bool] = []
+
+        def hang(record: Any, facts: Any) -> None:
+            if not seen:
+                seen.append(self.store.add(claim, "other", ttl=1))
+                clock.shift(119.999)
+                seen.append(self.store.add(claim, "other", ttl=1))
+                clock.shift(0.001)
+                seen.append(self.store.add(claim, "other", ttl=1))
+
+        self.checkout.listeners.append(hang)
+        return seen

@@ -1,11 +1,11 @@
 """What the till API's tests share: a `kiosk serve` with a till's key (a module's own server
-replaces it), that till over HTTP, and a display it paired."""
+replaces it). The till and the display it paired are tests/conftest.py's."""
 
 from __future__ import annotations
 
 import pytest
 
-from ..api_support import DisplayBrowser, Till, display_paired_by, make_key, till_of
+from ..api_support import make_key
 from ..conftest import free_port
 from ..support import Gunicorn
 
@@ -20,13 +20,3 @@ def server(sandbox_server, tmp_path_factory):
     kiosk.key = make_key(state, "till-1")
     yield kiosk
     kiosk.stop()
-
-
-@pytest.fixture
-def till(server, sandbox) -> Till:
-    return till_of(server)
-
-
-@pytest.fixture
-def display(server, till) -> DisplayBrowser:
-    return display_paired_by(server, till)

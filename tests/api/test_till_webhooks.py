@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from ..api_support import DisplayBrowser, Till, kiosk_with_webhooks
+from ..api_support import DisplayBrowser, kiosk_with_webhooks
 
 
 @pytest.fixture(scope="module")
@@ -17,11 +17,6 @@ def server(sandbox_server, tmp_path_factory, receiver):
                                 POLL_INTERVAL="1")
     yield kiosk
     kiosk.stop()
-
-
-@pytest.fixture
-def till(server, sandbox):
-    return Till(server.url, server.key)
 
 
 def test_every_status_change_arrives_signed_and_in_order(server, till, receiver, sandbox):

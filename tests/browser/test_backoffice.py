@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from ..conftest import PIN
 from ..printing.printer import PrinterListener
 from .conftest import shot
-from .test_journey import start_payment
+from .test_journey import sell_then_unlock
 
 
 def test_export_x_report_and_closing_the_day(page, kiosk_server, sandbox, watcher):
@@ -26,12 +26,7 @@ def test_export_x_report_and_closing_the_day(page, kiosk_server, sandbox, watche
 def run_back_office(page, kiosk_server, sandbox, watcher, printer):
     kiosk = kiosk_server(SHOP_NAME="Kadıköy Kahve", PRINTER_URL=printer.url)
     watcher(kiosk.app)
-    tx_id = start_payment(page, kiosk.url, digits="30000")
-    sandbox.pay(tx_id, share="full")
-    expect(page.get_by_test_id("result-paid")).to_be_visible()
-    page.goto(kiosk.url + "/operator")
-    page.get_by_test_id("pin").fill(PIN)
-    page.get_by_test_id("unlock").click()
+    tx_id = sell_then_unlock(page, kiosk, sandbox, PIN)
     expect(page.get_by_test_id("paid-count")).to_be_visible()
 
     page.get_by_test_id("nav-history").click()

@@ -40,6 +40,18 @@ def start_payment(page, url: str, digits: str = "12345", coin: str = "TRX-TRX") 
     return page.url.rsplit("/", 1)[1]
 
 
+def sell_then_unlock(page, kiosk, sandbox, pin: str) -> str:
+    """A 300,00 sale paid in full on the kiosk's screen, then the operator area unlocked with
+    `pin` in the same tab: the sale's transaction id."""
+    tx_id = start_payment(page, kiosk.url, digits="30000")
+    sandbox.pay(tx_id, share="full")
+    expect(page.get_by_test_id("result-paid")).to_be_visible()
+    page.goto(kiosk.url + "/operator")
+    page.get_by_test_id("pin").fill(pin)
+    page.get_by_test_id("unlock").click()
+    return tx_id
+
+
 def test_pay_in_full(page, kiosk_server, sandbox, zbarimg):
     kiosk = kiosk_server()
     page.goto(kiosk.url + "/")

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from ..conftest import PIN
 from .conftest import OUTPUT, shot
-from .test_journey import start_payment
+from .test_journey import sell_then_unlock, start_payment
 
 PHONE = {"width": 390, "height": 844}
 
@@ -43,12 +43,7 @@ def test_long_press_on_the_shop_name_opens_the_pin_screen(page, kiosk_server, sa
 def test_operator_screens(page, kiosk_server, sandbox, watcher):
     kiosk = kiosk_server()
     watcher(kiosk.app)
-    tx_id = start_payment(page, kiosk.url, digits="30000")
-    sandbox.pay(tx_id, share="full")
-    expect(page.get_by_test_id("result-paid")).to_be_visible()
-    page.goto(kiosk.url + "/operator")
-    page.get_by_test_id("pin").fill(PIN)
-    page.get_by_test_id("unlock").click()
+    sell_then_unlock(page, kiosk, sandbox, PIN)
     expect(page.get_by_test_id("paid-total")).to_have_text("₺300,00")
     shot(page, "21-operator-today")
     # At the tablet's 1280 px, in Turkish (the longest staff words), the nav is one row and the

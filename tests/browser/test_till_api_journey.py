@@ -31,11 +31,6 @@ def server(sandbox_server, tmp_path_factory, receiver):
     kiosk.stop()
 
 
-@pytest.fixture
-def till(server, sandbox) -> Till:
-    return Till(server.url, server.key)
-
-
 def paired(page, server, till: Till) -> str:
     """Open /display in Chromium, read the pairing code from the page and pair it by API."""
     page.goto(server.url + "/display")

@@ -76,20 +76,9 @@ def test_an_unanswered_create_nobody_adopted_is_cancelled_after_two_minutes(desk
 def test_a_resolution_holds_its_claim_for_two_minutes_at_most(desk):
     """A host that hangs while resolving a create keeps it for two minutes; then another may."""
     d = desk(read_timeout=0.3)
-    seen = []
     with time_machine.travel(T0, tick=False) as clock:
         ref = unanswered(d)
-        claim = f"resolving:{ref}"
-
-        def hang(record, facts):
-            if not seen:
-                seen.append(d.store.add(claim, "other", ttl=1))
-                clock.shift(119.999)
-                seen.append(d.store.add(claim, "other", ttl=1))
-                clock.shift(0.001)
-                seen.append(d.store.add(claim, "other", ttl=1))
-
-        d.checkout.listeners.append(hang)
+        seen = d.probe_claim_while_hanging(clock, f"resolving:{ref}")
         clock.move_to(T0 + 120)
         d.checkout.resolve_create(ref)
     assert seen == [False, False, True]

@@ -97,20 +97,9 @@ def test_a_run_holds_its_claim_for_two_minutes_at_most(desk):
     """A host that hangs mid-run (here: while it notes the result) keeps the checkout for two
     minutes; then another may take it."""
     d = desk(watch_interval=15, payment_timeout=30)
-    seen = []
     with time_machine.travel(T0, tick=False) as clock:
         tx = d.start()
-        claim = f"watching:{tx}"
-
-        def hang(record, facts):
-            if not seen:
-                seen.append(d.store.add(claim, "other", ttl=1))
-                clock.shift(119.999)
-                seen.append(d.store.add(claim, "other", ttl=1))
-                clock.shift(0.001)
-                seen.append(d.store.add(claim, "other", ttl=1))
-
-        d.checkout.listeners.append(hang)
+        seen = d.probe_claim_while_hanging(clock, f"watching:{tx}")
         clock.shift(30)
         d.checkout.watch(tx)
     assert seen == [False, False, True]

@@ -15,7 +15,7 @@ import requests
 
 from kiosk.displays import Displays
 
-from ..api_support import DisplayBrowser, Till, display_paired_by, kiosk_with_webhooks, store_of, till_of
+from ..api_support import DisplayBrowser, kiosk_with_webhooks, store_of
 from ..support import field
 
 PIN = "135790"
@@ -26,19 +26,8 @@ def server(sandbox_server, tmp_path_factory, receiver):
     state = tmp_path_factory.mktemp("order-guard")
     kiosk = kiosk_with_webhooks(sandbox_server.url, state, receiver, "till-1", OPERATOR_PIN=PIN,
                                 POLL_INTERVAL="1", CREATE_LIMIT="1000/60")
-    kiosk.state = state
     yield kiosk
     kiosk.stop()
-
-
-@pytest.fixture
-def till(server, sandbox) -> Till:
-    return till_of(server)
-
-
-@pytest.fixture
-def display(server, till) -> DisplayBrowser:
-    return display_paired_by(server, till)
 
 
 class Staff:

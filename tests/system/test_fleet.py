@@ -12,7 +12,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
@@ -20,11 +19,10 @@ import redis
 import requests
 
 from kiosk.ledger import Ledger, make_engine
-from kiosk.sandbox import create_sandbox_app
 
-from ..conftest import free_port, start_redis, wait_for_redis
-from ..pg import Postgres
-from ..support import Customer, Gunicorn, Sandbox, field
+from ..conftest import free_port
+from ..support import Customer, Gunicorn, field
+from .fleet_setup import running_fleet
 
 TIMEOUT = 10  # seconds a customer has to pay
 FLEET = {"PAYMENT_TIMEOUT": str(TIMEOUT), "WATCH_INTERVAL": "1", "POLL_INTERVAL": "1",
@@ -41,50 +39,11 @@ def wait_for(what: str, check: Callable[[], object], seconds: float = 30.0) -> o
     return value
 
 
-@dataclass
-class Fleet:
-    sandbox: Sandbox
-    postgres: Postgres
-    database_url: str  # as the kiosk is given it
-    redis_url: str
-    hosts: list[Gunicorn]
-    ledger: Ledger
-
-    def rows(self, ids) -> dict:
-        wanted = set(ids)
-        return {row.tx_id: row for row in self.ledger.all() if row.tx_id in wanted}
-
-    def upstream(self, ids) -> dict[str, dict]:
-        wanted = set(ids)
-        return {tx["_id"]: tx for tx in self.sandbox.transactions() if tx["_id"] in wanted}
-
-
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
-    root = tmp_path_factory.mktemp("fleet")
-    postgres = Postgres(free_port())
-    url = postgres.database()
-    port = free_port()
-    store = start_redis(root, "--port", str(port))
-    wait_for_redis(redis.Redis(port=port))
-    sandbox = Sandbox(create_sandbox_app())
-    redis_url = f"redis://127.0.0.1:{port}/0"
-    database_url = url.replace("postgresql+psycopg://", "postgresql://")
-    hosts: list[Gunicorn] = []
-    try:
-        for name, workers in (("a", "2"), ("b", "1")):
-            (root / name).mkdir(mode=0o700)
-            hosts.append(Gunicorn(sandbox.url, root / name, free_port(), WORKERS=workers,
-                                  REDIS_URL=redis_url, DATABASE_URL=database_url, **FLEET))
-        yield Fleet(sandbox, postgres, database_url, redis_url, hosts, Ledger(make_engine(url)))
-    finally:
-        logs = [host.stop() for host in hosts]
-        sandbox.stop()
-        store.terminate()
-        store.wait(10)
-        postgres.stop()
-    for log in logs:
-        assert "Traceback" not in log, log[-3000:]
+    with running_fleet(tmp_path_factory.mktemp("fleet"), {**FLEET, "WORKERS": "2"},
+                       {**FLEET, "WORKERS": "1"}) as fleet:
+        yield fleet
 
 
 def start_checkout(url: str, amount: str, http: requests.Session) -> str:

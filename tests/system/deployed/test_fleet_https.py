@@ -7,22 +7,15 @@ while a customer waits: the other finishes the checkout."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-import redis
 from playwright.sync_api import expect
-
-from kiosk.ledger import Ledger, make_engine
-from kiosk.sandbox import create_sandbox_app
 
 from ...browser.conftest import LANDSCAPE, shot, watch_errors
 from ...browser.test_journey import start_payment
-from ...conftest import free_port, start_redis, wait_for_redis
-from ...pg import Postgres
-from ...support import Gunicorn, Sandbox
+from ...support import Gunicorn
+from ..fleet_setup import running_fleet
 from .conftest import HOST, PIN, launch_chromium, start_nginx
 
 FLEET = {"BEHIND_PROXY": "true", "SECURE_COOKIES": "true", "OPERATOR_PIN": PIN, "WORKERS": "1",
@@ -30,53 +23,18 @@ FLEET = {"BEHIND_PROXY": "true", "SECURE_COOKIES": "true", "OPERATOR_PIN": PIN, 
          "LOG_FORMAT": "text"}
 
 
-@dataclass
-class Chain:
-    sandbox: Sandbox
-    hosts: list[Gunicorn]
-    ledger: Ledger
-    url: str  # https://pay.shop.example:<port>, through nginx
-    settings: dict[str, str]
-    root: Path
-
-    def restart(self, n: int) -> None:
-        """The host stopped, started again on its address and state folder."""
-        port = int(self.hosts[n].url.rsplit(":", 1)[1])
-        self.hosts[n] = Gunicorn(self.sandbox.url, self.root / "ab"[n], port, **self.settings)
-
-
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory):
     """The fleet and its nginx, for this module only."""
     root = tmp_path_factory.mktemp("chain")
-    postgres = Postgres(free_port())
-    url = postgres.database()
-    port = free_port()
-    store = start_redis(root, "--port", str(port))
-    wait_for_redis(redis.Redis(port=port))
-    sandbox = Sandbox(create_sandbox_app())
-    settings = {**FLEET, "REDIS_URL": f"redis://127.0.0.1:{port}/0",
-                "DATABASE_URL": url.replace("postgresql+psycopg://", "postgresql://")}
-    hosts: list[Gunicorn] = []
-    nginx = None
-    try:
-        for name in ("a", "b"):
-            (root / name).mkdir(mode=0o700)
-            hosts.append(Gunicorn(sandbox.url, root / name, free_port(), **settings))
+    with running_fleet(root, FLEET, FLEET) as fleet:
         (root / "nginx").mkdir()
-        nginx = start_nginx(root / "nginx", [host.url.removeprefix("http://") for host in hosts])
-        yield Chain(sandbox, hosts, Ledger(make_engine(url)), f"https://{HOST}:{nginx.https_port}",
-                    settings, root)
-    finally:
-        if nginx is not None:
+        nginx = start_nginx(root / "nginx", [host.url.removeprefix("http://") for host in fleet.hosts])
+        try:
+            fleet.url = f"https://{HOST}:{nginx.https_port}"
+            yield fleet
+        finally:
             nginx.stop()
-        logs = [host.stop() for host in hosts]
-        sandbox.stop()
-        store.terminate()
-        store.wait(10)
-        postgres.stop()
-    for log in logs:
-        assert "Traceback" not in log, log[-3000:]
 
 
 @pytest.fixture
