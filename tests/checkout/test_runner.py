@@ -339,3 +339,16 @@ def test_the_watchers_look_at_a_closed_checkout_reads_upstream_afresh(desk):
         clock.shift(0.5)
         d.watch_now(tx)
         assert d.calls("detail") == reads + 1
+
+
+def test_a_process_forgets_a_checkouts_last_answer_once_it_ends(desk):
+    """The last answer each open checkout got is kept in memory (shown while upstream is away);
+    an ended checkout's is let go, so memory holds only what may still be shown."""
+    d = desk()
+    with time_machine.travel(T0, tick=False):
+        tx, other = d.start(), d.start()
+        assert d.view(tx).outcome is Outcome.WAITING and d.view(other).outcome is Outcome.WAITING
+        assert d.checkout.memory.last(tx).id == tx
+        d.sandbox.pay(tx, share="full")
+        assert d.view(tx).outcome is Outcome.PAID
+        assert d.checkout.memory.last(tx) is None and d.checkout.memory.last(other).id == other
