@@ -56,6 +56,13 @@ HOPS = 8  # events one run follows (read, cancel, read again...), at most
 class LedgerAway(Exception):
     """The ledger did not answer, or other writers kept changing the row."""
 
+    @classmethod
+    def of(cls, exc: Exception) -> LedgerAway:
+        """The database's error in one line: its first (SQLAlchemy's go on with the statement and
+        a link, which a log line does without)."""
+        first = (str(exc).splitlines() or [""])[0]
+        return cls(f"{type(exc).__name__}: {first}")
+
 
 def lease_key(tx_id: str) -> str:
     return f"cancel:{tx_id}"
@@ -132,7 +139,7 @@ class Runner:
                 self.ledger.record(sale_entry(record, self.clock(), self.currency, tx))
                 row = self.ledger.row(record.tx_id)
         except Exception as exc:
-            raise LedgerAway(f"{type(exc).__name__}: {exc}") from exc
+            raise LedgerAway.of(exc) from exc
         if row is None:
             raise LedgerAway("the ledger keeps no row of this checkout")
         return row
@@ -179,13 +186,14 @@ class Runner:
                     elif isinstance(effect, CancelUpstream):
                         follow, lease = self._delete(record, effect.reason)
                 if follow is None:
-                    break
+                    # Every step but a start's shows something or follows on; a start is the
+                    # starter's (Runner.created), never run here.
+                    raise TypeError(f"{type(event).__name__} is not run: its step shows nothing")
                 event = follow
         except LedgerAway as exc:
             log.warning("the ledger is not answering (%s): %s waits", exc, record.tx_id)
-            # A DELETE upstream confirmed keeps its lease for its minute: its reason is the result's.
-            if lease is not None and not isinstance(carried, tuple):
-                self._release(lease, record)
+            # A lease held here is a DELETE's upstream confirmed (the only one a run keeps past its
+            # step): it stays for its minute, its reason the result's.
             shown = self._unwritten(record, _tx_of(event))
             if shown is not None:
                 return shown
@@ -233,7 +241,7 @@ class Runner:
                 if self.ledger.advance(row, entry, columns(taken.state)):
                     return taken, None
             except Exception as exc:
-                raise LedgerAway(f"{type(exc).__name__}: {exc}") from exc
+                raise LedgerAway.of(exc) from exc
         raise LedgerAway("other writers kept changing the row")
 
     def _view(self, record: Record, shown: Show, seen: Transaction | None) -> View:
@@ -335,10 +343,14 @@ class Runner:
         ledger is away: the row is made from the record at the next look)."""
         self.memory.seen.put(record.tx_id, tx)
         try:
-            self._advance(record, Created(tx, event), tx)
+            taken, _ = self._advance(record, Created(tx, event), tx)
         except LedgerAway as exc:
             log.warning("the ledger is not answering (%s): %s is written at its next look", exc, record.tx_id)
-        self.teller.tell(event, record, tx, coin_amount=str(tx.coin_amount))
+            self.teller.tell(event, record, tx, coin_amount=str(tx.coin_amount))
+            return
+        for effect in taken.effects:
+            if isinstance(effect, Notify):
+                self.teller.tell(effect.event, record, tx, **dict(effect.facts))
 
 
 def _tx_of(event: Event) -> Transaction | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from decimal import Decimal
 
 import pytest
 import time_machine
@@ -265,6 +266,9 @@ def test_a_customers_cancel_of_a_status_upstream_will_not_cancel(desk):
         assert view.outcome is Outcome.SEE_CASHIER and d.calls("cancel") == 2
 
 
+AWAY = "OperationalError: (builtins.Exception) could not connect to server"  # in one line, as logged
+
+
 class FailingLedger(Ledger):
     """The ledger fails its next write (the database does not answer)."""
 
@@ -289,8 +293,8 @@ def test_a_ledger_that_fails_while_cancelling_gives_the_calm_state(desk, tmp_pat
         view = cancel(d, tx)
         assert not view.reconnecting and view.notice is None and view.outcome is Outcome.CANCELLED
         assert d.calls("cancel") == 1 and d.upstream(tx)["status"] == "CANCELLED"
-        assert any(r.getMessage().startswith("the ledger is not answering (OperationalError")
-                   for r in caplog.records)
+        said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+        assert said == [f"the ledger is not answering ({AWAY}): {tx} waits"]
         assert d.checkout.cancel_reason(tx) is None and d.store.get(f"cancel:{tx}") == "customer"
         view = cancel(d, tx, "till")  # the lease holds: only a look, which writes the result
         assert view.outcome is Outcome.CANCELLED and d.calls("cancel") == 1
@@ -418,6 +422,21 @@ def test_a_client_failing_unexpectedly_while_the_store_is_away_too_leaves_the_le
         assert d.calls("cancel") == 0 and d.store.get(f"cancel:{tx}") == "customer"
         said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
         assert f"could not clear the cancel marker of {tx}" in said
+
+
+def test_a_transaction_made_while_the_ledger_fails_is_told_and_written_at_the_next_look(desk, tmp_path,
+                                                                                          caplog):
+    d = desk(ledger=FailingLedger(make_engine(f"sqlite:///{tmp_path / 'failing-ledger.sqlite3'}")))
+    with time_machine.travel(T0, tick=False):
+        d.ledger.failing = True
+        tx = d.start()
+        said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+        assert said == [f"the ledger is not answering ({AWAY}): {tx} is written at its next look"]
+        assert d.events(tx) == ["created"]  # told once, though not written
+        assert d.view(tx).outcome is Outcome.WAITING
+        row = d.ledger.get(tx_id=tx)
+        assert (row.status, row.coin_amount) == ("waiting", Decimal(d.upstream(tx)["coinAmount"]))
+        assert d.events(tx) == ["created"]
 
 
 class StopsAnswering(Ledger):

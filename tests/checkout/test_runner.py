@@ -14,7 +14,7 @@ import time_machine
 
 from kiosk.checkout import Checkout, LocalStore, Outcome
 from kiosk.checkout.runner import Runner, columns, state_of
-from kiosk.checkout.states import State
+from kiosk.checkout.states import StartAsked, State
 from kiosk.cryptom import CryptomClient
 from kiosk.ledger import Ledger, make_engine
 from kiosk.sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD
@@ -352,3 +352,28 @@ def test_a_process_forgets_a_checkouts_last_answer_once_it_ends(desk):
         d.sandbox.pay(tx, share="full")
         assert d.view(tx).outcome is Outcome.PAID
         assert d.checkout.memory.last(tx) is None and d.checkout.memory.last(other).id == other
+
+
+def test_a_start_is_never_run_its_step_shows_nothing(desk):
+    d = desk()
+    with time_machine.travel(T0, tick=False):
+        tx = d.start()
+        with pytest.raises(TypeError, match="^StartAsked is not run: its step shows nothing$"):
+            d.checkout.runner.run(d.checkout.record(tx), StartAsked())
+        assert d.calls("create") == 1 and d.view(tx).outcome is Outcome.WAITING
+
+
+def test_followers_get_the_transaction_that_brought_the_event(desk):
+    """A follower (the webhooks) is given upstream's answer that moved the checkout, never the
+    one a screen saw before it."""
+    d = desk()
+    changes = []
+    d.checkout.followers.append(type("Follower", (), {"changed": lambda self, c: changes.append(c),
+                                                      "flagged": lambda self, *a: None})())
+    with time_machine.travel(T0, tick=False):
+        tx = d.start()
+        assert d.view(tx).outcome is Outcome.WAITING  # the waiting answer, remembered
+        d.sandbox.pay(tx, share="full")
+        assert d.view(tx).outcome is Outcome.PAID
+    assert [c.event for c in changes] == ["created", "paid"]
+    assert changes[-1].tx.is_transfer_complete and changes[-1].tx.total_transfer_amount > 0
