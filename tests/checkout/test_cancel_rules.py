@@ -474,3 +474,16 @@ def test_a_ledger_that_stops_answering_once_the_lease_is_taken_sends_no_delete(d
         assert view.outcome is (Outcome.WAITING if store_fails else Outcome.CANCELLED)
         assert d.calls("cancel") == (0 if store_fails else 1)
 
+
+
+@pytest.mark.parametrize(("asked", "notice"), [(None, None), ("till", None), ("customer", "cancel_failed")])
+def test_while_the_ledger_is_away_only_the_customers_own_cancel_says_it_failed(desk, tmp_path, asked, notice):
+    """Reconnecting, nothing moves; the customer who tapped cancel is told it did not go
+    through. A look, or a till's cancel, tells the screen nothing of a cancel."""
+    d = desk(ledger=StopsAnswering(make_engine(f"sqlite:///{tmp_path / 'stops.sqlite3'}")))
+    with time_machine.travel(T0, tick=False):
+        tx = d.start()
+        d.ledger.answers = 0
+        view = d.view(tx) if asked is None else cancel(d, tx, asked)
+        assert (view.outcome, view.reconnecting, view.notice) == (Outcome.WAITING, True, notice)
+        assert d.calls("cancel") == 0 and d.upstream(tx)["status"] == "PENDING"
