@@ -9,7 +9,7 @@ import logging
 logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 from .book import Conflict, Ledger  # noqa: E402
-from .database import describe, make_engine, sqlite_url  # noqa: E402
+from .database import describe, make_engine, reading, sqlite_url  # noqa: E402
 from .entry import Entry, Line  # noqa: E402
 from .revision import Upgraded  # noqa: E402
 from .schema import Item, Sale  # noqa: E402
@@ -17,4 +17,4 @@ from .states import ATTENTION, FINAL, OPEN, STATUSES, moves  # noqa: E402
 from .status import LedgerState, state  # noqa: E402
 
 __all__ = ["ATTENTION", "FINAL", "OPEN", "STATUSES", "Conflict", "Entry", "Item", "Ledger", "LedgerState",
-           "Line", "Sale", "Upgraded", "describe", "make_engine", "moves", "sqlite_url", "state"]
+           "Line", "Sale", "Upgraded", "describe", "make_engine", "moves", "reading", "sqlite_url", "state"]

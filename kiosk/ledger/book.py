@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..clock import now as clock_now
 from . import revision
+from .database import reading
 from .entry import Entry
 from .schema import Item, Sale, attention_items, checkouts
 from .states import FINAL, RANK, STATUSES, moves
@@ -145,7 +146,7 @@ class Ledger:
         behind, is upgraded when it answers."""
         if self._ready:
             return
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             found = revision.current(conn)
         if found == revision.HEAD:
             self._ready = True
@@ -157,7 +158,7 @@ class Ledger:
     def get(self, *, tx_id: str | None = None, order_id: str | None = None) -> Sale | None:
         if tx_id is None and order_id is None:
             return None
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             found = conn.execute(select(checkouts).where(or_(*_matching(tx_id, order_id)))).mappings()
             rows = [Sale.of(row) for row in found]
         return _pick(rows, tx_id)
@@ -166,11 +167,11 @@ class Ledger:
         """The row of a transaction as the database holds it (with its version), for a writer
         that will compare and set (`advance`)."""
         self.ensure()
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return conn.execute(select(checkouts).where(checkouts.c.tx_id == tx_id)).mappings().first()
 
     def all(self) -> list[Sale]:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             query = select(checkouts).order_by(checkouts.c.created_at, checkouts.c.id)
             return [Sale.of(row) for row in conn.execute(query).mappings()]
 
@@ -247,7 +248,7 @@ class Ledger:
 
     def item(self, tx_id: str) -> Item | None:
         self.ensure()
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             query = select(attention_items).where(attention_items.c.tx_id == tx_id)
             found = conn.execute(query).mappings().first()
         return None if found is None else Item.of(found)
@@ -257,7 +258,7 @@ class Ledger:
         self.ensure()
         query = (select(attention_items).where(attention_items.c.dismissed_at.is_(None))
                  .order_by(attention_items.c.at.desc(), attention_items.c.tx_id))
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return [Item.of(row) for row in conn.execute(query).mappings()]
 
     def set_status(self, row_id: int, version: int, status: str, **values: Any) -> bool:

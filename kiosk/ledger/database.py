@@ -19,11 +19,16 @@ def sqlite_url(state_dir: Path) -> str:
     return f"sqlite:///{state_dir / SQLITE_FILE}"
 
 
+READ_ONLY = "kiosk_read_only"  # the execution option `reading` sets
+
+
 def make_engine(url: str) -> Engine:
     """An engine for `url` (sqlite:///… or postgresql+psycopg://…), with each database's rules:
-    on SQLite, WAL (readers never wait for the writer) and one writer at a time from the start of
-    its transaction (BEGIN IMMEDIATE), so two writers never deadlock upgrading a read; on
-    PostgreSQL, short timeouts for connecting and for each statement."""
+    on SQLite, WAL, and one writer at a time from the start of its transaction (BEGIN IMMEDIATE),
+    so two writers never deadlock upgrading a read; a reader (`reading`) begins a plain
+    transaction, which in WAL never waits for the writer nor holds one up (a screen's poll, an
+    export streaming a long day). On PostgreSQL, short timeouts for connecting and for each
+    statement."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": BUSY_MS / 1000})
         event.listen(engine, "connect", _sqlite_connect)
@@ -50,7 +55,14 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def reading(engine: Engine) -> Connection:
+    """A connection that only reads (it must not write: on SQLite a plain transaction that
+    writes can fail at once against another writer instead of waiting its turn)."""
+    return engine.connect().execution_options(**{READ_ONLY: True})
 
 
 def describe(engine: Engine) -> str:

@@ -20,6 +20,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 
+from .database import reading
 from .entry import Entry
 from .revision import Items, Upgraded
 
@@ -55,7 +56,7 @@ def current(connection: Connection) -> str | None:
 def upgrade(engine: Engine, seed: Callable[[], Iterable[Entry]] | None = None,
             items: Items | None = None) -> Upgraded:
     newest = head()
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         before = current(conn)  # a quick look first: nearly every start finds it up to date
     if before == newest:
         return Upgraded(before, before, 0)

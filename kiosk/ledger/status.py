@@ -10,7 +10,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import revision
-from .database import describe
+from .database import describe, reading
 from .schema import checkouts
 
 
@@ -33,7 +33,7 @@ def state(engine: Engine, count: bool = True) -> LedgerState:
     answer gives reachable=False and the kind of error (its message may name the server's user)."""
     head = revision.HEAD
     try:
-        with engine.connect() as conn:
+        with reading(engine) as conn:
             found = revision.current(conn)
             rows: int | None = None
             if count:

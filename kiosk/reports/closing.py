@@ -24,7 +24,7 @@ from sqlalchemy import Select, and_, insert, or_, select, text, update
 from sqlalchemy.engine import Connection
 
 from ..clock import now as clock_now
-from ..ledger import Ledger
+from ..ledger import Ledger, reading
 from ..ledger.schema import checkouts, z_lines
 from ..ledger.schema import z_reports as reports
 from ..ledger.states import FINAL, OPEN
@@ -92,7 +92,7 @@ def _newest(conn: Connection) -> tuple[int, datetime | None]:
 def x_report(ledger: Ledger, currency: str, clock: Callable[[], float] = clock_now) -> ZSummary:
     """What the next Z report would say now, closing nothing (number: the one it would get)."""
     ledger.ensure()
-    with ledger.engine.connect() as conn:
+    with reading(ledger.engine) as conn:
         last, since = _newest(conn)
         lines = _lines(conn)
         result = figures(lines, _open(conn), currency)
@@ -130,14 +130,14 @@ def close_day(ledger: Ledger, after: int, *, currency: str, zone: ZoneInfo, by: 
 def z_reports(ledger: Ledger, limit: int = 100) -> list[ZSummary]:
     """The newest Z reports first."""
     ledger.ensure()
-    with ledger.engine.connect() as conn:
+    with reading(ledger.engine) as conn:
         rows = conn.execute(select(reports).order_by(reports.c.number.desc()).limit(limit)).mappings()
         return [_summary(row) for row in rows]
 
 
 def z_report(ledger: Ledger, number: int) -> ZSummary | None:
     ledger.ensure()
-    with ledger.engine.connect() as conn:
+    with reading(ledger.engine) as conn:
         row = conn.execute(select(reports).where(reports.c.number == number)).mappings().first()
     return None if row is None else _summary(row)
 
@@ -151,7 +151,7 @@ def z_rows(ledger: Ledger, number: int) -> Iterator[str]:
     made."""
     ledger.ensure()
     query = select(z_lines.c.row).where(z_lines.c.z_number == number).order_by(z_lines.c.id)
-    with ledger.engine.connect() as conn:
+    with reading(ledger.engine) as conn:
         result = conn.execution_options(stream_results=True, yield_per=CHUNK).execute(query)
         yield csv_text([dict(zip(COLUMNS, COLUMNS, strict=True))])
         for batch in result.partitions():

@@ -21,7 +21,7 @@ from sqlalchemy import Select, and_, or_, select
 from .. import money
 from ..checkout import coins
 from ..checkout.inputs import N_, InputError
-from ..ledger import Ledger
+from ..ledger import Ledger, reading
 from ..ledger.schema import checkouts, z_lines
 
 COLUMNS = ("checkout_id", "created_at", "closed_at", "shop_day", "status", "source", "display",
@@ -208,7 +208,7 @@ def listing(ledger: Ledger, *, start: datetime | None = None, end: datetime | No
                                 and_(checkouts.c.created_at == moment, checkouts.c.id < row_id)))
     query = query.order_by(checkouts.c.created_at.desc(), checkouts.c.id.desc()).limit(limit)
     ledger.ensure()
-    with ledger.engine.connect() as conn:
+    with reading(ledger.engine) as conn:
         return list(conn.execute(query).mappings())
 
 
@@ -219,7 +219,7 @@ def export(ledger: Ledger, first: date, last: date, zone: ZoneInfo) -> Iterator[
     query = (rows_query().where(checkouts.c.created_at >= start, checkouts.c.created_at < end)
              .order_by(checkouts.c.created_at, checkouts.c.id))
     ledger.ensure()
-    with ledger.engine.connect() as conn:
+    with reading(ledger.engine) as conn:
         # The query runs before the header is given: a ledger away fails the request, not the file.
         result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(query)
         yield text([dict(zip(COLUMNS, COLUMNS, strict=True))])

@@ -14,7 +14,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from kiosk.ledger import Entry, Ledger, Line, make_engine, migrate
 from kiosk.ledger.migrate import head
@@ -227,6 +227,68 @@ def test_an_upgrade_twice_changes_nothing(ledger):
     assert again.before == again.after == HEAD and again.imported == 0
 
 
+def statements(engine) -> list[str]:
+    """The SQL `engine` sends from now on."""
+    seen: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda _c, _cur, statement, *_: seen.append(statement))
+    return seen
+
+
+def test_a_process_checks_the_schema_once_and_never_upgrades_one_up_to_date(ledger_url, monkeypatch):
+    """A worker finds the schema its start upgraded with one query of the revision, then none
+    (Alembic is not even imported for it); a process that upgraded asks nothing more either."""
+    Ledger(make_engine(ledger_url)).upgrade()  # as `kiosk serve` leaves it before its workers start
+
+    def no_upgrade(*_args, **_kwargs):
+        raise AssertionError("an up-to-date schema was upgraded")
+
+    monkeypatch.setattr(migrate, "upgrade", no_upgrade)
+    engine = make_engine(ledger_url)
+    book = Ledger(engine)
+    seen = statements(engine)
+    book.ensure()
+    assert any("alembic_version" in s for s in seen)
+    seen.clear()
+    book.ensure()
+    book.row("tx1")
+    queries = [statement for statement in seen if not statement.startswith("BEGIN")]
+    assert len(queries) == 1 and "alembic_version" not in queries[0]  # only the row's query
+    monkeypatch.undo()
+    upgraded = Ledger(engine)
+    upgraded.upgrade()
+    seen.clear()
+    upgraded.ensure()
+    assert seen == []  # nothing at all: not even a transaction begun
+
+
+def test_a_start_or_a_reader_never_queues_behind_a_writer(ledger_url):
+    """Every start upgrades; one that finds the schema up to date does not queue behind another
+    process's write (SQLite's write lock, PostgreSQL's advisory lock of the upgrades). Nor does a
+    reader: a screen's poll or an export while a sale is being written."""
+    engine = make_engine(ledger_url)
+    Ledger(engine, clock=lambda: T0).record(started())
+    other = make_engine(ledger_url)
+    with other.begin() as conn:  # another process's write, holding the lock
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": migrate.LOCK_KEY})
+        conn.execute(checkouts.update().where(checkouts.c.tx_id == "tx1").values(note="being written"))
+        done: list = []
+
+        def start_and_read() -> None:
+            book = Ledger(make_engine(ledger_url))
+            done.append(book.upgrade())
+            done.append(book.get(tx_id="tx1"))
+            done.append(book.all())
+
+        waiting = threading.Thread(target=start_and_read)
+        waiting.start()
+        waiting.join(3)
+        assert len(done) == 3, "a start or a read waited for the writer"  # answered while it writes
+        assert (done[0].before, done[0].after) == (HEAD, HEAD)
+        assert done[1].note is None and [row.tx_id for row in done[2]] == ["tx1"]  # as last committed
+    waiting.join(30)
+
+
 def test_a_ledger_at_0004_upgrades_and_keeps_its_rows(ledger_url):
     """An install at 0004_checkout_state (before the ledger kept an order's ask_tip): one upgrade
     brings it to the head, its rows kept, ask_tip unknown for them, the schema the code's."""
@@ -242,7 +304,7 @@ def test_a_ledger_at_0004_upgrades_and_keeps_its_rows(ledger_url):
             seen_at=datetime.fromtimestamp(T0, UTC)))
     book = Ledger(engine, clock=lambda: T0 + 1000)
     done = book.upgrade()
-    assert (done.before, done.after) == ("0004_checkout_state", HEAD)
+    assert (done.before, done.after, done.imported) == ("0004_checkout_state", HEAD, 0)
     row = book.get(tx_id="tx-old")
     assert row is not None and row.ask_tip is None
     assert (row.order_id, row.status, row.amount) == ("chk_00000000000000aa", "paid", Decimal("100.00"))
