@@ -292,6 +292,7 @@ def test_a_ledger_that_fails_while_cancelling_gives_the_calm_state(desk, tmp_pat
         d.ledger.failing = True
         view = cancel(d, tx)
         assert not view.reconnecting and view.notice is None and view.outcome is Outcome.CANCELLED
+        assert (view.record.tx_id, view.tx.id, view.tx.status) == (tx, tx, "CANCELLED")
         assert d.calls("cancel") == 1 and d.upstream(tx)["status"] == "CANCELLED"
         said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
         assert said == [f"the ledger is not answering ({AWAY}): {tx} waits"]
@@ -487,3 +488,17 @@ def test_while_the_ledger_is_away_only_the_customers_own_cancel_says_it_failed(d
         view = d.view(tx) if asked is None else cancel(d, tx, asked)
         assert (view.outcome, view.reconnecting, view.notice) == (Outcome.WAITING, True, notice)
         assert d.calls("cancel") == 0 and d.upstream(tx)["status"] == "PENDING"
+
+
+def test_while_the_ledger_is_away_the_screen_shows_what_upstream_says_of_the_money(desk, tmp_path):
+    """Reconnecting, with upstream's latest answer: coins that arrived meanwhile read partly
+    paid, and that answer is what this process remembers of the checkout."""
+    d = desk(ledger=StopsAnswering(make_engine(f"sqlite:///{tmp_path / 'stops.sqlite3'}")))
+    with time_machine.travel(T0, tick=False):
+        tx = d.start()
+        assert d.view(tx).outcome is Outcome.WAITING
+        d.sandbox.pay(tx, share="half")
+        d.ledger.answers = 0
+        view = d.view(tx)
+        assert (view.outcome, view.reconnecting, view.record.tx_id) == (Outcome.PARTLY_PAID, True, tx)
+        assert view.tx.is_partial and d.checkout.memory.last(tx).is_partial

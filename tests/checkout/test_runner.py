@@ -13,7 +13,7 @@ import pytest
 import time_machine
 
 from kiosk.checkout import Checkout, LocalStore, Outcome
-from kiosk.checkout.runner import Runner, columns, state_of
+from kiosk.checkout.runner import LedgerAway, Runner, columns, state_of
 from kiosk.checkout.states import StartAsked, State
 from kiosk.cryptom import CryptomClient
 from kiosk.ledger import Ledger, make_engine
@@ -377,3 +377,12 @@ def test_followers_get_the_transaction_that_brought_the_event(desk):
         assert d.view(tx).outcome is Outcome.PAID
     assert [c.event for c in changes] == ["created", "paid"]
     assert changes[-1].tx.is_transfer_complete and changes[-1].tx.total_transfer_amount > 0
+
+
+@pytest.mark.parametrize(("error", "told"), [
+    (ConnectionError("could not connect\n[SQL: SELECT 1]\n(link)"), "ConnectionError: could not connect"),
+    (ConnectionError(), "ConnectionError: "),  # nothing said: the kind alone
+    (TimeoutError("\nafter 5 s"), "TimeoutError: "),
+])
+def test_the_ledgers_error_is_told_in_one_line(error, told):
+    assert str(LedgerAway.of(error)) == told
