@@ -44,7 +44,7 @@ test: $(VENV)/.test-installed system-deps $(AXE)
 	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) instance test-output dist build mutants
+	rm -rf $(VENV) instance test-output dist build mutants mutants-work
 
 # After changing user-visible text: refresh the Turkish catalog, then translate the new entries.
 # The customer's languages beyond Turkish (English is the source): see babel-customer.cfg.
@@ -63,7 +63,8 @@ catalog: $(VENV)/.test-installed
 bench: $(VENV)/.test-installed system-deps
 	$(BIN)/python bench/run.py $(ARGS)
 
-# Mutation testing of the rule modules with the fast tests (not part of `make test`: slow).
+# Mutation testing, set by set (scripts/mutate.py; not part of `make test`: slow). SETS="ledger"
+# for some: the sets are in pyproject.toml.
 # The last line reads "killed K of N"; docs/testing.md explains the survivors left.
 mutate: $(VENV)/.test-installed
-	@scripts/mutate
+	@scripts/mutate $(SETS)
