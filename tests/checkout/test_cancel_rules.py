@@ -64,6 +64,10 @@ def test_a_delete_upstream_confirms_but_has_not_applied_yet_is_read_once(desk):
         assert view.outcome is Outcome.WAITING and not view.reconnecting
         assert d.calls("detail") == reads + 1 and d.calls("cancel") == 1
         assert d.checkout.cancel_reason(tx) == "customer"
+    with time_machine.travel(T0 + 181, tick=False):  # the DELETE's lease has gone; its reason stays
+        assert d.store.get(f"cancel:{tx}") is None
+        cancel(d, tx, "till")
+        assert d.calls("cancel") == 1 and d.checkout.cancel_reason(tx) == "customer"
 
 
 def test_one_delete_however_many_ask(desk):

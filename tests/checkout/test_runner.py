@@ -386,3 +386,17 @@ def test_followers_get_the_transaction_that_brought_the_event(desk):
 ])
 def test_the_ledgers_error_is_told_in_one_line(error, told):
     assert str(LedgerAway.of(error)) == told
+
+
+def test_each_step_writes_upstreams_latest_word_with_the_status(desk):
+    """The row keeps what upstream last said of the transaction with each change it made:
+    its status word next to the kiosk's, for whoever reads the ledger later."""
+    d = desk()
+    with time_machine.travel(T0, tick=False):
+        tx = d.start()
+        assert d.ledger.get(tx_id=tx).upstream_status == d.upstream(tx)["status"] == "PENDING"
+        d.sandbox.pay(tx, share="half")
+        assert d.view(tx).outcome is Outcome.PARTLY_PAID
+        row = d.ledger.get(tx_id=tx)
+        assert (row.status, row.upstream_status) == ("partly_paid", d.upstream(tx)["status"])
+        assert row.upstream_status != "PENDING"
