@@ -7,13 +7,15 @@ from __future__ import annotations
 import multiprocessing
 import secrets
 import threading
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
 import time_machine
 
 from kiosk.checkout import Checkout, LocalStore, Outcome
-from kiosk.checkout.runner import LedgerAway, Runner, columns, state_of
+from kiosk.checkout.record import Record
+from kiosk.checkout.runner import LedgerAway, Runner, columns, kept, sale_entry, state_of
 from kiosk.checkout.states import StartAsked, State
 from kiosk.cryptom import CryptomClient
 from kiosk.ledger import Ledger, make_engine
@@ -400,3 +402,34 @@ def test_each_step_writes_upstreams_latest_word_with_the_status(desk):
         row = d.ledger.get(tx_id=tx)
         assert (row.status, row.upstream_status) == ("partly_paid", d.upstream(tx)["status"])
         assert row.upstream_status != "PENDING"
+
+
+# -- the row and the state, both ways -------------------------------------------------------------
+
+RECORD = Record("tx-1", Decimal("300.00"), "USDT", "TRC20", T0, T0 + 600, owner="display:d-1",
+                ref="0123456789abcdef", display="d-1", tip=Decimal("15.00"))
+
+
+def test_a_sale_entry_says_everything_the_kiosks_record_knows():
+    """What the ledger is told when it has no row yet (the start written while it was away)."""
+    entry = sale_entry(RECORD, T0 + 5, "TRY")
+    assert (entry.at, entry.tx_id, entry.order_id, entry.started_by_kind, entry.started_by) == (
+        T0 + 5, "tx-1", None, "display", "d-1")
+    assert (entry.display_id, entry.kiosk_ref, entry.amount, entry.tip, entry.currency) == (
+        "d-1", "0123456789abcdef", Decimal("300.00"), Decimal("15.00"), "TRY")
+    assert (entry.coin, entry.network, entry.created, entry.deadline) == ("USDT", "TRC20", T0, T0 + 600)
+    assert entry.status is None and entry.coin_amount is None  # no state, no transaction: nothing more
+    ordered = sale_entry(replace(RECORD, order="chk_00000000000000aa", ref=""), T0, "EUR")
+    assert (ordered.order_id, ordered.started_by_kind, ordered.kiosk_ref, ordered.currency) == (
+        "chk_00000000000000aa", None, None, "EUR")  # an order's sender is the order's to say
+
+
+def test_a_state_is_read_whole_from_its_row_and_the_lease():
+    row = {"status": "partly_paid", "cancel_reason": "till", "cancel_refusals": 2, "cancel_retry_at": T0 + 40,
+           "lost_since": T0 + 1, "lost_count": 1, "received": Decimal("6.5"), "attention": ["partial"]}
+    assert state_of(row, RECORD, "customer") == State(
+        deadline=T0 + 600, status="partly_paid", cancel_reason="till", cancelling="customer", refusals=2,
+        retry_at=T0 + 40, lost_since=T0 + 1, lost_count=1, received=Decimal("6.5"),
+        flags=frozenset({"partial"}))
+    assert state_of({**row, "attention": None}, RECORD, None).flags == frozenset()
+    assert kept(state_of(row, RECORD, "customer")).cancelling is None  # the lease is the store's
