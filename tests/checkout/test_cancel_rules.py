@@ -432,12 +432,15 @@ def test_a_client_failing_unexpectedly_while_the_store_is_away_too_leaves_the_le
 def test_a_transaction_made_while_the_ledger_fails_is_told_and_written_at_the_next_look(desk, tmp_path,
                                                                                           caplog):
     d = desk(ledger=FailingLedger(make_engine(f"sqlite:///{tmp_path / 'failing-ledger.sqlite3'}")))
+    told: list[dict] = []
+    d.checkout.listeners.append(lambda record, facts: told.append(facts))
     with time_machine.travel(T0, tick=False):
         d.ledger.failing = True
         tx = d.start()
         said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
         assert said == [f"the ledger is not answering ({AWAY}): {tx} is written at its next look"]
         assert d.events(tx) == ["created"]  # told once, though not written
+        assert told == [{"coin_amount": str(Decimal(d.upstream(tx)["coinAmount"]))}]
         assert d.view(tx).outcome is Outcome.WAITING
         row = d.ledger.get(tx_id=tx)
         assert (row.status, row.coin_amount) == ("waiting", Decimal(d.upstream(tx)["coinAmount"]))
@@ -494,7 +497,7 @@ def test_while_the_ledger_is_away_only_the_customers_own_cancel_says_it_failed(d
         assert d.calls("cancel") == 0 and d.upstream(tx)["status"] == "PENDING"
 
 
-def test_while_the_ledger_is_away_the_screen_shows_what_upstream_says_of_the_money(desk, tmp_path):
+def test_while_the_ledger_is_away_the_screen_shows_what_upstream_says_of_the_money(desk, tmp_path, caplog):
     """Reconnecting, with upstream's latest answer: coins that arrived meanwhile read partly
     paid, and that answer is what this process remembers of the checkout."""
     d = desk(ledger=StopsAnswering(make_engine(f"sqlite:///{tmp_path / 'stops.sqlite3'}")))
@@ -506,3 +509,35 @@ def test_while_the_ledger_is_away_the_screen_shows_what_upstream_says_of_the_mon
         view = d.view(tx)
         assert (view.outcome, view.reconnecting, view.record.tx_id) == (Outcome.PARTLY_PAID, True, tx)
         assert view.tx.is_partial and d.checkout.memory.last(tx).is_partial
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert said == [f"the ledger is not answering ({AWAY}): {tx} waits"]
+
+
+class NeverWins(Ledger):
+    """Another writer always changes the row first."""
+
+    def advance(self, row, entry, values):
+        return False
+
+
+class KeepsNoRow(Ledger):
+    """A ledger that takes every write and keeps nothing."""
+
+    def row(self, tx_id):
+        return None
+
+    def record(self, entry):
+        return None
+
+
+@pytest.mark.parametrize(("kind", "why"), [(NeverWins, "other writers kept changing the row"),
+                                           (KeepsNoRow, "the ledger keeps no row of this checkout")])
+def test_a_ledger_that_will_not_keep_the_step_says_why_and_nothing_moves(desk, tmp_path, caplog, kind, why):
+    d = desk(ledger=kind(make_engine(f"sqlite:///{tmp_path / 'odd.sqlite3'}")))
+    with time_machine.travel(T0, tick=False):
+        tx = d.start()
+        d.sandbox.pay(tx, share="half")
+        view = d.view(tx)
+        assert (view.outcome, view.reconnecting) == (Outcome.PARTLY_PAID, True)
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert f"the ledger is not answering ({why}): {tx} waits" in said

@@ -17,7 +17,7 @@ from kiosk.checkout import Checkout, LocalStore, Outcome
 from kiosk.checkout.record import Record
 from kiosk.checkout.runner import LedgerAway, Runner, columns, kept, sale_entry, state_of
 from kiosk.checkout.states import StartAsked, State
-from kiosk.cryptom import CryptomClient
+from kiosk.cryptom import CryptomClient, Transaction
 from kiosk.ledger import Ledger, make_engine
 from kiosk.sandbox import DEFAULT_EMAIL, DEFAULT_PASSWORD
 
@@ -422,6 +422,28 @@ def test_a_sale_entry_says_everything_the_kiosks_record_knows():
     ordered = sale_entry(replace(RECORD, order="chk_00000000000000aa", ref=""), T0, "EUR")
     assert (ordered.order_id, ordered.started_by_kind, ordered.kiosk_ref, ordered.currency) == (
         "chk_00000000000000aa", None, None, "EUR")  # an order's sender is the order's to say
+
+
+def test_a_sale_entry_carries_the_state_and_upstreams_quote():
+    tx = Transaction.from_json({
+        "_id": "tx-1", "sequenceID": 10042, "status": "TRANSFERRED", "currency": "EUR",
+        "currencyAmount": "315", "coin": "USDT", "network": "TRC20", "coinAmount": "340.5",
+        "conversionRate": "0.925", "exchangeFee": "1.25", "commission": "0.75",
+        "totalTransferAmount": "100", "isTransferComplete": False,
+        "wallet": {"address": "TQ8examplewalletaddress0000000001"},
+        "statusNote": "table 4 kiosk:0123456789abcdef"})
+    state = State(deadline=T0 + 600, status="partly_paid", cancel_reason="till", received=Decimal("100"),
+                  flags=frozenset({"partial"}))
+    entry = sale_entry(RECORD, T0 + 9, "TRY", tx, state)
+    assert (entry.status, entry.cancel_reason, entry.received, entry.attention) == (
+        "partly_paid", "till", Decimal("100"), frozenset({"partial"}))
+    assert (entry.coin_amount, entry.conversion_rate, entry.exchange_fee, entry.commission) == (
+        Decimal("340.5"), Decimal("0.925"), Decimal("1.25"), Decimal("0.75"))
+    assert (entry.address, entry.sequence_id, entry.upstream_status, entry.note, entry.currency) == (
+        "TQ8examplewalletaddress0000000001", 10042, "TRANSFERRED", "table 4", "EUR")  # upstream's currency
+    assert sale_entry(RECORD, T0, "TRY", None, replace(state, status="pending")).status is None  # no news
+    bare = sale_entry(RECORD, T0, "TRY", Transaction.from_json({"_id": "tx-1", "status": ""}))
+    assert (bare.address, bare.upstream_status, bare.note, bare.currency) == (None, None, None, "TRY")
 
 
 def test_a_state_is_read_whole_from_its_row_and_the_lease():
