@@ -88,6 +88,19 @@ def test_a_float_or_a_number_that_is_not_finite_is_never_money(engine, value):
         assert conn.execute(select(func.count()).select_from(kept)).scalar_one() == 0
 
 
+@pytest.mark.parametrize(("value", "text_kept"), [
+    (Decimal("1E+2"), "100"), (Decimal("1E-8"), "0.00000001"), (Decimal("-0.50"), "-0.50"),
+    (Decimal("12.500"), "12.500")], ids=str)
+def test_sqlite_keeps_money_as_its_plain_text(tmp_path, value, text_kept):
+    """Plain digits, never an exponent: what another program reading the file sees."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'kept.sqlite3'}")
+    kept.metadata.create_all(engine)
+    write(engine, money=value)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT money FROM kept")).scalar_one() == text_kept
+    engine.dispose()
+
+
 # -- moments -----------------------------------------------------------------------------------------------
 
 
