@@ -84,10 +84,15 @@ def postgres() -> tuple[subprocess.Popen[str] | None, dict[str, str]]:
 
 def run(name: str, where: Path, env: dict[str, str], names: list[str]) -> dict[str, int]:
     started = time.monotonic()
-    subprocess.run([str(MUTMUT), "run", *names], cwd=where, env={**os.environ, **env},
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    log = where / "mutmut.log"  # mutmut's own output (its progress line, a failing clean run)
+    with log.open("w") as out:
+        subprocess.run([str(MUTMUT), "run", *names], cwd=where, env={**os.environ, **env}, stdout=out,
+                       stderr=subprocess.STDOUT, check=False)
     subprocess.run([str(MUTMUT), "export-cicd-stats"], cwd=where, stdout=subprocess.DEVNULL, check=True)
     stats: dict[str, int] = json.loads((where / "mutants" / "mutmut-cicd-stats.json").read_text())
+    if stats["killed"] + stats["survived"] + stats["timeout"] == 0:
+        tail = log.read_text(errors="replace").replace("\r", "\n").splitlines()[-30:]
+        raise SystemExit(f"set {name}: no mutant was run; mutmut said:\n" + "\n".join(tail))
     stats["seconds"] = int(time.monotonic() - started)
     results = subprocess.run([str(MUTMUT), "results"], cwd=where, capture_output=True, text=True).stdout
     for line in results.splitlines():
@@ -110,8 +115,11 @@ def main(argv: list[str]) -> None:
             figures[name] = run(name, copy_of(name, *known[name]), env, names)
     finally:
         if server is not None:
-            server.terminate()
-            server.wait(60)
+            server.terminate()  # it stops its cluster and removes its folder
+            try:
+                server.wait(300)
+            except subprocess.TimeoutExpired:
+                server.kill()
     killed = total = 0
     for name, s in figures.items():
         done = s["killed"] + s["timeout"]
