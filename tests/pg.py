@@ -115,6 +115,15 @@ class Running(Postgres):
         self.port = port
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{port}"
 
+    def forget(self, url: str) -> None:
+        """The test's database dropped: a run of thousands of tests on one cluster keeps none."""
+        import psycopg
+
+        name = url.rsplit("/", 1)[1]
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
+                             autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
     def halt(self) -> None:
         raise AssertionError("a shared cluster is never halted: leave KIOSK_TEST_POSTGRES_PORT unset")
 
