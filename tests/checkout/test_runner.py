@@ -455,3 +455,18 @@ def test_a_state_is_read_whole_from_its_row_and_the_lease():
         flags=frozenset({"partial"}))
     assert state_of({**row, "attention": None}, RECORD, None).flags == frozenset()
     assert kept(state_of(row, RECORD, "customer")).cancelling is None  # the lease is the store's
+
+
+def test_a_row_made_while_upstream_does_not_answer_is_in_the_kiosks_currency(desk):
+    """A checkout the ledger has no row of (its start was written while the ledger was away),
+    looked at while upstream does not answer: the row is made from the kiosk's record alone."""
+    d = desk(currency="EUR")
+    with time_machine.travel(T0, tick=False):
+        tx = d.start()
+        with d.ledger.engine.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM checkouts")
+        d.sandbox.faults(fail_next=5, fail_status=503, only="detail")
+        view = d.view(tx)
+        assert view.reconnecting and d.calls("detail") >= 1
+        row = d.ledger.get(tx_id=tx)
+        assert (row.currency, row.amount, row.coin, row.coin_amount) == ("EUR", Decimal("300"), "TRX", None)
