@@ -30,11 +30,6 @@ STATUS_WORDS = {
     "expired": N_("Expired"), "see_cashier": N_("Needs a check"),
 }
 
-# Where a sale came from (the export's `source` word), as staff read it on the reports.
-SOURCE_WORDS = {
-    "kiosk": N_("Keypad"), "display": N_("Display"), "console": N_("Cashier console"), "till": N_("Till API"),
-}
-
 
 @dataclass(frozen=True)
 class Shop:

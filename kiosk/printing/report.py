@@ -13,7 +13,8 @@ from babel.dates import format_datetime
 
 from ..checkout import coins
 from .commands import FALLBACK_PAGES, code_page, printable_in
-from .receipt import BABEL_LOCALES, SOURCE_WORDS, STATUS_WORDS, Money, Shop, translations
+from .receipt import BABEL_LOCALES, STATUS_WORDS, Money, Shop, translations
+from .sources import SOURCE_WORDS
 
 Lines = list[tuple[str, str]]
 

@@ -13,7 +13,7 @@ from .. import money
 from ..checkout import coins
 from ..checkout.start import clean_note
 from ..cryptom import Status, Transaction
-from ..printing.receipt import SOURCE_WORDS
+from ..printing.sources import SOURCE_WORDS
 from ..references import sale_reference as sale_reference  # the screens' and the logs' one reference
 
 LOCALES = money.FORMAT_LOCALES
